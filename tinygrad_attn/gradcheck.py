@@ -1,0 +1,75 @@
+"""Numerical gradient checking: analytic gradients against central differences."""
+from __future__ import annotations
+
+import numpy as np
+
+from .tensor import Tensor
+
+
+class GradcheckError(AssertionError):
+    """The analytic and numeric gradients disagree; the message gives the worst element."""
+
+
+def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3) -> bool:
+    """Check ``fn``'s backward against float64 central differences.
+
+    Parameters
+    ----------
+    fn : callable(*Tensor) -> Tensor
+        Any function of the inputs built from engine ops; its output may have any shape
+        (it is reduced with a fixed random weighting, ``L = sum(w * fn(...))``, so every
+        output element's gradient path is exercised).
+    inputs : sequence of Tensor or ndarray
+        Float inputs are converted to float64 Tensors requiring grad; integer inputs are
+        passed through as constants.
+    eps, atol, rtol : float
+        Step of the central difference ``(L(x + eps) - L(x - eps)) / (2 eps)`` and the
+        tolerance ``|analytic - numeric| <= atol + rtol * |numeric|``.
+
+    Returns
+    -------
+    True when every element agrees.
+
+    Raises
+    ------
+    GradcheckError
+        Naming the input, the index of the worst element, the analytic and numeric values.
+    """
+    tensors = []
+    for x in inputs:
+        arr = np.asarray(x.data if isinstance(x, Tensor) else x)
+        if arr.dtype.kind == "f":
+            tensors.append(Tensor(arr.astype(np.float64), requires_grad=True))
+        else:
+            tensors.append(Tensor(arr))
+    out = fn(*tensors)
+    w = np.random.default_rng(0).uniform(0.5, 1.5, size=out.shape)
+
+    def loss_value():
+        return float((fn(*tensors).data.astype(np.float64) * w).sum())
+
+    if not out.requires_grad:
+        raise GradcheckError("gradcheck: the output does not depend on any float input")
+    (out * Tensor(w)).sum().backward()
+    for k, t in enumerate(tensors):
+        if not t.requires_grad:
+            continue
+        analytic = t.grad if t.grad is not None else np.zeros_like(t.data)
+        numeric = np.zeros_like(t.data)
+        flat = t.data.reshape(-1)  # a view: perturb in place
+        for i in range(flat.size):
+            old = flat[i]
+            flat[i] = old + eps
+            up = loss_value()
+            flat[i] = old - eps
+            down = loss_value()
+            flat[i] = old
+            numeric.reshape(-1)[i] = (up - down) / (2 * eps)
+        err = np.abs(analytic - numeric) - (atol + rtol * np.abs(numeric))
+        if err.size and err.max() > 0:
+            j = np.unravel_index(int(np.argmax(err)), err.shape)
+            raise GradcheckError(
+                f"gradcheck: input {k} (shape {t.shape}) element {tuple(int(i) for i in j)}: "
+                f"analytic {analytic[j]!r} vs numeric {numeric[j]!r} "
+                f"(atol={atol}, rtol={rtol})")
+    return True

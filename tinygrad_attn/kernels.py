@@ -1,0 +1,256 @@
+"""Hot-path kernels: numba ``@njit(cache=True)`` loops, each beside its plain-numpy twin.
+
+Ops call the dispatching functions at the bottom of this module (``matmul``,
+``softmax``, ``softmax_backward``, ``log_softmax``, ``log_softmax_backward``). Each one
+picks, per shape class, the implementation that ``benchmarks/kernels.py`` measured to
+be faster on this project's reference machine (2 cores, OpenBLAS):
+
+- 2-D matmul always goes to numpy's ``@`` (OpenBLAS runs near the machine's peak there;
+  a hand-written loop is many times slower);
+- batched matmul of many small matrices goes to the numba loop (numpy issues one small
+  BLAS call per matrix);
+- softmax / log_softmax and their backward go to the numba row kernels for short rows
+  (one fused pass per row instead of four whole-array passes), numpy otherwise.
+
+Set the environment variable ``TINYGRAD_ATTN_KERNELS=numpy`` before importing to run the
+whole engine on the numpy twins (the kernels are then never compiled). numba is imported
+only in this module.
+
+The math is the standard one: matmul ``C[i, j] = sum_k A[i, k] B[k, j]``; softmax and its
+backward as written in :mod:`tinygrad_attn.ops`.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+BACKEND = os.environ.get("TINYGRAD_ATTN_KERNELS", "auto").strip().lower()
+if BACKEND not in ("auto", "numpy", "numba"):
+    raise ValueError(f"TINYGRAD_ATTN_KERNELS={BACKEND!r} is not one of auto, numpy, numba "
+                     f"(fix: unset it, or set it to 'numpy' to run the numpy twins)")
+
+if BACKEND != "numpy":
+    from numba import njit
+else:  # the numpy twins only: never import numba
+    def njit(*args, **kwargs):
+        return (lambda f: f) if not (args and callable(args[0])) else args[0]
+
+# ============================================================ numba kernels
+
+
+@njit(cache=True)
+def matmul2d_numba(a, b):
+    """C (M, N) = A (M, K) @ B (K, N), i-k-j loop order (B and C read row-wise)."""
+    M, K = a.shape
+    N = b.shape[1]
+    c = np.zeros((M, N), dtype=a.dtype)
+    for i in range(M):
+        for k in range(K):
+            aik = a[i, k]
+            for j in range(N):
+                c[i, j] += aik * b[k, j]
+    return c
+
+
+@njit(cache=True)
+def matmul_batched_numba(a, b):
+    """C (B, M, N) = A (B, M, K) @ B (B, K, N), one small i-k-j loop per batch entry."""
+    nb, M, K = a.shape
+    N = b.shape[2]
+    c = np.zeros((nb, M, N), dtype=a.dtype)
+    for p in range(nb):
+        for i in range(M):
+            for k in range(K):
+                aik = a[p, i, k]
+                for j in range(N):
+                    c[p, i, j] += aik * b[p, k, j]
+    return c
+
+
+@njit(cache=True)
+def softmax_rows_numba(x):
+    """Softmax of each row of a 2-D array: max, exp and sum fused in one row pass."""
+    R, C = x.shape
+    y = np.empty_like(x)
+    for r in range(R):
+        m = x[r, 0]
+        for j in range(1, C):
+            if x[r, j] > m:
+                m = x[r, j]
+        s = 0.0
+        for j in range(C):
+            e = np.exp(x[r, j] - m)
+            y[r, j] = e
+            s += e
+        inv = 1.0 / s
+        for j in range(C):
+            y[r, j] *= inv
+    return y
+
+
+@njit(cache=True)
+def softmax_backward_rows_numba(y, g):
+    """dx = y * (g - sum(g * y)) for each row."""
+    R, C = y.shape
+    dx = np.empty_like(y)
+    for r in range(R):
+        s = 0.0
+        for j in range(C):
+            s += g[r, j] * y[r, j]
+        for j in range(C):
+            dx[r, j] = y[r, j] * (g[r, j] - s)
+    return dx
+
+
+@njit(cache=True)
+def log_softmax_rows_numba(x):
+    """x - max - log(sum exp(x - max)) for each row."""
+    R, C = x.shape
+    y = np.empty_like(x)
+    for r in range(R):
+        m = x[r, 0]
+        for j in range(1, C):
+            if x[r, j] > m:
+                m = x[r, j]
+        s = 0.0
+        for j in range(C):
+            s += np.exp(x[r, j] - m)
+        lse = m + np.log(s)
+        for j in range(C):
+            y[r, j] = x[r, j] - lse
+    return y
+
+
+@njit(cache=True)
+def log_softmax_backward_rows_numba(y, g):
+    """dx = g - exp(y) * sum(g) for each row (y = log_softmax(x))."""
+    R, C = y.shape
+    dx = np.empty_like(y)
+    for r in range(R):
+        s = 0.0
+        for j in range(C):
+            s += g[r, j]
+        for j in range(C):
+            dx[r, j] = g[r, j] - np.exp(y[r, j]) * s
+    return dx
+
+
+# ============================================================ numpy twins
+
+
+def matmul_numpy(a, b):
+    """A @ B with numpy (OpenBLAS for float32/float64)."""
+    return np.matmul(a, b)
+
+
+def softmax_numpy(x, axis=-1):
+    """e^(x - max) / sum e^(x - max) along ``axis``."""
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    e /= e.sum(axis=axis, keepdims=True)
+    return e
+
+
+def softmax_backward_numpy(y, g, axis=-1):
+    """y * (g - sum(g * y)) along ``axis``."""
+    return y * (g - (g * y).sum(axis=axis, keepdims=True))
+
+
+def log_softmax_numpy(x, axis=-1):
+    """x - max - log(sum e^(x - max)) along ``axis``."""
+    shifted = x - x.max(axis=axis, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+
+
+def log_softmax_backward_numpy(y, g, axis=-1):
+    """g - e^y * sum(g) along ``axis``."""
+    return g - np.exp(y) * g.sum(axis=axis, keepdims=True)
+
+
+# ============================================================ dispatch
+# Thresholds measured by benchmarks/kernels.py on the reference machine (see its output
+# in benchmarks/RESULTS.md): below them the numba kernel beat numpy at every shape printed.
+BATCHED_MATMUL_MAX_FLOPS_PER_MATRIX = 2 * 64 * 256 * 64   # 2*M*K*N of one matrix product
+SOFTMAX_MAX_ROW = 64                                        # longest row for the numba kernel
+
+
+def _use_numba() -> bool:
+    return BACKEND != "numpy"
+
+
+def _rows(x, axis):
+    """View ``x`` as (rows, len(axis)) with ``axis`` last, C-contiguous; and a way back."""
+    moved = np.moveaxis(x, axis, -1)
+    shape = moved.shape
+    rows = np.ascontiguousarray(moved).reshape(-1, shape[-1]) if moved.size else None
+    return rows, (lambda r: np.moveaxis(r.reshape(shape), -1, axis))
+
+
+def _softmax_on_rows(x, axis):
+    return (_use_numba() and x.size > 0 and x.dtype.kind == "f"
+            and (BACKEND == "numba" or x.shape[axis] <= SOFTMAX_MAX_ROW))
+
+
+def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b`` for >= 2-D float arrays with numpy's broadcasting of batch axes.
+
+    Dispatch: numba for batched products whose single matrix product is small
+    (``2*M*K*N <= BATCHED_MATMUL_MAX_FLOPS_PER_MATRIX``), numpy's BLAS otherwise.
+
+    Raises
+    ------
+    ValueError
+        The inner dimensions differ; the message names both shapes.
+    """
+    if a.shape[-1] != b.shape[-2]:
+        raise ValueError(
+            f"matmul: shapes {a.shape} and {b.shape} do not align: the last axis of the "
+            f"first ({a.shape[-1]}) must equal the second-to-last of the second "
+            f"({b.shape[-2]}) (fix: transpose one operand, e.g. b.transpose(-1, -2))")
+    if not _use_numba() or a.dtype != b.dtype or a.dtype.kind != "f":
+        return matmul_numpy(a, b)
+    if a.ndim == 2 and b.ndim == 2:
+        if BACKEND == "numba":
+            return matmul2d_numba(np.ascontiguousarray(a), np.ascontiguousarray(b))
+        return matmul_numpy(a, b)
+    M, K, N = a.shape[-2], a.shape[-1], b.shape[-1]
+    if BACKEND == "auto" and 2 * M * K * N > BATCHED_MATMUL_MAX_FLOPS_PER_MATRIX:
+        return matmul_numpy(a, b)
+    batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    if int(np.prod(batch)) == 0 or M * N == 0:
+        return matmul_numpy(a, b)
+    a3 = np.ascontiguousarray(np.broadcast_to(a, batch + (M, K))).reshape(-1, M, K)
+    b3 = np.ascontiguousarray(np.broadcast_to(b, batch + (K, N))).reshape(-1, K, N)
+    return matmul_batched_numba(a3, b3).reshape(batch + (M, N))
+
+
+def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Softmax along ``axis`` (shape and dtype of ``x``); numba for short rows."""
+    if _softmax_on_rows(x, axis):
+        rows, back = _rows(x, axis)
+        return back(softmax_rows_numba(rows))
+    return softmax_numpy(x, axis)
+
+
+def softmax_backward(y: np.ndarray, g: np.ndarray, axis: int = -1) -> np.ndarray:
+    """dL/dx from y = softmax(x) and g = dL/dy; numba for short rows."""
+    if _softmax_on_rows(y, axis):
+        rows, back = _rows(y, axis)
+        return back(softmax_backward_rows_numba(rows, _rows(g, axis)[0]))
+    return softmax_backward_numpy(y, g, axis)
+
+
+def log_softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Log-softmax along ``axis``; numba for short rows."""
+    if _softmax_on_rows(x, axis):
+        rows, back = _rows(x, axis)
+        return back(log_softmax_rows_numba(rows))
+    return log_softmax_numpy(x, axis)
+
+
+def log_softmax_backward(y: np.ndarray, g: np.ndarray, axis: int = -1) -> np.ndarray:
+    """dL/dx from y = log_softmax(x) and g = dL/dy; numba for short rows."""
+    if _softmax_on_rows(y, axis):
+        rows, back = _rows(y, axis)
+        return back(log_softmax_backward_rows_numba(rows, _rows(g, axis)[0]))
+    return log_softmax_backward_numpy(y, g, axis)

@@ -1,0 +1,356 @@
+"""Layers: ``Module``, ``Parameter``, ``Linear``, ``Embedding``, ``LSTMCell``, ``LSTM``,
+``LuongAttention``, and ``clip_grad_norm_``. Names, arguments and state-dict layouts
+follow PyTorch's ``torch.nn`` so that learners (and weights) move between the two.
+
+Shapes use the book's letters: N batch, T time (target), S source length, D input
+size, H hidden size, V vocabulary.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import functional as F
+from . import ops
+from .tensor import Tensor, stack
+
+_rng = np.random.default_rng(0)
+
+
+def manual_seed(seed: int) -> None:
+    """Seed the generator that initialises parameters (PyTorch's ``torch.manual_seed``)."""
+    global _rng
+    _rng = np.random.default_rng(seed)
+
+
+def _uniform(shape, bound, dtype=np.float32):
+    return _rng.uniform(-bound, bound, size=shape).astype(dtype)
+
+
+class Parameter(Tensor):
+    """A Tensor that is a learnable weight of a Module: float32 and ``requires_grad=True``
+    by default. Modules find their parameters by looking for instances of this class."""
+
+    def __init__(self, data, requires_grad: bool = True, dtype=np.float32):
+        super().__init__(np.array(data, dtype=dtype), requires_grad=requires_grad)
+
+
+class Module:
+    """Base class of layers and models (PyTorch's ``nn.Module``).
+
+    Parameters are found through the instance's attributes, in the order they were
+    set: a ``Parameter``, a ``Module`` (recursively), or a list / tuple / dict of them
+    (named ``attr.0``, ``attr.key``). Subclasses implement ``forward``; calling the
+    module calls ``forward``.
+    """
+
+    training: bool = True
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    def forward(self, *args, **kwargs):  # pragma: no cover - abstract
+        raise NotImplementedError(f"{type(self).__name__}.forward is not implemented")
+
+    def _members(self):
+        """(name, Parameter-or-Module) pairs directly held by this module."""
+        for name, value in vars(self).items():
+            if isinstance(value, (Parameter, Module)):
+                yield name, value
+            elif isinstance(value, (list, tuple)):
+                for i, v in enumerate(value):
+                    if isinstance(v, (Parameter, Module)):
+                        yield f"{name}.{i}", v
+            elif isinstance(value, dict):
+                for k, v in value.items():
+                    if isinstance(v, (Parameter, Module)):
+                        yield f"{name}.{k}", v
+
+    def named_modules(self, prefix: str = ""):
+        """Yield (dotted name, module) for this module ("" for itself) and every submodule."""
+        stack_ = [(prefix, self)]
+        seen = set()
+        while stack_:
+            name, mod = stack_.pop()
+            if id(mod) in seen:
+                continue
+            seen.add(id(mod))
+            yield name, mod
+            children = [(f"{name}.{n}" if name else n, m) for n, m in mod._members()
+                        if isinstance(m, Module)]
+            stack_.extend(reversed(children))
+
+    def named_parameters(self, prefix: str = ""):
+        """Yield (dotted name, Parameter), each parameter once, in definition order."""
+        seen = set()
+        for mname, mod in self.named_modules(prefix):
+            for n, p in mod._members():
+                if isinstance(p, Parameter) and id(p) not in seen:
+                    seen.add(id(p))
+                    yield (f"{mname}.{n}" if mname else n), p
+
+    def parameters(self):
+        """Yield every Parameter once."""
+        for _, p in self.named_parameters():
+            yield p
+
+    def zero_grad(self) -> None:
+        """Set every parameter's ``.grad`` to None."""
+        for p in self.parameters():
+            p.grad = None
+
+    def train(self, mode: bool = True) -> "Module":
+        """Set training mode (affects dropout etc.) on this module and all submodules."""
+        for _, m in self.named_modules():
+            m.training = mode
+        return self
+
+    def eval(self) -> "Module":
+        """Set evaluation mode: ``train(False)``."""
+        return self.train(False)
+
+    def state_dict(self) -> dict:
+        """{dotted name: ndarray copy} of every parameter, in definition order."""
+        return {name: p.data.copy() for name, p in self.named_parameters()}
+
+    def load_state_dict(self, state_dict: dict, strict: bool = True) -> None:
+        """Copy arrays into the parameters of the same names.
+
+        All keys and shapes are checked first; on any problem nothing is changed and one
+        error lists every missing key, unexpected key and shape mismatch.
+
+        Raises
+        ------
+        KeyError-like ``ValueError`` (message lists the problems) when ``strict`` and keys
+        differ, or when a shape differs (always).
+        """
+        own = dict(self.named_parameters())
+        problems = []
+        missing = [k for k in own if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in own]
+        if strict and missing:
+            problems.append(f"missing keys: {missing}")
+        if strict and unexpected:
+            problems.append(f"unexpected keys: {unexpected}")
+        for k, p in own.items():
+            if k in state_dict and tuple(np.shape(state_dict[k])) != p.shape:
+                problems.append(f"{k}: checkpoint shape {tuple(np.shape(state_dict[k]))} != "
+                                f"model shape {p.shape}")
+        if problems:
+            raise ValueError(
+                f"load_state_dict into {type(self).__name__}: " + "; ".join(problems) +
+                " (fix: build the model with the same sizes as the checkpoint; the model "
+                "was left unchanged)")
+        for k, p in own.items():
+            if k in state_dict:
+                p.data = np.array(state_dict[k], dtype=p.dtype)
+
+    def num_parameters(self) -> int:
+        """Total number of scalar weights."""
+        return sum(p.size for p in self.parameters())
+
+
+class Linear(Module):
+    """y = x W^T + b (PyTorch's ``nn.Linear``; Rosenblatt's affine layer).
+
+    Parameters: ``weight`` (out_features, in_features), ``bias`` (out_features,), both
+    initialised U(-1/sqrt(in), 1/sqrt(in)) as PyTorch does. Input (..., in) float32,
+    output (..., out).
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True):
+        bound = 1 / math.sqrt(in_features)
+        self.in_features, self.out_features = in_features, out_features
+        self.weight = Parameter(_uniform((out_features, in_features), bound))
+        self.bias = Parameter(_uniform((out_features,), bound)) if bias else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.shape[-1] != self.in_features:
+            raise ValueError(f"Linear({self.in_features}, {self.out_features}): input has last "
+                             f"axis {x.shape[-1]} (shape {x.shape}), expected "
+                             f"{self.in_features} (fix: check the previous layer's size)")
+        y = x @ self.weight.T
+        return y + self.bias if self.bias is not None else y
+
+
+class Embedding(Module):
+    """A lookup table (PyTorch's ``nn.Embedding``): ids (any shape, int) -> ids.shape + (D,).
+
+    Parameter ``weight`` (num_embeddings V, embedding_dim D), initialised N(0, 1).
+    Errors on float or out-of-range ids: see :func:`tinygrad_attn.functional.embedding`.
+    """
+
+    def __init__(self, num_embeddings: int, embedding_dim: int):
+        self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
+        self.weight = Parameter(_rng.standard_normal((num_embeddings, embedding_dim)))
+
+    def forward(self, ids) -> Tensor:
+        return F.embedding(ids, self.weight)
+
+
+def lstm_cell(x, h, c, w_ih, w_hh, b_ih, b_hh):
+    """One LSTM step composed from primitive ops (the readable, teaching path).
+
+    x (N, D), h and c (N, H); weights as in :class:`LSTMCell`. Returns (h', c'), each (N, H).
+    Math (gate order i, f, g, o, as PyTorch's ``nn.LSTM`` docs):
+    ``z = x W_ih^T + b_ih + h W_hh^T + b_hh``; ``i, f, o = sigmoid``, ``g = tanh``;
+    ``c' = f * c + i * g``; ``h' = o * tanh(c')``.
+    """
+    H = h.shape[-1]
+    z = x @ w_ih.T + b_ih + h @ w_hh.T + b_hh
+    i, f = z[:, :H].sigmoid(), z[:, H:2 * H].sigmoid()
+    g, o = z[:, 2 * H:3 * H].tanh(), z[:, 3 * H:].sigmoid()
+    c_new = f * c + i * g
+    return o * c_new.tanh(), c_new
+
+
+class LSTMCell(Module):
+    """One LSTM step (PyTorch's ``nn.LSTMCell``), composed from primitive ops.
+
+    Parameters ``weight_ih`` (4H, D), ``weight_hh`` (4H, H), ``bias_ih``, ``bias_hh`` (4H,),
+    gate order i, f, g, o; init U(-1/sqrt(H), 1/sqrt(H)).
+    forward(x (N, D), (h, c) each (N, H) or None for zeros) -> (h', c').
+    """
+
+    def __init__(self, input_size: int, hidden_size: int):
+        k = 1 / math.sqrt(hidden_size)
+        self.input_size, self.hidden_size = input_size, hidden_size
+        self.weight_ih = Parameter(_uniform((4 * hidden_size, input_size), k))
+        self.weight_hh = Parameter(_uniform((4 * hidden_size, hidden_size), k))
+        self.bias_ih = Parameter(_uniform((4 * hidden_size,), k))
+        self.bias_hh = Parameter(_uniform((4 * hidden_size,), k))
+
+    def forward(self, x: Tensor, hx=None):
+        if hx is None:
+            z = Tensor(np.zeros((x.shape[0], self.hidden_size), dtype=x.dtype))
+            hx = (z, z)
+        return lstm_cell(x, hx[0], hx[1], self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
+
+
+class LSTM(Module):
+    """A one-layer LSTM over a whole sequence (PyTorch's ``nn.LSTM``, ``batch_first=True``).
+
+    Parameters ``weight_ih_l0`` (4H, D), ``weight_hh_l0`` (4H, H), ``bias_ih_l0``,
+    ``bias_hh_l0`` (4H,), gate order i, f, g, o (PyTorch's names and layout); init
+    U(-1/sqrt(H), 1/sqrt(H)).
+
+    forward(x, hx=None)
+        x : Tensor (N, T, D) float. hx : optional (h0, c0), each (1, N, H); zeros if None.
+        Returns ``output`` (N, T, H) (every hidden state) and ``(h_n, c_n)``, each (1, N, H).
+
+    ``fused=True`` (default) runs the sequence as one node with a hand-written backward
+    (:class:`tinygrad_attn.ops.LSTMSequence`); ``fused=False`` unrolls :func:`lstm_cell`
+    from primitive ops, which a learner can follow op by op. Both give the same values
+    and gradients. Math: Hochreiter & Schmidhuber (1997), with a forget gate
+    (Gers et al. 2000).
+
+    Raises ValueError for a non-3-D input, a wrong input size or state shape.
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
+                 batch_first: bool = True, fused: bool = True):
+        if num_layers != 1 or not batch_first:
+            raise NotImplementedError("LSTM: only num_layers=1 and batch_first=True so far")
+        k = 1 / math.sqrt(hidden_size)
+        self.input_size, self.hidden_size, self.fused = input_size, hidden_size, fused
+        self.num_layers, self.batch_first = num_layers, batch_first
+        self.weight_ih_l0 = Parameter(_uniform((4 * hidden_size, input_size), k))
+        self.weight_hh_l0 = Parameter(_uniform((4 * hidden_size, hidden_size), k))
+        self.bias_ih_l0 = Parameter(_uniform((4 * hidden_size,), k))
+        self.bias_hh_l0 = Parameter(_uniform((4 * hidden_size,), k))
+
+    def forward(self, x: Tensor, hx=None):
+        if x.ndim != 3 or x.shape[2] != self.input_size:
+            raise ValueError(f"LSTM: input must be (N, T, {self.input_size}), got {x.shape} "
+                             f"(fix: batch_first layout, last axis = input_size)")
+        N, T, _ = x.shape
+        H = self.hidden_size
+        if hx is None:
+            zeros = Tensor(np.zeros((N, H), dtype=x.dtype))
+            h0, c0 = zeros, zeros
+        else:
+            for s in hx:
+                if s.shape != (1, N, H):
+                    raise ValueError(f"LSTM: initial state must be (1, {N}, {H}), got {s.shape}")
+            h0, c0 = hx[0][0], hx[1][0]
+        weights = (self.weight_ih_l0, self.weight_hh_l0, self.bias_ih_l0, self.bias_hh_l0)
+        if self.fused:
+            hc = ops.LSTMSequence.apply(x, h0, c0, *weights)   # (2, N, T, H)
+            output, cs = hc[0], hc[1]
+            h_n, c_n = output[:, T - 1], cs[:, T - 1]
+        else:
+            h, c, hs = h0, c0, []
+            for t in range(T):
+                h, c = lstm_cell(x[:, t], h, c, *weights)
+                hs.append(h)
+            output, h_n, c_n = stack(hs, axis=1), h, c
+        return output, (h_n.reshape(1, N, H), c_n.reshape(1, N, H))
+
+
+class LuongAttention(Module):
+    """Global attention of Luong, Pham & Manning (2015), "Effective Approaches to
+    Attention-based Neural Machine Translation", sec. 3.1, with the ``dot`` score
+    ``score(h_t, h_s) = h_t . h_s`` (eq. 8).
+
+    forward(query, keys, key_padding_mask=None)
+        query : (N, T, H) decoder states h_t.  keys : (N, S, H) encoder states h_s (also
+        the values). key_padding_mask : optional bool (N, S), True where the source is
+        padding (PyTorch's convention).
+        Returns ``context`` (N, T, H) = sum_s a_ts h_s and ``weights`` a (N, T, S):
+        softmax over S of the scores, non-negative, each row summing to 1 over the
+        unmasked positions; masked positions get exactly 0, and a fully masked row is all
+        zeros (so its context is zero).
+    """
+
+    def __init__(self, score: str = "dot"):
+        if score != "dot":
+            raise ValueError(f"LuongAttention: score {score!r} is not implemented yet; use 'dot'")
+        self.score = score
+
+    def forward(self, query: Tensor, keys: Tensor, key_padding_mask=None):
+        if query.ndim != 3 or keys.ndim != 3 or query.shape[0] != keys.shape[0] \
+                or query.shape[2] != keys.shape[2]:
+            raise ValueError(f"LuongAttention: query (N, T, H) and keys (N, S, H) must share N "
+                             f"and H, got {query.shape} and {keys.shape}")
+        scores = query @ keys.transpose(1, 2)                       # (N, T, S)
+        if key_padding_mask is not None:
+            mask = np.asarray(key_padding_mask, dtype=bool)[:, None, :]   # (N, 1, S)
+            scores = scores.masked_fill(mask, float(np.finfo(scores.dtype).min))
+            weights = scores.softmax(axis=-1).masked_fill(mask, 0.0)
+        else:
+            weights = scores.softmax(axis=-1)
+        return weights @ keys, weights
+
+
+def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
+                    error_if_nonfinite: bool = False) -> float:
+    """Scale all gradients in place so their global norm is at most ``max_norm``.
+
+    The global norm is the ``norm_type``-norm of all gradients joined into one vector
+    (Pascanu, Mikolov & Bengio 2013, "On the difficulty of training RNNs", alg. 1). If it
+    exceeds ``max_norm`` every gradient is multiplied by ``max_norm / (norm + 1e-6)``.
+
+    Returns the total norm before clipping (a Python float).
+
+    Raises
+    ------
+    RuntimeError
+        The norm is NaN or inf and ``error_if_nonfinite`` is True.
+    """
+    grads = [p.grad for p in parameters if p.grad is not None]
+    if not grads:
+        return 0.0
+    if norm_type == math.inf:
+        total = max(float(np.abs(g).max()) for g in grads if g.size)
+    else:
+        total = float(sum(float((np.abs(g.astype(np.float64)) ** norm_type).sum())
+                          for g in grads) ** (1.0 / norm_type))
+    if error_if_nonfinite and not math.isfinite(total):
+        raise RuntimeError(f"clip_grad_norm_: the total gradient norm is {total} (fix: lower "
+                           f"the learning rate, or find the op that produced NaN/inf)")
+    coef = max_norm / (total + 1e-6)
+    if coef < 1:
+        for g in grads:
+            g *= coef
+    return total

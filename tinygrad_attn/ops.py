@@ -1,0 +1,475 @@
+"""Every differentiable op: one small ``Function`` class each, forward beside backward.
+
+Notation in the docstrings: ``y`` is the op's output, ``g = dL/dy`` the incoming
+gradient, and each rule gives ``dL/dx`` for an input ``x``. Products are elementwise
+unless written ``@``. Broadcasting is not handled here: a backward may return a gradient
+of the broadcast shape and the engine (:func:`tinygrad_attn.tensor.unbroadcast`) sums it
+back to the input's shape.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import kernels
+from .tensor import Function, Tensor
+
+
+def _stable_sigmoid(x: np.ndarray) -> np.ndarray:
+    """sigmoid(x) = 1 / (1 + e^-x) = (1 + tanh(x/2)) / 2; the tanh form never overflows."""
+    return 0.5 + 0.5 * np.tanh(0.5 * x)
+
+
+# ---------------------------------------------------------------- elementwise, two inputs
+class Add(Function):
+    """y = a + b.   dL/da = g,  dL/db = g."""
+
+    def forward(self, a, b):
+        return a + b
+
+    def backward(self, g):
+        return g, g
+
+
+class Sub(Function):
+    """y = a - b.   dL/da = g,  dL/db = -g."""
+
+    def forward(self, a, b):
+        return a - b
+
+    def backward(self, g):
+        return g, (-g if self.needs_input_grad[1] else None)
+
+
+class Mul(Function):
+    """y = a * b.   dL/da = g * b,  dL/db = g * a."""
+
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        return a * b
+
+    def backward(self, g):
+        da = g * self.b if self.needs_input_grad[0] else None
+        db = g * self.a if self.needs_input_grad[1] else None
+        return da, db
+
+
+class Div(Function):
+    """y = a / b.   dL/da = g / b,  dL/db = -g * a / b^2 = -g * y / b."""
+
+    def forward(self, a, b):
+        self.b = b
+        self.y = a / b
+        return self.y
+
+    def backward(self, g):
+        da = g / self.b if self.needs_input_grad[0] else None
+        db = -g * self.y / self.b if self.needs_input_grad[1] else None
+        return da, db
+
+
+class Pow(Function):
+    """y = a ** b.   dL/da = g * b * a^(b-1),  dL/db = g * y * ln(a)  (for a > 0)."""
+
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        self.y = a ** b
+        return self.y
+
+    def backward(self, g):
+        da = g * self.b * self.a ** (self.b - 1) if self.needs_input_grad[0] else None
+        db = None
+        if self.needs_input_grad[1]:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                db = g * self.y * np.where(self.a > 0, np.log(np.where(self.a > 0, self.a, 1)), 0)
+        return da, db
+
+
+# ---------------------------------------------------------------- elementwise, one input
+class Neg(Function):
+    """y = -x.   dL/dx = -g."""
+
+    def forward(self, x):
+        return -x
+
+    def backward(self, g):
+        return -g
+
+
+class Exp(Function):
+    """y = e^x.   dL/dx = g * y."""
+
+    def forward(self, x):
+        self.y = np.exp(x)
+        return self.y
+
+    def backward(self, g):
+        return g * self.y
+
+
+class Log(Function):
+    """y = ln x.   dL/dx = g / x."""
+
+    def forward(self, x):
+        self.x = x
+        return np.log(x)
+
+    def backward(self, g):
+        return g / self.x
+
+
+class Tanh(Function):
+    """y = tanh x.   dL/dx = g * (1 - y^2)."""
+
+    def forward(self, x):
+        self.y = np.tanh(x)
+        return self.y
+
+    def backward(self, g):
+        return g * (1 - self.y * self.y)
+
+
+class Sigmoid(Function):
+    """y = 1 / (1 + e^-x), computed as (1 + tanh(x/2)) / 2.   dL/dx = g * y * (1 - y)."""
+
+    def forward(self, x):
+        self.y = _stable_sigmoid(x)
+        return self.y
+
+    def backward(self, g):
+        return g * self.y * (1 - self.y)
+
+
+class ReLU(Function):
+    """y = max(x, 0).   dL/dx = g * [x > 0]  (the subgradient 0 is taken at x = 0)."""
+
+    def forward(self, x):
+        self.mask = x > 0
+        return x * self.mask
+
+    def backward(self, g):
+        return g * self.mask
+
+
+class MaskedFill(Function):
+    """y = where(mask, value, x) for a constant boolean ``mask``.   dL/dx = g * (1 - mask)."""
+
+    def forward(self, x, mask, value=0.0):
+        self.mask = np.broadcast_to(mask, np.broadcast_shapes(x.shape, mask.shape))
+        return np.where(self.mask, np.asarray(value, dtype=x.dtype), x)
+
+    def backward(self, g):
+        return np.where(self.mask, 0, g), None
+
+
+# ---------------------------------------------------------------- reductions
+def _axes(axis, ndim):
+    """Normalise ``axis`` (None, int or tuple, negatives allowed) to a sorted tuple."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    out = []
+    for a in axes:
+        if not -ndim <= a < max(ndim, 1):
+            raise np.exceptions.AxisError(
+                f"reduction: axis {a} is out of range for a tensor with {ndim} dims "
+                f"(fix: use an axis in [-{ndim}, {ndim - 1}])")
+        out.append(a % max(ndim, 1))
+    return tuple(sorted(set(out)))
+
+
+def _expand_back(g, in_shape, axes, keepdims):
+    """Re-insert the reduced axes of ``g`` (if dropped) so it broadcasts to ``in_shape``."""
+    if not keepdims:
+        g = np.expand_dims(g, axes) if axes else g
+    return np.broadcast_to(g, in_shape)
+
+
+class Sum(Function):
+    """y = sum of x over ``axis``.   dL/dx = g broadcast back over the summed axes."""
+
+    def forward(self, x, axis=None, keepdims=False):
+        self.shape, self.axes, self.keepdims = x.shape, _axes(axis, x.ndim), keepdims
+        return np.sum(x, axis=self.axes, keepdims=keepdims)
+
+    def backward(self, g):
+        return _expand_back(g, self.shape, self.axes, self.keepdims)
+
+
+class Mean(Function):
+    """y = mean of x over ``axis`` (n elements each).   dL/dx = g / n broadcast back."""
+
+    def forward(self, x, axis=None, keepdims=False):
+        self.shape, self.axes, self.keepdims = x.shape, _axes(axis, x.ndim), keepdims
+        self.n = int(np.prod([x.shape[a] for a in self.axes])) if x.ndim else 1
+        return np.mean(x, axis=self.axes, keepdims=keepdims)
+
+    def backward(self, g):
+        return _expand_back(g / max(self.n, 1), self.shape, self.axes, self.keepdims)
+
+
+class Max(Function):
+    """y = max of x over ``axis``.
+
+    dL/dx = g at the position of the maximum, 0 elsewhere; when several elements tie
+    for the maximum the gradient is split equally among them (the subgradient that
+    keeps the gradient check symmetric; ``numpy.amax``-style semantics).
+    """
+
+    def forward(self, x, axis=None, keepdims=False):
+        if x.size == 0:
+            raise ValueError(f"max: cannot reduce an empty tensor of shape {x.shape} "
+                             f"(fix: check the axis lengths)")
+        self.axes, self.keepdims = _axes(axis, x.ndim), keepdims
+        y = np.max(x, axis=self.axes, keepdims=True)
+        self.mask = x == y
+        self.mask = self.mask / self.mask.sum(axis=self.axes, keepdims=True)
+        return y if keepdims else np.squeeze(y, axis=self.axes)
+
+    def backward(self, g):
+        if not self.keepdims:
+            g = np.expand_dims(g, self.axes)
+        return g * self.mask
+
+
+# ---------------------------------------------------------------- shape ops
+class Reshape(Function):
+    """y = x viewed with a new shape.   dL/dx = g reshaped to x's shape."""
+
+    def forward(self, x, shape=()):
+        self.in_shape = x.shape
+        return x.reshape(shape)
+
+    def backward(self, g):
+        return g.reshape(self.in_shape)
+
+
+class Permute(Function):
+    """y = x with its axes reordered by ``dims``.   dL/dx = g with the inverse order."""
+
+    def forward(self, x, dims=()):
+        self.dims = tuple(dims)
+        return np.transpose(x, self.dims)
+
+    def backward(self, g):
+        return np.transpose(g, np.argsort(self.dims))
+
+
+class GetItem(Function):
+    """y = x[index] (ints, slices, None, Ellipsis, integer or boolean arrays).
+
+    dL/dx = zeros with g scattered back to the indexed positions; positions selected
+    more than once (repeated integer indices) receive the sum of their gradients.
+    """
+
+    def forward(self, x, index=None):
+        self.shape, self.index = x.shape, index
+        return x[index]
+
+    def backward(self, g):
+        dx = np.zeros(self.shape, dtype=g.dtype)
+        idx = self.index if isinstance(self.index, tuple) else (self.index,)
+        if any(isinstance(i, (np.ndarray, list)) for i in idx):
+            np.add.at(dx, self.index, g)   # accumulates repeated indices
+        else:
+            dx[self.index] = g
+        return dx
+
+
+class Concat(Function):
+    """y = concatenate(x_1, ..., x_k) along ``axis``.   dL/dx_i = the matching slice of g."""
+
+    def forward(self, *xs, axis=0):
+        self.axis = axis
+        self.splits = np.cumsum([x.shape[axis] for x in xs])[:-1]
+        return np.concatenate(xs, axis=axis)
+
+    def backward(self, g):
+        return tuple(np.split(g, self.splits, axis=self.axis))
+
+
+class Stack(Function):
+    """y = stack(x_1, ..., x_k) along a new ``axis``.   dL/dx_i = g taken at index i."""
+
+    def forward(self, *xs, axis=0):
+        self.axis = axis
+        return np.stack(xs, axis=axis)
+
+    def backward(self, g):
+        return tuple(np.moveaxis(g, self.axis, 0))
+
+
+# ---------------------------------------------------------------- linear algebra
+class MatMul(Function):
+    """y = a @ b, with NumPy's matmul rules for batch axes (both inputs >= 2-D).
+
+    dL/da = g @ b^T,  dL/db = a^T @ g  (transposing the last two axes). Batch axes that
+    were broadcast are summed away by the engine.
+    """
+
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        return kernels.matmul(a, b)
+
+    def backward(self, g):
+        da = kernels.matmul(g, np.swapaxes(self.b, -1, -2)) if self.needs_input_grad[0] else None
+        db = None
+        if self.needs_input_grad[1]:
+            a = self.a
+            if self.b.ndim == 2 and a.ndim > 2:   # (..., M, K) @ (K, N): one 2-D GEMM
+                a, g = a.reshape(-1, a.shape[-1]), g.reshape(-1, g.shape[-1])
+            db = kernels.matmul(np.swapaxes(a, -1, -2), g)
+        return da, db
+
+
+class Embedding(Function):
+    """y = W[ids]: row ``ids[...]`` of the (V, D) table for each id; y has shape ids.shape + (D,).
+
+    dL/dW = zeros (V, D) with row v = sum of g over the positions whose id is v
+    (a scatter-add). The ids get no gradient.
+    """
+
+    def forward(self, weight, ids):
+        self.V, self.ids = weight.shape[0], ids
+        return weight[ids]
+
+    def backward(self, g):
+        dw = np.zeros((self.V, g.shape[-1]), dtype=g.dtype)
+        np.add.at(dw, self.ids.reshape(-1), g.reshape(-1, g.shape[-1]))
+        return dw, None
+
+
+# ---------------------------------------------------------------- softmax family
+class Softmax(Function):
+    """y_i = e^(x_i - max x) / sum_j e^(x_j - max x) along ``axis``.
+
+    dL/dx = y * (g - sum(g * y, axis))   (the softmax Jacobian diag(y) - y y^T applied to g).
+    """
+
+    def forward(self, x, axis=-1):
+        self.axis = axis
+        self.y = kernels.softmax(x, axis)
+        return self.y
+
+    def backward(self, g):
+        return kernels.softmax_backward(self.y, g, self.axis)
+
+
+class LogSoftmax(Function):
+    """y = x - max x - log(sum e^(x - max x)) along ``axis`` (never overflows).
+
+    dL/dx = g - softmax(x) * sum(g, axis),  with softmax(x) = e^y.
+    """
+
+    def forward(self, x, axis=-1):
+        self.axis = axis
+        self.y = kernels.log_softmax(x, axis)
+        return self.y
+
+    def backward(self, g):
+        return kernels.log_softmax_backward(self.y, g, self.axis)
+
+
+class NLLLoss(Function):
+    """Mean negative log-likelihood of the targets given log-probabilities.
+
+    Forward: ``logp`` (M, C), ``target`` (M,) int; ``L = -(1/n) * sum_{m: t_m != ignore}
+    logp[m, t_m]`` with ``n`` the number of non-ignored targets.
+    Backward: dL/dlogp[m, t_m] = -g / n for each non-ignored row, 0 everywhere else.
+    A batch with no non-ignored target gives L = 0 and a zero gradient (n is taken as
+    1), so an all-padding batch contributes nothing instead of NaN.
+    """
+
+    def forward(self, logp, target, ignore_index=-100):
+        self.shape, self.target = logp.shape, target
+        self.keep = target != ignore_index
+        self.n = max(int(self.keep.sum()), 1)
+        rows = np.nonzero(self.keep)[0]
+        self.rows, self.cols = rows, target[rows]
+        return np.asarray(-logp[rows, self.cols].sum() / self.n, dtype=logp.dtype)
+
+    def backward(self, g):
+        d = np.zeros(self.shape, dtype=g.dtype)
+        d[self.rows, self.cols] = -g / self.n
+        return d, None
+
+
+class LSTMSequence(Function):
+    """A whole LSTM layer over a sequence as ONE node, with a hand-written backward.
+
+    Inputs: ``x`` (N, T, D), ``h0`` (N, H), ``c0`` (N, H), ``w_ih`` (4H, D),
+    ``w_hh`` (4H, H), ``b_ih`` (4H,), ``b_hh`` (4H,); gate order i, f, g, o (PyTorch's).
+    Output: (2, N, T, H): ``[0]`` the hidden states h_1..h_T, ``[1]`` the cell states.
+
+    Forward (Hochreiter & Schmidhuber 1997; the form of PyTorch's ``nn.LSTM`` docs):
+        z_t = x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh,   [i, f, g, o] = split(z_t)
+        i, f, o = sigmoid(.),  g = tanh(.),  c_t = f * c_{t-1} + i * g,  h_t = o * tanh(c_t)
+    Backward through time, t = T..1, with dh, dc carried from step t+1:
+        dh_t += g_h[t];  dc_t = g_c[t] + dc_{t+1}-carry + dh_t * o * (1 - tanh(c_t)^2)
+        do = dh_t * tanh(c_t) * o(1-o);  di = dc_t * g * i(1-i);  dg = dc_t * i * (1-g^2)
+        df = dc_t * c_{t-1} * f(1-f);    carry dc = dc_t * f;  carry dh = dz_t @ W_hh
+    and then, in one GEMM each over all steps: dW_ih = dZ^T X, dW_hh = dZ^T H_prev,
+    db = sum dZ, dx = dZ W_ih. The composed path (``nn.LSTMCell`` from primitive ops)
+    gives the same gradients; a test holds the two together.
+    """
+
+    def forward(self, x, h0, c0, w_ih, w_hh, b_ih, b_hh):
+        N, T, D = x.shape
+        H = h0.shape[1]
+        dt = x.dtype
+        # input projection of all time steps in one GEMM, time-major afterwards
+        xz = kernels.matmul(x.reshape(N * T, D), w_ih.T).reshape(N, T, 4 * H)
+        z = np.ascontiguousarray((xz + (b_ih + b_hh)).transpose(1, 0, 2))  # (T, N, 4H)
+        hs = np.empty((T + 1, N, H), dtype=dt)
+        cs = np.empty((T + 1, N, H), dtype=dt)
+        tanh_c = np.empty((T, N, H), dtype=dt)
+        hs[0], cs[0] = h0, c0
+        w_hh_t = w_hh.T
+        for t in range(T):
+            zt = z[t]
+            zt += hs[t] @ w_hh_t
+            zt[:, :2 * H] = _stable_sigmoid(zt[:, :2 * H])         # i, f
+            np.tanh(zt[:, 2 * H:3 * H], out=zt[:, 2 * H:3 * H])      # g
+            zt[:, 3 * H:] = _stable_sigmoid(zt[:, 3 * H:])          # o
+            i, f, g, o = zt[:, :H], zt[:, H:2 * H], zt[:, 2 * H:3 * H], zt[:, 3 * H:]
+            np.multiply(f, cs[t], out=cs[t + 1])
+            cs[t + 1] += i * g
+            np.tanh(cs[t + 1], out=tanh_c[t])
+            np.multiply(o, tanh_c[t], out=hs[t + 1])
+        self.x, self.w_ih, self.w_hh = x, w_ih, w_hh
+        self.gates, self.hs, self.cs, self.tanh_c = z, hs, cs, tanh_c  # z now holds activations
+        out = np.stack([hs[1:], cs[1:]])                     # (2, T, N, H)
+        return np.ascontiguousarray(out.transpose(0, 2, 1, 3))  # (2, N, T, H)
+
+    def backward(self, grad):
+        gates, hs, cs, tanh_c = self.gates, self.hs, self.cs, self.tanh_c
+        T, N, H4 = gates.shape
+        H = H4 // 4
+        g_h = grad[0].transpose(1, 0, 2)   # (T, N, H) views
+        g_c = grad[1].transpose(1, 0, 2)
+        dz = np.empty_like(gates)
+        dh = np.zeros((N, H), dtype=grad.dtype)
+        dc = np.zeros((N, H), dtype=grad.dtype)
+        for t in reversed(range(T)):
+            i, f, g, o = (gates[t, :, k * H:(k + 1) * H] for k in range(4))
+            dh += g_h[t]
+            tc = tanh_c[t]
+            dc += g_c[t]
+            dc += dh * o * (1 - tc * tc)
+            dzt = dz[t]
+            np.multiply(dc * g, i * (1 - i), out=dzt[:, :H])
+            np.multiply(dc * cs[t], f * (1 - f), out=dzt[:, H:2 * H])
+            np.multiply(dc * i, 1 - g * g, out=dzt[:, 2 * H:3 * H])
+            np.multiply(dh * tc, o * (1 - o), out=dzt[:, 3 * H:])
+            dc *= f
+            dh = dzt @ self.w_hh
+        x = self.x
+        Nx, Tx, D = x.shape
+        dz_nt = np.ascontiguousarray(dz.transpose(1, 0, 2)).reshape(N * T, H4)  # (N*T, 4H)
+        need = self.needs_input_grad
+        dx = kernels.matmul(dz_nt, self.w_ih).reshape(N, T, D) if need[0] else None
+        dw_ih = kernels.matmul(dz_nt.T, x.reshape(N * T, D)) if need[3] else None
+        dw_hh = None
+        if need[4]:
+            dw_hh = kernels.matmul(dz.reshape(T * N, H4).T, hs[:-1].reshape(T * N, H))
+        db = dz.sum(axis=(0, 1)) if (need[5] or need[6]) else None
+        return dx, dh, dc, dw_ih, dw_hh, db, db

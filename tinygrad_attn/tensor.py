@@ -1,0 +1,477 @@
+"""The Tensor, the Function node, and reverse-mode automatic differentiation.
+
+A ``Tensor`` wraps a ``numpy.ndarray``. Every operation on tensors goes through
+``Function.apply``: it runs the op's ``forward`` on the arrays and, when a gradient
+may be needed, records the ``Function`` instance as the node that made the result.
+``Tensor.backward`` then walks those nodes in reverse topological order and calls each
+node's ``backward`` once (the chain rule, one node at a time).
+
+The math is the standard reverse-mode derivation (e.g. Griewank & Walther,
+"Evaluating Derivatives", 2008, ch. 3): for ``y = f(x)`` and a scalar loss ``L``,
+``dL/dx = (dy/dx)^T dL/dy``; each ``backward`` computes that vector-Jacobian product.
+
+The ops themselves live in :mod:`tinygrad_attn.ops`; this module holds only the engine.
+"""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+_grad_enabled = True
+
+
+class no_grad:
+    """Context manager and decorator that records no graph (PyTorch's ``torch.no_grad``).
+
+    Inside it every result has ``requires_grad=False`` and no node, so nothing is kept
+    for a backward pass. Used for evaluation and decoding.
+
+    Examples
+    --------
+    >>> from tinygrad_attn import Tensor, no_grad
+    >>> w = Tensor([1.0, 2.0], requires_grad=True)
+    >>> with no_grad():
+    ...     y = (w * 3).sum()
+    >>> y.requires_grad
+    False
+    """
+
+    def __enter__(self):
+        global _grad_enabled
+        self._prev = _grad_enabled
+        _grad_enabled = False
+        return self
+
+    def __exit__(self, *exc):
+        global _grad_enabled
+        _grad_enabled = self._prev
+        return False
+
+    def __call__(self, fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with no_grad():
+                return fn(*args, **kwargs)
+        return wrapper
+
+
+def is_grad_enabled() -> bool:
+    """True unless inside ``no_grad()``."""
+    return _grad_enabled
+
+
+def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
+    """Undo NumPy broadcasting on a gradient: the ONE place the engine does it.
+
+    If ``x`` of shape ``shape`` was broadcast to ``grad.shape`` in the forward pass, each
+    element of ``x`` was used once per copy, so its gradient is the sum of the copies'
+    gradients: sum over the leading axes that broadcasting added, then over the axes
+    where ``x`` had size 1 (keeping them), and reshape to ``shape``.
+
+    Parameters
+    ----------
+    grad : ndarray, the gradient w.r.t. the broadcast value, shape ``B``.
+    shape : tuple, the input's shape, broadcastable to ``B``.
+
+    Returns
+    -------
+    ndarray of shape ``shape`` and ``grad.dtype``.
+    """
+    if grad.shape == tuple(shape):
+        return grad
+    extra = grad.ndim - len(shape)
+    if extra > 0:
+        grad = grad.sum(axis=tuple(range(extra)))
+    ones = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if ones:
+        grad = grad.sum(axis=ones, keepdims=True)
+    return grad.reshape(shape)
+
+
+class Function:
+    """A node of the computation graph: one op, its forward and its backward.
+
+    Subclasses implement
+
+    - ``forward(self, *arrays, **kwargs) -> ndarray``: compute the result from the input
+      arrays, saving on ``self`` whatever ``backward`` needs;
+    - ``backward(self, grad) -> tuple``: given ``dL/dout`` (same shape as the output),
+      return ``dL/dinput`` for each input, in order (``None`` for an input that needs
+      none). A gradient may have the broadcast shape: the engine un-broadcasts it.
+
+    ``self.needs_input_grad[i]`` says whether input ``i`` wants a gradient, so a backward
+    may skip work.
+    """
+
+    def __init__(self):
+        self.inputs: tuple = ()
+        self.needs_input_grad: tuple = ()
+
+    @classmethod
+    def apply(cls, *inputs, **kwargs) -> "Tensor":
+        """Run the op on tensors (or array-likes), recording the node if needed.
+
+        Non-tensor inputs are converted with the dtype of the first float tensor input,
+        so ``x * 2`` keeps ``x``'s dtype.
+        """
+        like = next((t for t in inputs if isinstance(t, Tensor)), None)
+        tensors = tuple(t if isinstance(t, Tensor) else Tensor._const(t, like) for t in inputs)
+        fn = cls()
+        out = fn.forward(*(t.data for t in tensors), **kwargs)
+        needs = _grad_enabled and any(t.requires_grad for t in tensors)
+        result = Tensor(out, requires_grad=needs)
+        if needs:
+            fn.inputs = tensors
+            fn.needs_input_grad = tuple(t.requires_grad for t in tensors)
+            result._ctx = fn
+        return result
+
+    def forward(self, *arrays, **kwargs):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def backward(self, grad):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+    def _release(self):
+        """Drop what forward saved (called after backward unless ``retain_graph``)."""
+        inputs, needs = self.inputs, self.needs_input_grad
+        self.__dict__.clear()
+        self.inputs, self.needs_input_grad, self.released = inputs, needs, True
+
+
+def _toposort(root: "Tensor") -> list:
+    """Tensors reachable from ``root`` through recorded nodes, inputs before outputs.
+
+    Iterative depth-first search with an explicit stack (an unrolled RNN is thousands
+    of nodes deep; recursion would hit Python's limit).
+    """
+    order, visited = [], set()
+    stack = [(root, False)]
+    while stack:
+        t, children_done = stack.pop()
+        if children_done:
+            order.append(t)            # post-order: after everything it depends on
+            continue
+        if id(t) in visited:
+            continue
+        visited.add(id(t))
+        stack.append((t, True))
+        if t._ctx is not None:
+            for p in t._ctx.inputs:
+                if p.requires_grad and id(p) not in visited:
+                    stack.append((p, False))
+    return order
+
+
+class Tensor:
+    """An n-dimensional array that can record the operations applied to it.
+
+    Parameters
+    ----------
+    data : array-like or ndarray
+        Python floats (and lists of them) become float32, Python ints become int64;
+        an ndarray keeps its dtype (so float64 arrays give float64 tensors, which the
+        gradient checks use).
+    requires_grad : bool
+        Record operations on this tensor so ``backward`` can compute ``.grad``.
+        Only floating-point tensors may require grad.
+    dtype : numpy dtype, optional
+        Cast the data to this dtype.
+
+    Raises
+    ------
+    TypeError
+        ``requires_grad=True`` on a non-float dtype (token ids never require grad).
+    """
+
+    __array_ufunc__ = None  # ``ndarray op Tensor`` defers to Tensor's reflected operator
+
+    def __init__(self, data, requires_grad: bool = False, dtype=None):
+        if isinstance(data, Tensor):
+            data = data.data
+        if isinstance(data, np.ndarray):
+            arr = data if dtype is None else data.astype(dtype, copy=False)
+        else:
+            arr = np.asarray(data, dtype=dtype)
+            if dtype is None and arr.dtype == np.float64:
+                arr = arr.astype(np.float32)
+        if requires_grad and arr.dtype.kind != "f":
+            raise TypeError(
+                f"Tensor: only floating-point tensors can require grad, got dtype {arr.dtype}; "
+                f"token ids and other integers never need gradients (fix: pass a float array "
+                f"or requires_grad=False)")
+        self.data: np.ndarray = arr
+        self.requires_grad: bool = bool(requires_grad)
+        self.grad: np.ndarray | None = None
+        self._ctx: Function | None = None
+        self.name: str | None = None
+
+    @staticmethod
+    def _const(value, like: "Tensor | None") -> "Tensor":
+        """A constant operand (a Python number or array) for an op with ``like``."""
+        if isinstance(value, np.ndarray):
+            return Tensor(value)
+        dtype = like.data.dtype if like is not None and like.data.dtype.kind == "f" else None
+        return Tensor(np.asarray(value, dtype=dtype) if dtype else value)
+
+    # ----- basic properties -----
+    shape = property(lambda self: self.data.shape, doc="Tuple of axis lengths.")
+    ndim = property(lambda self: self.data.ndim, doc="Number of axes.")
+    dtype = property(lambda self: self.data.dtype, doc="The numpy dtype.")
+    size = property(lambda self: self.data.size, doc="Number of elements.")
+    is_leaf = property(lambda self: self._ctx is None,
+                       doc="True for tensors not made by a recorded op (parameters, inputs).")
+
+    def numpy(self) -> np.ndarray:
+        """The data as an ndarray (shared, not copied)."""
+        return self.data
+
+    def item(self):
+        """The value of a one-element tensor as a Python number."""
+        return self.data.item()
+
+    def detach(self) -> "Tensor":
+        """A tensor sharing the data, cut from the graph (``requires_grad=False``)."""
+        return Tensor(self.data)
+
+    def __len__(self):
+        return len(self.data)
+
+    def __repr__(self):
+        extra = ", requires_grad=True" if self.requires_grad else ""
+        node = f", grad_fn={self._ctx.name}" if self._ctx is not None else ""
+        return f"Tensor({np.array2string(self.data, precision=4, threshold=20)}, dtype={self.dtype}{extra}{node})"
+
+    # ----- autograd -----
+    def backward(self, gradient=None, retain_graph: bool = False) -> None:
+        """Compute the gradient of this tensor w.r.t. every leaf that requires grad.
+
+        Gradients are accumulated (added) into each leaf's ``.grad``, as PyTorch does.
+        Every node's ``backward`` runs once; a tensor used by several ops gets the sum of
+        the gradients from all its uses.
+
+        Parameters
+        ----------
+        gradient : array-like, optional
+            ``dL/dself``, same shape as ``self``. May be omitted only for a one-element
+            tensor (a scalar loss), where it is 1.
+        retain_graph : bool
+            Keep what the nodes saved so ``backward`` can run through the graph again.
+
+        Raises
+        ------
+        RuntimeError
+            ``self`` does not require grad; ``self`` is not a scalar and no ``gradient``
+            was given; or the graph was already freed by an earlier backward.
+        """
+        if not self.requires_grad:
+            raise RuntimeError(
+                "backward: this tensor does not require grad and has no graph (fix: create "
+                "the leaves with requires_grad=True and do not compute inside no_grad())")
+        if gradient is None:
+            if self.data.size != 1:
+                raise RuntimeError(
+                    f"backward: the tensor has shape {self.shape}, not a scalar, so the "
+                    f"gradient is ambiguous (fix: reduce it first, e.g. loss.sum() or "
+                    f"loss.mean(), or pass gradient= of shape {self.shape})")
+            gradient = np.ones_like(self.data)
+        else:
+            gradient = np.asarray(gradient.data if isinstance(gradient, Tensor) else gradient,
+                                  dtype=self.data.dtype)
+            if gradient.shape != self.shape:
+                raise RuntimeError(
+                    f"backward: gradient has shape {gradient.shape} but the tensor has shape "
+                    f"{self.shape} (fix: pass a gradient of the tensor's shape)")
+
+        grads = {id(self): gradient}
+        for t in reversed(_toposort(self)):
+            g = grads.pop(id(t), None)
+            if g is None:
+                continue
+            fn = t._ctx
+            if fn is None or getattr(t, "_retains_grad", False):
+                t.grad = g.copy() if t.grad is None else t.grad + g
+            if fn is None:
+                continue
+            if getattr(fn, "released", False):
+                raise RuntimeError(
+                    f"backward: trying to backward through the graph a second time (node "
+                    f"{fn.name}); its saved values were freed after the first backward (fix: "
+                    f"call backward(retain_graph=True) the first time)")
+            in_grads = fn.backward(g)
+            if not isinstance(in_grads, tuple):
+                in_grads = (in_grads,)
+            for inp, ig in zip(fn.inputs, in_grads):
+                if ig is None or not inp.requires_grad:
+                    continue
+                ig = unbroadcast(np.asarray(ig, dtype=inp.data.dtype), inp.shape)
+                key = id(inp)
+                # out-of-place sum: an array handed out by one backward is never mutated
+                grads[key] = ig if key not in grads else grads[key] + ig
+            if not retain_graph:
+                fn._release()
+
+    def retain_grad(self) -> None:
+        """Keep ``.grad`` for this non-leaf tensor after backward (PyTorch's name)."""
+        self._retains_grad = True
+
+    def zero_grad(self) -> None:
+        """Set ``.grad`` to None."""
+        self.grad = None
+
+    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+        """Set ``requires_grad`` in place and return self."""
+        if requires_grad and self.data.dtype.kind != "f":
+            raise TypeError(f"requires_grad_: dtype {self.dtype} is not floating point")
+        self.requires_grad = requires_grad
+        return self
+
+    # ----- operators and methods: each is one op of tinygrad_attn.ops -----
+    def __add__(self, other): return _ops.Add.apply(self, other)
+    def __radd__(self, other): return _ops.Add.apply(other, self)
+    def __sub__(self, other): return _ops.Sub.apply(self, other)
+    def __rsub__(self, other): return _ops.Sub.apply(other, self)
+    def __mul__(self, other): return _ops.Mul.apply(self, other)
+    def __rmul__(self, other): return _ops.Mul.apply(other, self)
+    def __truediv__(self, other): return _ops.Div.apply(self, other)
+    def __rtruediv__(self, other): return _ops.Div.apply(other, self)
+    def __pow__(self, other): return _ops.Pow.apply(self, other)
+    def __rpow__(self, other): return _ops.Pow.apply(other, self)
+    def __neg__(self): return _ops.Neg.apply(self)
+    def __matmul__(self, other): return self.matmul(other)
+    def __rmatmul__(self, other): return Tensor._const(other, self).matmul(self)
+    def __getitem__(self, index): return _ops.GetItem.apply(self, index=_plain_index(index))
+
+    def exp(self) -> "Tensor":
+        """Elementwise e^x (``ops.Exp``)."""
+        return _ops.Exp.apply(self)
+
+    def log(self) -> "Tensor":
+        """Elementwise natural log (``ops.Log``); -inf at 0, NaN below."""
+        return _ops.Log.apply(self)
+
+    def tanh(self) -> "Tensor":
+        """Elementwise tanh (``ops.Tanh``)."""
+        return _ops.Tanh.apply(self)
+
+    def sigmoid(self) -> "Tensor":
+        """Elementwise logistic sigmoid, overflow-free (``ops.Sigmoid``)."""
+        return _ops.Sigmoid.apply(self)
+
+    def relu(self) -> "Tensor":
+        """Elementwise max(x, 0) (``ops.ReLU``)."""
+        return _ops.ReLU.apply(self)
+
+    def neg(self) -> "Tensor":
+        """Elementwise -x."""
+        return _ops.Neg.apply(self)
+
+    def masked_fill(self, mask, value: float) -> "Tensor":
+        """Where the boolean ``mask`` (broadcastable to self) is True, ``value``; else self."""
+        mask = np.asarray(mask.data if isinstance(mask, Tensor) else mask, dtype=bool)
+        return _ops.MaskedFill.apply(self, Tensor(mask), value=value)
+
+    def sum(self, axis=None, keepdims: bool = False) -> "Tensor":
+        """Sum over ``axis`` (None: all; int or tuple; negatives allowed)."""
+        return _ops.Sum.apply(self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis=None, keepdims: bool = False) -> "Tensor":
+        """Mean over ``axis`` (None: all; int or tuple)."""
+        return _ops.Mean.apply(self, axis=axis, keepdims=keepdims)
+
+    def max(self, axis=None, keepdims: bool = False) -> "Tensor":
+        """Maximum over ``axis``; ties share the gradient equally (``ops.Max``)."""
+        return _ops.Max.apply(self, axis=axis, keepdims=keepdims)
+
+    def reshape(self, *shape) -> "Tensor":
+        """The same elements in a new shape (one axis may be -1)."""
+        shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+        return _ops.Reshape.apply(self, shape=shape)
+
+    def permute(self, *dims) -> "Tensor":
+        """Reorder the axes: ``y.shape[i] == x.shape[dims[i]]``."""
+        dims = tuple(dims[0]) if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims
+        if sorted(d % max(self.ndim, 1) for d in dims) != list(range(self.ndim)):
+            raise ValueError(f"permute: dims {dims} are not a permutation of the {self.ndim} "
+                             f"axes of a tensor of shape {self.shape}")
+        return _ops.Permute.apply(self, dims=tuple(d % self.ndim for d in dims))
+
+    def transpose(self, dim0: int = -2, dim1: int = -1) -> "Tensor":
+        """Swap two axes (default: the last two, as for a batch of matrices)."""
+        dims = list(range(self.ndim))
+        dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
+        return self.permute(dims)
+
+    @property
+    def T(self) -> "Tensor":
+        """All axes reversed (the matrix transpose for 2-D)."""
+        return self.permute(tuple(reversed(range(self.ndim))))
+
+    def matmul(self, other) -> "Tensor":
+        """Matrix product with numpy's rules: 1-D operands are promoted and the added
+        axis removed; batch axes broadcast. (N..., M, K) @ (N..., K, P) -> (N..., M, P).
+
+        Raises ValueError when the inner dimensions differ (``kernels.matmul``).
+        """
+        other = other if isinstance(other, Tensor) else Tensor._const(other, self)
+        if self.ndim == 0 or other.ndim == 0:
+            raise ValueError(f"matmul: operands must have at least 1 dim, got shapes "
+                             f"{self.shape} and {other.shape} (fix: use * for scalars)")
+        a = self.reshape(1, -1) if self.ndim == 1 else self
+        b = other.reshape(-1, 1) if other.ndim == 1 else other
+        out = _ops.MatMul.apply(a, b)
+        if self.ndim == 1:
+            out = out.reshape(out.shape[:-2] + out.shape[-1:])
+        if other.ndim == 1:
+            out = out.reshape(out.shape[:-1])
+        return out
+
+    def softmax(self, axis: int = -1) -> "Tensor":
+        """Softmax along ``axis`` (``ops.Softmax``)."""
+        return _ops.Softmax.apply(self, axis=axis)
+
+    def log_softmax(self, axis: int = -1) -> "Tensor":
+        """Log-softmax along ``axis`` (``ops.LogSoftmax``)."""
+        return _ops.LogSoftmax.apply(self, axis=axis)
+
+
+def _plain_index(index):
+    """Turn Tensors and lists inside an index into ndarrays (numpy semantics)."""
+    def conv(i):
+        if isinstance(i, Tensor):
+            return i.data
+        if isinstance(i, list):
+            return np.asarray(i)
+        return i
+    return tuple(conv(i) for i in index) if isinstance(index, tuple) else conv(index)
+
+
+def concat(tensors, axis: int = 0) -> Tensor:
+    """Join tensors along an existing axis (``torch.cat``); all other axes must agree.
+
+    Raises ValueError naming the shapes when they do not fit together.
+    """
+    tensors = list(tensors)
+    shapes = [t.shape for t in tensors]
+    if not tensors or len({len(s) for s in shapes}) != 1 or len(
+            {s[:axis % len(s)] + s[axis % len(s) + 1:] for s in shapes}) != 1:
+        raise ValueError(f"concat: shapes {shapes} cannot be joined along axis {axis}: every "
+                         f"other axis must match (fix: reshape or slice the inputs)")
+    return _ops.Concat.apply(*tensors, axis=axis)
+
+
+def stack(tensors, axis: int = 0) -> Tensor:
+    """Join same-shape tensors along a new axis (``torch.stack``)."""
+    tensors = list(tensors)
+    if not tensors or len({t.shape for t in tensors}) != 1:
+        raise ValueError(f"stack: all shapes must be equal, got {[t.shape for t in tensors]} "
+                         f"(fix: pad or reshape the inputs)")
+    return _ops.Stack.apply(*tensors, axis=axis)
+
+
+from . import ops as _ops  # noqa: E402  (ops imports Function and Tensor from this module)
