@@ -20,8 +20,10 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
         (it is reduced with a fixed random weighting, ``L = sum(w * fn(...))``, so every
         output element's gradient path is exercised).
     inputs : sequence of Tensor or ndarray
-        Float inputs are converted to float64 Tensors requiring grad; integer inputs are
-        passed through as constants.
+        A float64 Tensor that requires grad (e.g. a model's parameter cast to float64)
+        is used as it is, so ``fn`` may ignore its arguments and read it from a model;
+        other float inputs are converted to float64 Tensors requiring grad; integer
+        inputs are passed through as constants.
     eps, atol, rtol : float
         Step of the central difference ``(L(x + eps) - L(x - eps)) / (2 eps)`` and the
         tolerance ``|analytic - numeric| <= atol + rtol * |numeric|``.
@@ -38,7 +40,10 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
     tensors = []
     for x in inputs:
         arr = np.asarray(x.data if isinstance(x, Tensor) else x)
-        if arr.dtype.kind == "f":
+        if isinstance(x, Tensor) and x.requires_grad and arr.dtype == np.float64:
+            x.grad = None
+            tensors.append(x)
+        elif arr.dtype.kind == "f":
             tensors.append(Tensor(arr.astype(np.float64), requires_grad=True))
         else:
             tensors.append(Tensor(arr))

@@ -69,10 +69,29 @@ def matmul_batched_numba(a, b):
 
 
 @njit(cache=True)
+def matmul_batched_nt_numba(a, bt):
+    """C (B, M, N) = A (B, M, K) @ Bt (B, N, K)^T: dot products of rows, both read along
+    their contiguous last axis (the attention scores q . k when Bt holds the keys)."""
+    nb, M, K = a.shape
+    N = bt.shape[1]
+    c = np.empty((nb, M, N), dtype=a.dtype)
+    for p in range(nb):
+        for i in range(M):
+            for j in range(N):
+                acc = 0.0
+                for k in range(K):
+                    acc += a[p, i, k] * bt[p, j, k]
+                c[p, i, j] = acc
+    return c
+
+
+@njit(cache=True)
 def softmax_rows_numba(x):
     """Softmax of each row of a 2-D array: max, exp and sum fused in one row pass."""
     R, C = x.shape
     y = np.empty_like(x)
+    if C == 0:
+        return y
     for r in range(R):
         m = x[r, 0]
         for j in range(1, C):
@@ -108,6 +127,8 @@ def log_softmax_rows_numba(x):
     """x - max - log(sum exp(x - max)) for each row."""
     R, C = x.shape
     y = np.empty_like(x)
+    if C == 0:
+        return y
     for r in range(R):
         m = x[r, 0]
         for j in range(1, C):
@@ -146,7 +167,7 @@ def matmul_numpy(a, b):
 
 def softmax_numpy(x, axis=-1):
     """e^(x - max) / sum e^(x - max) along ``axis``."""
-    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    e = np.exp(x - x.max(axis=axis, keepdims=True, initial=-np.inf))
     e /= e.sum(axis=axis, keepdims=True)
     return e
 
@@ -158,7 +179,7 @@ def softmax_backward_numpy(y, g, axis=-1):
 
 def log_softmax_numpy(x, axis=-1):
     """x - max - log(sum e^(x - max)) along ``axis``."""
-    shifted = x - x.max(axis=axis, keepdims=True)
+    shifted = x - x.max(axis=axis, keepdims=True, initial=-np.inf)
     return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 
 
@@ -214,11 +235,20 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
             return matmul2d_numba(np.ascontiguousarray(a), np.ascontiguousarray(b))
         return matmul_numpy(a, b)
     M, K, N = a.shape[-2], a.shape[-1], b.shape[-1]
+    if b.ndim == 2 and BACKEND == "auto":   # (..., M, K) @ (K, N): fold into one 2-D GEMM
+        return matmul_numpy(a.reshape(-1, K), b).reshape(a.shape[:-1] + (N,))
     if BACKEND == "auto" and 2 * M * K * N > BATCHED_MATMUL_MAX_FLOPS_PER_MATRIX:
         return matmul_numpy(a, b)
     batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
     if int(np.prod(batch)) == 0 or M * N == 0:
         return matmul_numpy(a, b)
+    if a.ndim == 3 and a.shape[:-2] == b.shape[:-2]:
+        if b.strides[-2] < b.strides[-1]:     # b is a transposed view (e.g. keys^T): the
+            # numba kernels are compiled for C-contiguous arrays (SIMD inner loops), so
+            # read the keys row-wise instead of copying them
+            return matmul_batched_nt_numba(np.ascontiguousarray(a),
+                                           np.ascontiguousarray(np.swapaxes(b, -1, -2)))
+        return matmul_batched_numba(np.ascontiguousarray(a), np.ascontiguousarray(b))
     a3 = np.ascontiguousarray(np.broadcast_to(a, batch + (M, K))).reshape(-1, M, K)
     b3 = np.ascontiguousarray(np.broadcast_to(b, batch + (K, N))).reshape(-1, K, N)
     return matmul_batched_numba(a3, b3).reshape(batch + (M, N))

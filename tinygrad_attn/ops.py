@@ -416,9 +416,10 @@ class LSTMSequence(Function):
         N, T, D = x.shape
         H = h0.shape[1]
         dt = x.dtype
-        # input projection of all time steps in one GEMM, time-major afterwards
-        xz = kernels.matmul(x.reshape(N * T, D), w_ih.T).reshape(N, T, 4 * H)
-        z = np.ascontiguousarray((xz + (b_ih + b_hh)).transpose(1, 0, 2))  # (T, N, 4H)
+        # input projection of all time steps in one GEMM, time-major (T, N, 4H)
+        x_tm = np.ascontiguousarray(x.transpose(1, 0, 2)).reshape(T * N, D)
+        z = kernels.matmul(x_tm, w_ih.T).reshape(T, N, 4 * H)
+        z += b_ih + b_hh
         hs = np.empty((T + 1, N, H), dtype=dt)
         cs = np.empty((T + 1, N, H), dtype=dt)
         tanh_c = np.empty((T, N, H), dtype=dt)
@@ -435,10 +436,12 @@ class LSTMSequence(Function):
             cs[t + 1] += i * g
             np.tanh(cs[t + 1], out=tanh_c[t])
             np.multiply(o, tanh_c[t], out=hs[t + 1])
-        self.x, self.w_ih, self.w_hh = x, w_ih, w_hh
+        self.x_tm, self.w_ih, self.w_hh = x_tm, w_ih, w_hh
         self.gates, self.hs, self.cs, self.tanh_c = z, hs, cs, tanh_c  # z now holds activations
-        out = np.stack([hs[1:], cs[1:]])                     # (2, T, N, H)
-        return np.ascontiguousarray(out.transpose(0, 2, 1, 3))  # (2, N, T, H)
+        out = np.empty((2, N, T, H), dtype=dt)
+        out[0] = hs[1:].transpose(1, 0, 2)
+        out[1] = cs[1:].transpose(1, 0, 2)
+        return out
 
     def backward(self, grad):
         gates, hs, cs, tanh_c = self.gates, self.hs, self.cs, self.tanh_c
@@ -462,14 +465,12 @@ class LSTMSequence(Function):
             np.multiply(dh * tc, o * (1 - o), out=dzt[:, 3 * H:])
             dc *= f
             dh = dzt @ self.w_hh
-        x = self.x
-        Nx, Tx, D = x.shape
-        dz_nt = np.ascontiguousarray(dz.transpose(1, 0, 2)).reshape(N * T, H4)  # (N*T, 4H)
+        dz2 = dz.reshape(T * N, H4)           # time-major rows, like x_tm and hs[:-1]
         need = self.needs_input_grad
-        dx = kernels.matmul(dz_nt, self.w_ih).reshape(N, T, D) if need[0] else None
-        dw_ih = kernels.matmul(dz_nt.T, x.reshape(N * T, D)) if need[3] else None
-        dw_hh = None
-        if need[4]:
-            dw_hh = kernels.matmul(dz.reshape(T * N, H4).T, hs[:-1].reshape(T * N, H))
+        dx = None
+        if need[0]:
+            dx = kernels.matmul(dz2, self.w_ih).reshape(T, N, -1).transpose(1, 0, 2)
+        dw_ih = kernels.matmul(dz2.T, self.x_tm) if need[3] else None
+        dw_hh = kernels.matmul(dz2.T, hs[:-1].reshape(T * N, H)) if need[4] else None
         db = dz.sum(axis=(0, 1)) if (need[5] or need[6]) else None
         return dx, dh, dc, dw_ih, dw_hh, db, db

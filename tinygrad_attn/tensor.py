@@ -194,8 +194,8 @@ class Tensor:
     def __init__(self, data, requires_grad: bool = False, dtype=None):
         if isinstance(data, Tensor):
             data = data.data
-        if isinstance(data, np.ndarray):
-            arr = data if dtype is None else data.astype(dtype, copy=False)
+        if isinstance(data, (np.ndarray, np.generic)):  # numpy arrays and scalars keep dtype
+            arr = np.asarray(data) if dtype is None else np.asarray(data).astype(dtype, copy=False)
         else:
             arr = np.asarray(data, dtype=dtype)
             if dtype is None and arr.dtype == np.float64:

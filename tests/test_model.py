@@ -1,0 +1,89 @@
+"""The attention seq2seq: float64 gradient check, training lowers the loss, greedy
+decoding, and the command line end to end on a small file."""
+import numpy as np
+import pytest
+
+import tinygrad_attn as tg
+from models import AttentionSeq2Seq
+from models.cli import main
+from models.data import generate_date_task, load_dataset
+from models.train import TrainConfig, exact_match, train
+
+
+def tiny_batch(V=7, N=2, S=4, T=3, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, V, (N, S)), rng.integers(0, V, (N, T + 1))
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_full_model_passes_float64_gradcheck(masked):
+    model = AttentionSeq2Seq(7, wordvec_size=3, hidden_size=4, seed=1, init="pytorch")
+    params = list(model.parameters())
+    for p in params:
+        p.data = p.data.astype(np.float64)
+    src, answer = tiny_batch()
+    mask = np.array([[False, False, True, True], [False, False, False, False]]) if masked else None
+    assert tg.gradcheck(lambda *_: model.loss(src, answer, src_padding_mask=mask), params)
+
+
+def test_forward_returns_attention_weights_over_the_source():
+    model = AttentionSeq2Seq(7, wordvec_size=3, hidden_size=5, seed=0)
+    src, answer = tiny_batch(N=3, S=6, T=4)
+    logits, w = model(src, answer[:, :-1], return_attention=True)
+    assert logits.shape == (3, 4, 7) and w.shape == (3, 4, 6)
+    np.testing.assert_allclose(w.data.sum(-1), 1, rtol=1e-5)
+    ids, gw = model.generate(src, start_id=0, length=4)
+    assert ids.shape == (3, 4) and ids.dtype == np.int64 and gw.shape == (3, 4, 6)
+
+
+def test_batched_greedy_decoding_equals_one_item_at_a_time():
+    model = AttentionSeq2Seq(7, wordvec_size=3, hidden_size=5, seed=2)
+    src, _ = tiny_batch(N=5, S=6)
+    batch_ids, batch_w = model.generate(src, 0, 4)
+    for i in range(5):
+        ids, w = model.generate(src[i:i + 1], 0, 4)
+        np.testing.assert_array_equal(ids[0], batch_ids[i])
+        np.testing.assert_allclose(w[0], batch_w[i], rtol=1e-5, atol=1e-6)
+
+
+def test_short_training_run_on_the_date_task_lowers_the_loss(tmp_path):
+    path = tmp_path / "dates.txt"
+    path.write_text("\n".join(generate_date_task(1200, seed=5)) + "\n")
+    data = load_dataset(path)
+    cfg = TrainConfig(epochs=3, batch_size=32, hidden_size=32, wordvec_size=8, lr=5e-3)
+    model, history = train(data, cfg, out_dir=tmp_path / "run", log=lambda *_: None)
+    losses = [h["loss"] for h in history]
+    assert losses[-1] < 0.8 * losses[0]
+    first = model.loss(data.x_train[:64], data.t_train[:64]).item()
+    fresh = AttentionSeq2Seq(len(data.vocab), 8, 32, seed=cfg.seed)
+    assert first < fresh.loss(data.x_train[:64], data.t_train[:64]).item()
+    assert (tmp_path / "run" / "model.npz").exists() and (tmp_path / "run" / "vocab.json").exists()
+
+
+def test_command_line_train_translate_eval(tmp_path, capsys):
+    path = tmp_path / "dates.txt"
+    path.write_text("\n".join(generate_date_task(600, seed=7)) + "\n")
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(path), "--epochs", "1", "--hidden-size", "16",
+                 "--wordvec-size", "8", "--batch-size", "32", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "epoch 1: loss" in text and "test exact match" in text and "s (train" in text
+    assert main(["translate", str(out / "model.npz"), "september 27, 1994"]) == 0
+    text = capsys.readouterr().out
+    answer = text.splitlines()[0]
+    assert len(answer) == 10
+    assert "attention weights" in text
+    assert main(["eval", str(out / "model.npz"), "--data", str(path)]) == 0
+    assert "test exact match" in capsys.readouterr().out
+    assert main(["translate", str(tmp_path / "nope.npz"), "x"]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["translate", str(out / "model.npz"), "x" * 40]) == 2
+
+
+def test_exact_match_counts_whole_answers():
+    class Fixed:
+        def generate(self, x, start_id, length):
+            return np.array([[1, 2], [1, 3]])[: len(x)], None
+
+    acc, pred = exact_match(Fixed(), np.zeros((2, 3), int), np.array([[0, 1, 2], [0, 1, 2]]), 0)
+    assert acc == 0.5 and pred.shape == (2, 2)

@@ -1,0 +1,187 @@
+"""Layers, optimizers, checkpoints and attention invariants."""
+import os
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import tinygrad_attn as tg
+from tinygrad_attn import Tensor, nn
+
+
+def to64(module):
+    for p in module.parameters():
+        p.data = p.data.astype(np.float64)
+    return module
+
+
+@pytest.mark.parametrize("with_state", [False, True])
+def test_fused_lstm_equals_composed_cells_values_and_gradients(with_state):
+    rng = np.random.default_rng(3)
+    N, T, D, H = 3, 5, 4, 6
+    fused = to64(nn.LSTM(D, H))
+    composed = to64(nn.LSTM(D, H, fused=False))
+    composed.load_state_dict(fused.state_dict())
+    x = rng.standard_normal((N, T, D))
+    h0, c0 = rng.standard_normal((1, N, H)), rng.standard_normal((1, N, H))
+    results = []
+    for lstm in (fused, composed):
+        xt = Tensor(x, requires_grad=True)
+        hx = (Tensor(h0, requires_grad=True), Tensor(c0, requires_grad=True)) if with_state else None
+        out, (h, c) = lstm(xt, hx)
+        # a loss that reads every output: all hidden states, the final h and the final c
+        loss = (out * out).sum() + (h * 2).sum() + (c * c).sum()
+        loss.backward()
+        grads = [xt.grad] + [p.grad for p in lstm.parameters()]
+        if with_state:
+            grads += [hx[0].grad, hx[1].grad]
+        results.append((out.data, h.data, c.data, grads))
+    (o1, h1, c1, g1), (o2, h2, c2, g2) = results
+    np.testing.assert_allclose(o1, o2, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(h1, h2, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(c1, c2, rtol=1e-12, atol=1e-12)
+    for a, b in zip(g1, g2):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_fused_lstm_passes_gradcheck():
+    rng = np.random.default_rng(1)
+    N, T, D, H = 2, 4, 3, 5
+    args = [rng.standard_normal(s) * 0.7 for s in
+            [(N, T, D), (N, H), (N, H), (4 * H, D), (4 * H, H), (4 * H,), (4 * H,)]]
+    assert tg.gradcheck(lambda *a: tg.ops.LSTMSequence.apply(*a), args)
+
+
+def test_lstm_state_dict_has_pytorch_names_and_layout():
+    lstm = nn.LSTM(16, 32)
+    shapes = {k: v.shape for k, v in lstm.state_dict().items()}
+    assert shapes == {"weight_ih_l0": (128, 16), "weight_hh_l0": (128, 32),
+                      "bias_ih_l0": (128,), "bias_hh_l0": (128,)}
+
+
+class Net(nn.Module):
+    def __init__(self):
+        self.emb = nn.Embedding(7, 3)
+        self.layers = [nn.Linear(3, 4), nn.Linear(4, 2)]
+        self.heads = {"a": nn.Linear(2, 1)}
+        self.scale = nn.Parameter(np.ones(1))
+
+
+def test_module_finds_parameters_in_attributes_lists_and_dicts():
+    net = Net()
+    names = [n for n, _ in net.named_parameters()]
+    # PyTorch's order: a module's own parameters, then each submodule's, depth first
+    assert names == ["scale", "emb.weight", "layers.0.weight", "layers.0.bias",
+                     "layers.1.weight", "layers.1.bias", "heads.a.weight", "heads.a.bias"]
+    assert len(list(net.parameters())) == 8
+    net.eval()
+    assert all(not m.training for _, m in net.named_modules())
+    net.train()
+    assert net.layers[1].training
+
+
+def test_load_state_dict_lists_every_problem_and_leaves_model_unchanged():
+    net = Net()
+    before = net.state_dict()
+    sd = net.state_dict()
+    del sd["scale"]
+    sd["extra"] = np.zeros(2)
+    sd["layers.0.weight"] = np.zeros((5, 3))
+    sd["emb.weight"] = np.full((7, 3), 9.0)
+    with pytest.raises(ValueError) as e:
+        net.load_state_dict(sd)
+    msg = str(e.value)
+    assert "missing keys: ['scale']" in msg and "unexpected keys: ['extra']" in msg
+    assert "layers.0.weight: checkpoint shape (5, 3) != model shape (4, 3)" in msg
+    for k, v in net.state_dict().items():
+        np.testing.assert_array_equal(v, before[k])
+
+
+def test_checkpoint_roundtrip_is_atomic_and_rejects_bad_files(tmp_path):
+    net = Net()
+    path = tmp_path / "model.npz"
+    tg.checkpoint.save(net.state_dict(), path, metadata={"epoch": 3})
+    sd, meta = tg.checkpoint.load(path)
+    assert meta == {"epoch": 3}
+    other = Net()
+    other.load_state_dict(sd)
+    for k, v in other.state_dict().items():
+        np.testing.assert_array_equal(v, net.state_dict()[k])
+    assert sorted(os.listdir(tmp_path)) == ["model.npz"]     # no temp file left behind
+
+    # a failing save leaves the previous checkpoint intact
+    with pytest.raises(TypeError):
+        tg.checkpoint.save(net.state_dict(), path, metadata={"bad": object()})
+    assert tg.checkpoint.load(path)[1] == {"epoch": 3}
+    assert sorted(os.listdir(tmp_path)) == ["model.npz"]
+
+    truncated = tmp_path / "trunc.npz"
+    truncated.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(tg.CheckpointError, match="trunc.npz"):
+        tg.checkpoint.load(truncated)
+    with pytest.raises(tg.CheckpointError, match="missing.npz"):
+        tg.checkpoint.load(tmp_path / "missing.npz")
+    pickled = tmp_path / "pickled.npz"
+    np.savez(pickled, a=np.array([{"x": 1}], dtype=object))
+    with pytest.raises(tg.CheckpointError):
+        tg.checkpoint.load(pickled)
+
+
+def test_adam_matches_hand_computed_update():
+    p = nn.Parameter(np.array([1.0, -2.0]), dtype=np.float64)
+    opt = tg.optim.Adam([p], lr=0.1)
+    g = np.array([0.5, -1.0])
+    m = v = np.zeros(2)
+    expected = p.data.copy()
+    for t in (1, 2, 3):
+        p.grad = g.copy()
+        opt.step()
+        m = 0.9 * m + 0.1 * g
+        v = 0.999 * v + 0.001 * g * g
+        expected = expected - 0.1 * (m / (1 - 0.9 ** t)) / (np.sqrt(v / (1 - 0.999 ** t)) + 1e-8)
+    np.testing.assert_allclose(p.data, expected, rtol=1e-12)
+
+
+def test_sgd_with_momentum():
+    p = nn.Parameter(np.array([1.0]), dtype=np.float64)
+    opt = tg.optim.SGD([p], lr=0.1, momentum=0.9)
+    for _ in range(2):
+        p.grad = np.array([1.0])
+        opt.step()
+    np.testing.assert_allclose(p.data, [1.0 - 0.1 * 1.0 - 0.1 * 1.9])
+    opt.zero_grad()
+    assert p.grad is None
+
+
+def test_clip_grad_norm_returns_norm_and_scales():
+    a = nn.Parameter(np.zeros(2), dtype=np.float64)
+    b = nn.Parameter(np.zeros(1), dtype=np.float64)
+    a.grad, b.grad = np.array([3.0, 0.0]), np.array([4.0])
+    total = tg.clip_grad_norm_([a, b], max_norm=1.0)
+    assert total == pytest.approx(5.0)
+    np.testing.assert_allclose(np.sqrt((a.grad ** 2).sum() + (b.grad ** 2).sum()), 1.0, rtol=1e-5)
+    a.grad = np.array([np.inf, 0.0])
+    with pytest.raises(RuntimeError, match="norm"):
+        tg.clip_grad_norm_([a, b], 1.0, error_if_nonfinite=True)
+
+
+@given(N=st.integers(1, 4), T=st.integers(1, 5), S=st.integers(1, 7), H=st.integers(1, 8),
+       seed=st.integers(0, 2 ** 16), masked=st.booleans())
+def test_attention_weights_are_a_distribution_over_the_source(N, T, S, H, seed, masked):
+    rng = np.random.default_rng(seed)
+    q = Tensor(rng.standard_normal((N, T, H)).astype(np.float32) * 3)
+    k = Tensor(rng.standard_normal((N, S, H)).astype(np.float32) * 3)
+    mask = rng.random((N, S)) < 0.4 if masked else None
+    context, w = nn.LuongAttention("dot")(q, k, key_padding_mask=mask)
+    assert w.shape == (N, T, S) and context.shape == (N, T, H)
+    assert (w.data >= 0).all()
+    sums = w.data.sum(-1)
+    if mask is None:
+        np.testing.assert_allclose(sums, 1, rtol=1e-5)
+    else:
+        assert (w.data[np.broadcast_to(mask[:, None, :], w.shape)] == 0).all()
+        full = mask.all(-1)
+        np.testing.assert_allclose(sums[~full], 1, rtol=1e-5)
+        np.testing.assert_array_equal(sums[full], 0)
+        np.testing.assert_array_equal(context.data[full], 0)
