@@ -179,6 +179,8 @@ def softmax_backward_numpy(y, g, axis=-1):
 
 def log_softmax_numpy(x, axis=-1):
     """x - max - log(sum e^(x - max)) along ``axis``."""
+    if x.size == 0:
+        return np.empty_like(x)
     shifted = x - x.max(axis=axis, keepdims=True, initial=-np.inf)
     return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 
