@@ -8,7 +8,9 @@ log_softmax forward/backward on the last axis) and for the shapes of the referen
 float32), three implementations are timed in one interleaved loop (numba, numpy,
 dispatch, numba, numpy, dispatch, ...) so that machine noise hits all three alike:
 
-- ``numba``    the ``@njit`` kernel alone (softmax rows pre-reshaped to 2-D);
+- ``numba``    the ``@njit`` kernel alone, on C-contiguous inputs (softmax rows
+  pre-reshaped to 2-D; ``bmm bT`` rows, where b is a transposed view as in the
+  attention scores, time ``matmul_batched_nt_numba`` on b's storage);
 - ``numpy``    its numpy twin;
 - ``dispatch`` the public function (``kernels.matmul``, ``kernels.softmax`` ...), i.e.
   what the engine runs by default, including its reshaping overhead.
@@ -19,8 +21,8 @@ Times are medians in microseconds. ``nb/np`` < 1 means the numba kernel beat num
 ``dp/np`` is the dispatch relative to numpy. ``path`` is the implementation the dispatch
 actually called (observed, not guessed). ``SLOWER`` flags a dispatch >10% slower than
 numpy; ``MISSED`` flags a shape routed to numpy although numba was >10% faster. The
-summary at the end gives the data for ``BATCHED_MATMUL_MAX_FLOPS_PER_MATRIX`` and
-``SOFTMAX_MAX_ROW``. Every result is also checked against the numpy twin (rtol 1e-4,
+summary at the end gives the data behind the dispatch thresholds in
+``tinygrad_attn/kernels.py``. Every result is also checked against the numpy twin (rtol 1e-4,
 atol 1e-4 * max|twin|); a mismatch is printed loudly. The first call of each kernel
 (numba compile, or load from numba's on-disk cache) is timed once and reported apart.
 
@@ -45,11 +47,20 @@ from tinygrad_attn import kernels as K  # noqa: E402
 N, S, T, D, H, V = 128, 29, 10, 16, 256, 59
 MATMUL_2D = [((N, H), (H, 4 * H)), ((N * S, D), (D, 4 * H)), ((N * T, 2 * H), (2 * H, V)),
              ((V, N * T), (N * T, 2 * H)), ((4 * H, N * S), (N * S, H)), ((N * T, V), (V, 2 * H))]
-MATMUL_BATCHED = [((N, 1, H), (N, H, S)), ((N, T, H), (N, H, S)), ((N, T, S), (N, S, H)),
-                  ((N, S, T), (N, T, H)), ((N, H, T), (N, T, S)), ((1000, 1, H), (1000, H, S))]
+# batched: (a, b, layout); layout "" = both C-contiguous, "bT" = b is a transposed view of
+# a C-contiguous (B, N, K) array (scores q @ hs^T, and d(attn) = d(ctx) @ hs^T), "aT" = a is
+# a transposed view (the weight-side backward products). The model runs the views.
+MATMUL_BATCHED = [((N, 1, H), (N, H, S), ""), ((N, 1, H), (N, H, S), "bT"),
+                  ((N, T, H), (N, H, S), ""), ((N, T, H), (N, H, S), "bT"),
+                  ((N, T, S), (N, S, H), ""), ((N, S, T), (N, T, H), ""),
+                  ((N, S, T), (N, T, H), "aT"), ((N, H, T), (N, T, S), ""),
+                  ((N, H, T), (N, T, S), "aT"), ((N, 1, S), (N, S, H), ""),
+                  ((1000, 1, H), (1000, H, S), ""), ((1000, 1, H), (1000, H, S), "bT"),
+                  ((1000, 1, S), (1000, S, H), "")]
+
 SOFTMAX_SHAPES = [(N, T, S), (N, 1, S), (N * T, V), (N, 4 * H)]
-KERNEL_NAMES = ["matmul2d_numba", "matmul_batched_numba", "softmax_rows_numba",
-                "softmax_backward_rows_numba", "log_softmax_rows_numba",
+KERNEL_NAMES = ["matmul2d_numba", "matmul_batched_numba", "matmul_batched_nt_numba",
+                "softmax_rows_numba", "softmax_backward_rows_numba", "log_softmax_rows_numba",
                 "log_softmax_backward_rows_numba", "matmul_numpy", "softmax_numpy",
                 "softmax_backward_numpy", "log_softmax_numpy", "log_softmax_backward_numpy"]
 
@@ -62,15 +73,27 @@ def make_cases(rng):
     """(op, shape label, numba kernel name, numba call, numpy call, dispatch call, flops)."""
     f32 = lambda *s: rng.standard_normal(s).astype(np.float32)  # noqa: E731
     cases = []
-    for kind, shapes, kern in (("matmul", MATMUL_2D, "matmul2d_numba"),
-                               ("bmm", MATMUL_BATCHED, "matmul_batched_numba")):
-        for sa, sb in shapes:
-            a, b = f32(*sa), f32(*sb)
-            label = f"{sa}x{sb}".replace(" ", "")
-            flops = 2 * sa[-2] * sa[-1] * sb[-1]          # one matrix product
-            cases.append((kind, label, kern, (lambda a=a, b=b, f=getattr(K, kern): f(a, b)),
-                          (lambda a=a, b=b: K.matmul_numpy(a, b)),
-                          (lambda a=a, b=b: K.matmul(a, b)), flops))
+    for sa, sb in MATMUL_2D:
+        a, b = f32(*sa), f32(*sb)
+        cases.append(("matmul", f"{sa}x{sb}".replace(" ", ""), "matmul2d_numba",
+                      (lambda a=a, b=b: K.matmul2d_numba(a, b)),
+                      (lambda a=a, b=b: K.matmul_numpy(a, b)),
+                      (lambda a=a, b=b: K.matmul(a, b)), 2 * sa[0] * sa[1] * sb[1]))
+    for sa, sb, layout in MATMUL_BATCHED:
+        if layout == "bT" and not hasattr(K, "matmul_batched_nt_numba"):
+            continue
+        a_c, b_c = f32(*sa), f32(*sb)                   # contiguous operands for the kernel
+        a = np.swapaxes(a_c.swapaxes(1, 2).copy(), 1, 2) if layout == "aT" else a_c
+        b = np.swapaxes(b_c.swapaxes(1, 2).copy(), 1, 2) if layout == "bT" else b_c
+        if layout == "bT":                              # rows of b^T, read contiguously
+            kern, nb = "matmul_batched_nt_numba", (
+                lambda a=a_c, bt=np.swapaxes(b, 1, 2): K.matmul_batched_nt_numba(a, bt))
+        else:
+            kern, nb = "matmul_batched_numba", (
+                lambda a=a_c, b=b_c: K.matmul_batched_numba(a, b))
+        cases.append((("bmm " + layout).strip(), f"{sa}x{sb}".replace(" ", ""), kern, nb,
+                      (lambda a=a, b=b: K.matmul_numpy(a, b)),
+                      (lambda a=a, b=b: K.matmul(a, b)), 2 * sa[1] * sa[2] * sb[2]))
     for shape in SOFTMAX_SHAPES:
         x, g = f32(*shape) * 3, f32(*shape)
         y_sm, y_ls = K.softmax_numpy(x), K.log_softmax_numpy(x)
@@ -91,7 +114,7 @@ def make_cases(rng):
 
 def observed_path(call):
     """Call the dispatch once with every kernel wrapped, and return which one ran."""
-    seen, saved = [], {n: getattr(K, n) for n in KERNEL_NAMES}
+    seen, saved = [], {n: getattr(K, n) for n in KERNEL_NAMES if hasattr(K, n)}
 
     def spy(name, fn):
         return lambda *a, **k: (seen.append(name), fn(*a, **k))[1]
@@ -137,10 +160,15 @@ def main():
     args = p.parse_args()
     budget, min_reps = (0.03, 3) if args.quick else (0.2, 5)
 
-    print(f"machine: {os.cpu_count()} cpus, {platform.platform()}, {platform.processor() or '?'}")
+    cpu = platform.processor()
+    if os.path.exists("/proc/cpuinfo"):
+        cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo")
+                    if ln.startswith("model name")), cpu)
+    print(f"machine: {os.cpu_count()} cpus, {cpu or '?'}, {platform.platform()}")
     print(f"python {platform.python_version()}, numpy {np.__version__}, numba {numba.__version__}")
     print(f"kernels.BACKEND={K.BACKEND!r}  BATCHED_MATMUL_MAX_FLOPS_PER_MATRIX="
-          f"{K.BATCHED_MATMUL_MAX_FLOPS_PER_MATRIX}  SOFTMAX_MAX_ROW={K.SOFTMAX_MAX_ROW}")
+          f"{K.BATCHED_MATMUL_MAX_FLOPS_PER_MATRIX}  BATCHED_MATMUL_MIN_BATCH="
+          f"{K.BATCHED_MATMUL_MIN_BATCH}  SOFTMAX_BACKWARD_NUMBA={K.SOFTMAX_BACKWARD_NUMBA}")
     if K.BACKEND != "auto":
         print("!!!!!! TINYGRAD_ATTN_KERNELS is set: the dispatch column is not the default")
     print(f"budget {budget} s per shape per impl, at least {min_reps} repeats, interleaved\n")
@@ -165,14 +193,17 @@ def main():
         print(f"{op:<16}{label:<28}{t_nb * 1e6:>11.1f}{t_np * 1e6:>11.1f}{t_dp * 1e6:>11.1f}"
               f"{t_nb / t_np:>7.2f}{t_dp / t_np:>7.2f}  {path:<6}{reps:>6}  {flags}", flush=True)
 
-    print("\nfirst call per kernel (numba compile, or load from its on-disk cache):")
+    print("\nfirst call per kernel (compile on a cache miss, load on a hit; the first one "
+          "also pays numba's one-off start-up in this process):")
     for kern, s in compile_s.items():
-        hits = sum(getattr(getattr(K, kern), "stats", None).cache_hits.values()) \
-            if hasattr(getattr(K, kern), "stats") else "?"
-        print(f"  {kern:<34}{s * 1e3:9.1f} ms   cache hits: {hits}")
+        st = getattr(getattr(K, kern), "stats", None)
+        cache = (f"cache hits {sum(st.cache_hits.values())}, misses {sum(st.cache_misses.values())}"
+                 if st is not None else "no numba stats")
+        print(f"  {kern:<34}{s * 1e3:9.1f} ms   {cache}")
 
     print("\nsummary (numba kernel vs numpy twin, medians):")
-    bmm = sorted((key, t_nb / t_np) for op, _, key, t_nb, t_np, _, _ in table if op == "bmm")
+    bmm = sorted((key, t_nb / t_np) for op, _, key, t_nb, t_np, _, _ in table
+                 if op.startswith("bmm"))
     for flops in sorted({f for f, _ in bmm}):
         rs = [r for f, r in bmm if f == flops]
         print(f"  bmm  2*M*K*N = {flops:>9}: nb/np {', '.join(f'{r:.2f}' for r in rs)}  "

@@ -5,12 +5,16 @@ Ops call the dispatching functions at the bottom of this module (``matmul``,
 picks, per shape class, the implementation that ``benchmarks/kernels.py`` measured to
 be faster on this project's reference machine (2 cores, OpenBLAS):
 
-- 2-D matmul always goes to numpy's ``@`` (OpenBLAS runs near the machine's peak there;
-  a hand-written loop is many times slower);
-- batched matmul of many small matrices goes to the numba loop (numpy issues one small
-  BLAS call per matrix);
-- softmax / log_softmax and their backward go to the numba row kernels for short rows
-  (one fused pass per row instead of four whole-array passes), numpy otherwise.
+- 2-D matmul, and (..., M, K) @ (K, N) folded into one 2-D product, go to numpy's ``@``
+  (OpenBLAS runs near the machine's peak there; a hand-written loop is 3-7x slower);
+- batched matmul goes to the numba loop only for many tiny products (the greedy
+  decoding step over a large batch), where numpy's per-matrix BLAS calls cost more;
+- softmax backward goes to the numba row kernel (three passes fused into one, no
+  transcendental); softmax / log_softmax forward and log_softmax backward stay on numpy,
+  because ``exp`` inside numba is scalar on this machine (no SVML).
+
+The measured reasons are next to the thresholds below. ``TINYGRAD_ATTN_KERNELS=numba``
+sends every call to the kernels (used by tests and benchmarks).
 
 Set the environment variable ``TINYGRAD_ATTN_KERNELS=numpy`` before importing to run the
 whole engine on the numpy twins (the kernels are then never compiled). numba is imported
@@ -21,6 +25,7 @@ backward as written in :mod:`tinygrad_attn.ops`.
 """
 from __future__ import annotations
 
+import math
 import os
 
 import numpy as np
@@ -37,9 +42,13 @@ else:  # the numpy twins only: never import numba
         return (lambda f: f) if not (args and callable(args[0])) else args[0]
 
 # ============================================================ numba kernels
+# Reassociation lets LLVM vectorise the reductions (sums in a different order than a
+# sequential loop: results agree with numpy to rounding). No 'nnan'/'ninf': masked
+# scores of -inf must stay correct.
+FASTMATH = {"reassoc", "contract", "nsz"}
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FASTMATH)
 def matmul2d_numba(a, b):
     """C (M, N) = A (M, K) @ B (K, N), i-k-j loop order (B and C read row-wise)."""
     M, K = a.shape
@@ -53,7 +62,7 @@ def matmul2d_numba(a, b):
     return c
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FASTMATH)
 def matmul_batched_numba(a, b):
     """C (B, M, N) = A (B, M, K) @ B (B, K, N), one small i-k-j loop per batch entry."""
     nb, M, K = a.shape
@@ -68,7 +77,7 @@ def matmul_batched_numba(a, b):
     return c
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FASTMATH)
 def matmul_batched_nt_numba(a, bt):
     """C (B, M, N) = A (B, M, K) @ Bt (B, N, K)^T: dot products of rows, both read along
     their contiguous last axis (the attention scores q . k when Bt holds the keys)."""
@@ -78,14 +87,14 @@ def matmul_batched_nt_numba(a, bt):
     for p in range(nb):
         for i in range(M):
             for j in range(N):
-                acc = 0.0
+                acc = a.dtype.type(0)
                 for k in range(K):
                     acc += a[p, i, k] * bt[p, j, k]
                 c[p, i, j] = acc
     return c
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FASTMATH)
 def softmax_rows_numba(x):
     """Softmax of each row of a 2-D array: max, exp and sum fused in one row pass."""
     R, C = x.shape
@@ -108,7 +117,7 @@ def softmax_rows_numba(x):
     return y
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FASTMATH)
 def softmax_backward_rows_numba(y, g):
     """dx = y * (g - sum(g * y)) for each row."""
     R, C = y.shape
@@ -122,7 +131,7 @@ def softmax_backward_rows_numba(y, g):
     return dx
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FASTMATH)
 def log_softmax_rows_numba(x):
     """x - max - log(sum exp(x - max)) for each row."""
     R, C = x.shape
@@ -143,7 +152,7 @@ def log_softmax_rows_numba(x):
     return y
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FASTMATH)
 def log_softmax_backward_rows_numba(y, g):
     """dx = g - exp(y) * sum(g) for each row (y = log_softmax(x))."""
     R, C = y.shape
@@ -191,10 +200,19 @@ def log_softmax_backward_numpy(y, g, axis=-1):
 
 
 # ============================================================ dispatch
-# Thresholds measured by benchmarks/kernels.py on the reference machine (see its output
-# in benchmarks/RESULTS.md): below them the numba kernel beat numpy at every shape printed.
-BATCHED_MATMUL_MAX_FLOPS_PER_MATRIX = 2 * 64 * 256 * 64   # 2*M*K*N of one matrix product
-SOFTMAX_MAX_ROW = 64                                        # longest row for the numba kernel
+# Decided by benchmarks/kernels.py on the reference machine (2 cores, OpenBLAS; its
+# output is quoted in benchmarks/RESULTS.md). What it showed:
+# - 2-D matmul: numpy's BLAS is 3-7x faster than the loop at every model shape -> numpy.
+# - batched matmul at the training shapes (M = T = 10): numpy 2-7x faster -> numpy.
+#   At the greedy-decoding shapes (M = 1, a tiny product per item) with a large batch
+#   (1000, the evaluation batch) the numba loop is 1.3-2.5x faster -> numba; at batch
+#   128 the two tie, so numpy keeps it.
+# - softmax backward (no transcendental, three passes fused into one) is 2-3x faster in
+#   numba at every row length -> numba. softmax / log_softmax forward and log_softmax
+#   backward call exp, which is scalar in numba here (no SVML) -> numpy.
+BATCHED_MATMUL_MAX_FLOPS_PER_MATRIX = 2 * 1 * 256 * 64   # 2*M*K*N of one product
+BATCHED_MATMUL_MIN_BATCH = 512                            # number of products
+SOFTMAX_BACKWARD_NUMBA = True
 
 
 def _use_numba() -> bool:
@@ -202,23 +220,29 @@ def _use_numba() -> bool:
 
 
 def _rows(x, axis):
-    """View ``x`` as (rows, len(axis)) with ``axis`` last, C-contiguous; and a way back."""
+    """View ``x`` as a C-contiguous (rows, len(axis)) array; and a function mapping such
+    rows back to ``x``'s layout. No copy when ``axis`` is last and ``x`` is contiguous."""
+    if axis in (-1, x.ndim - 1) and x.flags.c_contiguous:
+        shape = x.shape
+        return x.reshape(-1, shape[-1]), (lambda r: r.reshape(shape))
     moved = np.moveaxis(x, axis, -1)
     shape = moved.shape
-    rows = np.ascontiguousarray(moved).reshape(-1, shape[-1]) if moved.size else None
-    return rows, (lambda r: np.moveaxis(r.reshape(shape), -1, axis))
+    return (np.ascontiguousarray(moved).reshape(-1, shape[-1]),
+            lambda r: np.moveaxis(r.reshape(shape), -1, axis))
 
 
-def _softmax_on_rows(x, axis):
-    return (_use_numba() and x.size > 0 and x.dtype.kind == "f"
-            and (BACKEND == "numba" or x.shape[axis] <= SOFTMAX_MAX_ROW))
+def _rows_kernel(x, axis, auto_choice: bool) -> bool:
+    """Run a row kernel? ``auto_choice`` is the measured default for this op."""
+    if not _use_numba() or x.size == 0 or x.dtype.kind != "f":
+        return False
+    return BACKEND == "numba" or auto_choice
 
 
 def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``a @ b`` for >= 2-D float arrays with numpy's broadcasting of batch axes.
 
-    Dispatch: numba for batched products whose single matrix product is small
-    (``2*M*K*N <= BATCHED_MATMUL_MAX_FLOPS_PER_MATRIX``), numpy's BLAS otherwise.
+    Dispatch: numba for batched products of at least ``BATCHED_MATMUL_MIN_BATCH`` tiny
+    matrices (``2*M*K*N <= BATCHED_MATMUL_MAX_FLOPS_PER_MATRIX``), numpy's BLAS otherwise.
 
     Raises
     ------
@@ -237,12 +261,17 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
             return matmul2d_numba(np.ascontiguousarray(a), np.ascontiguousarray(b))
         return matmul_numpy(a, b)
     M, K, N = a.shape[-2], a.shape[-1], b.shape[-1]
-    if b.ndim == 2 and BACKEND == "auto":   # (..., M, K) @ (K, N): fold into one 2-D GEMM
-        return matmul_numpy(a.reshape(-1, K), b).reshape(a.shape[:-1] + (N,))
-    if BACKEND == "auto" and 2 * M * K * N > BATCHED_MATMUL_MAX_FLOPS_PER_MATRIX:
-        return matmul_numpy(a, b)
-    batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
-    if int(np.prod(batch)) == 0 or M * N == 0:
+    if BACKEND == "auto":  # cheap Python checks first: this runs for every matmul
+        if b.ndim == 2:    # (..., M, K) @ (K, N): fold into one 2-D GEMM
+            return matmul_numpy(a.reshape(-1, K), b).reshape(a.shape[:-1] + (N,))
+        if 2 * M * K * N > BATCHED_MATMUL_MAX_FLOPS_PER_MATRIX:
+            return matmul_numpy(a, b)
+    if a.ndim == 3 and b.ndim == 3 and a.shape[0] == b.shape[0]:
+        batch = a.shape[:1]
+    else:
+        batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    n_batch = math.prod(batch)
+    if n_batch == 0 or M * N == 0 or (BACKEND == "auto" and n_batch < BATCHED_MATMUL_MIN_BATCH):
         return matmul_numpy(a, b)
     if a.ndim == 3 and a.shape[:-2] == b.shape[:-2]:
         if b.strides[-2] < b.strides[-1]:     # b is a transposed view (e.g. keys^T): the
@@ -257,32 +286,32 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
-    """Softmax along ``axis`` (shape and dtype of ``x``); numba for short rows."""
-    if _softmax_on_rows(x, axis):
+    """Softmax along ``axis`` (shape and dtype of ``x``); numpy by default (measured)."""
+    if _rows_kernel(x, axis, False):
         rows, back = _rows(x, axis)
         return back(softmax_rows_numba(rows))
     return softmax_numpy(x, axis)
 
 
 def softmax_backward(y: np.ndarray, g: np.ndarray, axis: int = -1) -> np.ndarray:
-    """dL/dx from y = softmax(x) and g = dL/dy; numba for short rows."""
-    if _softmax_on_rows(y, axis):
+    """dL/dx from y = softmax(x) and g = dL/dy; the numba row kernel by default."""
+    if _rows_kernel(y, axis, SOFTMAX_BACKWARD_NUMBA):
         rows, back = _rows(y, axis)
         return back(softmax_backward_rows_numba(rows, _rows(g, axis)[0]))
     return softmax_backward_numpy(y, g, axis)
 
 
 def log_softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
-    """Log-softmax along ``axis``; numba for short rows."""
-    if _softmax_on_rows(x, axis):
+    """Log-softmax along ``axis``; numpy by default (measured)."""
+    if _rows_kernel(x, axis, False):
         rows, back = _rows(x, axis)
         return back(log_softmax_rows_numba(rows))
     return log_softmax_numpy(x, axis)
 
 
 def log_softmax_backward(y: np.ndarray, g: np.ndarray, axis: int = -1) -> np.ndarray:
-    """dL/dx from y = log_softmax(x) and g = dL/dy; numba for short rows."""
-    if _softmax_on_rows(y, axis):
+    """dL/dx from y = log_softmax(x) and g = dL/dy; numpy by default (measured)."""
+    if _rows_kernel(y, axis, False):
         rows, back = _rows(y, axis)
         return back(log_softmax_backward_rows_numba(rows, _rows(g, axis)[0]))
     return log_softmax_backward_numpy(y, g, axis)
