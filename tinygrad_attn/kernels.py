@@ -175,8 +175,10 @@ def matmul_numpy(a, b):
 
 
 def softmax_numpy(x, axis=-1):
-    """e^(x - max) / sum e^(x - max) along ``axis``."""
-    e = np.exp(x - x.max(axis=axis, keepdims=True, initial=-np.inf))
+    """e^(x - max) / sum e^(x - max) along ``axis``. exp underflowing to 0 is exact
+    enough and not an error (so it passes under ``np.errstate(all='raise')``)."""
+    with np.errstate(under="ignore"):
+        e = np.exp(x - x.max(axis=axis, keepdims=True, initial=-np.inf))
     e /= e.sum(axis=axis, keepdims=True)
     return e
 
@@ -191,12 +193,14 @@ def log_softmax_numpy(x, axis=-1):
     if x.size == 0:
         return np.empty_like(x)
     shifted = x - x.max(axis=axis, keepdims=True, initial=-np.inf)
-    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+    with np.errstate(under="ignore"):
+        return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 
 
 def log_softmax_backward_numpy(y, g, axis=-1):
     """g - e^y * sum(g) along ``axis``."""
-    return g - np.exp(y) * g.sum(axis=axis, keepdims=True)
+    with np.errstate(under="ignore"):
+        return g - np.exp(y) * g.sum(axis=axis, keepdims=True)
 
 
 # ============================================================ dispatch
