@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -14,6 +15,13 @@ from tinygrad_attn import kernels as K
 from .conftest import ROOT
 
 dims = st.integers(0, 7)
+
+
+@pytest.fixture(autouse=True)
+def restore_backend():
+    saved = K.BACKEND
+    yield
+    K.BACKEND = saved
 dtypes = st.sampled_from([np.float32, np.float64])
 
 
@@ -39,8 +47,16 @@ def test_matmul_batched(data, B, M, Kd, N, dtype):
     close(K.matmul_batched_numba(a, b), K.matmul_numpy(a, b), dtype)
 
 
+@given(data=st.data(), B=st.integers(0, 5), M=dims, Kd=dims, N=dims, dtype=dtypes)
+def test_matmul_batched_with_transposed_b(data, B, M, Kd, N, dtype):
+    a, bt = arr(data, (B, M, Kd), dtype), arr(data, (B, N, Kd), dtype)
+    close(K.matmul_batched_nt_numba(a, bt), K.matmul_numpy(a, np.swapaxes(bt, 1, 2)), dtype)
+
+
+@pytest.mark.parametrize("backend", ["auto", "numba"])
 @given(data=st.data(), dtype=dtypes)
-def test_matmul_dispatch_with_broadcast_batch_axes(data, dtype):
+def test_matmul_dispatch_with_broadcast_batch_axes(backend, data, dtype):
+    K.BACKEND = backend   # read at call time; restored by the autouse fixture
     s = data.draw(hnp.mutually_broadcastable_shapes(num_shapes=2, max_dims=3, max_side=4))
     M, Kd, N = (data.draw(st.integers(1, 5)) for _ in range(3))
     a = arr(data, s.input_shapes[0] + (M, Kd), dtype)
@@ -63,9 +79,11 @@ def test_softmax_kernels(data, shape, dtype):
     close(K.log_softmax_backward_rows_numba(ly, g), K.log_softmax_backward_numpy(ly, g), dtype)
 
 
+@pytest.mark.parametrize("backend", ["auto", "numba"])
 @given(data=st.data(), shape=hnp.array_shapes(min_dims=1, max_dims=3, min_side=0, max_side=5),
        dtype=dtypes)
-def test_softmax_dispatch_on_any_axis(data, shape, dtype):
+def test_softmax_dispatch_on_any_axis(backend, data, shape, dtype):
+    K.BACKEND = backend
     x, g = arr(data, shape, dtype), arr(data, shape, dtype)
     axis = data.draw(st.integers(-len(shape), len(shape) - 1))
     y = K.softmax(x, axis)
