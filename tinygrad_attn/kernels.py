@@ -95,6 +95,16 @@ def matmul_batched_nt_numba(a, bt):
 
 
 @njit(cache=True, fastmath=FASTMATH)
+def _row_max(x, r):
+    """The largest element of row ``r`` (the row must be non-empty)."""
+    m = x[r, 0]
+    for j in range(1, x.shape[1]):
+        if x[r, j] > m:
+            m = x[r, j]
+    return m
+
+
+@njit(cache=True, fastmath=FASTMATH)
 def softmax_rows_numba(x):
     """Softmax of each row of a 2-D array: max, exp and sum fused in one row pass."""
     R, C = x.shape
@@ -102,10 +112,7 @@ def softmax_rows_numba(x):
     if C == 0:
         return y
     for r in range(R):
-        m = x[r, 0]
-        for j in range(1, C):
-            if x[r, j] > m:
-                m = x[r, j]
+        m = _row_max(x, r)
         s = 0.0
         for j in range(C):
             e = np.exp(x[r, j] - m)
@@ -139,10 +146,7 @@ def log_softmax_rows_numba(x):
     if C == 0:
         return y
     for r in range(R):
-        m = x[r, 0]
-        for j in range(1, C):
-            if x[r, j] > m:
-                m = x[r, j]
+        m = _row_max(x, r)
         s = 0.0
         for j in range(C):
             s += np.exp(x[r, j] - m)

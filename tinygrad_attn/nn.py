@@ -122,8 +122,9 @@ class Module:
 
         Raises
         ------
-        KeyError-like ``ValueError`` (message lists the problems) when ``strict`` and keys
-        differ, or when a shape differs (always).
+        ValueError
+            Listing every problem: missing or unexpected keys (only when ``strict``) and
+            every shape mismatch (always).
         """
         own = dict(self.named_parameters())
         problems = []
@@ -205,6 +206,13 @@ def lstm_cell(x, h, c, w_ih, w_hh, b_ih, b_hh):
     return o * c_new.tanh(), c_new
 
 
+def _lstm_parameters(input_size: int, hidden_size: int):
+    """W_ih (4H, D), W_hh (4H, H), b_ih, b_hh (4H,), all U(-1/sqrt(H), 1/sqrt(H)) (PyTorch's)."""
+    k, H4 = 1 / math.sqrt(hidden_size), 4 * hidden_size
+    return (Parameter(_uniform((H4, input_size), k)), Parameter(_uniform((H4, hidden_size), k)),
+            Parameter(_uniform((H4,), k)), Parameter(_uniform((H4,), k)))
+
+
 class LSTMCell(Module):
     """One LSTM step (PyTorch's ``nn.LSTMCell``), composed from primitive ops.
 
@@ -214,12 +222,9 @@ class LSTMCell(Module):
     """
 
     def __init__(self, input_size: int, hidden_size: int):
-        k = 1 / math.sqrt(hidden_size)
         self.input_size, self.hidden_size = input_size, hidden_size
-        self.weight_ih = Parameter(_uniform((4 * hidden_size, input_size), k))
-        self.weight_hh = Parameter(_uniform((4 * hidden_size, hidden_size), k))
-        self.bias_ih = Parameter(_uniform((4 * hidden_size,), k))
-        self.bias_hh = Parameter(_uniform((4 * hidden_size,), k))
+        self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh = _lstm_parameters(
+            input_size, hidden_size)
 
     def forward(self, x: Tensor, hx=None):
         if hx is None:
@@ -252,13 +257,10 @@ class LSTM(Module):
                  batch_first: bool = True, fused: bool = True):
         if num_layers != 1 or not batch_first:
             raise NotImplementedError("LSTM: only num_layers=1 and batch_first=True so far")
-        k = 1 / math.sqrt(hidden_size)
         self.input_size, self.hidden_size, self.fused = input_size, hidden_size, fused
         self.num_layers, self.batch_first = num_layers, batch_first
-        self.weight_ih_l0 = Parameter(_uniform((4 * hidden_size, input_size), k))
-        self.weight_hh_l0 = Parameter(_uniform((4 * hidden_size, hidden_size), k))
-        self.bias_ih_l0 = Parameter(_uniform((4 * hidden_size,), k))
-        self.bias_hh_l0 = Parameter(_uniform((4 * hidden_size,), k))
+        self.weight_ih_l0, self.weight_hh_l0, self.bias_ih_l0, self.bias_hh_l0 = \
+            _lstm_parameters(input_size, hidden_size)
 
     def forward(self, x: Tensor, hx=None):
         if x.ndim != 3 or x.shape[2] != self.input_size:
