@@ -185,3 +185,95 @@ def test_gradcheck_reports_worst_element():
 
     with pytest.raises(tg.GradcheckError, match=r"element \(0,\): analytic .* vs numeric"):
         tg.gradcheck(lambda x: Wrong.apply(x), (np.array([1.0, 2.0]),))
+
+
+# ------------------------------------------------------------- the rest of the op set
+@pytest.mark.parametrize("op", ["maximum", "minimum"])
+@given(ab=binary_inputs())
+def test_maximum_minimum_broadcast(op, ab):
+    a, b = ab
+    b = b + 1e-3 * (np.abs(b) < 1e-9)   # keep a tie at most where a == b exactly
+    assert tg.gradcheck(lambda x, y: getattr(x, op)(y), (a, b + 0.37), **TOL)
+
+
+@given(ab=binary_inputs(), data=st.data())
+def test_where_broadcast(ab, data):
+    a, b = ab
+    shape = np.broadcast_shapes(a.shape, b.shape)
+    cond = data.draw(hnp.arrays(bool, shape))
+    assert tg.gradcheck(lambda x, y: tg.where(cond, x, y * y), (a, b), **TOL)
+
+
+@given(a=shapes.flatmap(lambda s: arrays(s, -2, 2)))
+def test_abs_sqrt_clamp_away_from_kinks(a):
+    a = np.where(np.abs(a) < 1e-2, 0.5, a)
+    a = np.where(np.abs(np.abs(a) - 1) < 1e-2, 0.7, a)
+    assert tg.gradcheck(lambda x: x.abs(), (a,), **TOL)
+    assert tg.gradcheck(lambda x: x.abs().sqrt(), (a,), **TOL)
+    assert tg.gradcheck(lambda x: x.clamp(-1.0, 1.0) + x.clamp(min=0.0) * x.clamp(max=0.0), (a,), **TOL)
+
+
+@pytest.mark.parametrize("red", ["min", "logsumexp", "var"])
+@given(a_axis=array_and_axis(unique=True))
+def test_more_reductions(red, a_axis):
+    a, axis, keepdims = a_axis
+    if red == "min":
+        a = np.argsort(np.argsort(a, axis=None)).reshape(a.shape) * 0.1 + a * 1e-3
+    if red == "var":
+        assert tg.gradcheck(lambda x: x.var(axis=axis, keepdims=keepdims, correction=0), (a,), **TOL)
+    else:
+        assert tg.gradcheck(lambda x: getattr(x, red)(axis=axis, keepdims=keepdims), (a,), **TOL)
+
+
+@given(a=hnp.array_shapes(min_dims=1, max_dims=3, max_side=3).flatmap(arrays), data=st.data())
+def test_expand_squeeze_unsqueeze_flip(a, data):
+    axis = data.draw(st.integers(-a.ndim, a.ndim - 1))
+    lead = data.draw(st.integers(1, 3))
+    assert tg.gradcheck(lambda x: x.unsqueeze(0).expand((lead,) + a.shape), (a,), **TOL)
+    assert tg.gradcheck(lambda x: x.unsqueeze(axis).squeeze(axis) * x, (a,), **TOL)
+    assert tg.gradcheck(lambda x: x.flip(axis) * x, (a,), **TOL)
+
+
+@given(a=hnp.array_shapes(min_dims=1, max_dims=3, max_side=5).flatmap(arrays), data=st.data())
+def test_split_chunk_gather(a, data):
+    axis = data.draw(st.integers(0, a.ndim - 1))
+    n = a.shape[axis]
+    size = data.draw(st.integers(1, n))
+    assert tg.gradcheck(lambda x: concat([p * (k + 1) for k, p in enumerate(x.split(size, axis))], axis),
+                        (a,), **TOL)
+    chunks = data.draw(st.integers(1, 3))
+    assert tg.gradcheck(lambda x: x.chunk(chunks, axis)[0], (a,), **TOL)
+    idx_shape = list(a.shape)
+    idx_shape[axis] = data.draw(st.integers(1, 4))
+    index = data.draw(hnp.arrays(np.int64, tuple(idx_shape), elements=st.integers(0, n - 1)))
+    assert tg.gradcheck(lambda x: x.gather(axis, index), (a,), **TOL)
+
+
+@given(data=st.data())
+def test_layer_norm_and_dropout(data):
+    shape = data.draw(hnp.array_shapes(min_dims=1, max_dims=3, min_side=2, max_side=4))
+    a = data.draw(arrays(shape))
+    a = a + np.arange(a.size).reshape(a.shape) * 0.3       # a non-constant row
+    w, b = data.draw(arrays(shape[-1:])), data.draw(arrays(shape[-1:]))
+    assert tg.gradcheck(lambda x, wt, bs: F.layer_norm(x, shape[-1], wt, bs), (a, w, b), **TOL)
+    seed = data.draw(st.integers(0, 100))
+    assert tg.gradcheck(lambda x: F.dropout(x, 0.4, rng=np.random.default_rng(seed)), (a,), **TOL)
+
+
+def test_dropout_train_eval_and_scaling():
+    x = Tensor(np.ones((200, 100), dtype=np.float32))
+    y = F.dropout(x, 0.25, rng=np.random.default_rng(0)).data
+    assert set(np.unique(y)) <= {0.0, np.float32(1 / 0.75)}
+    assert abs((y == 0).mean() - 0.25) < 0.02
+    assert F.dropout(x, 0.25, training=False) is x
+    layer = tg.nn.Dropout(0.5).eval()
+    assert layer(x) is x
+
+
+def test_one_hot_argmax_and_their_errors():
+    np.testing.assert_array_equal(F.one_hot(np.array([2, 0]), 3).data, [[0, 0, 1], [1, 0, 0]])
+    with pytest.raises(IndexError, match=r"id 3 at position \(1,\)"):
+        F.one_hot(np.array([0, 3]), 3)
+    t = Tensor(np.array([[1.0, 5.0, 2.0], [7.0, 0.0, 1.0]]))
+    np.testing.assert_array_equal(t.argmax(axis=1).data, [1, 0])
+    assert not t.argmax().requires_grad

@@ -8,13 +8,15 @@ built on it.
 >>> a.grad                       # d/da sum((2a)^2) = 8a
 array([ 8., 16., 24.], dtype=float32)
 """
-from . import checkpoint, functional, kernels, nn, ops, optim
+from . import checkpoint, functional, kernels, nn, ops, optim, random
 from .checkpoint import CheckpointError
 from .gradcheck import GradcheckError, gradcheck
-from .nn import clip_grad_norm_, manual_seed
-from .tensor import Function, Tensor, concat, is_grad_enabled, no_grad, stack, unbroadcast
+from .nn import clip_grad_norm_
+from .random import manual_seed
+from .tensor import (Function, Tensor, concat, is_grad_enabled, no_grad, stack, unbroadcast,
+                     where)
 
-__all__ = ["Tensor", "Function", "no_grad", "is_grad_enabled", "concat", "stack",
+__all__ = ["Tensor", "Function", "no_grad", "is_grad_enabled", "concat", "stack", "where",
            "unbroadcast", "functional", "nn", "optim", "ops", "kernels", "checkpoint",
            "CheckpointError", "clip_grad_norm_", "manual_seed", "gradcheck", "GradcheckError"]
 __version__ = "0.1.0"

@@ -7,7 +7,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import ops
-from .tensor import Tensor, concat, stack  # noqa: F401  (re-exported)
+from .random import generator
+from .tensor import Tensor, concat, stack, where  # noqa: F401  (re-exported)
 
 
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
@@ -102,3 +103,65 @@ def tanh(x: Tensor) -> Tensor:
 def relu(x: Tensor) -> Tensor:
     """Elementwise max(x, 0); see ``ops.ReLU``."""
     return x.relu()
+
+
+def one_hot(ids, num_classes: int) -> Tensor:
+    """ids (any shape, int) -> int64 Tensor ids.shape + (num_classes,) with a 1 at each id.
+
+    Raises IndexError naming the id and its position when an id is outside [0, C).
+    """
+    ids = np.asarray(ids.data if isinstance(ids, Tensor) else ids)
+    bad = (ids < 0) | (ids >= num_classes)
+    if bad.any():
+        pos = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise IndexError(f"one_hot: id {int(ids[pos])} at position {pos} is not in "
+                         f"[0, {num_classes}) (fix: raise num_classes)")
+    return Tensor((ids[..., None] == np.arange(num_classes)).astype(np.int64))
+
+
+def dropout(x: Tensor, p: float = 0.5, training: bool = True, rng=None) -> Tensor:
+    """Inverted dropout (Srivastava et al. 2014; PyTorch's scaling): in training each
+    element is zeroed with probability ``p`` and the rest scaled by 1 / (1 - p), so the
+    expectation is unchanged; in evaluation (or p = 0) x is returned unchanged.
+    dL/dx = g * mask / (1 - p) (a product with a constant mask).
+
+    ``rng``: a numpy Generator; default the engine's (seeded by ``manual_seed``).
+
+    Raises ValueError for p outside [0, 1].
+    """
+    if not 0 <= p <= 1:
+        raise ValueError(f"dropout: p must be in [0, 1], got {p}")
+    if not training or p == 0:
+        return x
+    if p == 1:
+        return x * np.zeros(x.shape, dtype=x.dtype)
+    rng = rng if rng is not None else generator()
+    keep = (rng.random(x.shape) >= p).astype(x.dtype) / np.asarray(1 - p, dtype=x.dtype)
+    return x * keep
+
+
+def layer_norm(x: Tensor, normalized_shape, weight=None, bias=None, eps: float = 1e-5) -> Tensor:
+    """Layer normalisation over the last ``len(normalized_shape)`` axes (Ba, Kiros &
+    Hinton 2016, eq. 4): (x - mean) / sqrt(var + eps) * weight + bias, with the biased
+    variance (as PyTorch). Composed from primitive ops, so its backward is theirs.
+
+    Raises ValueError when x's trailing shape is not ``normalized_shape``.
+    """
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if x.shape[x.ndim - len(shape):] != shape:
+        raise ValueError(f"layer_norm: input {x.shape} does not end with normalized_shape "
+                         f"{shape} (fix: pass the trailing axes' sizes)")
+    axes = tuple(range(x.ndim - len(shape), x.ndim))
+    centered = x - x.mean(axis=axes, keepdims=True)
+    var = (centered * centered).mean(axis=axes, keepdims=True)
+    y = centered / (var + eps).sqrt()
+    if weight is not None:
+        y = y * weight
+    if bias is not None:
+        y = y + bias
+    return y
+
+
+def logsumexp(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+    """log(sum(exp(x))) over ``axis``, stable (see ``ops.LogSumExp``)."""
+    return x.logsumexp(axis=axis, keepdims=keepdims)

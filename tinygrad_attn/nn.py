@@ -13,19 +13,12 @@ import numpy as np
 
 from . import functional as F
 from . import ops
+from .random import generator, manual_seed  # noqa: F401  (manual_seed re-exported)
 from .tensor import Tensor, stack
-
-_rng = np.random.default_rng(0)
-
-
-def manual_seed(seed: int) -> None:
-    """Seed the generator that initialises parameters (PyTorch's ``torch.manual_seed``)."""
-    global _rng
-    _rng = np.random.default_rng(seed)
 
 
 def _uniform(shape, bound, dtype=np.float32):
-    return _rng.uniform(-bound, bound, size=shape).astype(dtype)
+    return generator().uniform(-bound, bound, size=shape).astype(dtype)
 
 
 class Parameter(Tensor):
@@ -184,7 +177,7 @@ class Embedding(Module):
 
     def __init__(self, num_embeddings: int, embedding_dim: int):
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
-        self.weight = Parameter(_rng.standard_normal((num_embeddings, embedding_dim)))
+        self.weight = Parameter(generator().standard_normal((num_embeddings, embedding_dim)))
 
     def forward(self, ids) -> Tensor:
         return F.embedding(ids, self.weight)
@@ -288,6 +281,34 @@ class LSTM(Module):
                 hs.append(h)
             output, h_n, c_n = stack(hs, axis=1), h, c
         return output, (h_n.reshape(1, N, H), c_n.reshape(1, N, H))
+
+
+class Dropout(Module):
+    """Inverted dropout with probability ``p`` in training mode, identity in eval mode
+    (PyTorch's ``nn.Dropout``; see :func:`tinygrad_attn.functional.dropout`)."""
+
+    def __init__(self, p: float = 0.5):
+        if not 0 <= p <= 1:
+            raise ValueError(f"Dropout: p must be in [0, 1], got {p}")
+        self.p = p
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.dropout(x, self.p, self.training)
+
+
+class LayerNorm(Module):
+    """Layer normalisation over the trailing ``normalized_shape`` axes (Ba et al. 2016),
+    with learnable ``weight`` (ones) and ``bias`` (zeros) of that shape (PyTorch's
+    ``nn.LayerNorm``; see :func:`tinygrad_attn.functional.layer_norm`)."""
+
+    def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True):
+        shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        self.normalized_shape, self.eps = shape, eps
+        self.weight = Parameter(np.ones(shape)) if elementwise_affine else None
+        self.bias = Parameter(np.zeros(shape)) if elementwise_affine else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
 
 
 class LuongAttention(Module):

@@ -84,6 +84,42 @@ class Pow(Function):
         return da, db
 
 
+class Maximum(Function):
+    """y = max(a, b) elementwise.   dL/da = g where a > b, dL/db = g where b > a; where
+    a == b each gets g / 2 (PyTorch's rule for ``torch.maximum``)."""
+
+    def forward(self, a, b):
+        self.w = (a > b) + 0.5 * (a == b)          # share of the gradient that goes to a
+        return np.maximum(a, b)
+
+    def backward(self, g):
+        return g * self.w, g * (1 - self.w)
+
+
+class Minimum(Function):
+    """y = min(a, b) elementwise.   dL/da = g where a < b, dL/db = g where b < a; ties
+    split g / 2 each."""
+
+    def forward(self, a, b):
+        self.w = (a < b) + 0.5 * (a == b)
+        return np.minimum(a, b)
+
+    def backward(self, g):
+        return g * self.w, g * (1 - self.w)
+
+
+class Where(Function):
+    """y = a where ``cond`` else b (``cond`` a constant boolean array, broadcast).
+    dL/da = g * cond,  dL/db = g * (1 - cond)."""
+
+    def forward(self, cond, a, b):
+        self.cond = cond.astype(bool)
+        return np.where(self.cond, a, b)
+
+    def backward(self, g):
+        return None, np.where(self.cond, g, 0), np.where(self.cond, 0, g)
+
+
 # ---------------------------------------------------------------- elementwise, one input
 class Neg(Function):
     """y = -x.   dL/dx = -g."""
@@ -148,6 +184,45 @@ class ReLU(Function):
 
     def backward(self, g):
         return g * self.mask
+
+
+class Abs(Function):
+    """y = |x|.   dL/dx = g * sign(x)  (0 at x = 0, PyTorch's subgradient)."""
+
+    def forward(self, x):
+        self.sign = np.sign(x)
+        return np.abs(x)
+
+    def backward(self, g):
+        return g * self.sign
+
+
+class Sqrt(Function):
+    """y = sqrt(x).   dL/dx = g / (2 y)  (inf at x = 0, as the derivative is)."""
+
+    def forward(self, x):
+        self.y = np.sqrt(x)
+        return self.y
+
+    def backward(self, g):
+        with np.errstate(divide="ignore"):
+            return g / (2 * self.y)
+
+
+class Clamp(Function):
+    """y = min(max(x, lo), hi) (either bound may be None).
+    dL/dx = g where lo <= x <= hi, else 0 (PyTorch's rule: the bounds pass the gradient)."""
+
+    def forward(self, x, lo=None, hi=None):
+        self.inside = np.ones(x.shape, dtype=bool)
+        if lo is not None:
+            self.inside &= x >= lo
+        if hi is not None:
+            self.inside &= x <= hi
+        return np.clip(x, lo, hi)
+
+    def backward(self, g):
+        return g * self.inside
 
 
 class MaskedFill(Function):
@@ -231,6 +306,37 @@ class Max(Function):
         return g * self.mask
 
 
+class Min(Function):
+    """y = min of x over ``axis``.   The gradient of ``-max(-x)``: g at the minimum,
+    split equally among ties (see ``Max``)."""
+
+    def forward(self, x, axis=None, keepdims=False):
+        self.max = Max()
+        return -self.max.forward(-x, axis=axis, keepdims=keepdims)
+
+    def backward(self, g):
+        return self.max.backward(g)
+
+
+class LogSumExp(Function):
+    """y = log sum_i e^(x_i) over ``axis``, computed as m + log sum e^(x - m), m = max x
+    (finite for any finite x).   dL/dx = g * softmax(x) = g * e^(x - y)."""
+
+    def forward(self, x, axis=None, keepdims=False):
+        self.x, self.axes, self.keepdims = x, _axes(axis, x.ndim), keepdims
+        m = np.max(x, axis=self.axes, keepdims=True) if x.size else np.zeros(())
+        m = np.where(np.isfinite(m), m, 0)
+        with np.errstate(under="ignore", divide="ignore"):
+            self.y = m + np.log(np.exp(x - m).sum(axis=self.axes, keepdims=True))
+        return self.y if keepdims else np.squeeze(self.y, axis=self.axes)
+
+    def backward(self, g):
+        if not self.keepdims:
+            g = np.expand_dims(g, self.axes)
+        with np.errstate(under="ignore", invalid="ignore"):
+            return g * np.exp(self.x - self.y)
+
+
 # ---------------------------------------------------------------- shape ops
 class Reshape(Function):
     """y = x viewed with a new shape.   dL/dx = g reshaped to x's shape."""
@@ -273,6 +379,45 @@ class GetItem(Function):
         else:
             dx[self.index] = g
         return dx
+
+
+class BroadcastTo(Function):
+    """y = x broadcast to ``shape`` (a read-only view).   dL/dx = g summed over the
+    broadcast axes, which the engine's ``unbroadcast`` does: backward returns g as is."""
+
+    def forward(self, x, shape=()):
+        return np.broadcast_to(x, shape)
+
+    def backward(self, g):
+        return g
+
+
+class Flip(Function):
+    """y = x reversed along ``axes``.   dL/dx = g reversed along the same axes."""
+
+    def forward(self, x, axes=()):
+        self.axes = axes
+        return np.flip(x, axes)
+
+    def backward(self, g):
+        return np.flip(g, self.axes)
+
+
+class Gather(Function):
+    """y = take_along_axis(x, index, axis) (PyTorch's ``torch.gather``): for axis 1,
+    y[i, j] = x[i, index[i, j]].   dL/dx = zeros with g scatter-added back to the gathered
+    positions (repeated indices accumulate)."""
+
+    def forward(self, x, index, axis=0):
+        self.shape, self.index, self.axis = x.shape, index, axis
+        return np.take_along_axis(x, index, axis=axis)
+
+    def backward(self, g):
+        dx = np.zeros(self.shape, dtype=g.dtype)
+        where = list(np.indices(self.index.shape, sparse=True))
+        where[self.axis] = self.index
+        np.add.at(dx, tuple(where), g)
+        return dx, None
 
 
 class Concat(Function):

@@ -431,6 +431,115 @@ class Tensor:
             out = out.reshape(out.shape[:-1])
         return out
 
+    def abs(self) -> "Tensor":
+        """Elementwise |x| (``ops.Abs``)."""
+        return _ops.Abs.apply(self)
+
+    def sqrt(self) -> "Tensor":
+        """Elementwise square root (``ops.Sqrt``)."""
+        return _ops.Sqrt.apply(self)
+
+    def clamp(self, min=None, max=None) -> "Tensor":
+        """Limit every element to [min, max] (either may be None) (``ops.Clamp``)."""
+        if min is None and max is None:
+            raise ValueError("clamp: give at least one of min and max")
+        return _ops.Clamp.apply(self, lo=min, hi=max)
+
+    def maximum(self, other) -> "Tensor":
+        """Elementwise max with ``other`` (broadcast); ties share the gradient."""
+        return _ops.Maximum.apply(self, other)
+
+    def minimum(self, other) -> "Tensor":
+        """Elementwise min with ``other`` (broadcast); ties share the gradient."""
+        return _ops.Minimum.apply(self, other)
+
+    def min(self, axis=None, keepdims: bool = False) -> "Tensor":
+        """Minimum over ``axis``; ties share the gradient equally (``ops.Min``)."""
+        return _ops.Min.apply(self, axis=axis, keepdims=keepdims)
+
+    def var(self, axis=None, correction: int = 1, keepdims: bool = False) -> "Tensor":
+        """Variance over ``axis``: sum((x - mean)^2) / (n - correction); ``correction=1``
+        is the unbiased estimate (PyTorch's default). Composed from primitive ops."""
+        axes = _ops._axes(axis, self.ndim)
+        n = int(np.prod([self.shape[a] for a in axes])) if self.ndim else 1
+        centered = self - self.mean(axis=axes, keepdims=True)
+        return (centered * centered).sum(axis=axes, keepdims=keepdims) / max(n - correction, 0)
+
+    def logsumexp(self, axis=None, keepdims: bool = False) -> "Tensor":
+        """log(sum(exp(x))) over ``axis``, stable for any magnitude (``ops.LogSumExp``)."""
+        return _ops.LogSumExp.apply(self, axis=axis, keepdims=keepdims)
+
+    def argmax(self, axis=None, keepdims: bool = False) -> "Tensor":
+        """Index of the largest element over ``axis`` (int64; no gradient)."""
+        return Tensor(np.argmax(self.data, axis=axis, keepdims=keepdims))
+
+    def broadcast_to(self, *shape) -> "Tensor":
+        """A read-only broadcast of self to ``shape`` (``ops.BroadcastTo``)."""
+        shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+        try:
+            np.broadcast_shapes(self.shape, shape)
+        except ValueError:
+            raise ValueError(f"broadcast_to: shape {self.shape} cannot be broadcast to {shape} "
+                             f"(fix: only size-1 axes and missing leading axes can grow)") from None
+        return _ops.BroadcastTo.apply(self, shape=shape)
+
+    def expand(self, *shape) -> "Tensor":
+        """PyTorch's name for ``broadcast_to``; -1 keeps an axis's size."""
+        shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+        lead = len(shape) - self.ndim
+        shape = tuple(self.shape[i - lead] if n == -1 else n for i, n in enumerate(shape))
+        return self.broadcast_to(shape)
+
+    def squeeze(self, axis=None) -> "Tensor":
+        """Drop size-1 axes (all, or the given one(s))."""
+        axes = range(self.ndim) if axis is None else _ops._axes(axis, self.ndim)
+        keep = [n for i, n in enumerate(self.shape) if not (i in axes and n == 1)]
+        return self.reshape(tuple(keep))
+
+    def unsqueeze(self, axis: int) -> "Tensor":
+        """Insert a size-1 axis at ``axis`` (negative counts from the new end)."""
+        axis = axis % (self.ndim + 1)
+        return self.reshape(self.shape[:axis] + (1,) + self.shape[axis:])
+
+    def flip(self, axis) -> "Tensor":
+        """Reverse the order of elements along ``axis`` (int or tuple) (``ops.Flip``)."""
+        return _ops.Flip.apply(self, axes=_ops._axes(axis, self.ndim))
+
+    def split(self, split_size_or_sections, axis: int = 0) -> list:
+        """Pieces along ``axis``: of size ``split_size`` each (the last may be smaller) or
+        of the listed sizes (PyTorch's ``torch.split``). Each piece is a slice (GetItem)."""
+        n = self.shape[axis]
+        if isinstance(split_size_or_sections, int):
+            size = split_size_or_sections
+            if size <= 0:
+                raise ValueError(f"split: split_size must be positive, got {size}")
+            sizes = [min(size, n - i) for i in range(0, n, size)]
+        else:
+            sizes = list(split_size_or_sections)
+            if sum(sizes) != n:
+                raise ValueError(f"split: sections {sizes} sum to {sum(sizes)}, but axis {axis} "
+                                 f"has length {n} (fix: make them add up to {n})")
+        pieces, start = [], 0
+        lead = (slice(None),) * (axis % self.ndim)
+        for k in sizes:
+            pieces.append(self[lead + (slice(start, start + k),)])
+            start += k
+        return pieces
+
+    def chunk(self, chunks: int, axis: int = 0) -> list:
+        """Split into ``chunks`` pieces of size ceil(n / chunks) along ``axis``."""
+        n = self.shape[axis]
+        return self.split(max(-(-n // chunks), 1), axis)
+
+    def gather(self, axis: int, index) -> "Tensor":
+        """PyTorch's ``torch.gather``: out[..., j, ...] = self[..., index[..., j, ...], ...]
+        along ``axis``; ``index`` is an int array of self's ndim (``ops.Gather``)."""
+        index = np.asarray(index.data if isinstance(index, Tensor) else index)
+        if index.dtype.kind not in "iu" or index.ndim != self.ndim:
+            raise ValueError(f"gather: index must be an integer array with {self.ndim} dims, "
+                             f"got {index.dtype} with shape {index.shape}")
+        return _ops.Gather.apply(self, Tensor(index), axis=axis)
+
     def softmax(self, axis: int = -1) -> "Tensor":
         """Softmax along ``axis`` (``ops.Softmax``)."""
         return _ops.Softmax.apply(self, axis=axis)
@@ -463,6 +572,15 @@ def concat(tensors, axis: int = 0) -> Tensor:
         raise ValueError(f"concat: shapes {shapes} cannot be joined along axis {axis}: every "
                          f"other axis must match (fix: reshape or slice the inputs)")
     return _ops.Concat.apply(*tensors, axis=axis)
+
+
+def where(condition, a, b) -> Tensor:
+    """Elementwise ``a`` where ``condition`` else ``b`` (all broadcast; ``ops.Where``)."""
+    cond = np.asarray(condition.data if isinstance(condition, Tensor) else condition, dtype=bool)
+    like = a if isinstance(a, Tensor) else b
+    a = a if isinstance(a, Tensor) else Tensor._const(a, like)
+    b = b if isinstance(b, Tensor) else Tensor._const(b, like)
+    return _ops.Where.apply(Tensor(cond), a, b)
 
 
 def stack(tensors, axis: int = 0) -> Tensor:
