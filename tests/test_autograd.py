@@ -128,3 +128,45 @@ def test_softmax_is_stable_for_huge_logits():
     with np.errstate(all="raise"):
         s = Tensor(np.array([-1000.0, 1000.0])).sigmoid()
     np.testing.assert_allclose(s.data, [0.0, 1.0])
+
+
+def test_parameter_updated_in_place_after_forward_raises_instead_of_wrong_gradient():
+    w = tg.nn.Parameter(np.array([1.0, 2.0]))
+    loss = (w * w).sum()
+    loss.backward(retain_graph=True)
+    opt = tg.optim.SGD([w], lr=0.1)
+    opt.step()
+    with pytest.raises(RuntimeError, match=r"input 0 of Mul .*modified in place"):
+        loss.backward()
+
+
+def test_non_broadcastable_shapes_name_the_op_and_shapes():
+    with pytest.raises(ValueError, match=r"Add: shapes \[\(2, 3\), \(4,\)\] cannot be broadcast"):
+        Tensor(np.ones((2, 3))) + Tensor(np.ones(4))
+
+
+def test_each_node_backward_runs_once_per_backward(monkeypatch):
+    calls = {}
+    for cls in (tg.ops.Mul, tg.ops.Add, tg.ops.Sum, tg.ops.Exp):
+        orig = cls.backward
+
+        def counted(self, g, orig=orig):
+            calls[id(self)] = calls.get(id(self), 0) + 1
+            return orig(self, g)
+        monkeypatch.setattr(cls, "backward", counted)
+    x = Tensor(np.array([0.5, 1.5]), requires_grad=True)
+    e = x.exp()
+    y = e * e + e * x          # e feeds three consumers; x feeds two
+    y.sum().backward()
+    assert len(calls) == 5 and set(calls.values()) == {1}   # exp, 2 muls, add, sum
+
+
+def test_2000_step_unrolled_rnn_backpropagates_without_recursion_error():
+    rng = np.random.default_rng(0)
+    cell = tg.nn.LSTMCell(3, 4)
+    x = Tensor(rng.standard_normal((2000, 1, 3)).astype(np.float32))
+    h = c = Tensor(np.zeros((1, 4), dtype=np.float32))
+    for t in range(2000):
+        h, c = cell(x[t], (h, c))
+    h.sum().backward()
+    assert all(np.isfinite(p.grad).all() for p in cell.parameters())

@@ -107,6 +107,7 @@ class Function:
     def __init__(self):
         self.inputs: tuple = ()
         self.needs_input_grad: tuple = ()
+        self.input_versions: tuple = ()
 
     @classmethod
     def apply(cls, *inputs, **kwargs) -> "Tensor":
@@ -118,12 +119,21 @@ class Function:
         like = next((t for t in inputs if isinstance(t, Tensor)), None)
         tensors = tuple(t if isinstance(t, Tensor) else Tensor._const(t, like) for t in inputs)
         fn = cls()
-        out = fn.forward(*(t.data for t in tensors), **kwargs)
+        try:
+            out = fn.forward(*(t.data for t in tensors), **kwargs)
+        except ValueError as e:
+            if "broadcast" not in str(e):
+                raise
+            raise ValueError(
+                f"{cls.__name__}: shapes {[t.shape for t in tensors]} cannot be broadcast "
+                f"together (NumPy rules: axes are compared from the right and must be equal "
+                f"or 1; fix: reshape or unsqueeze an operand)") from None
         needs = _grad_enabled and any(t.requires_grad for t in tensors)
         result = Tensor(out, requires_grad=needs)
         if needs:
             fn.inputs = tensors
             fn.needs_input_grad = tuple(t.requires_grad for t in tensors)
+            fn.input_versions = tuple(t._version for t in tensors)
             result._ctx = fn
         return result
 
@@ -140,8 +150,10 @@ class Function:
     def _release(self):
         """Drop what forward saved (called after backward unless ``retain_graph``)."""
         inputs, needs = self.inputs, self.needs_input_grad
+        versions = self.input_versions
         self.__dict__.clear()
         self.inputs, self.needs_input_grad, self.released = inputs, needs, True
+        self.input_versions = versions
 
 
 def _toposort(root: "Tensor") -> list:
@@ -210,6 +222,7 @@ class Tensor:
         self.grad: np.ndarray | None = None
         self._ctx: Function | None = None
         self.name: str | None = None
+        self._version = 0  # bumped by in-place updates (optimizer steps, load_state_dict)
 
     @staticmethod
     def _const(value, like: "Tensor | None") -> "Tensor":
@@ -303,6 +316,15 @@ class Tensor:
                     f"backward: trying to backward through the graph a second time (node "
                     f"{fn.name}); its saved values were freed after the first backward (fix: "
                     f"call backward(retain_graph=True) the first time)")
+            changed = [i for i, (inp, v) in enumerate(zip(fn.inputs, fn.input_versions))
+                       if inp._version != v]
+            if changed:
+                inp = fn.inputs[changed[0]]
+                raise RuntimeError(
+                    f"backward: input {changed[0]} of {fn.name} (shape {inp.shape}) was "
+                    f"modified in place after the forward pass (e.g. by optimizer.step() or "
+                    f"load_state_dict), so its saved value is stale and the gradient would "
+                    f"be wrong (fix: compute the forward pass again after the update)")
             in_grads = fn.backward(g)
             if not isinstance(in_grads, tuple):
                 in_grads = (in_grads,)
