@@ -59,7 +59,8 @@ MATMUL_BATCHED = [((N, 1, H), (N, H, S), ""), ((N, 1, H), (N, H, S), "bT"),
                   ((1000, 1, S), (1000, S, H), "")]
 
 SOFTMAX_SHAPES = [(N, T, S), (N, 1, S), (N * T, V), (N, 4 * H)]
-KERNEL_NAMES = ["matmul2d_numba", "matmul_batched_numba", "matmul_batched_nt_numba",
+LSTM_STEP_SHAPES = [(N, S, H), (1000, S, H)]   # (N, T, H): training batch, evaluation batch
+KERNEL_NAMES = ["lstm_step_backward_numba", "lstm_step_backward_numpy", "matmul2d_numba", "matmul_batched_numba", "matmul_batched_nt_numba",
                 "softmax_rows_numba", "softmax_backward_rows_numba", "log_softmax_rows_numba",
                 "log_softmax_backward_rows_numba", "matmul_numpy", "softmax_numpy",
                 "softmax_backward_numpy", "log_softmax_numpy", "log_softmax_backward_numpy"]
@@ -109,6 +110,19 @@ def make_cases(rng):
                           (lambda r=r, f=getattr(K, kern), s=shape: f(*r).reshape(s)),
                           (lambda a=args, f=twin: f(*a)), (lambda a=args, f=disp: f(*a)),
                           shape[-1]))
+    for n, t_len, h in LSTM_STEP_SHAPES:
+        g_h, g_c = f32(n, t_len, h), f32(n, t_len, h)
+        gates = rng.random((n, 4 * h)).astype(np.float32)
+        tanh_c, c_prev, dh, dc0 = (f32(n, h) for _ in range(4))
+
+        def step(fn, g_h=g_h, g_c=g_c, gates=gates, tanh_c=tanh_c, c_prev=c_prev, dh=dh, dc0=dc0):
+            dc, dz = dc0.copy(), np.empty_like(gates)     # the same fresh carry every call
+            fn(t_len - 1, g_h, g_c, gates, tanh_c, c_prev, dh, dc, dz)
+            return np.concatenate([dz, dc], axis=1)
+        cases.append(("lstm_step_bwd", f"({n},{h})", "lstm_step_backward_numba",
+                      (lambda step=step: step(K.lstm_step_backward_numba)),
+                      (lambda step=step: step(K.lstm_step_backward_numpy)),
+                      (lambda step=step: step(K.lstm_step_backward)), h))
     return cases
 
 

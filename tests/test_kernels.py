@@ -111,3 +111,18 @@ def test_engine_runs_on_numpy_twins_without_numba():
     assert out2.returncode == 0, out2.stderr
     a, b = map(float, out.stdout.split()), map(float, out2.stdout.split())
     np.testing.assert_allclose(list(a), list(b), rtol=1e-12)
+
+
+@given(data=st.data(), N=st.integers(0, 5), T=st.integers(1, 4), H=st.integers(0, 6), dtype=dtypes)
+def test_lstm_step_backward_kernel(data, N, T, H, dtype):
+    t = data.draw(st.integers(0, T - 1))
+    g_h, g_c = arr(data, (N, T, H), dtype), arr(data, (N, T, H), dtype)
+    gates = arr(data, (N, 4 * H), dtype, 0, 1)
+    tanh_c, c_prev, dh, dc = (arr(data, (N, H), dtype) for _ in range(4))
+    results = []
+    for fn in (K.lstm_step_backward_numba, K.lstm_step_backward_numpy):
+        dc_k, dz = dc.copy(), np.empty_like(gates)
+        fn(t, g_h, g_c, gates, tanh_c, c_prev, dh, dc_k, dz)
+        results.append((dz, dc_k))
+    close(results[0][0], results[1][0], dtype)
+    close(results[0][1], results[1][1], dtype)

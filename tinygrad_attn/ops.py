@@ -592,24 +592,15 @@ class LSTMSequence(Function):
         gates, hs, cs, tanh_c = self.gates, self.hs, self.cs, self.tanh_c
         T, N, H4 = gates.shape
         H = H4 // 4
-        g_h = grad[0].transpose(1, 0, 2)   # (T, N, H) views
-        g_c = grad[1].transpose(1, 0, 2)
+        grad = np.ascontiguousarray(grad)
+        g_h, g_c = grad[0], grad[1]        # (N, T, H), C-contiguous
         dz = np.empty_like(gates)
-        dh = np.zeros((N, H), dtype=grad.dtype)
-        dc = np.zeros((N, H), dtype=grad.dtype)
+        dh = np.zeros((N, H), dtype=grad.dtype)   # recurrent part: dz_{t+1} W_hh
+        dc = np.zeros((N, H), dtype=grad.dtype)   # carry: dc_{t+1} * f_{t+1}
         for t in reversed(range(T)):
-            i, f, g, o = (gates[t, :, k * H:(k + 1) * H] for k in range(4))
-            dh += g_h[t]
-            tc = tanh_c[t]
-            dc += g_c[t]
-            dc += dh * o * (1 - tc * tc)
-            dzt = dz[t]
-            np.multiply(dc * g, i * (1 - i), out=dzt[:, :H])
-            np.multiply(dc * cs[t], f * (1 - f), out=dzt[:, H:2 * H])
-            np.multiply(dc * i, 1 - g * g, out=dzt[:, 2 * H:3 * H])
-            np.multiply(dh * tc, o * (1 - o), out=dzt[:, 3 * H:])
-            dc *= f
-            dh = dzt @ self.w_hh
+            # the elementwise rules of the docstring, fused (kernels.lstm_step_backward)
+            kernels.lstm_step_backward(t, g_h, g_c, gates[t], tanh_c[t], cs[t], dh, dc, dz[t])
+            dh = dz[t] @ self.w_hh
         dz2 = dz.reshape(T * N, H4)           # time-major rows, like x_tm and hs[:-1]
         need = self.needs_input_grad
         dx = None
