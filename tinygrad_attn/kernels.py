@@ -1,7 +1,8 @@
 """Hot-path kernels: numba ``@njit(cache=True)`` loops, each beside its plain-numpy twin.
 
 Ops call the dispatching functions at the bottom of this module (``matmul``,
-``softmax``, ``softmax_backward``, ``log_softmax``, ``log_softmax_backward``). Each one
+``softmax``, ``softmax_backward``, ``log_softmax``, ``log_softmax_backward``,
+``lstm_step_backward``). Each one
 picks, per shape class, the implementation that ``benchmarks/kernels.py`` measured to
 be faster on this project's reference machine (2 cores, OpenBLAS):
 
@@ -10,7 +11,8 @@ be faster on this project's reference machine (2 cores, OpenBLAS):
 - batched matmul goes to the numba loop only for many tiny products (the greedy
   decoding step over a large batch), where numpy's per-matrix BLAS calls cost more;
 - softmax backward goes to the numba row kernel (three passes fused into one, no
-  transcendental); softmax / log_softmax forward and log_softmax backward stay on numpy,
+  transcendental), and so does one step of the LSTM backward (about fifteen numpy
+  passes over (N, H) arrays fused into one); softmax / log_softmax forward and log_softmax backward stay on numpy,
   because ``exp`` inside numba is scalar on this machine (no SVML).
 
 The measured reasons are next to the thresholds below. ``TINYGRAD_ATTN_KERNELS=numba``
