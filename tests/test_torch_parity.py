@@ -1,0 +1,158 @@
+"""Parity with PyTorch (a test-only dependency: ``pip install torch==2.13.0``; .ci/run
+installs it). Forward values and gradients of the ops, nn.Linear, nn.LSTM and
+cross_entropy match torch's on random inputs with the same weights: float64 to 1e-10,
+float32 to 1e-5; the date-task model's state dict runs in an equivalent torch module."""
+import numpy as np
+import pytest
+
+import tinygrad_attn as tg
+from tinygrad_attn import Tensor
+from tinygrad_attn import functional as F
+
+torch = pytest.importorskip("torch", reason="PyTorch parity tests need torch==2.13.0")
+torch.set_num_threads(1)
+rng = np.random.default_rng(0)
+
+
+def r(*shape, lo=-2.0, hi=2.0):
+    return rng.uniform(lo, hi, size=shape)
+
+
+# name -> (ours(*tensors), torch's(*tensors), input arrays)
+OPS = {
+    "add": (lambda a, b: a + b, lambda a, b: a + b, (r(3, 1, 4), r(2, 1))),
+    "sub": (lambda a, b: a - b, lambda a, b: a - b, (r(3, 4), r(4))),
+    "mul": (lambda a, b: a * b, lambda a, b: a * b, (r(2, 3), r(1, 3))),
+    "div": (lambda a, b: a / b, lambda a, b: a / b, (r(2, 3), r(2, 3, lo=0.5))),
+    "pow": (lambda a, b: a ** b, lambda a, b: a ** b, (r(2, 3, lo=0.5), r(2, 3))),
+    "pow_scalar": (lambda a: a ** 3, lambda a: a ** 3, (r(4),)),
+    "neg": (lambda a: -a, lambda a: -a, (r(5),)),
+    "exp": (lambda a: a.exp(), torch.exp, (r(2, 3),)),
+    "log": (lambda a: a.log(), torch.log, (r(2, 3, lo=0.1),)),
+    "tanh": (lambda a: a.tanh(), torch.tanh, (r(2, 3),)),
+    "sigmoid": (lambda a: a.sigmoid(), torch.sigmoid, (r(2, 3) * 5,)),
+    "relu": (lambda a: a.relu(), torch.relu, (r(2, 3),)),
+    "abs": (lambda a: a.abs(), torch.abs, (r(2, 3),)),
+    "sqrt": (lambda a: a.sqrt(), torch.sqrt, (r(2, 3, lo=0.1),)),
+    "clamp": (lambda a: a.clamp(-0.5, 0.7), lambda a: a.clamp(-0.5, 0.7), (r(3, 4),)),
+    "maximum": (lambda a, b: a.maximum(b), torch.maximum, (r(3, 4), r(4))),
+    "minimum": (lambda a, b: a.minimum(b), torch.minimum, (r(3, 4), r(3, 1))),
+    "sum": (lambda a: a.sum(axis=(0, 2), keepdims=True),
+            lambda a: a.sum(dim=(0, 2), keepdim=True), (r(2, 3, 4),)),
+    "mean": (lambda a: a.mean(axis=1), lambda a: a.mean(dim=1), (r(2, 3, 4),)),
+    "max": (lambda a: a.max(axis=-1), lambda a: a.amax(dim=-1), (r(3, 5),)),
+    "min": (lambda a: a.min(axis=0), lambda a: a.amin(dim=0), (r(3, 5),)),
+    "var": (lambda a: a.var(axis=1), lambda a: a.var(dim=1), (r(3, 5),)),
+    "logsumexp": (lambda a: a.logsumexp(axis=1), lambda a: a.logsumexp(dim=1), (r(3, 5) * 4,)),
+    "reshape": (lambda a: a.reshape(4, -1) * 2, lambda a: a.reshape(4, -1) * 2, (r(2, 6),)),
+    "permute": (lambda a: a.permute(2, 0, 1) * 2, lambda a: a.permute(2, 0, 1) * 2, (r(2, 3, 4),)),
+    "transpose": (lambda a: a.transpose(0, 1) * 2, lambda a: a.transpose(0, 1) * 2, (r(2, 3),)),
+    "getitem": (lambda a: a[1:, ::2] * 2, lambda a: a[1:, ::2] * 2, (r(3, 5),)),
+    "getitem_int_array": (lambda a: a[np.array([0, 2, 0])] * 3,
+                          lambda a: a[torch.tensor([0, 2, 0])] * 3, (r(3, 2),)),
+    "concat": (lambda a, b: tg.concat([a, b, a], axis=1),
+               lambda a, b: torch.cat([a, b, a], dim=1), (r(2, 3), r(2, 1))),
+    "stack": (lambda a, b: tg.stack([a, b], axis=-1), lambda a, b: torch.stack([a, b], dim=-1),
+              (r(2, 3), r(2, 3))),
+    "matmul": (lambda a, b: a @ b, lambda a, b: a @ b, (r(2, 1, 3, 4), r(3, 4, 5))),
+    "matmul_1d": (lambda a, b: a @ b, lambda a, b: a @ b, (r(4), r(4, 3))),
+    "softmax": (lambda a: a.softmax(1), lambda a: torch.softmax(a, 1), (r(2, 5, 3) * 3,)),
+    "log_softmax": (lambda a: a.log_softmax(-1), lambda a: torch.log_softmax(a, -1),
+                    (r(4, 6) * 3,)),
+    "flip": (lambda a: a.flip(1) * 2, lambda a: a.flip(1) * 2, (r(2, 4),)),
+    "expand": (lambda a: a.expand(3, -1, -1), lambda a: a.expand(3, -1, -1), (r(1, 2, 3),)),
+    "gather": (lambda a: a.gather(1, np.array([[0, 2], [1, 1]])),
+               lambda a: a.gather(1, torch.tensor([[0, 2], [1, 1]])), (r(2, 3),)),
+    "layer_norm": (lambda a: F.layer_norm(a, 4), lambda a: torch.nn.functional.layer_norm(a, (4,)),
+                   (r(3, 4),)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(OPS))
+@pytest.mark.parametrize("dtype,tol", [(np.float64, 1e-10), (np.float32, 1e-5)])
+def test_op_matches_torch(name, dtype, tol):
+    ours_fn, torch_fn, arrays = OPS[name]
+    ours = [Tensor(a.astype(dtype), requires_grad=True) for a in arrays]
+    theirs = [torch.tensor(a.astype(dtype), requires_grad=True) for a in arrays]
+    y, yt = ours_fn(*ours), torch_fn(*theirs)
+    np.testing.assert_allclose(y.data, yt.detach().numpy(), rtol=tol, atol=tol)
+    w = rng.uniform(0.5, 1.5, size=y.shape).astype(dtype)
+    (y * Tensor(w)).sum().backward()
+    (yt * torch.tensor(w)).sum().backward()
+    for a, at in zip(ours, theirs):
+        np.testing.assert_allclose(a.grad, at.grad.numpy(), rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("dtype,tol", [(np.float64, 1e-10), (np.float32, 1e-5)])
+def test_cross_entropy_with_ignore_index_matches_torch(dtype, tol):
+    logits = r(6, 5).astype(dtype) * 3
+    target = np.array([1, 4, -100, 0, -100, 2])
+    x, xt = Tensor(logits, requires_grad=True), torch.tensor(logits, requires_grad=True)
+    loss = F.cross_entropy(x, target, ignore_index=-100)
+    loss_t = torch.nn.functional.cross_entropy(xt, torch.tensor(target), ignore_index=-100)
+    loss.backward()
+    loss_t.backward()
+    np.testing.assert_allclose(loss.item(), loss_t.item(), rtol=tol)
+    np.testing.assert_allclose(x.grad, xt.grad.numpy(), rtol=tol, atol=tol)
+
+
+def _to_torch(module_t, state, dtype):
+    module_t.load_state_dict({k: torch.from_numpy(np.asarray(v, dtype=dtype)) for k, v in state.items()})
+    return module_t.to(torch.float64 if dtype == np.float64 else torch.float32)
+
+
+@pytest.mark.parametrize("dtype,tol", [(np.float64, 1e-10), (np.float32, 1e-5)])
+def test_linear_and_lstm_match_torch_with_the_same_weights(dtype, tol):
+    lin = tg.nn.Linear(4, 3)
+    lstm = tg.nn.LSTM(3, 5)
+    for p in list(lin.parameters()) + list(lstm.parameters()):
+        p.data = p.data.astype(dtype)
+    lin_t = _to_torch(torch.nn.Linear(4, 3), lin.state_dict(), dtype)
+    lstm_t = _to_torch(torch.nn.LSTM(3, 5, batch_first=True), lstm.state_dict(), dtype)
+    x_np = r(2, 6, 4).astype(dtype)
+    h0, c0 = r(1, 2, 5).astype(dtype), r(1, 2, 5).astype(dtype)
+    x = Tensor(x_np, requires_grad=True)
+    out, (h, c) = lstm(lin(x), (Tensor(h0), Tensor(c0)))
+    xt = torch.tensor(x_np, requires_grad=True)
+    out_t, (h_t, c_t) = lstm_t(lin_t(xt), (torch.tensor(h0), torch.tensor(c0)))
+    for a, b in ((out, out_t), (h, h_t), (c, c_t)):
+        np.testing.assert_allclose(a.data, b.detach().numpy(), rtol=tol, atol=tol)
+    ((out * out).sum() + c.sum()).backward()
+    ((out_t * out_t).sum() + c_t.sum()).backward()
+    np.testing.assert_allclose(x.grad, xt.grad.numpy(), rtol=tol, atol=tol)
+    for (name, p), (name_t, pt) in zip(lstm.named_parameters(), lstm_t.named_parameters()):
+        assert name == name_t
+        np.testing.assert_allclose(p.grad, pt.grad.numpy(), rtol=tol * 10, atol=tol * 10)
+    for (name, p), (name_t, pt) in zip(lin.named_parameters(), lin_t.named_parameters()):
+        assert name == name_t
+        np.testing.assert_allclose(p.grad, pt.grad.numpy(), rtol=tol * 10, atol=tol * 10)
+
+
+class TorchAttentionSeq2Seq(torch.nn.Module):
+    """The date-task model written in PyTorch with the same parameter names."""
+
+    def __init__(self, V, D, H):
+        super().__init__()
+        self.encoder_embedding = torch.nn.Embedding(V, D)
+        self.encoder = torch.nn.LSTM(D, H, batch_first=True)
+        self.decoder_embedding = torch.nn.Embedding(V, D)
+        self.decoder = torch.nn.LSTM(D, H, batch_first=True)
+        self.out = torch.nn.Linear(2 * H, V)
+
+    def forward(self, src, tgt):
+        hs, (h, _) = self.encoder(self.encoder_embedding(src))
+        dec, _ = self.decoder(self.decoder_embedding(tgt), (h, torch.zeros_like(h)))
+        weights = torch.softmax(dec @ hs.transpose(1, 2), dim=-1)
+        return self.out(torch.cat([weights @ hs, dec], dim=-1))
+
+
+def test_date_model_state_dict_runs_in_pytorch_with_the_same_logits():
+    from models import AttentionSeq2Seq
+    V, D, H = 59, 16, 64
+    model = AttentionSeq2Seq(V, D, H, seed=3)
+    ref = _to_torch(TorchAttentionSeq2Seq(V, D, H), model.state_dict(), np.float32)
+    src, tgt = rng.integers(0, V, (4, 29)), rng.integers(0, V, (4, 10))
+    ours = model(src, tgt).data
+    with torch.no_grad():
+        theirs = ref(torch.from_numpy(src), torch.from_numpy(tgt)).numpy()
+    np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-5)
