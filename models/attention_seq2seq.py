@@ -63,7 +63,12 @@ class AttentionSeq2Seq(nn.Module):
                 p.data = (rng.standard_normal(p.shape) / np.sqrt(p.shape[1])).astype(np.float32)
 
     def encode(self, src, src_padding_mask=None):
-        """src (N, S) int -> hs (N, S, H) and the last hidden state h (1, N, H)."""
+        """src (N, S) int -> hs (N, S, H) and the last hidden state h (1, N, H).
+
+        ``src_padding_mask`` is accepted for a uniform signature but not used here: the
+        encoder runs over every position (the book's fixed-width character tasks pad
+        with spaces that are real tokens). The attention does mask it.
+        """
         hs, (h, _) = self.encoder(self.encoder_embedding(src))
         return hs, h
 

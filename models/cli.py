@@ -57,13 +57,12 @@ def _cmd_translate(args) -> int:
 
 def _cmd_eval(args) -> int:
     model, meta, vocab = load_model(args.checkpoint)
-    if args.data is None:
-        data = load_dataset(None, reverse=meta["reversed"])
-    else:
-        data = load_dataset(args.data, reverse=meta["reversed"])
+    path = args.data if args.data is not None else meta.get("data_path")
+    data = load_dataset(path, reverse=meta["reversed"])
     if data.vocab != vocab:
-        print(f"error: the data's vocabulary differs from the checkpoint's; evaluate on the "
-              f"data the model was trained on", file=sys.stderr)
+        print(f"tinygrad-attn eval: error: the vocabulary of {data.source} differs from the "
+              f"checkpoint's, which was trained on {meta.get('data_source', '?')} (fix: pass "
+              f"that file with --data)", file=sys.stderr)
         return 2
     acc, pred = exact_match(model, data.x_test, data.t_test, meta["start_id"])
     print(f"test exact match {100 * acc:.2f}% ({int(round(acc * len(data.x_test)))}/"
@@ -103,7 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("eval", help="test-set exact match of a checkpoint")
     e.add_argument("checkpoint")
-    e.add_argument("--data", default=None, help="the file it was trained on (default: built-in)")
+    e.add_argument("--data", default=None, help="question_answer file to evaluate on "
+                   "(default: the data the checkpoint was trained on)")
     e.add_argument("--examples", type=int, default=5, help="examples to print")
     e.set_defaults(func=_cmd_eval)
     return p

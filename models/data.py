@@ -231,6 +231,8 @@ class Dataset:
     reversed : bool
     source : str
         File path, or a description of the built-in generator and its seed.
+    path : str or None
+        The absolute path of the file read, None for the built-in task.
     """
 
     x_train: np.ndarray
@@ -240,6 +242,7 @@ class Dataset:
     vocab: CharVocab
     reversed: bool
     source: str
+    path: str | None = None
 
     @property
     def start_id(self) -> int:
@@ -380,7 +383,8 @@ def load_dataset(path=None, *, reverse: bool = True, seed: int = 1984,
     x_train, t_train, x_test, t_test = split_train_test(x, t, seed=seed)
     if reverse:
         x_train, x_test = (np.ascontiguousarray(a[:, ::-1]) for a in (x_train, x_test))
-    return Dataset(x_train, t_train, x_test, t_test, vocab, reverse, source)
+    return Dataset(x_train, t_train, x_test, t_test, vocab, reverse, source,
+                   None if path is None else os.path.abspath(path))
 
 
 def encode_questions(questions, vocab: CharVocab, width: int, reverse: bool) -> np.ndarray:

@@ -45,7 +45,8 @@ def save_model(model: AttentionSeq2Seq, data: Dataset, path, extra: dict | None 
     meta = {"model": "AttentionSeq2Seq", "config": model.config,
             "vocab": data.vocab.to_dict(), "reversed": data.reversed,
             "source_width": int(data.x_train.shape[1]), "answer_length": int(data.t_train.shape[1] - 1),
-            "start_id": int(data.start_id), **(extra or {})}
+            "start_id": int(data.start_id), "data_path": data.path, "data_source": data.source,
+            **(extra or {})}
     checkpoint.save(model.state_dict(), path, metadata=meta)
 
 

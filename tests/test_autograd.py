@@ -170,3 +170,51 @@ def test_2000_step_unrolled_rnn_backpropagates_without_recursion_error():
         h, c = cell(x[t], (h, c))
     h.sum().backward()
     assert all(np.isfinite(p.grad).all() for p in cell.parameters())
+
+
+def test_gradcheck_fails_on_nan_and_handles_noncontiguous_leaves():
+    with pytest.raises(tg.GradcheckError), np.errstate(invalid="ignore"):
+        tg.gradcheck(lambda a: a.log(), [np.array([-1.0, 2.0])])
+    x = Tensor(np.arange(6.0).reshape(3, 2).T, requires_grad=True)
+    assert tg.gradcheck(lambda t: t * 3, [x])
+
+
+def test_intermediate_results_are_freed_after_backward():
+    import gc
+    import weakref
+    x = Tensor(np.ones(3), requires_grad=True)
+    y = x.exp()
+    ref = weakref.ref(y)
+    z = (y * 2).sum()
+    del y
+    z.backward()
+    gc.collect()
+    assert ref() is None
+    with pytest.raises(RuntimeError, match="second time"):
+        z.backward()
+
+
+def test_edge_values_relu_pow_where():
+    r = Tensor(np.array([-np.inf, -1.0, 2.0])).relu().data
+    assert np.array_equal(r, [0.0, 0.0, 2.0]) and not np.signbit(r[1])
+    t = Tensor(np.array([0.0, 1.0]), requires_grad=True)
+    (t ** 0).sum().backward()
+    np.testing.assert_array_equal(t.grad, [0.0, 0.0])
+    np.testing.assert_array_equal(tg.where(np.array([True, False]), 1.0, 2.0).data, [1.0, 2.0])
+    f32 = Tensor(np.ones(3, dtype=np.float32))
+    assert (f32 * np.ones(3)).dtype == np.float32      # a float64 array adopts float32
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: Tensor(np.ones((2, 3))).permute(0, 3), "permute: dims"),
+    (lambda: Tensor(np.ones((2, 3))).unsqueeze(7), "unsqueeze: axis 7"),
+    (lambda: Tensor(np.ones((2, 3))).transpose(0, 5), "transpose: axis 5"),
+    (lambda: Tensor(np.ones((2, 3))).reshape(4), r"reshape: a tensor of shape \(2, 3\)"),
+    (lambda: Tensor(np.ones((2, 3))).softmax(2), "softmax: axis 2"),
+    (lambda: tg.concat([Tensor(1.0), Tensor(2.0)]), "concat: axis 0"),
+    (lambda: tg.concat([Tensor(np.ones((2, 2)))] * 2, axis=5), "concat: axis 5"),
+    (lambda: tg.nn.LSTM(3, 4)(Tensor(np.ones((2, 0, 3)))), "no time steps"),
+])
+def test_bad_shapes_and_axes_give_clear_errors(call, message):
+    with pytest.raises((ValueError, IndexError), match=message):
+        call()

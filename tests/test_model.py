@@ -87,3 +87,21 @@ def test_exact_match_counts_whole_answers():
 
     acc, pred = exact_match(Fixed(), np.zeros((2, 3), int), np.array([[0, 1, 2], [0, 1, 2]]), 0)
     assert acc == 0.5 and pred.shape == (2, 2)
+
+
+def test_eval_defaults_to_the_training_data_and_explains_a_mismatch(tmp_path, capsys):
+    path = tmp_path / "adds.txt"
+    rng = np.random.default_rng(0)
+    lines = [f"{a}+{b}".ljust(7) + "_" + str(a + b).ljust(4)
+             for a, b in rng.integers(0, 100, (300, 2))]
+    path.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(path), "--epochs", "1", "--hidden-size", "8",
+                 "--wordvec-size", "4", "--batch-size", "64", "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["eval", str(out / "model.npz")]) == 0          # finds adds.txt by itself
+    assert "adds.txt" in capsys.readouterr().out
+    dates = tmp_path / "dates.txt"
+    dates.write_text("\n".join(generate_date_task(50, seed=1)) + "\n")
+    assert main(["eval", str(out / "model.npz"), "--data", str(dates)]) == 2
+    assert "fix: pass that file with --data" in capsys.readouterr().err

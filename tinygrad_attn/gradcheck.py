@@ -42,6 +42,7 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
         arr = np.asarray(x.data if isinstance(x, Tensor) else x)
         if isinstance(x, Tensor) and x.requires_grad and arr.dtype == np.float64:
             x.grad = None
+            x.data = np.ascontiguousarray(x.data)   # perturbed in place through a flat view
             tensors.append(x)
         elif arr.dtype.kind == "f":
             tensors.append(Tensor(arr.astype(np.float64), requires_grad=True))
@@ -71,6 +72,7 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
             flat[i] = old
             numeric.reshape(-1)[i] = (up - down) / (2 * eps)
         err = np.abs(analytic - numeric) - (atol + rtol * np.abs(numeric))
+        err = np.where(np.isnan(err), np.inf, err)   # a NaN on either side is a failure
         if err.size and err.max() > 0:
             j = np.unravel_index(int(np.argmax(err)), err.shape)
             raise GradcheckError(

@@ -12,8 +12,9 @@ be faster on this project's reference machine (2 cores, OpenBLAS):
   decoding step over a large batch), where numpy's per-matrix BLAS calls cost more;
 - softmax backward goes to the numba row kernel (three passes fused into one, no
   transcendental), and so does one step of the LSTM backward (about fifteen numpy
-  passes over (N, H) arrays fused into one); softmax / log_softmax forward and log_softmax backward stay on numpy,
-  because ``exp`` inside numba is scalar on this machine (no SVML).
+  passes over (N, H) arrays fused into one); softmax / log_softmax forward and
+  log_softmax backward stay on numpy, because ``exp`` inside numba is scalar on this
+  machine (no SVML).
 
 The measured reasons are next to the thresholds below. ``TINYGRAD_ATTN_KERNELS=numba``
 sends every call to the kernels (used by tests and benchmarks).
@@ -152,9 +153,9 @@ def log_softmax_rows_numba(x):
         s = 0.0
         for j in range(C):
             s += np.exp(x[r, j] - m)
-        lse = m + np.log(s)
+        log_s = np.log(s)
         for j in range(C):
-            y[r, j] = x[r, j] - lse
+            y[r, j] = (x[r, j] - m) - log_s   # not x - (m + log s): m may dwarf log s
     return y
 
 

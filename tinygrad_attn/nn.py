@@ -262,6 +262,9 @@ class LSTM(Module):
                              f"(fix: batch_first layout, last axis = input_size)")
         N, T, _ = x.shape
         H = self.hidden_size
+        if T == 0:
+            raise ValueError(f"LSTM: the input {x.shape} has no time steps (T = 0), so there "
+                             f"is no final state (fix: drop empty sequences before the layer)")
         if hx is None:
             zeros = Tensor(np.zeros((N, H), dtype=x.dtype))
             h0, c0 = zeros, zeros

@@ -76,7 +76,10 @@ class Pow(Function):
         return self.y
 
     def backward(self, g):
-        da = g * self.b * self.a ** (self.b - 1) if self.needs_input_grad[0] else None
+        da = None
+        if self.needs_input_grad[0]:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                da = np.where(self.b == 0, 0, g * self.b * self.a ** (self.b - 1))  # d(a^0)/da = 0
         db = None
         if self.needs_input_grad[1]:
             with np.errstate(divide="ignore", invalid="ignore"):
@@ -180,7 +183,7 @@ class ReLU(Function):
 
     def forward(self, x):
         self.mask = x > 0
-        return x * self.mask
+        return np.maximum(x, 0)
 
     def backward(self, g):
         return g * self.mask
@@ -237,8 +240,9 @@ class MaskedFill(Function):
 
 
 # ---------------------------------------------------------------- reductions
-def _axes(axis, ndim):
-    """Normalise ``axis`` (None, int or tuple, negatives allowed) to a sorted tuple."""
+def _axes(axis, ndim, op="reduction"):
+    """Normalise ``axis`` (None, int or tuple, negatives allowed) to a sorted tuple;
+    raise an AxisError naming ``op`` for an axis that does not exist."""
     if axis is None:
         return tuple(range(ndim))
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
@@ -246,7 +250,7 @@ def _axes(axis, ndim):
     for a in axes:
         if not -ndim <= a < max(ndim, 1):
             raise np.exceptions.AxisError(
-                f"reduction: axis {a} is out of range for a tensor with {ndim} dims "
+                f"{op}: axis {a} is out of range for a tensor with {ndim} dims "
                 f"(fix: use an axis in [-{ndim}, {ndim - 1}])")
         out.append(a % max(ndim, 1))
     return tuple(sorted(set(out)))

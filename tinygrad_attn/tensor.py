@@ -113,8 +113,8 @@ class Function:
     def apply(cls, *inputs, **kwargs) -> "Tensor":
         """Run the op on tensors (or array-likes), recording the node if needed.
 
-        Non-tensor inputs are converted with the dtype of the first float tensor input,
-        so ``x * 2`` keeps ``x``'s dtype.
+        Non-tensor inputs (Python numbers, float arrays) are converted to the dtype of the
+        first float tensor input, so ``x * 2`` and ``x * np.ones(3)`` keep ``x``'s dtype.
         """
         like = next((t for t in inputs if isinstance(t, Tensor)), None)
         tensors = tuple(t if isinstance(t, Tensor) else Tensor._const(t, like) for t in inputs)
@@ -148,12 +148,28 @@ class Function:
         return type(self).__name__
 
     def _release(self):
-        """Drop what forward saved (called after backward unless ``retain_graph``)."""
-        inputs, needs = self.inputs, self.needs_input_grad
-        versions = self.input_versions
+        """Drop what forward saved (called after backward unless ``retain_graph``).
+
+        The node keeps the graph's structure but no arrays: leaf inputs (parameters) stay,
+        non-leaf inputs are replaced by a :class:`_Released` record of their place in the
+        graph, so the intermediate results can be freed once the caller lets go of them.
+        """
+        inputs = tuple(t if t._ctx is None else _Released(t) for t in self.inputs)
+        needs, versions = self.needs_input_grad, self.input_versions
         self.__dict__.clear()
         self.inputs, self.needs_input_grad, self.released = inputs, needs, True
         self.input_versions = versions
+
+
+class _Released:
+    """What a released node keeps of a non-leaf input: shape, dtype, name and the node
+    that made it (the graph's structure), without the data."""
+
+    __slots__ = ("shape", "dtype", "name", "requires_grad", "_ctx", "_version")
+
+    def __init__(self, t):
+        self.shape, self.dtype, self.name = t.shape, t.dtype, t.name
+        self.requires_grad, self._ctx, self._version = t.requires_grad, t._ctx, t._version
 
 
 def _toposort(root: "Tensor") -> list:
@@ -227,9 +243,9 @@ class Tensor:
     @staticmethod
     def _const(value, like: "Tensor | None") -> "Tensor":
         """A constant operand (a Python number or array) for an op with ``like``."""
-        if isinstance(value, np.ndarray):
-            return Tensor(value)
         dtype = like.data.dtype if like is not None and like.data.dtype.kind == "f" else None
+        if isinstance(value, np.ndarray):   # a float array adopts the tensor's float dtype
+            return Tensor(value.astype(dtype) if dtype and value.dtype.kind == "f" else value)
         return Tensor(np.asarray(value, dtype=dtype) if dtype else value)
 
     # ----- basic properties -----
@@ -413,18 +429,28 @@ class Tensor:
     def reshape(self, *shape) -> "Tensor":
         """The same elements in a new shape (one axis may be -1)."""
         shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
-        return _ops.Reshape.apply(self, shape=shape)
+        try:
+            return _ops.Reshape.apply(self, shape=shape)
+        except ValueError:
+            raise ValueError(f"reshape: a tensor of shape {self.shape} ({self.size} elements) "
+                             f"cannot be viewed as {shape} (fix: the new shape must hold "
+                             f"{self.size} elements; one axis may be -1)") from None
 
     def permute(self, *dims) -> "Tensor":
         """Reorder the axes: ``y.shape[i] == x.shape[dims[i]]``."""
         dims = tuple(dims[0]) if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims
-        if sorted(d % max(self.ndim, 1) for d in dims) != list(range(self.ndim)):
+        if any(not -self.ndim <= d < self.ndim for d in dims) or \
+                sorted(d % self.ndim for d in dims) != list(range(self.ndim)):
             raise ValueError(f"permute: dims {dims} are not a permutation of the {self.ndim} "
                              f"axes of a tensor of shape {self.shape}")
         return _ops.Permute.apply(self, dims=tuple(d % self.ndim for d in dims))
 
     def transpose(self, dim0: int = -2, dim1: int = -1) -> "Tensor":
         """Swap two axes (default: the last two, as for a batch of matrices)."""
+        for d in (dim0, dim1):
+            if not -self.ndim <= d < self.ndim:
+                raise ValueError(f"transpose: axis {d} is out of range for shape {self.shape} "
+                                 f"(fix: use an axis in [-{self.ndim}, {self.ndim - 1}])")
         dims = list(range(self.ndim))
         dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
         return self.permute(dims)
@@ -520,6 +546,9 @@ class Tensor:
 
     def unsqueeze(self, axis: int) -> "Tensor":
         """Insert a size-1 axis at ``axis`` (negative counts from the new end)."""
+        if not -self.ndim - 1 <= axis <= self.ndim:
+            raise ValueError(f"unsqueeze: axis {axis} is out of range for shape {self.shape} "
+                             f"(fix: use an axis in [-{self.ndim + 1}, {self.ndim}])")
         axis = axis % (self.ndim + 1)
         return self.reshape(self.shape[:axis] + (1,) + self.shape[axis:])
 
@@ -564,10 +593,12 @@ class Tensor:
 
     def softmax(self, axis: int = -1) -> "Tensor":
         """Softmax along ``axis`` (``ops.Softmax``)."""
+        _ops._axes(axis, self.ndim, "softmax")
         return _ops.Softmax.apply(self, axis=axis)
 
     def log_softmax(self, axis: int = -1) -> "Tensor":
         """Log-softmax along ``axis`` (``ops.LogSoftmax``)."""
+        _ops._axes(axis, self.ndim, "log_softmax")
         return _ops.LogSoftmax.apply(self, axis=axis)
 
 
@@ -589,6 +620,10 @@ def concat(tensors, axis: int = 0) -> Tensor:
     """
     tensors = list(tensors)
     shapes = [t.shape for t in tensors]
+    if tensors and (tensors[0].ndim == 0 or not -tensors[0].ndim <= axis < tensors[0].ndim):
+        raise ValueError(f"concat: axis {axis} does not exist in tensors of shapes {shapes} "
+                         f"(fix: 0-d tensors cannot be joined: use stack, or pick an axis in "
+                         f"[-ndim, ndim - 1])")
     if not tensors or len({len(s) for s in shapes}) != 1 or len(
             {s[:axis % len(s)] + s[axis % len(s) + 1:] for s in shapes}) != 1:
         raise ValueError(f"concat: shapes {shapes} cannot be joined along axis {axis}: every "
@@ -599,7 +634,7 @@ def concat(tensors, axis: int = 0) -> Tensor:
 def where(condition, a, b) -> Tensor:
     """Elementwise ``a`` where ``condition`` else ``b`` (all broadcast; ``ops.Where``)."""
     cond = np.asarray(condition.data if isinstance(condition, Tensor) else condition, dtype=bool)
-    like = a if isinstance(a, Tensor) else b
+    like = next((v for v in (a, b) if isinstance(v, Tensor)), None)
     a = a if isinstance(a, Tensor) else Tensor._const(a, like)
     b = b if isinstance(b, Tensor) else Tensor._const(b, like)
     return _ops.Where.apply(Tensor(cond), a, b)
@@ -608,6 +643,9 @@ def where(condition, a, b) -> Tensor:
 def stack(tensors, axis: int = 0) -> Tensor:
     """Join same-shape tensors along a new axis (``torch.stack``)."""
     tensors = list(tensors)
+    if tensors and not -tensors[0].ndim - 1 <= axis <= tensors[0].ndim:
+        raise ValueError(f"stack: axis {axis} is out of range for the new {tensors[0].ndim + 1}-d "
+                         f"result (fix: use an axis in [-{tensors[0].ndim + 1}, {tensors[0].ndim}])")
     if not tensors or len({t.shape for t in tensors}) != 1:
         raise ValueError(f"stack: all shapes must be equal, got {[t.shape for t in tensors]} "
                          f"(fix: pad or reshape the inputs)")
