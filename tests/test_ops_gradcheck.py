@@ -14,8 +14,9 @@ from tinygrad_attn import Tensor, concat, stack
 from tinygrad_attn import functional as F
 
 TOL = dict(eps=1e-6, atol=1e-5, rtol=1e-3)
-shapes = hnp.array_shapes(min_dims=0, max_dims=4, min_side=1, max_side=3)
-pairs = hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=4, max_side=3)
+shapes = hnp.array_shapes(min_dims=0, max_dims=4, min_side=0, max_side=3)  # 0-size axes too
+pairs = hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=4, min_side=0,
+                                          max_side=3)
 
 
 def arrays(shape, lo=-2.0, hi=2.0, unique=False):
