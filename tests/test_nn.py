@@ -185,3 +185,18 @@ def test_attention_weights_are_a_distribution_over_the_source(N, T, S, H, seed, 
         np.testing.assert_allclose(sums[~full], 1, rtol=1e-5)
         np.testing.assert_array_equal(sums[full], 0)
         np.testing.assert_array_equal(context.data[full], 0)
+
+
+def test_checkpoint_errors_name_the_path_and_never_load_pickle(tmp_path):
+    text = tmp_path / "notes.txt"
+    text.write_text("hello")
+    with pytest.raises(tg.CheckpointError, match=r"notes.txt' is not an .npz file"):
+        tg.checkpoint.load(text)
+    pickled = tmp_path / "pickled.npz"
+    np.savez(pickled, a=np.array([{"x": 1}], dtype=object))
+    with pytest.raises(tg.CheckpointError, match="never loads pickle"):
+        tg.checkpoint.load(pickled)
+    plain = tmp_path / "plain.npz"
+    np.savez(plain, a=np.ones(2))
+    with pytest.raises(tg.CheckpointError, match="not written by tinygrad_attn"):
+        tg.checkpoint.load(plain)

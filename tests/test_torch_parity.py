@@ -65,6 +65,21 @@ OPS = {
                lambda a: a.gather(1, torch.tensor([[0, 2], [1, 1]])), (r(2, 3),)),
     "layer_norm": (lambda a: F.layer_norm(a, 4), lambda a: torch.nn.functional.layer_norm(a, (4,)),
                    (r(3, 4),)),
+    "where": (lambda a, b: tg.where(np.array([[True, False, True]]), a, b),
+              lambda a, b: torch.where(torch.tensor([[True, False, True]]), a, b),
+              (r(2, 3), r(3))),
+    "masked_fill": (lambda a: a.masked_fill(np.array([False, True, False]), -1.5),
+                    lambda a: a.masked_fill(torch.tensor([False, True, False]), -1.5), (r(2, 3),)),
+    "embedding": (lambda w: F.embedding(np.array([[0, 3], [3, 1]]), w),
+                  lambda w: torch.nn.functional.embedding(torch.tensor([[0, 3], [3, 1]]), w),
+                  (r(4, 3),)),
+    "squeeze_unsqueeze": (lambda a: a.unsqueeze(0).squeeze(2) * 2,
+                          lambda a: a.unsqueeze(0).squeeze(2) * 2, (r(3, 1, 2),)),
+    "split": (lambda a: a.split([1, 3], axis=1)[1] * 2,
+              lambda a: a.split([1, 3], dim=1)[1] * 2, (r(2, 4),)),
+    "chunk": (lambda a: a.chunk(2, axis=0)[1] * 2, lambda a: a.chunk(2, dim=0)[1] * 2, (r(5, 2),)),
+    "dropout_eval": (lambda a: F.dropout(a, 0.3, training=False) * 2,
+                     lambda a: torch.nn.functional.dropout(a, 0.3, training=False) * 2, (r(3),)),
 }
 
 
@@ -156,3 +171,35 @@ def test_date_model_state_dict_runs_in_pytorch_with_the_same_logits():
     with torch.no_grad():
         theirs = ref(torch.from_numpy(src), torch.from_numpy(tgt)).numpy()
     np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-5)
+
+
+def test_integer_ops_match_torch():
+    ids = np.array([[2, 0], [1, 2]])
+    np.testing.assert_array_equal(F.one_hot(ids, 4).data,
+                                  torch.nn.functional.one_hot(torch.tensor(ids), 4).numpy())
+    x = r(3, 5)
+    np.testing.assert_array_equal(Tensor(x).argmax(axis=1).data,
+                                  torch.tensor(x).argmax(dim=1).numpy())
+
+
+def test_readme_example_moving_weights_to_pytorch_runs(tmp_path, monkeypatch):
+    import re
+
+    from models.data import generate_date_task, load_dataset
+    from models.train import save_model
+
+    from .conftest import ROOT
+    from models import AttentionSeq2Seq
+    data_file = tmp_path / "d.txt"
+    data_file.write_text("\n".join(generate_date_task(40, seed=0)) + "\n")
+    data = load_dataset(data_file)
+    save_model(AttentionSeq2Seq(len(data.vocab), 16, 256, seed=0), data,
+               tmp_path / "runs" / "date" / "model.npz")
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(r"### Taking the weights to PyTorch.*?```python\n(.*?)```", readme, re.S).group(1)
+    monkeypatch.chdir(tmp_path)
+    namespace = {}
+    exec(block, namespace)
+    lstm = namespace["torch_lstm"]
+    np.testing.assert_array_equal(lstm.weight_hh_l0.detach().numpy(),
+                                  namespace["model"].encoder.weight_hh_l0.data)

@@ -68,10 +68,23 @@ def load(path) -> tuple[dict, dict]:
     if not os.path.isfile(path):
         raise CheckpointError(f"checkpoint {path!r} does not exist (fix: check the path; "
                               f"training writes model.npz in its --out folder)")
+    with open(path, "rb") as f:
+        magic = f.read(4)
+    if magic != b"PK\x03\x04":
+        raise CheckpointError(f"checkpoint {path!r} is not an .npz file (it does not start "
+                              f"with the zip signature); fix: pass the model.npz that "
+                              f"training wrote")
     try:
         with np.load(path, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+    except ValueError as e:
+        if "pickle" in str(e) or "Object arrays" in str(e):
+            raise CheckpointError(f"checkpoint {path!r} holds object arrays, which only pickle "
+                                  f"can load, and this engine never loads pickle (fix: save "
+                                  f"numeric arrays with tinygrad_attn.checkpoint.save)") from None
+        raise CheckpointError(f"checkpoint {path!r} is truncated or not a tinygrad_attn .npz "
+                              f"checkpoint (ValueError: {e}); fix: re-save it") from None
+    except (OSError, zipfile.BadZipFile, EOFError) as e:
         raise CheckpointError(f"checkpoint {path!r} is truncated or not a tinygrad_attn .npz "
                               f"checkpoint ({type(e).__name__}: {e}); fix: re-save it") from None
     if _META not in arrays:
