@@ -136,7 +136,7 @@ def test_parameter_updated_in_place_after_forward_raises_instead_of_wrong_gradie
     loss.backward(retain_graph=True)
     opt = tg.optim.SGD([w], lr=0.1)
     opt.step()
-    with pytest.raises(RuntimeError, match=r"input 0 of Mul .*modified in place"):
+    with pytest.raises(RuntimeError, match=r"input 0 of Mul .*modified after the forward pass"):
         loss.backward()
 
 
@@ -218,3 +218,12 @@ def test_edge_values_relu_pow_where():
 def test_bad_shapes_and_axes_give_clear_errors(call, message):
     with pytest.raises((ValueError, IndexError), match=message):
         call()
+
+
+def test_hand_written_sgd_update_after_forward_is_caught():
+    w = tg.nn.Parameter(np.array([1.0, 2.0]))
+    loss = (w * 3.0).sum()
+    loss.backward(retain_graph=True)
+    w.data -= 0.1 * w.grad          # the book's SGD, by hand
+    with pytest.raises(RuntimeError, match="modified after the forward pass"):
+        loss.backward()

@@ -139,7 +139,6 @@ class Module:
         for k, p in own.items():
             if k in state_dict:
                 p.data = np.array(state_dict[k], dtype=p.dtype)
-                p._version += 1
 
     def num_parameters(self) -> int:
         """Total number of scalar weights."""

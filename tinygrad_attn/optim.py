@@ -48,7 +48,6 @@ class SGD(Optimizer):
                 self.velocity[k] = g.copy() if v is None else self.momentum * v + g
                 g = self.velocity[k]
             p.data -= (self.lr * g).astype(p.dtype, copy=False)
-            p._version += 1
 
 
 class Adam(Optimizer):
@@ -81,4 +80,3 @@ class Adam(Optimizer):
             denom = np.sqrt(v / c2)
             denom += self.eps
             p.data -= (self.lr / c1) * m / denom
-            p._version += 1

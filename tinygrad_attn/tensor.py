@@ -233,12 +233,25 @@ class Tensor:
                 f"Tensor: only floating-point tensors can require grad, got dtype {arr.dtype}; "
                 f"token ids and other integers never need gradients (fix: pass a float array "
                 f"or requires_grad=False)")
-        self.data: np.ndarray = arr
+        self._data: np.ndarray = arr
+        self._version = 0  # bumped whenever ``data`` is assigned (see the property below)
         self.requires_grad: bool = bool(requires_grad)
         self.grad: np.ndarray | None = None
         self._ctx: Function | None = None
         self.name: str | None = None
-        self._version = 0  # bumped by in-place updates (optimizer steps, load_state_dict)
+
+    @property
+    def data(self) -> np.ndarray:
+        """The values (an ndarray). Assigning to it, including ``t.data -= lr * g`` (which
+        Python runs as an assignment), bumps the tensor's version, so a graph that saved
+        the old values refuses to backpropagate instead of giving a wrong gradient.
+        Writing into the array's elements (``t.data[0] = 1``) is not tracked."""
+        return self._data
+
+    @data.setter
+    def data(self, value: np.ndarray) -> None:
+        self._data = value
+        self._version += 1
 
     @staticmethod
     def _const(value, like: "Tensor | None") -> "Tensor":
@@ -338,9 +351,10 @@ class Tensor:
                 inp = fn.inputs[changed[0]]
                 raise RuntimeError(
                     f"backward: input {changed[0]} of {fn.name} (shape {inp.shape}) was "
-                    f"modified in place after the forward pass (e.g. by optimizer.step() or "
-                    f"load_state_dict), so its saved value is stale and the gradient would "
-                    f"be wrong (fix: compute the forward pass again after the update)")
+                    f"modified after the forward pass (its .data was assigned, e.g. by "
+                    f"optimizer.step() or load_state_dict), so its saved value is stale and "
+                    f"the gradient would be wrong (fix: compute the forward pass again after "
+                    f"the update)")
             in_grads = fn.backward(g)
             if not isinstance(in_grads, tuple):
                 in_grads = (in_grads,)
