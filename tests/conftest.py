@@ -16,3 +16,11 @@ settings.register_profile("dev", max_examples=25, deadline=None,
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 DATA = ROOT.parent / "shared" / "data"
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Print the hypothesis example count, so CI's output shows it (also with -q)."""
+    s = settings.default
+    terminalreporter.write_line(
+        f"hypothesis: max_examples={s.max_examples} per property, deadline={s.deadline} "
+        f"(profile from HYPOTHESIS_PROFILE, default 'ci')")
