@@ -200,3 +200,26 @@ def test_checkpoint_errors_name_the_path_and_never_load_pickle(tmp_path):
     np.savez(plain, a=np.ones(2))
     with pytest.raises(tg.CheckpointError, match="not written by tinygrad_attn"):
         tg.checkpoint.load(plain)
+
+
+@pytest.mark.parametrize("cell", ["gru", "rnn"])
+def test_gru_and_rnn_cells_pass_gradcheck(cell):
+    rng = np.random.default_rng(2)
+    G = 3 if cell == "gru" else 1
+    args = [rng.standard_normal(s) * 0.7 for s in
+            [(2, 3), (2, 4), (G * 4, 3), (G * 4, 4), (G * 4,), (G * 4,)]]
+    fn = nn.gru_cell if cell == "gru" else nn.rnn_cell
+    assert tg.gradcheck(fn, args)
+
+
+def test_stacked_bidirectional_gru_shapes_and_dropout_only_in_training():
+    gru = nn.GRU(3, 4, num_layers=2, bidirectional=True, dropout=0.5)
+    x = Tensor(np.random.default_rng(0).standard_normal((2, 5, 3)).astype(np.float32))
+    out, h = gru(x)
+    assert out.shape == (2, 5, 8) and h.shape == (4, 2, 4)
+    gru.eval()
+    a, _ = gru(x)
+    b, _ = gru(x)
+    np.testing.assert_array_equal(a.data, b.data)
+    with pytest.raises(ValueError, match=r"h0 must be \(4, 2, 4\)"):
+        gru(x, Tensor(np.zeros((2, 2, 4))))

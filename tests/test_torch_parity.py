@@ -203,3 +203,39 @@ def test_readme_example_moving_weights_to_pytorch_runs(tmp_path, monkeypatch):
     lstm = namespace["torch_lstm"]
     np.testing.assert_array_equal(lstm.weight_hh_l0.detach().numpy(),
                                   namespace["model"].encoder.weight_hh_l0.data)
+
+
+@pytest.mark.parametrize("kind", ["GRU", "RNN"])
+@pytest.mark.parametrize("layers,bidirectional", [(1, False), (2, True)])
+@pytest.mark.parametrize("dtype,tol", [(np.float64, 1e-10), (np.float32, 1e-5)])
+def test_gru_and_rnn_match_torch(kind, layers, bidirectional, dtype, tol):
+    ours = getattr(tg.nn, kind)(3, 4, num_layers=layers, bidirectional=bidirectional)
+    for p in ours.parameters():
+        p.data = p.data.astype(dtype)
+    theirs = _to_torch(getattr(torch.nn, kind)(3, 4, num_layers=layers, batch_first=True,
+                                               bidirectional=bidirectional),
+                       ours.state_dict(), dtype)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    dirs = 2 if bidirectional else 1
+    x_np, h0 = r(2, 5, 3).astype(dtype), r(layers * dirs, 2, 4).astype(dtype)
+    x, xt = Tensor(x_np, requires_grad=True), torch.tensor(x_np, requires_grad=True)
+    out, h = ours(x, Tensor(h0))
+    out_t, h_t = theirs(xt, torch.tensor(h0))
+    np.testing.assert_allclose(out.data, out_t.detach().numpy(), rtol=tol, atol=tol)
+    np.testing.assert_allclose(h.data, h_t.detach().numpy(), rtol=tol, atol=tol)
+    ((out * out).sum() + h.sum()).backward()
+    ((out_t * out_t).sum() + h_t.sum()).backward()
+    np.testing.assert_allclose(x.grad, xt.grad.numpy(), rtol=tol * 10, atol=tol * 10)
+    for (name, p), (_, pt) in zip(ours.named_parameters(), theirs.named_parameters()):
+        np.testing.assert_allclose(p.grad, pt.grad.numpy(), rtol=tol * 10, atol=tol * 10,
+                                   err_msg=name)
+
+
+@pytest.mark.parametrize("kind", ["GRUCell", "RNNCell"])
+def test_cells_match_torch(kind):
+    ours = getattr(tg.nn, kind)(3, 4)
+    theirs = _to_torch(getattr(torch.nn, kind)(3, 4), ours.state_dict(), np.float32)
+    x, h = r(2, 3).astype(np.float32), r(2, 4).astype(np.float32)
+    np.testing.assert_allclose(ours(Tensor(x), Tensor(h)).data,
+                               theirs(torch.tensor(x), torch.tensor(h)).detach().numpy(),
+                               rtol=1e-5, atol=1e-5)

@@ -314,6 +314,154 @@ class LayerNorm(Module):
         return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
 
 
+def rnn_cell(x, h, w_ih, w_hh, b_ih, b_hh, nonlinearity: str = "tanh"):
+    """One Elman RNN step from primitive ops (PyTorch's ``nn.RNNCell``):
+    ``h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh)`` (or relu). x (N, D), h (N, H) -> (N, H)."""
+    a = x @ w_ih.T + b_ih + h @ w_hh.T + b_hh
+    return a.tanh() if nonlinearity == "tanh" else a.relu()
+
+
+def gru_cell(x, h, w_ih, w_hh, b_ih, b_hh):
+    """One GRU step from primitive ops (Cho et al. 2014, eq. 5-8, in PyTorch's form with
+    gate order r, z, n): ``r = sigmoid(x W_ir^T + b_ir + h W_hr^T + b_hr)``, likewise z,
+    ``n = tanh(x W_in^T + b_in + r * (h W_hn^T + b_hn))``, ``h' = (1 - z) * n + z * h``.
+    x (N, D), h (N, H) -> (N, H)."""
+    H = h.shape[-1]
+    gi = x @ w_ih.T + b_ih
+    gh = h @ w_hh.T + b_hh
+    r = (gi[:, :H] + gh[:, :H]).sigmoid()
+    z = (gi[:, H:2 * H] + gh[:, H:2 * H]).sigmoid()
+    n = (gi[:, 2 * H:] + r * gh[:, 2 * H:]).tanh()
+    return (1 - z) * n + z * h
+
+
+def _gate_parameters(gates: int, input_size: int, hidden_size: int):
+    """W_ih (gH, D), W_hh (gH, H), b_ih, b_hh (gH,), all U(-1/sqrt(H), 1/sqrt(H)) (PyTorch's)."""
+    k, G = 1 / math.sqrt(hidden_size), gates * hidden_size
+    return (Parameter(_uniform((G, input_size), k)), Parameter(_uniform((G, hidden_size), k)),
+            Parameter(_uniform((G,), k)), Parameter(_uniform((G,), k)))
+
+
+class RNNCell(Module):
+    """One Elman RNN step (PyTorch's ``nn.RNNCell``): parameters ``weight_ih`` (H, D),
+    ``weight_hh`` (H, H), ``bias_ih``, ``bias_hh`` (H,). forward(x (N, D), h (N, H) or None)."""
+
+    def __init__(self, input_size: int, hidden_size: int, nonlinearity: str = "tanh"):
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"RNNCell: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+        self.input_size, self.hidden_size, self.nonlinearity = input_size, hidden_size, nonlinearity
+        self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh = _gate_parameters(
+            1, input_size, hidden_size)
+
+    def forward(self, x: Tensor, h=None) -> Tensor:
+        h = h if h is not None else Tensor(np.zeros((x.shape[0], self.hidden_size), x.dtype))
+        return rnn_cell(x, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh,
+                        self.nonlinearity)
+
+
+class GRUCell(Module):
+    """One GRU step (PyTorch's ``nn.GRUCell``): ``weight_ih`` (3H, D), ``weight_hh`` (3H, H),
+    ``bias_ih``, ``bias_hh`` (3H,), gate order r, z, n. forward(x (N, D), h (N, H) or None)."""
+
+    def __init__(self, input_size: int, hidden_size: int):
+        self.input_size, self.hidden_size = input_size, hidden_size
+        self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh = _gate_parameters(
+            3, input_size, hidden_size)
+
+    def forward(self, x: Tensor, h=None) -> Tensor:
+        h = h if h is not None else Tensor(np.zeros((x.shape[0], self.hidden_size), x.dtype))
+        return gru_cell(x, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
+
+
+class _StackedRecurrent(Module):
+    """Shared body of ``RNN`` and ``GRU``: ``num_layers`` layers, optionally bidirectional,
+    dropout between layers in training mode, unrolled from the cell function with
+    primitive ops. PyTorch's parameter names: ``weight_ih_l{k}[_reverse]`` etc.
+
+    forward(x (N, T, D), h0 (L * dirs, N, H) or None) -> output (N, T, dirs * H) and
+    h_n (L * dirs, N, H), ordered layer by layer, forward direction first (PyTorch's).
+    """
+
+    GATES = 1
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
+                 bidirectional: bool = False, dropout: float = 0.0, batch_first: bool = True):
+        if not batch_first:
+            raise NotImplementedError(f"{type(self).__name__}: only batch_first=True")
+        if num_layers < 1 or not 0 <= dropout <= 1:
+            raise ValueError(f"{type(self).__name__}: num_layers must be >= 1 and dropout in "
+                             f"[0, 1], got {num_layers} and {dropout}")
+        self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
+        self.bidirectional, self.dropout, self.batch_first = bidirectional, dropout, batch_first
+        self.directions = 2 if bidirectional else 1
+        for layer in range(num_layers):
+            d_in = input_size if layer == 0 else hidden_size * self.directions
+            for suffix in ("", "_reverse")[:self.directions]:
+                w_ih, w_hh, b_ih, b_hh = _gate_parameters(self.GATES, d_in, hidden_size)
+                setattr(self, f"weight_ih_l{layer}{suffix}", w_ih)
+                setattr(self, f"weight_hh_l{layer}{suffix}", w_hh)
+                setattr(self, f"bias_ih_l{layer}{suffix}", b_ih)
+                setattr(self, f"bias_hh_l{layer}{suffix}", b_hh)
+
+    def _cell(self, x, h, *weights):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def forward(self, x: Tensor, h0=None):
+        L, dirs, H = self.num_layers, self.directions, self.hidden_size
+        if x.ndim != 3 or x.shape[2] != self.input_size or x.shape[1] == 0:
+            raise ValueError(f"{type(self).__name__}: input must be (N, T >= 1, "
+                             f"{self.input_size}), got {x.shape} (fix: batch_first layout)")
+        N, T, _ = x.shape
+        if h0 is not None and tuple(h0.shape) != (L * dirs, N, H):
+            raise ValueError(f"{type(self).__name__}: h0 must be ({L * dirs}, {N}, {H}), got "
+                             f"{h0.shape}")
+        zeros = Tensor(np.zeros((N, H), dtype=x.dtype))
+        layer_in, finals = x, []
+        for layer in range(L):
+            outs = []
+            for d, suffix in enumerate(("", "_reverse")[:dirs]):
+                w = [getattr(self, f"{n}_l{layer}{suffix}")
+                     for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+                h = h0[layer * dirs + d] if h0 is not None else zeros
+                steps = range(T - 1, -1, -1) if d == 1 else range(T)
+                hs = [None] * T
+                for t in steps:
+                    h = self._cell(layer_in[:, t], h, *w)
+                    hs[t] = h
+                outs.append(stack(hs, axis=1))
+                finals.append(h)
+            layer_in = outs[0] if dirs == 1 else F.concat(outs, axis=-1)
+            if layer < L - 1 and self.dropout > 0:
+                layer_in = F.dropout(layer_in, self.dropout, self.training)
+        return layer_in, stack(finals, axis=0)
+
+
+class RNN(_StackedRecurrent):
+    """Elman RNN layers (PyTorch's ``nn.RNN``, batch first); see ``_StackedRecurrent``.
+    ``nonlinearity`` is 'tanh' (default) or 'relu'. Math: Elman (1990)."""
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
+                 nonlinearity: str = "tanh", bidirectional: bool = False, dropout: float = 0.0,
+                 batch_first: bool = True):
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"RNN: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+        self.nonlinearity = nonlinearity
+        super().__init__(input_size, hidden_size, num_layers, bidirectional, dropout, batch_first)
+
+    def _cell(self, x, h, *weights):
+        return rnn_cell(x, h, *weights, nonlinearity=self.nonlinearity)
+
+
+class GRU(_StackedRecurrent):
+    """GRU layers (PyTorch's ``nn.GRU``, batch first; gate order r, z, n); see
+    ``_StackedRecurrent`` and :func:`gru_cell`. Math: Cho et al. (2014)."""
+
+    GATES = 3
+
+    def _cell(self, x, h, *weights):
+        return gru_cell(x, h, *weights)
+
+
 class LuongAttention(Module):
     """Global attention of Luong, Pham & Manning (2015), "Effective Approaches to
     Attention-based Neural Machine Translation", sec. 3.1, with the ``dot`` score
