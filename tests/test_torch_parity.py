@@ -239,3 +239,25 @@ def test_cells_match_torch(kind):
     np.testing.assert_allclose(ours(Tensor(x), Tensor(h)).data,
                                theirs(torch.tensor(x), torch.tensor(h)).detach().numpy(),
                                rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_stacked_bidirectional_lstm_matches_torch(fused):
+    dtype, tol = np.float64, 1e-10
+    ours = tg.nn.LSTM(3, 4, num_layers=2, bidirectional=True, fused=fused)
+    for p in ours.parameters():
+        p.data = p.data.astype(dtype)
+    theirs = _to_torch(torch.nn.LSTM(3, 4, num_layers=2, batch_first=True, bidirectional=True),
+                       ours.state_dict(), dtype)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    x_np, h0, c0 = r(2, 5, 3), r(4, 2, 4), r(4, 2, 4)
+    x, xt = Tensor(x_np, requires_grad=True), torch.tensor(x_np, requires_grad=True)
+    out, (h, c) = ours(x, (Tensor(h0), Tensor(c0)))
+    out_t, (h_t, c_t) = theirs(xt, (torch.tensor(h0), torch.tensor(c0)))
+    for a, b in ((out, out_t), (h, h_t), (c, c_t)):
+        np.testing.assert_allclose(a.data, b.detach().numpy(), rtol=tol, atol=tol)
+    ((out * out).sum() + h.sum() + (c * c).sum()).backward()
+    ((out_t * out_t).sum() + h_t.sum() + (c_t * c_t).sum()).backward()
+    np.testing.assert_allclose(x.grad, xt.grad.numpy(), rtol=1e-9, atol=1e-9)
+    for (name, p), (_, pt) in zip(ours.named_parameters(), theirs.named_parameters()):
+        np.testing.assert_allclose(p.grad, pt.grad.numpy(), rtol=1e-9, atol=1e-9, err_msg=name)

@@ -226,66 +226,6 @@ class LSTMCell(Module):
         return lstm_cell(x, hx[0], hx[1], self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
 
 
-class LSTM(Module):
-    """A one-layer LSTM over a whole sequence (PyTorch's ``nn.LSTM``, ``batch_first=True``).
-
-    Parameters ``weight_ih_l0`` (4H, D), ``weight_hh_l0`` (4H, H), ``bias_ih_l0``,
-    ``bias_hh_l0`` (4H,), gate order i, f, g, o (PyTorch's names and layout); init
-    U(-1/sqrt(H), 1/sqrt(H)).
-
-    forward(x, hx=None)
-        x : Tensor (N, T, D) float. hx : optional (h0, c0), each (1, N, H); zeros if None.
-        Returns ``output`` (N, T, H) (every hidden state) and ``(h_n, c_n)``, each (1, N, H).
-
-    ``fused=True`` (default) runs the sequence as one node with a hand-written backward
-    (:class:`tinygrad_attn.ops.LSTMSequence`); ``fused=False`` unrolls :func:`lstm_cell`
-    from primitive ops, which a learner can follow op by op. Both give the same values
-    and gradients. Math: Hochreiter & Schmidhuber (1997), with a forget gate
-    (Gers et al. 2000).
-
-    Raises ValueError for a non-3-D input, a wrong input size or state shape.
-    """
-
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
-                 batch_first: bool = True, fused: bool = True):
-        if num_layers != 1 or not batch_first:
-            raise NotImplementedError("LSTM: only num_layers=1 and batch_first=True so far")
-        self.input_size, self.hidden_size, self.fused = input_size, hidden_size, fused
-        self.num_layers, self.batch_first = num_layers, batch_first
-        self.weight_ih_l0, self.weight_hh_l0, self.bias_ih_l0, self.bias_hh_l0 = \
-            _lstm_parameters(input_size, hidden_size)
-
-    def forward(self, x: Tensor, hx=None):
-        if x.ndim != 3 or x.shape[2] != self.input_size:
-            raise ValueError(f"LSTM: input must be (N, T, {self.input_size}), got {x.shape} "
-                             f"(fix: batch_first layout, last axis = input_size)")
-        N, T, _ = x.shape
-        H = self.hidden_size
-        if T == 0:
-            raise ValueError(f"LSTM: the input {x.shape} has no time steps (T = 0), so there "
-                             f"is no final state (fix: drop empty sequences before the layer)")
-        if hx is None:
-            zeros = Tensor(np.zeros((N, H), dtype=x.dtype))
-            h0, c0 = zeros, zeros
-        else:
-            for s in hx:
-                if s.shape != (1, N, H):
-                    raise ValueError(f"LSTM: initial state must be (1, {N}, {H}), got {s.shape}")
-            h0, c0 = hx[0][0], hx[1][0]
-        weights = (self.weight_ih_l0, self.weight_hh_l0, self.bias_ih_l0, self.bias_hh_l0)
-        if self.fused:
-            hc = ops.LSTMSequence.apply(x, h0, c0, *weights)   # (2, N, T, H)
-            output, cs = hc[0], hc[1]
-            h_n, c_n = output[:, T - 1], cs[:, T - 1]
-        else:
-            h, c, hs = h0, c0, []
-            for t in range(T):
-                h, c = lstm_cell(x[:, t], h, c, *weights)
-                hs.append(h)
-            output, h_n, c_n = stack(hs, axis=1), h, c
-        return output, (h_n.reshape(1, N, H), c_n.reshape(1, N, H))
-
-
 class Dropout(Module):
     """Inverted dropout with probability ``p`` in training mode, identity in eval mode
     (PyTorch's ``nn.Dropout``; see :func:`tinygrad_attn.functional.dropout`)."""
@@ -406,34 +346,103 @@ class _StackedRecurrent(Module):
     def _cell(self, x, h, *weights):  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def forward(self, x: Tensor, h0=None):
+    def _run(self, x, state, weights, reverse: bool):
+        """One layer in one direction: x (N, T, D_in) -> outputs (N, T, H), final state."""
+        T = x.shape[1]
+        hs, h = [None] * T, state
+        for t in (range(T - 1, -1, -1) if reverse else range(T)):
+            h = self._cell(x[:, t], h, *weights)
+            hs[t] = h
+        return stack(hs, axis=1), h
+
+    def _states(self, h0, N, dtype):
+        """The initial state of each (layer, direction), in PyTorch's order."""
         L, dirs, H = self.num_layers, self.directions, self.hidden_size
-        if x.ndim != 3 or x.shape[2] != self.input_size or x.shape[1] == 0:
-            raise ValueError(f"{type(self).__name__}: input must be (N, T >= 1, "
-                             f"{self.input_size}), got {x.shape} (fix: batch_first layout)")
-        N, T, _ = x.shape
-        if h0 is not None and tuple(h0.shape) != (L * dirs, N, H):
+        if h0 is None:
+            zeros = Tensor(np.zeros((N, H), dtype=dtype))
+            return [zeros] * (L * dirs)
+        if tuple(h0.shape) != (L * dirs, N, H):
             raise ValueError(f"{type(self).__name__}: h0 must be ({L * dirs}, {N}, {H}), got "
                              f"{h0.shape}")
-        zeros = Tensor(np.zeros((N, H), dtype=x.dtype))
+        return [h0[i] for i in range(L * dirs)]
+
+    def _final(self, states):
+        return stack(states, axis=0)
+
+    def forward(self, x: Tensor, h0=None):
+        name = type(self).__name__
+        if x.ndim != 3 or x.shape[2] != self.input_size:
+            raise ValueError(f"{name}: input must be (N, T, {self.input_size}), got {x.shape} "
+                             f"(fix: batch_first layout, last axis = input_size)")
+        if x.shape[1] == 0:
+            raise ValueError(f"{name}: the input {x.shape} has no time steps (T = 0), so there "
+                             f"is no final state (fix: drop empty sequences before the layer)")
+        states = self._states(h0, x.shape[0], x.dtype)
         layer_in, finals = x, []
-        for layer in range(L):
+        for layer in range(self.num_layers):
             outs = []
-            for d, suffix in enumerate(("", "_reverse")[:dirs]):
-                w = [getattr(self, f"{n}_l{layer}{suffix}")
-                     for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
-                h = h0[layer * dirs + d] if h0 is not None else zeros
-                steps = range(T - 1, -1, -1) if d == 1 else range(T)
-                hs = [None] * T
-                for t in steps:
-                    h = self._cell(layer_in[:, t], h, *w)
-                    hs[t] = h
-                outs.append(stack(hs, axis=1))
-                finals.append(h)
-            layer_in = outs[0] if dirs == 1 else F.concat(outs, axis=-1)
-            if layer < L - 1 and self.dropout > 0:
+            for d, suffix in enumerate(("", "_reverse")[:self.directions]):
+                weights = [getattr(self, f"{n}_l{layer}{suffix}")
+                           for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+                out, final = self._run(layer_in, states[layer * self.directions + d],
+                                       weights, reverse=d == 1)
+                outs.append(out)
+                finals.append(final)
+            layer_in = outs[0] if self.directions == 1 else F.concat(outs, axis=-1)
+            if layer < self.num_layers - 1 and self.dropout > 0:
                 layer_in = F.dropout(layer_in, self.dropout, self.training)
-        return layer_in, stack(finals, axis=0)
+        return layer_in, self._final(finals)
+
+
+class LSTM(_StackedRecurrent):
+    """LSTM layers over whole sequences (PyTorch's ``nn.LSTM``, ``batch_first=True``).
+
+    Parameters ``weight_ih_l{k}`` (4H, D), ``weight_hh_l{k}`` (4H, H), ``bias_ih_l{k}``,
+    ``bias_hh_l{k}`` (4H,) (and ``..._reverse`` when bidirectional), gate order i, f, g, o:
+    PyTorch's names and layout; init U(-1/sqrt(H), 1/sqrt(H)).
+
+    forward(x, hx=None)
+        x : Tensor (N, T, D) float. hx : optional (h0, c0), each (L * dirs, N, H); zeros if
+        None. Returns ``output`` (N, T, dirs * H) (every hidden state of the last layer) and
+        ``(h_n, c_n)``, each (L * dirs, N, H).
+
+    ``fused=True`` (default) runs each layer and direction as one node with a hand-written
+    backward (:class:`tinygrad_attn.ops.LSTMSequence`; the reverse direction runs on the
+    time-flipped input); ``fused=False`` unrolls :func:`lstm_cell` from primitive ops, which
+    a learner can follow op by op. Both give the same values and gradients. Math:
+    Hochreiter & Schmidhuber (1997), with a forget gate (Gers et al. 2000).
+
+    Raises ValueError for a non-3-D or empty input, a wrong input size or state shape.
+    """
+
+    GATES = 4
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
+                 batch_first: bool = True, fused: bool = True, bidirectional: bool = False,
+                 dropout: float = 0.0):
+        super().__init__(input_size, hidden_size, num_layers, bidirectional, dropout, batch_first)
+        self.fused = fused
+
+    def _states(self, hx, N, dtype):
+        if hx is None:
+            return [(h, h) for h in super()._states(None, N, dtype)]
+        hs, cs = super()._states(hx[0], N, dtype), super()._states(hx[1], N, dtype)
+        return list(zip(hs, cs))
+
+    def _run(self, x, state, weights, reverse: bool):
+        T = x.shape[1]
+        if not self.fused:   # the teaching path: one lstm_cell per step
+            (h, c), hs = state, [None] * T
+            for t in (range(T - 1, -1, -1) if reverse else range(T)):
+                h, c = lstm_cell(x[:, t], h, c, *weights)
+                hs[t] = h
+            return stack(hs, axis=1), (h, c)
+        hc = ops.LSTMSequence.apply(x.flip(1) if reverse else x, state[0], state[1], *weights)
+        out, final = hc[0], (hc[0][:, T - 1], hc[1][:, T - 1])   # hc: (2, N, T, H)
+        return (out.flip(1) if reverse else out), final
+
+    def _final(self, states):
+        return stack([h for h, _ in states], axis=0), stack([c for _, c in states], axis=0)
 
 
 class RNN(_StackedRecurrent):
