@@ -199,11 +199,11 @@ def lstm_cell(x, h, c, w_ih, w_hh, b_ih, b_hh):
     return o * c_new.tanh(), c_new
 
 
-def _lstm_parameters(input_size: int, hidden_size: int):
-    """W_ih (4H, D), W_hh (4H, H), b_ih, b_hh (4H,), all U(-1/sqrt(H), 1/sqrt(H)) (PyTorch's)."""
-    k, H4 = 1 / math.sqrt(hidden_size), 4 * hidden_size
-    return (Parameter(_uniform((H4, input_size), k)), Parameter(_uniform((H4, hidden_size), k)),
-            Parameter(_uniform((H4,), k)), Parameter(_uniform((H4,), k)))
+def _gate_parameters(gates: int, input_size: int, hidden_size: int):
+    """W_ih (gH, D), W_hh (gH, H), b_ih, b_hh (gH,), all U(-1/sqrt(H), 1/sqrt(H)) (PyTorch's)."""
+    k, G = 1 / math.sqrt(hidden_size), gates * hidden_size
+    return (Parameter(_uniform((G, input_size), k)), Parameter(_uniform((G, hidden_size), k)),
+            Parameter(_uniform((G,), k)), Parameter(_uniform((G,), k)))
 
 
 class LSTMCell(Module):
@@ -216,8 +216,8 @@ class LSTMCell(Module):
 
     def __init__(self, input_size: int, hidden_size: int):
         self.input_size, self.hidden_size = input_size, hidden_size
-        self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh = _lstm_parameters(
-            input_size, hidden_size)
+        self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh = _gate_parameters(
+            4, input_size, hidden_size)
 
     def forward(self, x: Tensor, hx=None):
         if hx is None:
@@ -275,13 +275,6 @@ def gru_cell(x, h, w_ih, w_hh, b_ih, b_hh):
     return (1 - z) * n + z * h
 
 
-def _gate_parameters(gates: int, input_size: int, hidden_size: int):
-    """W_ih (gH, D), W_hh (gH, H), b_ih, b_hh (gH,), all U(-1/sqrt(H), 1/sqrt(H)) (PyTorch's)."""
-    k, G = 1 / math.sqrt(hidden_size), gates * hidden_size
-    return (Parameter(_uniform((G, input_size), k)), Parameter(_uniform((G, hidden_size), k)),
-            Parameter(_uniform((G,), k)), Parameter(_uniform((G,), k)))
-
-
 class RNNCell(Module):
     """One Elman RNN step (PyTorch's ``nn.RNNCell``): parameters ``weight_ih`` (H, D),
     ``weight_hh`` (H, H), ``bias_ih``, ``bias_hh`` (H,). forward(x (N, D), h (N, H) or None)."""
@@ -314,9 +307,10 @@ class GRUCell(Module):
 
 
 class _StackedRecurrent(Module):
-    """Shared body of ``RNN`` and ``GRU``: ``num_layers`` layers, optionally bidirectional,
-    dropout between layers in training mode, unrolled from the cell function with
-    primitive ops. PyTorch's parameter names: ``weight_ih_l{k}[_reverse]`` etc.
+    """Shared body of ``RNN``, ``GRU`` and ``LSTM``: ``num_layers`` layers, optionally
+    bidirectional, dropout between layers in training mode; by default each layer is
+    unrolled from the subclass's cell function with primitive ops (``LSTM`` overrides
+    ``_run`` to use its fused node). PyTorch's parameter names: ``weight_ih_l{k}[_reverse]`` etc.
 
     forward(x (N, T, D), h0 (L * dirs, N, H) or None) -> output (N, T, dirs * H) and
     h_n (L * dirs, N, H), ordered layer by layer, forward direction first (PyTorch's).
