@@ -1,0 +1,136 @@
+"""``Module`` and ``Parameter``: how a layer holds its weights and finds its sub-layers
+(PyTorch's ``nn.Module`` semantics: named_parameters order, state_dict, train/eval)."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..random import generator
+from ..tensor import Tensor
+
+
+def _uniform(shape, bound, dtype=np.float32):
+    return generator().uniform(-bound, bound, size=shape).astype(dtype)
+
+
+class Parameter(Tensor):
+    """A Tensor that is a learnable weight of a Module: float32 and ``requires_grad=True``
+    by default. Modules find their parameters by looking for instances of this class."""
+
+    def __init__(self, data, requires_grad: bool = True, dtype=np.float32):
+        super().__init__(np.array(data, dtype=dtype), requires_grad=requires_grad)
+
+
+class Module:
+    """Base class of layers and models (PyTorch's ``nn.Module``).
+
+    Parameters are found through the instance's attributes, in the order they were
+    set: a ``Parameter``, a ``Module`` (recursively), or a list / tuple / dict of them
+    (named ``attr.0``, ``attr.key``). Subclasses implement ``forward``; calling the
+    module calls ``forward``.
+    """
+
+    training: bool = True
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    def forward(self, *args, **kwargs):  # pragma: no cover - abstract
+        raise NotImplementedError(f"{type(self).__name__}.forward is not implemented")
+
+    def _members(self):
+        """(name, Parameter-or-Module) pairs directly held by this module."""
+        for name, value in vars(self).items():
+            if isinstance(value, (Parameter, Module)):
+                yield name, value
+            elif isinstance(value, (list, tuple)):
+                for i, v in enumerate(value):
+                    if isinstance(v, (Parameter, Module)):
+                        yield f"{name}.{i}", v
+            elif isinstance(value, dict):
+                for k, v in value.items():
+                    if isinstance(v, (Parameter, Module)):
+                        yield f"{name}.{k}", v
+
+    def named_modules(self, prefix: str = ""):
+        """Yield (dotted name, module) for this module ("" for itself) and every submodule."""
+        stack_ = [(prefix, self)]
+        seen = set()
+        while stack_:
+            name, mod = stack_.pop()
+            if id(mod) in seen:
+                continue
+            seen.add(id(mod))
+            yield name, mod
+            children = [(f"{name}.{n}" if name else n, m) for n, m in mod._members()
+                        if isinstance(m, Module)]
+            stack_.extend(reversed(children))
+
+    def named_parameters(self, prefix: str = ""):
+        """Yield (dotted name, Parameter), each parameter once, in definition order."""
+        seen = set()
+        for mname, mod in self.named_modules(prefix):
+            for n, p in mod._members():
+                if isinstance(p, Parameter) and id(p) not in seen:
+                    seen.add(id(p))
+                    yield (f"{mname}.{n}" if mname else n), p
+
+    def parameters(self):
+        """Yield every Parameter once."""
+        for _, p in self.named_parameters():
+            yield p
+
+    def zero_grad(self) -> None:
+        """Set every parameter's ``.grad`` to None."""
+        for p in self.parameters():
+            p.grad = None
+
+    def train(self, mode: bool = True) -> "Module":
+        """Set training mode (affects dropout etc.) on this module and all submodules."""
+        for _, m in self.named_modules():
+            m.training = mode
+        return self
+
+    def eval(self) -> "Module":
+        """Set evaluation mode: ``train(False)``."""
+        return self.train(False)
+
+    def state_dict(self) -> dict:
+        """{dotted name: ndarray copy} of every parameter, in definition order."""
+        return {name: p.data.copy() for name, p in self.named_parameters()}
+
+    def load_state_dict(self, state_dict: dict, strict: bool = True) -> None:
+        """Copy arrays into the parameters of the same names.
+
+        All keys and shapes are checked first; on any problem nothing is changed and one
+        error lists every missing key, unexpected key and shape mismatch.
+
+        Raises
+        ------
+        ValueError
+            Listing every problem: missing or unexpected keys (only when ``strict``) and
+            every shape mismatch (always).
+        """
+        own = dict(self.named_parameters())
+        problems = []
+        missing = [k for k in own if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in own]
+        if strict and missing:
+            problems.append(f"missing keys: {missing}")
+        if strict and unexpected:
+            problems.append(f"unexpected keys: {unexpected}")
+        for k, p in own.items():
+            if k in state_dict and tuple(np.shape(state_dict[k])) != p.shape:
+                problems.append(f"{k}: checkpoint shape {tuple(np.shape(state_dict[k]))} != "
+                                f"model shape {p.shape}")
+        if problems:
+            raise ValueError(
+                f"load_state_dict into {type(self).__name__}: " + "; ".join(problems) +
+                " (fix: build the model with the same sizes as the checkpoint; the model "
+                "was left unchanged)")
+        for k, p in own.items():
+            if k in state_dict:
+                p.data = np.array(state_dict[k], dtype=p.dtype)
+
+    def num_parameters(self) -> int:
+        """Total number of scalar weights."""
+        return sum(p.size for p in self.parameters())
