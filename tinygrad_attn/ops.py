@@ -407,6 +407,27 @@ class Flip(Function):
         return np.flip(g, self.axes)
 
 
+class ReversePadded(Function):
+    """Reverse each row's first ``lengths[n]`` steps along axis 1 and leave its padding in
+    place: y[n, t] = x[n, L_n - 1 - t] for t < L_n, else x[n, t]. x (N, T, ...), lengths
+    (N,) int. It is how a backward-direction RNN reads right-padded sentences (PyTorch does
+    the same with packed sequences). The map is its own inverse, so dL/dx = the same
+    reversal applied to g."""
+
+    @staticmethod
+    def permutation(lengths, T):
+        t = np.arange(T)[None, :]
+        L = np.asarray(lengths)[:, None]
+        return np.where(t < L, L - 1 - t, t)             # (N, T) source index of each y[n, t]
+
+    def forward(self, x, lengths=None):
+        self.index = self.permutation(lengths, x.shape[1])
+        return x[np.arange(x.shape[0])[:, None], self.index]
+
+    def backward(self, g):
+        return g[np.arange(g.shape[0])[:, None], self.index]
+
+
 class Gather(Function):
     """y = take_along_axis(x, index, axis) (PyTorch's ``torch.gather``): for axis 1,
     y[i, j] = x[i, index[i, j]].   dL/dx = zeros with g scatter-added back to the gathered

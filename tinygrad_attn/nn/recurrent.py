@@ -114,14 +114,25 @@ class _StackedRecurrent(Module):
     unrolled from the subclass's cell function with primitive ops (``LSTM`` overrides
     ``_run`` to use its fused node). PyTorch's parameter names: ``weight_ih_l{k}[_reverse]`` etc.
 
-    forward(x (N, T, D), h0 (L * dirs, N, H) or None) -> output (N, T, dirs * H) and
-    h_n (L * dirs, N, H), ordered layer by layer, forward direction first (PyTorch's).
+    forward(x (N, T, D), h0 (L * dirs, N, H) or None, lengths=None) -> output (N, T, dirs * H)
+    and h_n (L * dirs, N, H), ordered layer by layer, forward direction first (PyTorch's).
+
+    ``lengths`` (N,) int, optional: the real length of each right-padded sequence (this
+    project's stand-in for PyTorch's ``pack_padded_sequence``). The final states are then
+    taken at step ``lengths[n] - 1``, and the reverse direction reads each sequence from its
+    last real step (``ops.ReversePadded``), so padding changes neither the final states nor
+    the outputs at real steps. Outputs at padded steps are not meaningful.
+
+    ``residual=True`` (not in PyTorch) adds each layer's input to its output from the second
+    layer on, ``x_{k+1} = layer_k(x_k) + x_k``: the residual connections between stacked
+    LSTM layers of GNMT (Wu et al. 2016, sec. 3.1), which help deep stacks train.
     """
 
     GATES = 1
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
-                 bidirectional: bool = False, dropout: float = 0.0, batch_first: bool = True):
+                 bidirectional: bool = False, dropout: float = 0.0, batch_first: bool = True,
+                 residual: bool = False):
         if not batch_first:
             raise NotImplementedError(f"{type(self).__name__}: only batch_first=True")
         if num_layers < 1 or not 0 <= dropout <= 1:
@@ -129,6 +140,7 @@ class _StackedRecurrent(Module):
                              f"[0, 1], got {num_layers} and {dropout}")
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.bidirectional, self.dropout, self.batch_first = bidirectional, dropout, batch_first
+        self.residual = residual
         self.directions = 2 if bidirectional else 1
         for layer in range(num_layers):
             d_in = input_size if layer == 0 else hidden_size * self.directions
@@ -142,14 +154,14 @@ class _StackedRecurrent(Module):
     def _cell(self, x, h, *weights):  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _run(self, x, state, weights, reverse: bool):
-        """One layer in one direction: x (N, T, D_in) -> outputs (N, T, H), final state."""
-        T = x.shape[1]
-        hs, h = [None] * T, state
-        for t in (range(T - 1, -1, -1) if reverse else range(T)):
+    def _run(self, x, state, weights):
+        """One layer in one direction, forward in time: x (N, T, D_in) -> a tuple of state
+        sequences, each (N, T, H); the first is the output (for LSTM: (hs, cs))."""
+        hs, h = [], state
+        for t in range(x.shape[1]):
             h = self._cell(x[:, t], h, *weights)
-            hs[t] = h
-        return stack(hs, axis=1), h
+            hs.append(h)
+        return (stack(hs, axis=1),)
 
     def _states(self, h0, N, dtype):
         """The initial state of each (layer, direction), in PyTorch's order."""
@@ -163,28 +175,41 @@ class _StackedRecurrent(Module):
         return [h0[i] for i in range(L * dirs)]
 
     def _final(self, states):
-        return stack(states, axis=0)
+        return stack([s[0] for s in states], axis=0)
 
-    def forward(self, x: Tensor, h0=None):
+    def forward(self, x: Tensor, h0=None, lengths=None):
         name = type(self).__name__
         if x.ndim != 3 or x.shape[2] != self.input_size:
             raise ValueError(f"{name}: input must be (N, T, {self.input_size}), got {x.shape} "
                              f"(fix: batch_first layout, last axis = input_size)")
-        if x.shape[1] == 0:
+        N, T = x.shape[0], x.shape[1]
+        if T == 0:
             raise ValueError(f"{name}: the input {x.shape} has no time steps (T = 0), so there "
                              f"is no final state (fix: drop empty sequences before the layer)")
-        states = self._states(h0, x.shape[0], x.dtype)
+        if lengths is not None:
+            lengths = np.asarray(lengths)
+            if lengths.shape != (N,) or lengths.dtype.kind not in "iu" or \
+                    (lengths < 1).any() or (lengths > T).any():
+                raise ValueError(f"{name}: lengths must be {N} integers in [1, {T}], got "
+                                 f"{lengths!r} (fix: count the real tokens of each row)")
+        if lengths is None:
+            last, reverse = (slice(None), T - 1), (lambda a: a.flip(1))
+        else:
+            last = (np.arange(N), lengths - 1)
+            reverse = (lambda a: ops.ReversePadded.apply(a, lengths=lengths))
+        states = self._states(h0, N, x.dtype)
         layer_in, finals = x, []
         for layer in range(self.num_layers):
             outs = []
             for d, suffix in enumerate(("", "_reverse")[:self.directions]):
                 weights = [getattr(self, f"{n}_l{layer}{suffix}")
                            for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
-                out, final = self._run(layer_in, states[layer * self.directions + d],
-                                       weights, reverse=d == 1)
-                outs.append(out)
-                finals.append(final)
-            layer_in = outs[0] if self.directions == 1 else F.concat(outs, axis=-1)
+                seqs = self._run(reverse(layer_in) if d else layer_in,
+                                 states[layer * self.directions + d], weights)
+                finals.append(tuple(s[last] for s in seqs))
+                outs.append(reverse(seqs[0]) if d else seqs[0])
+            out = outs[0] if self.directions == 1 else F.concat(outs, axis=-1)
+            layer_in = out + layer_in if self.residual and layer > 0 else out
             if layer < self.num_layers - 1 and self.dropout > 0:
                 layer_in = F.dropout(layer_in, self.dropout, self.training)
         return layer_in, self._final(finals)
@@ -197,26 +222,30 @@ class LSTM(_StackedRecurrent):
     ``bias_hh_l{k}`` (4H,) (and ``..._reverse`` when bidirectional), gate order i, f, g, o:
     PyTorch's names and layout; init U(-1/sqrt(H), 1/sqrt(H)).
 
-    forward(x, hx=None)
+    forward(x, hx=None, lengths=None)
         x : Tensor (N, T, D) float. hx : optional (h0, c0), each (L * dirs, N, H); zeros if
-        None. Returns ``output`` (N, T, dirs * H) (every hidden state of the last layer) and
-        ``(h_n, c_n)``, each (L * dirs, N, H).
+        None. lengths : optional (N,) real lengths of right-padded rows (see
+        ``_StackedRecurrent``). Returns ``output`` (N, T, dirs * H) (every hidden state of
+        the last layer) and ``(h_n, c_n)``, each (L * dirs, N, H).
 
     ``fused=True`` (default) runs each layer and direction as one node with a hand-written
     backward (:class:`tinygrad_attn.ops.LSTMSequence`; the reverse direction runs on the
     time-flipped input); ``fused=False`` unrolls :func:`lstm_cell` from primitive ops, which
-    a learner can follow op by op. Both give the same values and gradients. Math:
-    Hochreiter & Schmidhuber (1997), with a forget gate (Gers et al. 2000).
+    a learner can follow op by op. Both give the same values and gradients. ``residual``:
+    see ``_StackedRecurrent``. Math: Hochreiter & Schmidhuber (1997), with a forget gate
+    (Gers et al. 2000).
 
-    Raises ValueError for a non-3-D or empty input, a wrong input size or state shape.
+    Raises ValueError for a non-3-D or empty input, a wrong input size, state shape or
+    lengths.
     """
 
     GATES = 4
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  batch_first: bool = True, fused: bool = True, bidirectional: bool = False,
-                 dropout: float = 0.0):
-        super().__init__(input_size, hidden_size, num_layers, bidirectional, dropout, batch_first)
+                 dropout: float = 0.0, residual: bool = False):
+        super().__init__(input_size, hidden_size, num_layers, bidirectional, dropout, batch_first,
+                         residual)
         self.fused = fused
 
     def _states(self, hx, N, dtype):
@@ -225,17 +254,16 @@ class LSTM(_StackedRecurrent):
         hs, cs = super()._states(hx[0], N, dtype), super()._states(hx[1], N, dtype)
         return list(zip(hs, cs))
 
-    def _run(self, x, state, weights, reverse: bool):
-        T = x.shape[1]
+    def _run(self, x, state, weights):
         if not self.fused:   # the teaching path: one lstm_cell per step
-            (h, c), hs = state, [None] * T
-            for t in (range(T - 1, -1, -1) if reverse else range(T)):
+            (h, c), hs, cs = state, [], []
+            for t in range(x.shape[1]):
                 h, c = lstm_cell(x[:, t], h, c, *weights)
-                hs[t] = h
-            return stack(hs, axis=1), (h, c)
-        hc = ops.LSTMSequence.apply(x.flip(1) if reverse else x, state[0], state[1], *weights)
-        out, final = hc[0], (hc[0][:, T - 1], hc[1][:, T - 1])   # hc: (2, N, T, H)
-        return (out.flip(1) if reverse else out), final
+                hs.append(h)
+                cs.append(c)
+            return stack(hs, axis=1), stack(cs, axis=1)
+        hc = ops.LSTMSequence.apply(x, state[0], state[1], *weights)   # (2, N, T, H)
+        return hc[0], hc[1]
 
     def _final(self, states):
         return stack([h for h, _ in states], axis=0), stack([c for _, c in states], axis=0)
@@ -247,11 +275,12 @@ class RNN(_StackedRecurrent):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  nonlinearity: str = "tanh", bidirectional: bool = False, dropout: float = 0.0,
-                 batch_first: bool = True):
+                 batch_first: bool = True, residual: bool = False):
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"RNN: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
         self.nonlinearity = nonlinearity
-        super().__init__(input_size, hidden_size, num_layers, bidirectional, dropout, batch_first)
+        super().__init__(input_size, hidden_size, num_layers, bidirectional, dropout, batch_first,
+                         residual)
 
     def _cell(self, x, h, *weights):
         return rnn_cell(x, h, *weights, nonlinearity=self.nonlinearity)
