@@ -1,7 +1,8 @@
-"""The ``tinygrad-attn`` command line: ``train``, ``translate`` and ``eval``."""
+"""The ``tinygrad-attn`` command line: ``train``, ``translate``, ``eval`` and ``compare``."""
 from __future__ import annotations
 
 import argparse
+import csv
 import os
 import sys
 
@@ -9,101 +10,275 @@ import numpy as np
 
 from tinygrad_attn import CheckpointError
 
-from .data import DataError, encode_questions, load_dataset
-from .train import TrainConfig, exact_match, load_model, train
+from .data import DataError, load_dataset
+from .train import (MODEL_NAMES, TrainConfig, evaluate, format_score, load_model, predict,
+                    train)
 
 
+# -- data -------------------------------------------------------------------------------
+def is_translation_file(path) -> bool:
+    """True if ``path`` is tab-separated sentence pairs (Tatoeba format), False for the
+    book's ``question_answer`` character tasks (and for the built-in task, path None)."""
+    if path is None:
+        return False
+    with open(path, encoding="utf-8") as f:
+        return "\t" in f.readline()
+
+
+def load_data(args):
+    """The dataset named by the command line's --data and its options."""
+    if is_translation_file(args.data):
+        from .translation_data import load_translation
+        return load_translation(args.data, args.direction, max_len=args.max_len,
+                                lower=args.lower, reverse_source=bool(args.reverse),
+                                min_freq=args.min_freq, max_pairs=args.max_pairs)
+    return load_dataset(args.data, reverse=True if args.reverse is None else args.reverse)
+
+
+def config_from_args(args, model: str | None = None) -> TrainConfig:
+    return TrainConfig(
+        model=model or args.model, epochs=args.epochs, batch_size=args.batch_size,
+        wordvec_size=args.wordvec_size, hidden_size=args.hidden_size, lr=args.lr,
+        max_grad_norm=args.clip, seed=args.seed, score=args.score, num_layers=args.num_layers,
+        bidirectional=args.bidirectional, residual=args.residual, dropout=args.dropout,
+        teacher_forcing=args.teacher_forcing, label_smoothing=args.label_smoothing,
+        heads=args.heads, ff_size=args.ff_size, beam=args.beam, max_minutes=args.max_minutes,
+        max_decode_len=args.max_decode_len)
+
+
+def _print_examples(data, src, tgt, pred, n=5):
+    codec = data.codec()
+    for i in range(min(n, len(src))):
+        if data.metric == "exact_match":
+            q = codec.vocab.decode(src[i][::-1] if data.reversed else src[i]).rstrip()
+            ok = np.array_equal(tgt[i, 1:], pred[i])
+            print(f"  [{'ok ' if ok else 'BAD'}] {q!r:34} -> {codec.decode_target(pred[i])}"
+                  f"   (answer {codec.decode_target(tgt[i, 1:])})")
+        else:
+            s, t = data.test_pairs[i]
+            print(f"  {s}\n    -> {codec.decode_target(pred[i])}\n    (reference: {t})")
+
+
+# -- commands ---------------------------------------------------------------------------
 def _cmd_train(args) -> int:
-    cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, wordvec_size=args.wordvec_size,
-                      hidden_size=args.hidden_size, lr=args.lr, max_grad_norm=args.clip,
-                      seed=args.seed)
-    data = load_dataset(args.data, reverse=args.reverse)
-    model, history = train(data, cfg, out_dir=args.out)
-    model.eval()
-    _, pred = exact_match(model, data.x_test[:5], data.t_test[:5], data.start_id)
+    data = load_data(args)
+    cfg = config_from_args(args)
+    out = args.out or os.path.join("runs", "date" if args.data is None else cfg.model)
+    model, history = train(data, cfg, out_dir=out)
+    pred = predict(model, data.src_test[:5], data, beam=cfg.beam, max_len=cfg.max_decode_len)
     print("examples from the test set:")
-    _print_examples(data.vocab, data.x_test[:5], data.t_test[:5], pred, data.reversed)
+    _print_examples(data, data.src_test, data.tgt_test, pred)
     last = history[-1]
-    print(f"final test exact match {100 * last['accuracy']:.2f}% after {last['epoch']} epochs; "
+    print(f"final {format_score(last)} after {last['epoch']} epochs; "
           f"{np.mean([h['epoch_seconds'] for h in history]):.1f} s per epoch. "
-          f"Saved {os.path.join(args.out, 'model.npz')}")
-    print(f"try: tinygrad-attn translate {os.path.join(args.out, 'model.npz')} \"september 27, 1994\"")
+          f"Saved {os.path.join(out, 'model.npz')}")
+    example = "september 27, 1994" if data.metric == "exact_match" else data.test_pairs[0][0]
+    print(f"try: tinygrad-attn translate {os.path.join(out, 'model.npz')} \"{example}\"")
     return 0
-
-
-def _print_examples(vocab, x, t, pred, reversed_):
-    for xi, ti, pi in zip(x, t, pred):
-        q = vocab.decode(xi[::-1] if reversed_ else xi).rstrip()
-        mark = "ok " if np.array_equal(ti[1:], pi) else "BAD"
-        print(f"  [{mark}] {q!r:34} -> {vocab.decode(pi)}   (answer {vocab.decode(ti[1:])})")
 
 
 def _cmd_translate(args) -> int:
-    model, meta, vocab = load_model(args.checkpoint)
-    x = encode_questions([args.text], vocab, meta["source_width"], meta["reversed"])
-    ids, weights = model.generate(x, meta["start_id"], meta["answer_length"])
-    answer = vocab.decode(ids[0])
-    print(answer)
-    # attention weights: rows = output characters, columns = input characters in reading order
-    w = weights[0][:, ::-1] if meta["reversed"] else weights[0]
-    src = args.text.ljust(meta["source_width"])
-    cols = [j for j, ch in enumerate(src) if j < len(args.text.rstrip())]
-    print("\nattention weights (rows: output characters; columns: input characters):")
-    print("     " + " ".join(f"{src[j]:>4}" for j in cols))
-    for i, ch in enumerate(answer):
-        print(f"{ch!r:>4} " + " ".join(f"{w[i, j]:4.2f}" for j in cols))
+    model, meta, codec = load_model(args.checkpoint)
+    x = codec.encode_source([args.text])
+    if args.beam > 1:
+        from .decoding import beam_search
+        ids, _ = beam_search(model, x, start_id=codec.start_id, max_len=_max_len(codec, args),
+                             eos_id=codec.eos_id, beam_width=args.beam, alpha=args.alpha)
+        print(codec.decode_target(ids[0]))
+        return 0
+    from .decoding import greedy_decode
+    ids, weights = greedy_decode(model, x, start_id=codec.start_id, max_len=_max_len(codec, args),
+                                 eos_id=codec.eos_id)
+    print(codec.decode_target(ids[0]))
+    if weights is not None and not args.quiet:
+        _print_attention(codec, args.text, ids[0], weights[0])
     return 0
+
+
+def _max_len(codec, args):
+    return codec.answer_length if codec.eos_id is None else args.max_decode_len
+
+
+def _print_attention(codec, text, ids, weights):
+    """Attention table: rows = output tokens, columns = input tokens in reading order."""
+    src_tokens = codec.source_tokens(text)                 # in the model's order
+    order = list(range(len(src_tokens)))
+    if codec.reversed:
+        order = order[::-1]
+    cols = [j for j in order if src_tokens[j].strip()]
+    out_tokens = []
+    for i in ids:
+        if codec.eos_id is not None and i == codec.eos_id:
+            out_tokens.append("<eos>")
+            break
+        out_tokens.append(codec.decode_target(np.array([i])) or "?")
+    width = max(4, *(len(src_tokens[j]) for j in cols)) + 1
+    print("\nattention weights (rows: output tokens; columns: input tokens):")
+    print(" " * 8 + "".join(f"{src_tokens[j]:>{width}}" for j in cols))
+    for r, tok in enumerate(out_tokens):
+        print(f"{tok[:7]:>7} " + "".join(f"{weights[r, j]:>{width}.2f}" for j in cols))
 
 
 def _cmd_eval(args) -> int:
-    model, meta, vocab = load_model(args.checkpoint)
-    path = args.data if args.data is not None else meta.get("data_path")
-    data = load_dataset(path, reverse=meta["reversed"])
-    if data.vocab != vocab:
+    model, meta, codec = load_model(args.checkpoint)
+    dmeta = meta["data"]
+    args.data = args.data if args.data is not None else dmeta.get("data_path")
+    if dmeta["kind"] == "char":
+        data = load_dataset(args.data, reverse=dmeta["reversed"])
+        same = data.vocab == codec.vocab
+    else:
+        from .translation_data import load_translation
+        opts = dmeta.get("options", {})
+        data = load_translation(args.data, dmeta.get("direction"), **opts)
+        same = data.src_vocab == codec.src_vocab and data.tgt_vocab == codec.tgt_vocab
+    if not same:
         print(f"tinygrad-attn eval: error: the vocabulary of {data.source} differs from the "
-              f"checkpoint's, which was trained on {meta.get('data_source', '?')} (fix: pass "
+              f"checkpoint's, which was trained on {dmeta.get('data_source', '?')} (fix: pass "
               f"that file with --data)", file=sys.stderr)
         return 2
-    acc, pred = exact_match(model, data.x_test, data.t_test, meta["start_id"])
-    print(f"test exact match {100 * acc:.2f}% ({int(round(acc * len(data.x_test)))}/"
-          f"{len(data.x_test)}) on {data.source}")
-    _print_examples(vocab, data.x_test[:args.examples], data.t_test[:args.examples],
-                    pred[:args.examples], meta["reversed"])
+    score = evaluate(model, data, beam=args.beam, max_len=args.max_decode_len)
+    print(f"{format_score(score)} on {len(data.src_test)} test items of {data.source}")
+    pred = predict(model, data.src_test[:args.examples], data, beam=args.beam,
+                   max_len=args.max_decode_len)
+    _print_examples(data, data.src_test, data.tgt_test, pred, args.examples)
     return 0
+
+
+def _cmd_compare(args) -> int:
+    names = [m.strip() for m in args.models.split(",") if m.strip()]
+    bad = [m for m in names if m not in MODEL_NAMES]
+    if bad or not names:
+        raise ValueError(f"compare: unknown model(s) {bad} (fix: --models takes a comma-separated "
+                         f"list of {', '.join(MODEL_NAMES)})")
+    data = load_data(args)
+    out = args.out or os.path.join("runs", "compare")
+    os.makedirs(out, exist_ok=True)
+    histories = {}
+    for name in names:
+        print(f"\n=== {name} ===")
+        _, histories[name] = train(data, config_from_args(args, name),
+                                   out_dir=os.path.join(out, name))
+    metric = "accuracy" if data.metric == "exact_match" else "bleu"
+    table = comparison_table(histories, metric)
+    print(f"\n{data.source}: test {'exact match (%)' if metric == 'accuracy' else 'BLEU'} "
+          f"after each epoch (seed {args.seed}, same split and batches for every model)\n")
+    print(table)
+    rows = [dict(model=name, **h) for name, hist in histories.items() for h in hist]
+    with open(os.path.join(out, "compare.csv"), "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]), extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+    from viz import plot_compare
+    png = plot_compare(histories, os.path.join(out, "compare.png"), title=str(data.source))
+    print(f"\nsaved {os.path.join(out, 'compare.csv')} and {png}")
+    return 0
+
+
+def comparison_table(histories: dict, metric: str) -> str:
+    """A plain-text table: one row per model; the score after each epoch, mean seconds per
+    epoch and parameter count."""
+    epochs = max(len(h) for h in histories.values())
+    scale = 100.0 if metric == "accuracy" else 1.0
+    head = f"{'model':<12}" + "".join(f"{'epoch ' + str(e + 1):>10}" for e in range(epochs)) \
+        + f"{'s/epoch':>10}{'params':>12}"
+    lines = [head, "-" * len(head)]
+    for name, hist in histories.items():
+        cells = [f"{scale * h[metric]:>10.2f}" for h in hist] + [f"{'':>10}"] * (epochs - len(hist))
+        lines.append(f"{name:<12}" + "".join(cells)
+                     + f"{np.mean([h['epoch_seconds'] for h in hist]):>10.1f}"
+                     + f"{hist[-1]['parameters']:>12,}")
+    return "\n".join(lines)
+
+
+# -- parser -----------------------------------------------------------------------------
+def _add_training_options(t):
+    t.add_argument("--data", default=None, help="a question_answer file (e.g. "
+                   "../shared/data/dlfs2/date.txt) or a tab-separated sentence-pair file "
+                   "(e.g. ../shared/data/eng-fra/fra.tutorial-filter.txt); default: the "
+                   "built-in date task")
+    t.add_argument("--direction", default=None, help="translation direction, e.g. fra-eng "
+                   "(default: the non-English column into English)")
+    t.add_argument("--score", default="dot", choices=("dot", "general", "concat"),
+                   help="Luong score of --model attention")
+    t.add_argument("--epochs", type=int, default=4)
+    t.add_argument("--seed", type=int, default=0, help="initialisation and shuffling seed")
+    t.add_argument("--batch-size", type=int, default=128)
+    t.add_argument("--wordvec-size", type=int, default=16)
+    t.add_argument("--hidden-size", type=int, default=256,
+                   help="LSTM size (per direction); d_model of the Transformer")
+    t.add_argument("--num-layers", type=int, default=1, help="encoder layers (Transformer: "
+                   "encoder and decoder layers)")
+    t.add_argument("--bidirectional", action="store_true", help="bidirectional encoder "
+                   "(always on for bahdanau)")
+    t.add_argument("--residual", action="store_true", help="residual connections between "
+                   "stacked encoder layers")
+    t.add_argument("--dropout", type=float, default=0.0)
+    t.add_argument("--heads", type=int, default=4, help="Transformer attention heads")
+    t.add_argument("--ff-size", type=int, default=512, help="Transformer feed-forward width")
+    t.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
+    t.add_argument("--clip", type=float, default=5.0, help="global gradient-norm clip")
+    t.add_argument("--teacher-forcing", type=float, default=1.0, help="probability of feeding "
+                   "the true previous token (below 1: scheduled sampling)")
+    t.add_argument("--label-smoothing", type=float, default=0.0)
+    t.add_argument("--reverse", action=argparse.BooleanOptionalAction, default=None,
+                   help="reverse the input sequence (default: on for the character tasks, "
+                   "off for translation)")
+    t.add_argument("--max-len", type=int, default=None, help="translation: drop pairs with a "
+                   "side longer than this many tokens")
+    t.add_argument("--min-freq", type=int, default=1, help="translation: words seen fewer "
+                   "times become <unk>")
+    t.add_argument("--max-pairs", type=int, default=None, help="translation: use only the "
+                   "first pairs of the file")
+    t.add_argument("--lower", action=argparse.BooleanOptionalAction, default=True,
+                   help="translation: lower-case the text")
+    t.add_argument("--beam", type=int, default=1, help="beam width of the evaluation")
+    t.add_argument("--max-decode-len", type=int, default=40,
+                   help="translation: longest output in tokens")
+    t.add_argument("--max-minutes", type=float, default=None,
+                   help="stop training after this many minutes, then evaluate")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``tinygrad-attn`` (defaults = the book's hyperparameters)."""
     p = argparse.ArgumentParser(prog="tinygrad-attn", description=(
-        "Train and use the attention seq2seq of Deep Learning from Scratch 2, ch. 8, on a "
-        "CPU with the tinygrad_attn autograd engine."))
+        "Train, compare and use the seq2seq and attention models of Deep Learning from "
+        "Scratch 2 (and the Transformer) on a CPU with the tinygrad_attn autograd engine."))
     sub = p.add_subparsers(dest="command", required=True)
+    fmt = argparse.ArgumentDefaultsHelpFormatter
 
-    t = sub.add_parser("train", help="train the attention seq2seq on a question_answer task",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    t.add_argument("--data", default=None, help="a question_answer file (e.g. "
-                   "../shared/data/dlfs2/date.txt); default: the built-in date task")
-    t.add_argument("--epochs", type=int, default=4)
-    t.add_argument("--seed", type=int, default=0, help="initialisation and shuffling seed")
-    t.add_argument("--batch-size", type=int, default=128)
-    t.add_argument("--wordvec-size", type=int, default=16)
-    t.add_argument("--hidden-size", type=int, default=256)
-    t.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
-    t.add_argument("--clip", type=float, default=5.0, help="global gradient-norm clip")
-    t.add_argument("--reverse", action=argparse.BooleanOptionalAction, default=True,
-                   help="reverse the input sequence")
-    t.add_argument("--out", default="runs/date", help="output folder (checkpoint, vocabulary)")
+    t = sub.add_parser("train", help="train one model", formatter_class=fmt)
+    t.add_argument("--model", default="attention", choices=MODEL_NAMES)
+    _add_training_options(t)
+    t.add_argument("--out", default=None, help="output folder (default runs/date for the "
+                   "built-in task, else runs/MODEL)")
     t.set_defaults(func=_cmd_train)
 
-    tr = sub.add_parser("translate", help="answer one input with a trained checkpoint")
+    c = sub.add_parser("compare", help="train several models on the same split and seed and "
+                       "print their scores side by side", formatter_class=fmt)
+    c.add_argument("--models", default="seq2seq,peeky,attention",
+                   help=f"comma-separated, from {', '.join(MODEL_NAMES)}")
+    _add_training_options(c)
+    c.add_argument("--out", default=None, help="output folder (default runs/compare): one "
+                   "sub-folder per model, compare.csv and compare.png")
+    c.set_defaults(func=_cmd_compare)
+
+    tr = sub.add_parser("translate", help="answer / translate one input with a checkpoint",
+                        formatter_class=fmt)
     tr.add_argument("checkpoint", help="model.npz written by train")
     tr.add_argument("text", help='the input, e.g. "september 27, 1994"')
+    tr.add_argument("--beam", type=int, default=1, help="beam width (1: greedy, and the "
+                    "attention table is printed)")
+    tr.add_argument("--alpha", type=float, default=0.6, help="beam length-penalty exponent")
+    tr.add_argument("--max-decode-len", type=int, default=40)
+    tr.add_argument("--quiet", action="store_true", help="print only the output")
     tr.set_defaults(func=_cmd_translate)
 
-    e = sub.add_parser("eval", help="test-set exact match of a checkpoint")
+    e = sub.add_parser("eval", help="test-set score of a checkpoint", formatter_class=fmt)
     e.add_argument("checkpoint")
-    e.add_argument("--data", default=None, help="question_answer file to evaluate on "
-                   "(default: the data the checkpoint was trained on)")
+    e.add_argument("--data", default=None, help="file to evaluate on (default: the data the "
+                   "checkpoint was trained on)")
+    e.add_argument("--beam", type=int, default=1)
+    e.add_argument("--max-decode-len", type=int, default=40)
     e.add_argument("--examples", type=int, default=5, help="examples to print")
     e.set_defaults(func=_cmd_eval)
     return p

@@ -20,7 +20,7 @@ from typing import Iterable
 
 import numpy as np
 
-__all__ = ["DataError", "load_question_answer", "CharVocab", "Dataset", "split_train_test",
+__all__ = ["DataError", "load_question_answer", "CharVocab", "CharCodec", "Dataset", "split_train_test",
            "generate_date_task", "load_dataset", "encode_questions"]
 
 SEPARATOR = "_"
@@ -244,10 +244,67 @@ class Dataset:
     source: str
     path: str | None = None
 
+    # The names every dataset offers the trainer (see models/translation_data.py too):
+    # src_/tgt_ arrays, pad/start/eos ids, the metric, and a codec for the translate command.
+    pad_id = None            # fixed-width rows: the spaces are real tokens, nothing is masked
+    eos_id = None            # answers have a fixed length instead of an end symbol
+    metric = "exact_match"
+
     @property
     def start_id(self) -> int:
         """Id of ``_``, the decoder's start symbol."""
         return self.vocab.char_to_id[SEPARATOR]
+
+    src_train = property(lambda self: self.x_train, doc="= x_train")
+    src_test = property(lambda self: self.x_test, doc="= x_test")
+    tgt_train = property(lambda self: self.t_train, doc="= t_train")
+    tgt_test = property(lambda self: self.t_test, doc="= t_test")
+    src_vocab = property(lambda self: self.vocab, doc="the one shared vocabulary")
+    tgt_vocab = property(lambda self: self.vocab, doc="the one shared vocabulary")
+
+    def metadata(self) -> dict:
+        """JSON-safe description for a checkpoint: what :class:`CharCodec` needs, plus where
+        the data came from."""
+        return {"kind": "char", "vocab": self.vocab.to_dict(), "reversed": self.reversed,
+                "source_width": int(self.x_train.shape[1]),
+                "answer_length": int(self.t_train.shape[1] - 1), "start_id": int(self.start_id),
+                "data_path": self.path, "data_source": self.source}
+
+    def codec(self) -> "CharCodec":
+        return CharCodec.from_metadata(self.metadata())
+
+
+@dataclass
+class CharCodec:
+    """Turns user text into model input and model output into text, the way the training
+    data was encoded (for ``tinygrad-attn translate`` without re-reading the data).
+
+    encode_source(texts) -> int64 (N, source_width); decode_target(ids (L,)) -> str.
+    """
+
+    vocab: CharVocab
+    reversed: bool
+    source_width: int
+    answer_length: int
+    start_id: int
+    pad_id = None
+    eos_id = None
+
+    @classmethod
+    def from_metadata(cls, meta: dict) -> "CharCodec":
+        return cls(CharVocab.from_dict(meta["vocab"]), bool(meta["reversed"]),
+                   int(meta["source_width"]), int(meta["answer_length"]), int(meta["start_id"]))
+
+    def encode_source(self, texts) -> np.ndarray:
+        return encode_questions(texts, self.vocab, self.source_width, self.reversed)
+
+    def decode_target(self, ids) -> str:
+        return self.vocab.decode(ids)
+
+    def source_tokens(self, text: str) -> list[str]:
+        """The input's tokens in model order (reversed if the model reads it reversed)."""
+        chars = list(text.ljust(self.source_width))
+        return chars[::-1] if self.reversed else chars
 
 
 def split_train_test(x: np.ndarray, t: np.ndarray, seed: int = 1984, test_fraction: float = 0.1):

@@ -1,10 +1,17 @@
-"""Training and evaluation of the attention seq2seq on a question/answer character task."""
+"""Training and evaluation of every seq2seq model on a character task or translation data.
+
+A dataset (``models.data.Dataset`` or ``models.translation_data.TranslationData``) offers
+``src_train / tgt_train / src_test / tgt_test`` (int64; targets start with the start
+symbol), ``pad_id`` / ``start_id`` / ``eos_id`` (pad and eos are None for the fixed-width
+character tasks), ``metric`` ("exact_match" or "bleu"), ``src_vocab`` / ``tgt_vocab``,
+``metadata()`` and ``codec()``.
+"""
 from __future__ import annotations
 
 import json
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 from tqdm import tqdm
@@ -13,12 +20,34 @@ import tinygrad_attn as tg
 from tinygrad_attn import checkpoint
 
 from .attention_seq2seq import AttentionSeq2Seq
-from .data import CharVocab, Dataset
+from .bahdanau_seq2seq import BahdanauSeq2Seq
+from .data import CharCodec
+from .decoding import beam_search, greedy_decode
+from .peeky_seq2seq import PeekySeq2Seq
+from .seq2seq import Seq2Seq
+
+RNN_MODELS = {cls.MODEL_NAME: cls for cls in (Seq2Seq, PeekySeq2Seq, AttentionSeq2Seq,
+                                               BahdanauSeq2Seq)}
+MODEL_NAMES = tuple(RNN_MODELS) + ("transformer",)
 
 
 @dataclass
 class TrainConfig:
-    """The book's hyperparameters (DLFS2 ch. 8, ``train.py``) are the defaults."""
+    """Hyperparameters. The defaults are the book's (DLFS2 ch. 8, ``train.py``): the
+    attention model, D = 16, H = 256, batch 128, Adam 1e-3, gradient-norm clip 5.
+
+    model : one of MODEL_NAMES. score : Luong score of the attention model.
+    num_layers, bidirectional, residual, dropout : the encoder's (the Transformer's layers).
+    teacher_forcing : probability of feeding the true previous token (1 = always;
+        below 1 = scheduled sampling, see ``Seq2SeqModel.forward``).
+    label_smoothing : in [0, 1) (Szegedy et al. 2016); used by the Transformer recipe.
+    heads, ff_size : the Transformer's attention heads and feed-forward width; its d_model
+        is ``hidden_size``.
+    beam : beam width of the evaluation (1 = greedy). max_minutes : stop training after this
+        many minutes of wall time (checked after every batch), then evaluate.
+    max_decode_len : longest output of the translation evaluation, in tokens.
+    """
+    model: str = "attention"
     epochs: int = 4
     batch_size: int = 128
     wordvec_size: int = 16
@@ -26,65 +55,172 @@ class TrainConfig:
     lr: float = 1e-3
     max_grad_norm: float = 5.0
     seed: int = 0
+    score: str = "dot"
+    num_layers: int = 1
+    bidirectional: bool = False
+    residual: bool = False
+    dropout: float = 0.0
+    teacher_forcing: float = 1.0
+    label_smoothing: float = 0.0
+    heads: int = 4
+    ff_size: int = 512
+    beam: int = 1
+    max_minutes: float | None = None
+    max_decode_len: int = 40
 
 
-def exact_match(model: AttentionSeq2Seq, x: np.ndarray, t: np.ndarray, start_id: int,
+def build_model(config: TrainConfig, src_vocab_size: int, tgt_vocab_size: int):
+    """The model ``config.model`` with ``config``'s sizes, seeded with ``config.seed``.
+    Raises ValueError for an unknown model name."""
+    if config.model == "transformer":
+        from .transformer import Transformer
+        return Transformer(src_vocab_size, tgt_vocab_size, d_model=config.hidden_size,
+                           nhead=config.heads, num_encoder_layers=config.num_layers,
+                           num_decoder_layers=config.num_layers,
+                           dim_feedforward=config.ff_size, dropout=config.dropout,
+                           seed=config.seed)
+    if config.model not in RNN_MODELS:
+        raise ValueError(f"unknown model {config.model!r} (fix: choose one of "
+                         f"{', '.join(MODEL_NAMES)})")
+    kwargs = dict(tgt_vocab_size=tgt_vocab_size, num_layers=config.num_layers,
+                  residual=config.residual, dropout=config.dropout, seed=config.seed)
+    if config.model == "attention":
+        kwargs["score"] = config.score
+    if config.model != "bahdanau" or config.bidirectional:
+        kwargs["bidirectional"] = config.bidirectional
+    return RNN_MODELS[config.model](src_vocab_size, config.wordvec_size, config.hidden_size,
+                                    **kwargs)
+
+
+def model_from_config(name: str, config: dict):
+    """Rebuild an (untrained) model from its name and ``model.config`` (a checkpoint's)."""
+    if name == "transformer":
+        from .transformer import Transformer
+        return Transformer(**config)
+    cfg = dict(config)
+    cfg["init"] = "pytorch"           # weights come from the checkpoint anyway
+    return RNN_MODELS[name](cfg.pop("src_vocab_size"), cfg.pop("wordvec_size"),
+                            cfg.pop("hidden_size"), **cfg)
+
+
+def _trim(src, pad_id):
+    """Drop the columns that are padding in every row; return (src, mask or None)."""
+    if pad_id is None:
+        return src, None
+    mask = src == pad_id
+    width = max(1, int((~mask).sum(axis=1).max())) if len(src) else 1
+    return src[:, :width], mask[:, :width]
+
+
+def predict(model, src, data_or_codec, *, beam: int = 1, max_len: int | None = None,
+            batch_size: int = 500, alpha: float = 0.6):
+    """Decode ``src`` (N, S) in batches; returns ids (N, L) int64. For a character task
+    (no ``eos_id``) the length is the answer width; for translation ``max_len`` tokens at
+    most (stopping at ``<eos>``)."""
+    d = data_or_codec
+    if d.eos_id is None:
+        max_len = d.answer_length if hasattr(d, "answer_length") else d.tgt_train.shape[1] - 1
+    model.eval()
+    out = []
+    for i in range(0, len(src), batch_size):
+        x, mask = _trim(np.asarray(src[i:i + batch_size]), d.pad_id)
+        kw = dict(start_id=d.start_id, max_len=max_len, eos_id=d.eos_id)
+        ids = greedy_decode(model, x, mask, **kw)[0] if beam == 1 else \
+            beam_search(model, x, mask, beam_width=beam, alpha=alpha, **kw)[0]
+        if ids.shape[1] < max_len:   # greedy stopped early: pad with eos
+            ids = np.pad(ids, ((0, 0), (0, max_len - ids.shape[1])), constant_values=d.eos_id)
+        out.append(ids)
+    return np.concatenate(out) if out else np.zeros((0, max_len or 0), np.int64)
+
+
+def exact_match(model, x: np.ndarray, t: np.ndarray, start_id: int,
                 batch_size: int = 1000) -> tuple[float, np.ndarray]:
     """Fraction of items whose greedy answer equals ``t[:, 1:]`` in every position.
 
     x (N, S), t (N, T+1) int. Returns (accuracy in [0, 1], predicted ids (N, T)).
     """
-    preds = [model.generate(x[i:i + batch_size], start_id, t.shape[1] - 1)[0]
-             for i in range(0, len(x), batch_size)]
+    preds = [greedy_decode(model, x[i:i + batch_size], start_id=start_id,
+                           max_len=t.shape[1] - 1)[0] for i in range(0, len(x), batch_size)]
     pred = np.concatenate(preds) if preds else np.zeros((0, t.shape[1] - 1), dtype=np.int64)
     return float((pred == t[:, 1:]).all(axis=1).mean()) if len(x) else 0.0, pred
 
 
-def save_model(model: AttentionSeq2Seq, data: Dataset, path, extra: dict | None = None) -> None:
-    """Save weights, model config and vocabulary in one checkpoint (atomic write)."""
-    meta = {"model": "AttentionSeq2Seq", "config": model.config,
-            "vocab": data.vocab.to_dict(), "reversed": data.reversed,
-            "source_width": int(data.x_train.shape[1]), "answer_length": int(data.t_train.shape[1] - 1),
-            "start_id": int(data.start_id), "data_path": data.path, "data_source": data.source,
-            **(extra or {})}
+def evaluate(model, data, *, beam: int = 1, max_len: int = 40) -> dict:
+    """Test-set score: ``{"accuracy": exact match 0-1}`` for a character task, or
+    ``{"bleu": 0-100, "chrf": 0-100}`` (sacrebleu, corpus level) for translation."""
+    pred = predict(model, data.src_test, data, beam=beam, max_len=max_len)
+    if data.metric == "exact_match":
+        acc = float((pred == data.tgt_test[:, 1:]).all(axis=1).mean()) if len(pred) else 0.0
+        return {"accuracy": acc}
+    from .translation_data import corpus_bleu, corpus_chrf
+    hyps = [data.decode_target(row) for row in pred]
+    refs = data.references()
+    return {"bleu": corpus_bleu(hyps, refs), "chrf": corpus_chrf(hyps, refs)}
+
+
+def format_score(score: dict) -> str:
+    if "accuracy" in score:
+        return f"test exact match {100 * score['accuracy']:.2f}%"
+    return f"test BLEU {score['bleu']:.2f}, chrF {score['chrf']:.2f}"
+
+
+def save_model(model, data, path, extra: dict | None = None) -> None:
+    """Save weights, the model's name and config and the data's codec in one checkpoint
+    (atomic write; see :mod:`tinygrad_attn.checkpoint`)."""
+    meta = {"model": type(model).__name__, "model_name": model.MODEL_NAME,
+            "config": model.config, "data": data.metadata(), **(extra or {})}
     checkpoint.save(model.state_dict(), path, metadata=meta)
 
 
-def load_model(path) -> tuple[AttentionSeq2Seq, dict, CharVocab]:
+def load_model(path):
     """Rebuild a model from a checkpoint written by :func:`save_model`.
 
-    Returns (model in eval mode, metadata dict, vocabulary). Raises
-    ``tinygrad_attn.CheckpointError`` for a missing or broken file, ``ValueError`` for
-    weights that do not fit the stored config.
+    Returns (model in eval mode, metadata dict, codec): the codec has ``encode_source``,
+    ``decode_target``, ``start_id``, ``eos_id``, ``pad_id``. Raises
+    ``tinygrad_attn.CheckpointError`` for a missing, broken or foreign file, ``ValueError``
+    for weights that do not fit the stored config.
     """
     state, meta = checkpoint.load(path)
-    if meta.get("model") != "AttentionSeq2Seq":
-        raise tg.CheckpointError(f"checkpoint {os.fspath(path)!r} does not hold an "
-                                 f"AttentionSeq2Seq (metadata model={meta.get('model')!r})")
-    cfg = meta["config"]
-    model = AttentionSeq2Seq(cfg["vocab_size"], cfg["wordvec_size"], cfg["hidden_size"],
-                             init="pytorch")
+    name = meta.get("model_name")
+    if name not in MODEL_NAMES or "data" not in meta:
+        raise tg.CheckpointError(f"checkpoint {os.fspath(path)!r} was not written by "
+                                 f"tinygrad-attn train (metadata model_name={name!r}); fix: "
+                                 f"pass a model.npz from a training run's output folder")
+    model = model_from_config(name, meta["config"])
     model.load_state_dict(state)
-    return model.eval(), meta, CharVocab.from_dict(meta["vocab"])
+    if meta["data"]["kind"] == "char":
+        codec = CharCodec.from_metadata(meta["data"])
+    else:
+        from .translation_data import translation_codec_from_metadata
+        codec = translation_codec_from_metadata(meta["data"])
+    return model.eval(), meta, codec
 
 
-def train(data: Dataset, config: TrainConfig, out_dir=None, log=print) -> tuple[AttentionSeq2Seq, list]:
-    """Train an AttentionSeq2Seq on ``data`` with Adam and global-norm clipping.
+def _write_json(obj, path):
+    with open(path + ".tmp", "w", encoding="utf-8") as f:
+        json.dump(obj, f, indent=1, ensure_ascii=False)
+    os.replace(path + ".tmp", path)
+
+
+def train(data, config: TrainConfig, out_dir=None, log=print, model=None):
+    """Train ``config.model`` on ``data`` with Adam and global-norm clipping.
 
     Each epoch: a seeded shuffle, minibatches with a tqdm bar (loss, it/s), then batched
-    greedy decoding of the test items and their exact-match accuracy. When ``out_dir``
-    is given, ``model.npz`` (weights + config + vocabulary), ``vocab.json`` and
+    decoding of the test items (greedy, or beam search with ``config.beam``) and their
+    score (:func:`evaluate`). Batches of padded data are trimmed to their longest source.
+    When ``out_dir`` is given, ``model.npz`` (weights + config + codec), ``config.json`` and
     ``history.json`` are written there after every epoch.
 
     Returns the model and the history: one dict per epoch with ``loss`` (mean training
-    cross-entropy, nats/token), ``accuracy`` (test exact match, 0-1), ``train_seconds``,
-    ``eval_seconds`` and ``epoch_seconds``.
+    cross-entropy, nats/token), the score (``accuracy`` 0-1, or ``bleu`` and ``chrf``
+    0-100), ``train_seconds``, ``eval_seconds``, ``epoch_seconds``, ``steps`` and
+    ``parameters``. Raises ValueError if there is less than one batch of training data.
     """
-    model = AttentionSeq2Seq(len(data.vocab), config.wordvec_size, config.hidden_size,
-                             seed=config.seed)
+    if model is None:
+        model = build_model(config, len(data.src_vocab), len(data.tgt_vocab))
     optimizer = tg.optim.Adam(model.parameters(), lr=config.lr)
     rng = np.random.default_rng(config.seed)
-    n = len(data.x_train)
+    n = len(data.src_train)
     n_batches = n // config.batch_size
     if n_batches == 0:
         raise ValueError(f"train: {n} training items are fewer than one batch of "
@@ -92,10 +228,12 @@ def train(data: Dataset, config: TrainConfig, out_dir=None, log=print) -> tuple[
     history = []
     if out_dir is not None:
         os.makedirs(out_dir, exist_ok=True)
-        data.vocab.save(os.path.join(out_dir, "vocab.json"))
-    log(f"data: {data.source}; {n} train / {len(data.x_test)} test items, vocabulary "
-        f"{len(data.vocab)}, input {'reversed' if data.reversed else 'as is'}; "
-        f"model: {model.num_parameters():,} parameters")
+        _write_json(asdict(config), os.path.join(out_dir, "config.json"))
+    log(f"data: {data.source}; {n} train / {len(data.src_test)} test items, vocabulary "
+        f"{len(data.src_vocab)} -> {len(data.tgt_vocab)}, input "
+        f"{'reversed' if data.reversed else 'as is'}; model: {config.model} "
+        f"({type(model).__name__}), {model.num_parameters():,} parameters")
+    deadline = None if config.max_minutes is None else time.perf_counter() + 60 * config.max_minutes
     for epoch in range(1, config.epochs + 1):
         model.train()
         order = rng.permutation(n)
@@ -105,7 +243,13 @@ def train(data: Dataset, config: TrainConfig, out_dir=None, log=print) -> tuple[
                    dynamic_ncols=True, leave=False)
         for b in bar:
             idx = order[b * config.batch_size:(b + 1) * config.batch_size]
-            loss = model.loss(data.x_train[idx], data.t_train[idx])
+            src, mask = _trim(data.src_train[idx], data.pad_id)
+            tgt = data.tgt_train[idx]
+            if data.pad_id is not None:
+                tgt = tgt[:, :max(2, int((tgt != data.pad_id).sum(axis=1).max()))]
+            loss = model.loss(src, tgt, mask, pad_id=data.pad_id,
+                              teacher_forcing_ratio=config.teacher_forcing,
+                              label_smoothing=config.label_smoothing, rng=rng)
             optimizer.zero_grad()
             loss.backward()
             tg.clip_grad_norm_(model.parameters(), config.max_grad_norm)
@@ -113,23 +257,30 @@ def train(data: Dataset, config: TrainConfig, out_dir=None, log=print) -> tuple[
             losses.append(loss.item())
             if b % 10 == 0:
                 bar.set_postfix(loss=f"{np.mean(losses[-10:]):.4f}")
+            if deadline is not None and time.perf_counter() > deadline:
+                break
         bar.close()
         t1 = time.perf_counter()
-        model.eval()
-        acc, _ = exact_match(model, data.x_test, data.t_test, data.start_id)
+        score = evaluate(model, data, beam=config.beam, max_len=config.max_decode_len)
         t2 = time.perf_counter()
-        rec = dict(epoch=epoch, loss=float(np.mean(losses)), accuracy=acc,
-                   train_seconds=t1 - t0, eval_seconds=t2 - t1, epoch_seconds=t2 - t0)
+        rec = dict(epoch=epoch, loss=float(np.mean(losses)), **score, train_seconds=t1 - t0,
+                   eval_seconds=t2 - t1, epoch_seconds=t2 - t0, steps=len(losses),
+                   parameters=model.num_parameters())
         history.append(rec)
-        log(f"epoch {epoch}: loss {rec['loss']:.4f}, test exact match {100 * acc:.2f}% "
-            f"({int(round(acc * len(data.x_test)))}/{len(data.x_test)}), "
+        log(f"epoch {epoch}: loss {rec['loss']:.4f}, {format_score(score)}, "
             f"{rec['epoch_seconds']:.1f} s (train {rec['train_seconds']:.1f} s, "
-            f"eval {rec['eval_seconds']:.1f} s)")
+            f"{len(losses)} steps; eval {rec['eval_seconds']:.1f} s)")
         if out_dir is not None:
             save_model(model, data, os.path.join(out_dir, "model.npz"),
                        extra={"train_config": asdict(config), "epoch": epoch})
-            tmp = os.path.join(out_dir, "history.json")
-            with open(tmp + ".tmp", "w") as f:
-                json.dump(history, f, indent=1)
-            os.replace(tmp + ".tmp", tmp)
+            _write_json(history, os.path.join(out_dir, "history.json"))
+        if deadline is not None and time.perf_counter() > deadline:
+            log(f"stopping: the time limit of {config.max_minutes} minutes is reached")
+            break
     return model, history
+
+
+def config_from_dict(d: dict) -> TrainConfig:
+    """A TrainConfig from a dict (e.g. ``config.json``), ignoring unknown keys."""
+    names = {f.name for f in fields(TrainConfig)}
+    return TrainConfig(**{k: v for k, v in d.items() if k in names})

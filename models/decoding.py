@@ -1,0 +1,122 @@
+"""Decoding for every model of :mod:`models.base`: batched greedy search and batched beam
+search, both padding-aware (the source mask goes to the model) and stopping at ``<eos>``.
+
+Shapes: N sentences, S source length, L output length, K beam width.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from tinygrad_attn import no_grad
+
+
+@no_grad()
+def greedy_decode(model, src, src_padding_mask=None, *, start_id: int, max_len: int,
+                  eos_id: int | None = None):
+    """Feed back the most likely token, for a whole batch at once.
+
+    Parameters
+    ----------
+    model : a :class:`models.base.Seq2SeqModel`
+    src : int array (N, S). src_padding_mask : bool (N, S) or None (True = padding).
+    start_id : the first decoder input (``<sos>``, or ``_`` in the book's tasks).
+    max_len : number of steps L (the fixed answer width of a character task).
+    eos_id : if given, a sentence stops at its first ``eos_id`` (later positions are set to
+        ``eos_id``), and decoding ends early once every sentence has stopped.
+
+    Returns
+    -------
+    ids : int64 (N, L') with L' <= max_len, the output tokens (without the start symbol).
+    weights : float32 (N, L', S) attention weights of each step, or None for a model
+        without attention.
+    """
+    src = np.asarray(src)
+    state = model.init_decoder(model.encode(src, src_padding_mask))
+    prev = np.full(len(src), start_id, dtype=np.int64)
+    done = np.zeros(len(src), dtype=bool)
+    ids, weights = [], []
+    for _ in range(max_len):
+        logits, state, w = model.decode_step(prev, state)
+        prev = logits.data.argmax(axis=-1).astype(np.int64)
+        if eos_id is not None:
+            prev = np.where(done, eos_id, prev)
+            done |= prev == eos_id
+        ids.append(prev)
+        weights.append(None if w is None else w.data)
+        if eos_id is not None and done.all():
+            break
+    out = np.stack(ids, axis=1) if ids else np.zeros((len(src), 0), np.int64)
+    return out, (None if not weights or weights[0] is None else np.stack(weights, axis=1))
+
+
+def length_penalty(length, alpha: float):
+    """GNMT's length normalisation lp(Y) = ((5 + |Y|) / 6) ** alpha (Wu et al. 2016, eq. 14);
+    beam hypotheses are ranked by log P(Y) / lp(Y). alpha = 0 ranks by log P(Y) alone."""
+    return ((5.0 + np.asarray(length, dtype=np.float64)) / 6.0) ** alpha
+
+
+@no_grad()
+def beam_search(model, src, src_padding_mask=None, *, start_id: int, max_len: int,
+                eos_id: int | None = None, beam_width: int = 4, alpha: float = 0.6):
+    """Batched beam search: each sentence keeps its ``beam_width`` best prefixes by total
+    log-probability; a prefix ending in ``eos_id`` is finished and kept aside. The answer is
+    the finished hypothesis with the best score log P(Y) / lp(Y) (see :func:`length_penalty`;
+    unfinished beams count at ``max_len``). Sutskever et al. (2014, sec. 3.2) use beam search
+    for seq2seq; the length penalty is GNMT's.
+
+    Parameters: as :func:`greedy_decode`, plus ``beam_width`` K >= 1 and ``alpha`` (the
+    length-penalty exponent). With K = 1 the result equals greedy decoding.
+
+    Returns
+    -------
+    ids : int64 (N, max_len), each row the best hypothesis, padded after its ``eos_id`` with
+        ``eos_id`` (with no ``eos_id``: exactly ``max_len`` tokens).
+    scores : float64 (N,), the best hypothesis's normalised score.
+
+    Raises ValueError if ``beam_width`` < 1.
+    """
+    if beam_width < 1:
+        raise ValueError(f"beam_search: beam_width must be >= 1, got {beam_width} (fix: 1 is "
+                         f"greedy decoding)")
+    src = np.asarray(src)
+    N, K = len(src), beam_width
+    rows = np.repeat(np.arange(N), K)                         # beam b of sentence n is row n*K+b
+    mask = None if src_padding_mask is None else np.asarray(src_padding_mask)[rows]
+    state = model.init_decoder(model.encode(src[rows], mask))
+    tokens = np.zeros((N * K, 0), dtype=np.int64)
+    prev = np.full(N * K, start_id, dtype=np.int64)
+    logp = np.zeros((N, K))
+    logp[:, 1:] = -np.inf                                     # start with a single live beam
+    best = np.full(N, -np.inf)
+    best_ids = np.full((N, max_len), eos_id if eos_id is not None else 0, dtype=np.int64)
+    for step in range(max_len):
+        logits, state, _ = model.decode_step(prev, state)
+        z = logits.data.astype(np.float64)
+        z = z - z.max(axis=-1, keepdims=True)
+        step_logp = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))     # log_softmax
+        V = step_logp.shape[1]
+        total = (logp.reshape(N * K, 1) + step_logp).reshape(N, K * V)
+        top = np.argsort(-total, axis=1, kind="stable")[:, :K]   # (N, K) best extensions
+        beam, token = top // V, top % V
+        logp = np.take_along_axis(total, top, axis=1)
+        src_rows = (np.arange(N)[:, None] * K + beam).reshape(-1)
+        tokens = np.concatenate([tokens[src_rows], token.reshape(-1, 1)], axis=1)
+        state = model.reorder_state(state, src_rows)
+        prev = token.reshape(-1).astype(np.int64)
+        last = step == max_len - 1
+        finished = (token == eos_id) if eos_id is not None else np.zeros((N, K), bool)
+        for n, k in zip(*np.nonzero(finished | last)):
+            if not np.isfinite(logp[n, k]):
+                continue
+            score = logp[n, k] / length_penalty(step + 1, alpha)
+            if score > best[n]:
+                best[n] = score
+                hyp = tokens[n * K + k]
+                best_ids[n, :] = eos_id if eos_id is not None else 0
+                best_ids[n, :len(hyp)] = hyp
+        logp = np.where(finished, -np.inf, logp)              # finished beams stop growing
+        if eos_id is not None:
+            bound = logp.max(axis=1) / length_penalty(max_len if alpha > 0 else step + 1, alpha)
+            if (~np.isfinite(logp)).all() or (np.isfinite(best) & (best >= bound)).all():
+                break   # no live beam can beat the finished answer any more
+    return best_ids, best
