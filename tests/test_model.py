@@ -57,7 +57,8 @@ def test_short_training_run_on_the_date_task_lowers_the_loss(tmp_path):
     first = model.loss(data.x_train[:64], data.t_train[:64]).item()
     fresh = AttentionSeq2Seq(len(data.vocab), 8, 32, seed=cfg.seed)
     assert first < fresh.loss(data.x_train[:64], data.t_train[:64]).item()
-    assert (tmp_path / "run" / "model.npz").exists() and (tmp_path / "run" / "vocab.json").exists()
+    for name in ("model.npz", "config.json", "history.json"):
+        assert (tmp_path / "run" / name).exists()
 
 
 def test_command_line_train_translate_eval(tmp_path, capsys):
@@ -82,8 +83,17 @@ def test_command_line_train_translate_eval(tmp_path, capsys):
 
 def test_exact_match_counts_whole_answers():
     class Fixed:
-        def generate(self, x, start_id, length):
-            return np.array([[1, 2], [1, 3]])[: len(x)], None
+        """Answers [1, 2] for the first item and [1, 3] for the second, whatever the input."""
+        def encode(self, src, mask=None):
+            return None
+
+        def init_decoder(self, memory):
+            return {"t": 0}
+
+        def decode_step(self, prev, state):
+            answers = np.array([[1, 2], [1, 3]])[: len(prev)]
+            logits = np.eye(4)[answers[:, state["t"]]]
+            return tg.Tensor(logits), {"t": state["t"] + 1}, None
 
     acc, pred = exact_match(Fixed(), np.zeros((2, 3), int), np.array([[0, 1, 2], [0, 1, 2]]), 0)
     assert acc == 0.5 and pred.shape == (2, 2)

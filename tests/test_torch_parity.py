@@ -148,14 +148,15 @@ class TorchAttentionSeq2Seq(torch.nn.Module):
 
     def __init__(self, V, D, H):
         super().__init__()
-        self.encoder_embedding = torch.nn.Embedding(V, D)
-        self.encoder = torch.nn.LSTM(D, H, batch_first=True)
+        self.encoder = torch.nn.Module()
+        self.encoder.embedding = torch.nn.Embedding(V, D)
+        self.encoder.lstm = torch.nn.LSTM(D, H, batch_first=True)
         self.decoder_embedding = torch.nn.Embedding(V, D)
         self.decoder = torch.nn.LSTM(D, H, batch_first=True)
         self.out = torch.nn.Linear(2 * H, V)
 
     def forward(self, src, tgt):
-        hs, (h, _) = self.encoder(self.encoder_embedding(src))
+        hs, (h, _) = self.encoder.lstm(self.encoder.embedding(src))
         dec, _ = self.decoder(self.decoder_embedding(tgt), (h, torch.zeros_like(h)))
         weights = torch.softmax(dec @ hs.transpose(1, 2), dim=-1)
         return self.out(torch.cat([weights @ hs, dec], dim=-1))
@@ -202,7 +203,7 @@ def test_readme_example_moving_weights_to_pytorch_runs(tmp_path, monkeypatch):
     exec(block, namespace)
     lstm = namespace["torch_lstm"]
     np.testing.assert_array_equal(lstm.weight_hh_l0.detach().numpy(),
-                                  namespace["model"].encoder.weight_hh_l0.data)
+                                  namespace["model"].encoder.lstm.weight_hh_l0.data)
 
 
 @pytest.mark.parametrize("kind", ["GRU", "RNN"])
