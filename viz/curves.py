@@ -6,6 +6,7 @@ import matplotlib
 
 matplotlib.use("Agg")   # files only; no display needed
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 
 def plot_compare(histories: dict, path, title: str | None = None) -> str:
@@ -35,6 +36,7 @@ def plot_compare(histories: dict, path, title: str | None = None) -> str:
     ax_loss.set_ylabel("training loss (nats / token)")
     for ax in (ax_score, ax_loss):
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         ax.legend()
     if title:
