@@ -11,19 +11,21 @@ shuffle and split, vocabularies from the training split only, padded arrays.
 
 Tokenisation rules (one rule for every language, no language-specific code)
 ---------------------------------------------------------------------------
-1. Unicode NFC (composes ``e`` + combining acute into ``é``; never decomposes Hangul
-   syllables).  NFKC is *not* used: it keeps precomposed syllables such as ``가`` but turns
-   compatibility jamo into conjoining jamo (``ㅋㅋ`` -> ``ᄏᄏ``, ``ㄱㅏ`` -> ``가``), which
-   changes what a Korean writer typed.  The few compatibility mappings worth having are
-   done explicitly instead:
-2. every Unicode space separator (NO-BREAK SPACE U+00A0, NARROW NO-BREAK SPACE U+202F,
-   THIN SPACE U+2009, IDEOGRAPHIC SPACE U+3000, ...) becomes ``" "``; zero-width and
-   soft-hyphen characters (U+200B, U+2060, U+FEFF, U+00AD) are deleted; curly single
-   quotes and apostrophes (``‘ ’ ‚ ‛ ′ ʼ``) become ``'``; curly double quotes and
-   guillemets (``“ ” „ ‟ ″ « » ‹ ›``) become ``"``; the Unicode hyphens U+2010/U+2011
-   become ``-``; ``…`` becomes ``...``; full-width ASCII (U+FF01-U+FF5E) becomes ASCII.
-3. optional lower-casing (``str.lower``; scripts without case, such as Hangul, are
+1. character mapping: every Unicode space separator (NO-BREAK SPACE U+00A0, NARROW
+   NO-BREAK SPACE U+202F, THIN SPACE U+2009, IDEOGRAPHIC SPACE U+3000, ...) becomes
+   ``" "``; zero-width and soft-hyphen characters (U+200B, U+2060, U+FEFF, U+00AD) are
+   deleted; curly single quotes and apostrophes (``‘ ’ ‚ ‛ ′ ʼ``) become ``'``; curly
+   double quotes and guillemets (``“ ” „ ‟ ″ « » ‹ ›``) become ``"``; the Unicode hyphens
+   U+2010/U+2011 become ``-``; ``…`` becomes ``...``; full-width ASCII (U+FF01-U+FF5E)
+   becomes ASCII.
+2. optional lower-casing (``str.lower``; scripts without case, such as Hangul, are
    unchanged).
+3. Unicode NFC (composes ``e`` + combining acute into ``é``; never decomposes Hangul
+   syllables, and composes conjoining jamo sequences into syllables).  NFKC is *not*
+   used: it keeps precomposed syllables such as ``가`` but turns compatibility jamo into
+   conjoining jamo (``ㅋㅋ`` -> ``ᄏᄏ``, ``ㄱㅏ`` -> ``가``), which changes what a Korean
+   writer typed; the few compatibility mappings worth having are step 1.  NFC comes last
+   so that the result is stable: normalising twice changes nothing.
 4. split on whitespace, then (optional) split punctuation off: a character is part of a
    word if ``str.isalnum()`` is true or it is a combining mark (Unicode category ``M*``),
    so Hangul, accented Latin, Cyrillic, ... stay whole.  Every other character is a token
@@ -31,8 +33,8 @@ Tokenisation rules (one rule for every language, no language-specific code)
 
    - ``'`` and ``-`` *between two word characters* stay inside the word:
      ``don't``, ``i'm``, ``l'homme``, ``aujourd'hui``, ``arrête-toi`` are single tokens
-     (the same choice sacreBLEU's ``13a`` tokenizer makes); a leading or trailing quote is
-     split off: ``'hello'`` -> ``'``, ``hello``, ``'``.
+     (sacreBLEU's ``13a`` tokenizer keeps them too); a leading or trailing quote is split
+     off: ``'hello'`` -> ``'``, ``hello``, ``'``.
    - ``.``, ``,`` and ``:`` *between two digits* stay inside the number: ``3.5``,
      ``1,000``, ``10:30``.
 
@@ -89,7 +91,7 @@ _NUMBER_JOINERS = ".,:"   # kept inside a number when between two digits
 
 
 def normalize(text: str, lower: bool = True) -> str:
-    """Unicode-normalise one sentence (rules 1-3 of the module docstring).
+    """Normalise one sentence: character mapping, lower-casing, NFC (module docstring).
 
     Parameters
     ----------
@@ -101,7 +103,7 @@ def normalize(text: str, lower: bool = True) -> str:
     -------
     str
         NFC text with Unicode spaces as ``" "``, zero-width characters removed, curly
-        quotes as ASCII ``'``/``"``; whitespace is not collapsed.
+        quotes as ASCII ``'``/``"``; whitespace is not collapsed.  Idempotent.
 
     Raises
     ------
@@ -110,8 +112,10 @@ def normalize(text: str, lower: bool = True) -> str:
     """
     if not isinstance(text, str):
         raise TypeError(f"text must be a str, got {type(text).__name__}")
-    text = unicodedata.normalize("NFC", text).translate(_CHAR_MAP)
-    return text.lower() if lower else text
+    text = text.translate(_CHAR_MAP)
+    if lower:
+        text = text.lower()
+    return unicodedata.normalize("NFC", text)
 
 
 @lru_cache(maxsize=None)
@@ -650,7 +654,7 @@ _METADATA_KIND = "word-translation"
 class TranslationCodec:
     """What is needed to turn user text into model input and model output into text.
 
-    Built by ``load_translation`` (as ``TranslationData.codec``) or from a checkpoint's
+    Built by ``load_translation`` (as ``TranslationData.codec()``) or from a checkpoint's
     metadata by ``translation_codec_from_metadata``; it never reads the corpus.
 
     Attributes
@@ -683,6 +687,20 @@ class TranslationCodec:
         """
         return detokenize(tokenize(text, self.lower, self.split_punctuation))
 
+    def source_tokens(self, text: str) -> list[str]:
+        """The tokens of one source sentence in model order (reversed if ``reversed``).
+
+        Position ``j`` of the result is column ``j`` of ``encode_source(text)`` (words
+        unknown to the vocabulary are shown as themselves, not as ``<unk>``).
+
+        Raises
+        ------
+        TypeError
+            If ``text`` is not a ``str``.
+        """
+        tokens = tokenize(text, self.lower, self.split_punctuation)
+        return tokens[::-1] if self.reversed else tokens
+
     def encode_source(self, texts) -> np.ndarray:
         """Encode source sentences exactly as the training sources were encoded.
 
@@ -707,11 +725,11 @@ class TranslationCodec:
             texts = [texts]
         rows = []
         for i, text in enumerate(texts):
-            tokens = tokenize(text, self.lower, self.split_punctuation)
+            tokens = self.source_tokens(text)
             if not tokens:
                 raise ValueError(f"source sentence {i} ({text!r}) has no tokens. Fix: pass a "
                                  "sentence with at least one word")
-            rows.append(self.src_vocab.encode(tokens[::-1] if self.reversed else tokens))
+            rows.append(self.src_vocab.encode(tokens))
         return pad_sequences(rows, self.pad_id)
 
     def decode_target(self, ids) -> str:
@@ -812,7 +830,10 @@ class TranslationData:
         Raw (source, target) sentences of the test split, in the row order of
         ``src_test``/``tgt_test``.
     options : dict
-        The remaining ``load_translation`` arguments and the pair counts (JSON-safe).
+        The keyword arguments of ``load_translation`` (JSON-safe), so that
+        ``load_translation(path, f"{src_lang}-{tgt_lang}", **options)`` rebuilds this data.
+    counts : dict
+        ``{"read": pairs in the file, "used": after filter and max_pairs, "train", "test"}``.
     metric : str
         ``"bleu"``: the metric to report (``corpus_bleu(hyps, data.references())``).
     pad_id, start_id, eos_id, unk_id : int
@@ -834,6 +855,7 @@ class TranslationData:
     path: str | None
     test_pairs: list = field(default_factory=list)
     options: dict = field(default_factory=dict)
+    counts: dict = field(default_factory=dict)
     metric: str = "bleu"
 
     pad_id = Vocab.PAD_ID
@@ -841,9 +863,8 @@ class TranslationData:
     eos_id = Vocab.EOS_ID
     unk_id = Vocab.UNK_ID
 
-    @property
     def codec(self) -> TranslationCodec:
-        """The vocabularies and tokeniser options, without the arrays."""
+        """The vocabularies and tokeniser options, without the arrays (a new object)."""
         return TranslationCodec(self.src_vocab, self.tgt_vocab, self.src_lang, self.tgt_lang,
                                 self.reversed, self.lower, self.split_punctuation)
 
@@ -853,12 +874,12 @@ class TranslationData:
         Returns ``np.ndarray``, int64, shape (N, S), right-padded; raises ``ValueError`` for a
         sentence without tokens.
         """
-        return self.codec.encode_source(texts)
+        return self.codec().encode_source(texts)
 
     def decode_target(self, ids) -> str:
         """One row of target ids -> space-joined text, stopping at ``<eos>``; see
         ``TranslationCodec.decode_target`` (raises ``ValueError`` for 2-D input)."""
-        return self.codec.decode_target(ids)
+        return self.codec().decode_target(ids)
 
     def references(self) -> list[str]:
         """Test targets as tokenised, space-joined text (len ``len(tgt_test)``).
@@ -867,7 +888,7 @@ class TranslationData:
         training vocabulary are the real words (a model cannot match them), and compared
         like with like against ``decode_target`` output by ``corpus_bleu``.
         """
-        codec = self.codec
+        codec = self.codec()
         return [codec.tokenized_text(tgt) for _, tgt in self.test_pairs]
 
     def metadata(self) -> dict:
@@ -876,12 +897,16 @@ class TranslationData:
         Returns
         -------
         dict
-            ``TranslationCodec.metadata()`` plus ``path``, ``source``, ``metric`` and
-            ``options``; ``translation_codec_from_metadata`` rebuilds the codec from it.
+            ``TranslationCodec.metadata()`` plus ``direction`` (``"fra-eng"``),
+            ``options`` (``load_translation`` keyword arguments), ``counts``, ``metric``,
+            ``data_path`` and ``data_source``.  ``translation_codec_from_metadata`` rebuilds
+            the codec from it, and ``load_translation(meta["data_path"],
+            meta["direction"], **meta["options"])`` rebuilds the data.
         """
-        meta = self.codec.metadata()
-        meta.update(path=self.path, source=self.source, metric=self.metric,
-                    options=dict(self.options))
+        meta = self.codec().metadata()
+        meta.update(direction=f"{self.src_lang}-{self.tgt_lang}", options=dict(self.options),
+                    counts=dict(self.counts), metric=self.metric, data_path=self.path,
+                    data_source=self.source)
         return meta
 
 
@@ -988,17 +1013,18 @@ def load_translation(path, direction=None, *, max_len: int | None = None, min_le
     abspath = os.path.abspath(path)
     source = (f"{abspath} ({src_lang}->{tgt_lang}; {n_read} pairs read, "
               f"{len(kept)} used: {len(train)} train / {len(test)} test; seed {seed})")
-    options = {"direction": f"{src_lang}-{tgt_lang}", "max_len": max_len, "min_len": min_len,
+    options = {"max_len": max_len, "min_len": int(min_len), "lower": bool(lower),
+               "split_punctuation": bool(split_punctuation),
                "reverse_source": bool(reverse_source), "test_fraction": float(test_fraction),
                "seed": int(seed), "min_freq": int(min_freq), "max_pairs": max_pairs,
-               "columns": None if columns is None else list(_check_columns(columns)),
-               "pairs_read": n_read, "pairs_used": len(kept)}
+               "columns": None if columns is None else list(_check_columns(columns))}
+    counts = {"read": n_read, "used": len(kept), "train": len(train), "test": len(test)}
     return TranslationData(
         src_train=src_train, tgt_train=tgt_train, src_test=src_test, tgt_test=tgt_test,
         src_vocab=src_vocab, tgt_vocab=tgt_vocab, src_lang=src_lang, tgt_lang=tgt_lang,
         reversed=bool(reverse_source), lower=bool(lower),
         split_punctuation=bool(split_punctuation), source=source, path=abspath,
-        test_pairs=[(p[0], p[1]) for p in test], options=options)
+        test_pairs=[(p[0], p[1]) for p in test], options=options, counts=counts)
 
 
 # ---------------------------------------------------------------------------------------
