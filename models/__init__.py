@@ -6,5 +6,7 @@ from .bahdanau_seq2seq import BahdanauSeq2Seq
 from .base import Seq2SeqModel
 from .peeky_seq2seq import PeekySeq2Seq
 from .seq2seq import Seq2Seq
+from .transformer import Transformer
 
-__all__ = ["Seq2SeqModel", "Seq2Seq", "PeekySeq2Seq", "AttentionSeq2Seq", "BahdanauSeq2Seq"]
+__all__ = ["Seq2SeqModel", "Seq2Seq", "PeekySeq2Seq", "AttentionSeq2Seq", "BahdanauSeq2Seq",
+           "Transformer"]

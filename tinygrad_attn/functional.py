@@ -50,7 +50,8 @@ def embedding(ids, weight: Tensor) -> Tensor:
     return ops.Embedding.apply(weight, Tensor(ids))
 
 
-def cross_entropy(logits: Tensor, target, ignore_index: int = -100) -> Tensor:
+def cross_entropy(logits: Tensor, target, ignore_index: int = -100,
+                  label_smoothing: float = 0.0) -> Tensor:
     """Mean cross-entropy between class scores and integer targets (PyTorch's semantics).
 
     Parameters
@@ -60,19 +61,31 @@ def cross_entropy(logits: Tensor, target, ignore_index: int = -100) -> Tensor:
     ignore_index : int
         Targets equal to it (padding) get zero gradient and are left out of the mean,
         which is over the real targets only. If every target is ignored the loss is 0.
+    label_smoothing : float in [0, 1]
+        eps: the target distribution becomes ``(1 - eps) * onehot(t) + eps / C`` (Szegedy
+        et al. 2016, "Rethinking the Inception Architecture", sec. 7; Vaswani et al. 2017,
+        sec. 5.4 use eps = 0.1), so the loss is ``(1 - eps) * nll + eps * smooth`` with
+        ``smooth = -(1/n) sum_m (1/C) sum_c log softmax(logits)[m, c]`` over the same real
+        targets (PyTorch's semantics). 0 (default) is the plain loss, computed as before.
 
     Returns
     -------
-    Tensor, scalar, dtype of ``logits``: ``-(1/n) sum log softmax(logits)[m, t_m]`` in nats.
+    Tensor, scalar, dtype of ``logits``: ``-(1/n) sum log softmax(logits)[m, t_m]`` in nats
+    (with ``label_smoothing``, the cross-entropy against the smoothed targets above).
 
     Raises
     ------
     ValueError
-        The shapes do not match, or a target is outside [0, C) and not ``ignore_index``.
+        The shapes do not match, a target is outside [0, C) and not ``ignore_index``, or
+        ``label_smoothing`` is outside [0, 1].
 
     Math: negative log-likelihood of a softmax (Goodfellow et al., Deep Learning, 6.2.2.3);
-    computed from ``log_softmax`` so it stays finite for large logits.
+    computed from ``log_softmax`` so it stays finite for large logits. The smoothing term
+    is composed from primitive ops (sum, masked_fill), so its backward is theirs.
     """
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got "
+                         f"{label_smoothing} (fix: 0.1 is the usual value; 0 turns it off)")
     t = np.asarray(target.data if isinstance(target, Tensor) else target)
     C = logits.shape[-1]
     if t.shape != logits.shape[:-1] or t.dtype.kind not in "iu":
@@ -87,7 +100,13 @@ def cross_entropy(logits: Tensor, target, ignore_index: int = -100) -> Tensor:
                          f"[0, {C}) and not ignore_index={ignore_index} (fix: check the "
                          f"vocabulary size or the padding id)")
     logp = log_softmax(logits.reshape(-1, C), axis=-1)
-    return ops.NLLLoss.apply(logp, Tensor(t), ignore_index=ignore_index)
+    nll = ops.NLLLoss.apply(logp, Tensor(t), ignore_index=ignore_index)
+    if label_smoothing == 0.0:
+        return nll
+    ignored = t == ignore_index
+    n = max(int((~ignored).sum()), 1)                 # as NLLLoss: an all-padding batch gives 0
+    smooth = logp.sum(axis=-1).masked_fill(ignored, 0.0).sum() * (-1.0 / n)
+    return nll * (1.0 - label_smoothing) + smooth * (label_smoothing / C)
 
 
 def sigmoid(x: Tensor) -> Tensor:
@@ -165,3 +184,135 @@ def layer_norm(x: Tensor, normalized_shape, weight=None, bias=None, eps: float =
 def logsumexp(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
     """log(sum(exp(x))) over ``axis``, stable (see ``ops.LogSumExp``)."""
     return x.logsumexp(axis=axis, keepdims=keepdims)
+
+
+def _bool_mask(mask, op: str, what: str) -> np.ndarray:
+    """A mask argument (ndarray, Tensor or nested lists of bools) as a bool ndarray;
+    a TypeError naming ``op`` for any other dtype (an additive float mask, say)."""
+    arr = np.asarray(mask.data if isinstance(mask, Tensor) else mask)
+    if arr.dtype != np.bool_:
+        raise TypeError(f"{op}: {what} must be a bool array (True = masked out), got dtype "
+                        f"{arr.dtype} (fix: for PyTorch's additive float masks use "
+                        f"mask == -np.inf; for 0/1 ints use mask.astype(bool))")
+    return arr
+
+
+def _attention_mask(T: int, S: int, batch: tuple = (), attn_mask=None, key_padding_mask=None,
+                   is_causal: bool = False, op: str = "_attention_mask"):
+    """Join the three ways of masking attention into one bool array (True = masked out).
+
+    Parameters
+    ----------
+    T, S : int, the query and key lengths.
+    batch : tuple, the leading (batch) axes of the scores, which have shape batch + (T, S).
+    attn_mask : bool, shape (T, S) or any shape broadcastable to batch + (T, S); True where
+        query t may not look at key s.
+    key_padding_mask : bool, (N, S) with N = batch[0] (or (S,) when batch is ()); True
+        where key s is padding (PyTorch's convention). Broadcast over the other axes.
+    is_causal : bool, mask key s > query t (the upper triangle, aligned at the top left as
+        PyTorch's ``is_causal`` is when T != S).
+    op : str, the op named in error messages.
+
+    Returns
+    -------
+    bool ndarray broadcastable to batch + (T, S), or None when nothing is masked.
+
+    Raises
+    ------
+    TypeError  a mask is not bool.
+    ValueError a mask's shape does not fit; the message gives the expected shape.
+    """
+    full = tuple(batch) + (T, S)
+    mask = np.triu(np.ones((T, S), dtype=bool), k=1) if is_causal else None
+    if attn_mask is not None:
+        m = _bool_mask(attn_mask, op, "attn_mask")
+        try:
+            ok = m.ndim >= 2 and np.broadcast_shapes(m.shape, full) == full
+        except ValueError:
+            ok = False
+        if not ok:
+            raise ValueError(f"{op}: attn_mask has shape {m.shape}, but the scores have shape "
+                             f"{full} (batch + (T, S)) (fix: pass a ({T}, {S}) mask, or one "
+                             f"broadcastable to {full})")
+        mask = m if mask is None else mask | m
+    if key_padding_mask is not None:
+        m = _bool_mask(key_padding_mask, op, "key_padding_mask")
+        want = (batch[0], S) if batch else (S,)
+        if m.shape != want:
+            raise ValueError(f"{op}: key_padding_mask has shape {m.shape}, expected {want} "
+                             f"(batch, S), True where the key is padding (fix: build it from "
+                             f"the padded keys, e.g. ids == pad_id)")
+        m = m.reshape(want[:1] + (1,) * (len(batch) - 1) + (1, S)) if batch else m[None, :]
+        mask = m if mask is None else mask | m
+    return mask
+
+
+def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn_mask=None,
+                                 key_padding_mask=None, is_causal: bool = False,
+                                 dropout_p: float = 0.0, training: bool = False, rng=None):
+    """Scaled dot-product attention, ``softmax(Q K^T / sqrt(d)) V`` (Vaswani et al. 2017,
+    "Attention Is All You Need", sec. 3.2.1, eq. 1), with masks.
+
+    Unlike PyTorch's ``F.scaled_dot_product_attention`` it returns the attention weights
+    too (this project always shows them), and a bool ``attn_mask`` means True = masked
+    out (the convention of PyTorch's ``nn.MultiheadAttention``, the opposite of PyTorch's
+    ``F.scaled_dot_product_attention``).
+
+    Parameters
+    ----------
+    query : Tensor float (..., T, d).
+    key : Tensor float (..., S, d).
+    value : Tensor float (..., S, dv). The leading axes of the three broadcast together.
+    attn_mask : optional bool, (T, S) or broadcastable to (..., T, S); True = not allowed.
+    key_padding_mask : optional bool (N, S), N the first leading axis (or (S,) for 2-D
+        inputs); True where the key is padding.
+    is_causal : bool, also mask every key s > t (query t sees keys 0..t). Combined with
+        ``attn_mask`` (a position masked by either is masked).
+    dropout_p, training : dropout on the weights before they multiply V (Vaswani sec. 5.4),
+        only when ``training``; ``rng`` is the numpy Generator it draws from (see
+        :func:`dropout`).
+
+    Returns
+    -------
+    output : Tensor (..., T, dv), ``weights @ value`` (with dropout applied to the weights
+        when training).
+    weights : Tensor (..., T, S), the attention distribution before dropout: non-negative,
+        each row sums to 1 over its unmasked keys, masked keys get exactly 0, and a row
+        whose keys are all masked is all zeros (its output is 0, never NaN).
+
+    Raises
+    ------
+    ValueError  shapes that do not fit (d or S differ, rank < 2, batch axes that do not
+        broadcast) or a mask of the wrong shape; TypeError  a mask that is not bool.
+
+    Masked scores are set to ``finfo(dtype).min`` before the softmax and the weights of
+    masked keys are then set to 0, so a fully masked row gives zeros instead of NaN (the
+    same approach as :class:`tinygrad_attn.nn.LuongAttention`). Backward: that of the
+    primitive ops (matmul, masked_fill, softmax).
+    """
+    op = "scaled_dot_product_attention"
+    if query.ndim < 2 or key.ndim < 2 or value.ndim < 2:
+        raise ValueError(f"{op}: query, key and value need at least 2 axes (..., T, d), got "
+                         f"{query.shape}, {key.shape}, {value.shape} (fix: unsqueeze a "
+                         f"single vector to (1, d))")
+    T, d = query.shape[-2:]
+    S = key.shape[-2]
+    if key.shape[-1] != d or value.shape[-2] != S or d == 0:
+        raise ValueError(f"{op}: query (..., T, d) {query.shape}, key (..., S, d) {key.shape} "
+                         f"and value (..., S, dv) {value.shape} must share d >= 1 (query, key) "
+                         f"and S (key, value) (fix: project them to the same size first)")
+    try:
+        batch = np.broadcast_shapes(query.shape[:-2], key.shape[:-2], value.shape[:-2])
+    except ValueError:
+        raise ValueError(f"{op}: the leading (batch) axes of query {query.shape}, key "
+                         f"{key.shape} and value {value.shape} do not broadcast (fix: give "
+                         f"them the same batch and head axes)") from None
+    mask = _attention_mask(T, S, batch, attn_mask, key_padding_mask, is_causal, op)
+    scores = (query @ key.transpose(-2, -1)) * (1.0 / np.sqrt(d))      # (..., T, S)
+    if mask is None:
+        weights = scores.softmax(axis=-1)
+    else:
+        scores = scores.masked_fill(mask, float(np.finfo(scores.dtype).min))
+        weights = scores.softmax(axis=-1).masked_fill(mask, 0.0)
+    used = dropout(weights, dropout_p, training, rng) if training and dropout_p > 0 else weights
+    return used @ value, weights
