@@ -247,6 +247,21 @@ def _attention_mask(T: int, S: int, batch: tuple = (), attn_mask=None, key_paddi
     return mask
 
 
+def masked_softmax(scores: Tensor, mask=None) -> Tensor:
+    """softmax over the last axis of ``scores`` where ``mask`` (bool, broadcastable to
+    ``scores``; True = masked out) is False, and exactly 0 where it is True.
+
+    Masked scores are set to the dtype's most negative finite number before the softmax (so
+    e^(min - max) underflows to 0 and no inf - inf = NaN appears), and the weights there
+    are then set to 0, so a row whose every position is masked is all zeros, not uniform.
+    ``mask=None`` is a plain softmax. Composed from masked_fill and softmax.
+    """
+    if mask is None:
+        return scores.softmax(axis=-1)
+    scores = scores.masked_fill(mask, float(np.finfo(scores.dtype).min))
+    return scores.softmax(axis=-1).masked_fill(mask, 0.0)
+
+
 def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn_mask=None,
                                  key_padding_mask=None, is_causal: bool = False,
                                  dropout_p: float = 0.0, training: bool = False, rng=None):
@@ -309,10 +324,6 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
                          f"them the same batch and head axes)") from None
     mask = _attention_mask(T, S, batch, attn_mask, key_padding_mask, is_causal, op)
     scores = (query @ key.transpose(-2, -1)) * (1.0 / np.sqrt(d))      # (..., T, S)
-    if mask is None:
-        weights = scores.softmax(axis=-1)
-    else:
-        scores = scores.masked_fill(mask, float(np.finfo(scores.dtype).min))
-        weights = scores.softmax(axis=-1).masked_fill(mask, 0.0)
+    weights = masked_softmax(scores, mask)
     used = dropout(weights, dropout_p, training, rng) if training and dropout_p > 0 else weights
     return used @ value, weights

@@ -10,19 +10,17 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import functional as F
 from ..tensor import Tensor
 from .layers import Linear
 from .module import Module
 
 
 def masked_softmax(scores: Tensor, key_padding_mask=None) -> Tensor:
-    """softmax over the last axis (S) of ``scores`` (N, ..., S), with source padding removed.
-
-    ``key_padding_mask`` bool (N, S), True = padding. Masked scores are replaced by the
-    dtype's most negative finite number before the softmax (so they get weight e^(min - max),
-    which underflows to 0, and no inf - inf = NaN appears), then the weights there are set
-    to exactly 0, so a row with every position masked is all zeros rather than uniform.
-    Raises ValueError if the mask's shape is not (N, S).
+    """softmax over the last axis (S) of ``scores`` (N, ..., S), with source padding removed:
+    :func:`tinygrad_attn.functional.masked_softmax` with ``key_padding_mask`` bool (N, S),
+    True = padding, broadcast over the middle axes. Padded positions get exactly 0 and a
+    fully padded row is all zeros. Raises ValueError if the mask's shape is not (N, S).
     """
     if key_padding_mask is None:
         return scores.softmax(axis=-1)
@@ -32,9 +30,7 @@ def masked_softmax(scores: Tensor, key_padding_mask=None) -> Tensor:
         raise ValueError(f"attention: key_padding_mask must be (N, S) = ({N}, {S}) for scores "
                          f"{scores.shape}, got {mask.shape} (fix: one row per sentence, True "
                          f"where the source is padding)")
-    mask = mask.reshape((N,) + (1,) * (scores.ndim - 2) + (S,))
-    scores = scores.masked_fill(mask, float(np.finfo(scores.dtype).min))
-    return scores.softmax(axis=-1).masked_fill(mask, 0.0)
+    return F.masked_softmax(scores, mask.reshape((N,) + (1,) * (scores.ndim - 2) + (S,)))
 
 
 class LuongAttention(Module):
