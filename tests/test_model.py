@@ -115,3 +115,45 @@ def test_eval_defaults_to_the_training_data_and_explains_a_mismatch(tmp_path, ca
     dates.write_text("\n".join(generate_date_task(50, seed=1)) + "\n")
     assert main(["eval", str(out / "model.npz"), "--data", str(dates)]) == 2
     assert "fix: pass that file with --data" in capsys.readouterr().err
+
+
+def test_compare_prints_one_row_per_model_and_writes_csv_and_plot(tmp_path, capsys):
+    path = tmp_path / "adds.txt"
+    rng = np.random.default_rng(1)
+    path.write_text("\n".join(f"{a}+{b}".ljust(7) + "_" + str(a + b).ljust(4)
+                              for a, b in rng.integers(0, 100, (300, 2))) + "\n")
+    out = tmp_path / "cmp"
+    assert main(["compare", "--models", "seq2seq,peeky,attention", "--data", str(path),
+                 "--epochs", "2", "--hidden-size", "8", "--wordvec-size", "4",
+                 "--batch-size", "64", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    rows = [ln.split() for ln in text.splitlines() if ln.split()[:1] in (["seq2seq"], ["peeky"],
+                                                                         ["attention"])]
+    assert [r[0] for r in rows] == ["seq2seq", "peeky", "attention"]
+    assert all(len(r) == 1 + 2 + 2 for r in rows)      # 2 epochs, s/epoch, params
+    import csv
+    with open(out / "compare.csv") as f:
+        records = list(csv.DictReader(f))
+    assert [(r["model"], r["epoch"]) for r in records][:2] == [("seq2seq", "1"), ("seq2seq", "2")]
+    assert len(records) == 6 and (out / "compare.png").stat().st_size > 1000
+    assert main(["compare", "--models", "seq2seq,nope", "--data", str(path)]) == 2
+
+
+@pytest.mark.parametrize("model", ["attention", "bahdanau", "transformer"])
+def test_translation_train_translate_and_eval_from_the_command_line(tmp_path, capsys, model):
+    from .conftest import DATA
+    lines = (DATA / "eng-fra" / "fra.tutorial-filter.txt").read_text(encoding="utf-8").splitlines()
+    path = tmp_path / "fra.txt"                      # the file name gives the languages
+    path.write_text("\n".join(lines[:400]) + "\n", encoding="utf-8")
+    out = tmp_path / model
+    assert main(["train", "--model", model, "--data", str(path), "--epochs", "1",
+                 "--hidden-size", "16", "--wordvec-size", "8", "--heads", "2", "--ff-size", "16",
+                 "--batch-size", "32", "--out", str(out)]) == 0
+    assert "test BLEU" in capsys.readouterr().out
+    sentence = lines[0].split("\t")[1]
+    assert main(["translate", str(out / "model.npz"), sentence]) == 0
+    printed = capsys.readouterr().out
+    assert printed.strip() and "attention weights" in printed
+    assert main(["translate", str(out / "model.npz"), sentence, "--beam", "3"]) == 0
+    assert main(["eval", str(out / "model.npz"), "--examples", "1"]) == 0
+    assert "BLEU" in capsys.readouterr().out
