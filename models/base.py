@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinygrad_attn import Tensor, nn, stack
+from tinygrad_attn import Tensor, nn, scope, stack
 from tinygrad_attn import functional as F
 
 
@@ -106,7 +106,8 @@ class Seq2SeqModel(nn.Module):
                     own = steps[-1].data.argmax(axis=-1)
                     use_true = rng.random(len(prev)) < teacher_forcing_ratio
                     prev = np.where(use_true, tgt_in[:, t], own)
-                step_logits, state, w = self.decode_step(prev, state)
+                with scope(t):             # decoder step t, for pictures of the graph
+                    step_logits, state, w = self.decode_step(prev, state)
                 steps.append(step_logits)
                 ws.append(w)
             logits = stack(steps, axis=1)

@@ -1,4 +1,5 @@
-"""The ``tinygrad-attn`` command line: ``train``, ``translate``, ``eval`` and ``compare``."""
+"""The ``tinygrad-attn`` command line: ``train``, ``translate``, ``eval``, ``compare`` and
+``graph``."""
 from __future__ import annotations
 
 import argparse
@@ -174,6 +175,33 @@ def _cmd_compare(args) -> int:
     return 0
 
 
+def _cmd_graph(args) -> int:
+    import viz
+    from . import graphs
+    if args.model == "neuron":
+        loss, names = graphs.neuron()
+        graph = viz.draw_graph(loss, params=names, backward=args.backward,
+                               rankdir=args.rankdir, max_nodes=args.max_nodes,
+                               title="a 2-input neuron: loss = (tanh(x1*w1 + x2*w2 + b) - 1)^2")
+    else:
+        from .train import build_model
+        data = load_data(args)
+        model = build_model(config_from_args(args), len(data.src_vocab), len(data.tgt_vocab))
+        loss = graphs.training_step(model, data, args.batch_size, fused=args.fused,
+                                    seed=args.seed, teacher_forcing=args.teacher_forcing)
+        graph = viz.draw_graph(loss, model=model, backward=args.backward, rankdir=args.rankdir,
+                               max_nodes=args.max_nodes, collapse_steps=args.collapse_steps,
+                               title=f"one training step of {type(model).__name__} on "
+                                     f"{data.source} (batch {args.batch_size})")
+    try:
+        path = viz.render(graph, args.output)
+    except RuntimeError as e:               # no `dot` program: the DOT source is still saved
+        print(f"tinygrad-attn graph: {e}", file=sys.stderr)
+        return 1
+    print(f"saved {path} ({graph.source.count(' -> ')} edges)")
+    return 0
+
+
 def comparison_table(histories: dict, metric: str) -> str:
     """A plain-text table: one row per model; the score after each epoch, mean seconds per
     epoch and parameter count."""
@@ -272,6 +300,23 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--max-decode-len", type=int, default=40)
     tr.add_argument("--quiet", action="store_true", help="print only the output")
     tr.set_defaults(func=_cmd_translate)
+
+    g = sub.add_parser("graph", help="draw the computation graph of one training step (or of a "
+                       "single neuron) with graphviz", formatter_class=fmt)
+    g.add_argument("--model", default="attention", choices=("neuron",) + MODEL_NAMES,
+                   help="'neuron': a 2-input neuron; otherwise one training step of that model")
+    _add_training_options(g)
+    g.add_argument("--collapse-steps", action="store_true", help="draw each unrolled "
+                   "recurrence once, in a box that counts its time steps")
+    g.add_argument("--backward", action=argparse.BooleanOptionalAction, default=True,
+                   help="draw the backward pass: gradients, backward order, reverse edges")
+    g.add_argument("--fused", action="store_true", help="keep each LSTM layer as one fused "
+                   "node (default: the composed cells, step by step)")
+    g.add_argument("--rankdir", default="TB", choices=("TB", "BT", "LR", "RL"))
+    g.add_argument("--max-nodes", type=int, default=None, help="draw at most this many ops")
+    g.add_argument("-o", "--output", default="graph.svg", help="picture file: .svg, .png, "
+                   ".pdf, or .gv for the DOT source")
+    g.set_defaults(func=_cmd_graph)
 
     e = sub.add_parser("eval", help="test-set score of a checkpoint", formatter_class=fmt)
     e.add_argument("checkpoint")

@@ -15,10 +15,13 @@ The ops themselves live in :mod:`tinygrad_attn.ops`; this module holds only the 
 from __future__ import annotations
 
 import functools
+import itertools
 
 import numpy as np
 
 _grad_enabled = True
+_scope: tuple = ()                 # the labels of the enclosing ``scope`` blocks, outermost first
+_creation = itertools.count()      # numbers the recorded nodes in the order they are made
 
 
 class no_grad:
@@ -59,6 +62,43 @@ class no_grad:
 def is_grad_enabled() -> bool:
     """True unless inside ``no_grad()``."""
     return _grad_enabled
+
+
+class scope:
+    """Context manager that labels every node recorded inside it (for pictures of the graph).
+
+    Each recorded ``Function`` keeps ``fn.scope``, the tuple of labels of the ``scope``
+    blocks around its creation, outermost first. The engine uses two kinds of label:
+    a ``Module`` (``Module.__call__`` opens a scope for itself, so a node knows which layer
+    made it) and an ``int``, a time step (the unrolled recurrent layers open ``scope(t)``
+    around step ``t``). Any other hashable label (a string, say) is allowed too. Labels
+    change nothing in the math; ``viz.draw_graph`` groups and collapses nodes by them.
+    Costs one tuple per block; inside ``no_grad()`` nothing is recorded, so nothing is
+    labelled.
+
+    Examples
+    --------
+    >>> from tinygrad_attn import Tensor, scope
+    >>> x = Tensor([1.0], requires_grad=True)
+    >>> with scope("neuron"):
+    ...     y = x * 2
+    >>> y._ctx.scope
+    ('neuron',)
+    """
+
+    def __init__(self, label):
+        self.label = label
+
+    def __enter__(self):
+        global _scope
+        self._outer = _scope
+        _scope = _scope + (self.label,)
+        return self
+
+    def __exit__(self, *exc):
+        global _scope
+        _scope = self._outer
+        return False
 
 
 def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
@@ -102,6 +142,11 @@ class Function:
 
     ``self.needs_input_grad[i]`` says whether input ``i`` wants a gradient, so a backward
     may skip work.
+
+    What a recorded node also keeps, for pictures of the graph (``viz.draw_graph``):
+    ``created`` (an int; nodes made later have larger numbers), ``scope`` (the labels of
+    the enclosing :class:`scope` blocks) and, once a backward pass has run through it,
+    ``backward_order`` (0 for the first node whose backward ran, then 1, 2, ...).
     """
 
     def __init__(self):
@@ -134,6 +179,7 @@ class Function:
             fn.inputs = tensors
             fn.needs_input_grad = tuple(t.requires_grad for t in tensors)
             fn.input_versions = tuple(t._version for t in tensors)
+            fn.created, fn.scope = next(_creation), _scope
             result._ctx = fn
         return result
 
@@ -151,14 +197,19 @@ class Function:
         """Drop what forward saved (called after backward unless ``retain_graph``).
 
         The node keeps the graph's structure but no arrays: leaf inputs (parameters) stay,
-        non-leaf inputs are replaced by a :class:`_Released` record of their place in the
-        graph, so the intermediate results can be freed once the caller lets go of them.
+        and so do inputs whose gradient was asked for (``retain_grad``: their value and
+        ``.grad`` stay readable); other non-leaf inputs are replaced by a
+        :class:`_Released` record of their place in the graph, so the intermediate results
+        can be freed once the caller lets go of them. What the pictures read (``created``,
+        ``scope``, ``backward_order``) is kept.
         """
-        inputs = tuple(t if t._ctx is None else _Released(t) for t in self.inputs)
-        needs, versions = self.needs_input_grad, self.input_versions
+        inputs = tuple(t if t._ctx is None or getattr(t, "_retains_grad", False)
+                       else _Released(t) for t in self.inputs)
+        kept = {k: self.__dict__[k] for k in ("needs_input_grad", "input_versions", "created",
+                                               "scope", "backward_order") if k in self.__dict__}
         self.__dict__.clear()
-        self.inputs, self.needs_input_grad, self.released = inputs, needs, True
-        self.input_versions = versions
+        self.__dict__.update(kept)
+        self.inputs, self.released = inputs, True
 
 
 class _Released:
@@ -331,6 +382,7 @@ class Tensor:
                     f"{self.shape} (fix: pass a gradient of the tensor's shape)")
 
         grads = {id(self): gradient}
+        order = itertools.count()
         for t in reversed(_toposort(self)):
             g = grads.pop(id(t), None)
             if g is None:
@@ -356,6 +408,7 @@ class Tensor:
                     f"the gradient would be wrong (fix: compute the forward pass again after "
                     f"the update)")
             in_grads = fn.backward(g)
+            fn.backward_order = next(order)
             if not isinstance(in_grads, tuple):
                 in_grads = (in_grads,)
             for inp, ig in zip(fn.inputs, in_grads):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..random import generator
-from ..tensor import Tensor
+from ..tensor import Tensor, scope
 
 
 def _uniform(shape, bound, dtype=np.float32):
@@ -26,13 +26,15 @@ class Module:
     Parameters are found through the instance's attributes, in the order they were
     set: a ``Parameter``, a ``Module`` (recursively), or a list / tuple / dict of them
     (named ``attr.0``, ``attr.key``). Subclasses implement ``forward``; calling the
-    module calls ``forward``.
+    module calls ``forward`` inside ``scope(self)``, so every node it records knows which
+    layer made it (``viz.draw_graph`` groups nodes by module with that).
     """
 
     training: bool = True
 
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        with scope(self):
+            return self.forward(*args, **kwargs)
 
     def forward(self, *args, **kwargs):  # pragma: no cover - abstract
         raise NotImplementedError(f"{type(self).__name__}.forward is not implemented")

@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import functional as F
 from .. import ops
-from ..tensor import Tensor, stack
+from ..tensor import Tensor, scope, stack
 from .module import Module, Parameter, _uniform
 
 
@@ -159,7 +159,8 @@ class _StackedRecurrent(Module):
         sequences, each (N, T, H); the first is the output (for LSTM: (hs, cs))."""
         hs, h = [], state
         for t in range(x.shape[1]):
-            h = self._cell(x[:, t], h, *weights)
+            with scope(t):                 # time step t, for pictures of the graph
+                h = self._cell(x[:, t], h, *weights)
             hs.append(h)
         return (stack(hs, axis=1),)
 
@@ -258,7 +259,8 @@ class LSTM(_StackedRecurrent):
         if not self.fused:   # the teaching path: one lstm_cell per step
             (h, c), hs, cs = state, [], []
             for t in range(x.shape[1]):
-                h, c = lstm_cell(x[:, t], h, c, *weights)
+                with scope(t):             # time step t, for pictures of the graph
+                    h, c = lstm_cell(x[:, t], h, c, *weights)
                 hs.append(h)
                 cs.append(c)
             return stack(hs, axis=1), stack(cs, axis=1)
