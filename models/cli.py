@@ -66,13 +66,14 @@ def _cmd_train(args) -> int:
     cfg = config_from_args(args)
     out = args.out or os.path.join("runs", "date" if args.data is None else cfg.model)
     model, history = train(data, cfg, out_dir=out)
+    pictures = save_pictures(model, data, history, out)
     pred = predict(model, data.src_test[:5], data, beam=cfg.beam, max_len=cfg.max_decode_len)
     print("examples from the test set:")
     _print_examples(data, data.src_test, data.tgt_test, pred)
     last = history[-1]
     print(f"final {format_score(last)} after {last['epoch']} epochs; "
           f"{np.mean([h['epoch_seconds'] for h in history]):.1f} s per epoch. "
-          f"Saved {os.path.join(out, 'model.npz')}")
+          f"Saved {os.path.join(out, 'model.npz')}, " + ", ".join(pictures))
     example = "september 27, 1994" if data.metric == "exact_match" else data.test_pairs[0][0]
     print(f"try: tinygrad-attn translate {os.path.join(out, 'model.npz')} \"{example}\"")
     return 0
@@ -81,6 +82,9 @@ def _cmd_train(args) -> int:
 def _cmd_translate(args) -> int:
     model, meta, codec = load_model(args.checkpoint)
     x = codec.encode_source([args.text])
+    if args.beam > 1 and args.plot:
+        raise ValueError("translate: --plot draws the attention of greedy decoding (fix: drop "
+                         "--beam or --plot)")
     if args.beam > 1:
         from .decoding import beam_search
         ids, _ = beam_search(model, x, start_id=codec.start_id, max_len=_max_len(codec, args),
@@ -93,6 +97,12 @@ def _cmd_translate(args) -> int:
     print(codec.decode_target(ids[0]))
     if weights is not None and not args.quiet:
         _print_attention(codec, args.text, ids[0], weights[0])
+    if args.plot:
+        if weights is None:
+            raise ValueError(f"translate --plot: the {meta['model_name']} model has no "
+                             f"attention to draw (fix: use an attention, bahdanau or "
+                             f"transformer checkpoint)")
+        _plot_translation(args.plot, model, codec, args.text, x, ids, weights)
     return 0
 
 
@@ -100,8 +110,14 @@ def _max_len(codec, args):
     return codec.answer_length if codec.eos_id is None else args.max_decode_len
 
 
-def _print_attention(codec, text, ids, weights):
-    """Attention table: rows = output tokens, columns = input tokens in reading order."""
+def attention_view(codec, text, ids, weights):
+    """One sentence's attention in reading order, for a table or a heatmap.
+
+    text : the source as typed; ids : the output ids (L,); weights : (L, S) or (h, L, S) in
+    the model's source order. Returns (source tokens, output tokens up to and including
+    <eos>, weights (L', S') or (h, L', S')): columns in reading order, whitespace-only
+    character columns (the fixed-width padding of the book's tasks) dropped.
+    """
     src_tokens = codec.source_tokens(text)                 # in the model's order
     order = list(range(len(src_tokens)))
     if codec.reversed:
@@ -113,11 +129,82 @@ def _print_attention(codec, text, ids, weights):
             out_tokens.append("<eos>")
             break
         out_tokens.append(codec.decode_target(np.array([i])) or "?")
-    width = max(4, *(len(src_tokens[j]) for j in cols)) + 1
+    w = np.asarray(weights)[..., :len(out_tokens), :][..., cols]
+    return [src_tokens[j] for j in cols], out_tokens, w
+
+
+def _print_attention(codec, text, ids, weights):
+    """Attention table: rows = output tokens, columns = input tokens in reading order."""
+    src, out, w = attention_view(codec, text, ids, weights)
+    width = max(4, *(len(t) for t in src)) + 1
     print("\nattention weights (rows: output tokens; columns: input tokens):")
-    print(" " * 8 + "".join(f"{src_tokens[j]:>{width}}" for j in cols))
-    for r, tok in enumerate(out_tokens):
-        print(f"{tok[:7]:>7} " + "".join(f"{weights[r, j]:>{width}.2f}" for j in cols))
+    print(" " * 8 + "".join(f"{t:>{width}}" for t in src))
+    for r, tok in enumerate(out):
+        print(f"{tok[:7]:>7} " + "".join(f"{w[r, j]:>{width}.2f}" for j in range(len(src))))
+
+
+def head_weights(model, src, ids, start_id):
+    """Per-head encoder-decoder attention of a Transformer for the output ``ids`` (N, L):
+    one teacher-forced pass over ``[start] + ids[:, :-1]``, which gives the same weights as
+    the greedy steps (decoding is causal). Returns (N, h, L, S), or None for a model
+    without heads."""
+    layers = getattr(getattr(model, "decoder", None), "layers", None)
+    if not layers or not hasattr(layers[-1], "cross_attn_head_weights"):
+        return None
+    from tinygrad_attn import no_grad
+    tgt_in = np.concatenate([np.full((len(ids), 1), start_id), ids[:, :-1]], axis=1)
+    with no_grad():
+        model.decode(tgt_in, model.encode(src))
+    return layers[-1].cross_attn_head_weights.data
+
+
+def _plot_translation(path, model, codec, text, x, ids, weights):
+    import viz
+    heads = head_weights(model, x, ids, codec.start_id)
+    if heads is not None:
+        src, out, w = attention_view(codec, text, ids[0], heads[0])
+        viz.plot_attention_heads(w, src, out, path, title=f"{text}  ->  {codec.decode_target(ids[0])}")
+    else:
+        src, out, w = attention_view(codec, text, ids[0], weights[0])
+        viz.plot_attention(w, src, out, path, title=f"{text}  ->  {codec.decode_target(ids[0])}")
+    print(f"saved the attention map to {path}")
+
+
+def save_pictures(model, data, history, out_dir, n_items: int = 4) -> list[str]:
+    """What ``train`` leaves for a person to look at: ``curves.png`` (training loss and test
+    score per epoch) and, for a model with attention, ``attention.png`` (the maps of the
+    first ``n_items`` test items). Returns the paths written."""
+    import viz
+    from .decoding import greedy_decode
+    from .train import _trim
+    written = [viz.plot_history(history, os.path.join(out_dir, "curves.png"),
+                                name=model.MODEL_NAME, title=str(data.source))]
+    codec = data.codec()
+    texts = [_source_text(data, i) for i in range(min(n_items, len(data.src_test)))]
+    if not texts:
+        return written
+    x, mask = _trim(np.asarray(data.src_test[:len(texts)]), data.pad_id)
+    max_len = codec.answer_length if codec.eos_id is None else 40
+    ids, weights = greedy_decode(model.eval(), x, mask, start_id=codec.start_id,
+                                 max_len=max_len, eos_id=codec.eos_id)
+    if weights is None:
+        return written
+    items = []
+    for i, text in enumerate(texts):
+        src, out, w = attention_view(codec, text, ids[i], weights[i])
+        items.append((w, src, out, text if len(text) < 40 else text[:37] + "..."))
+    written.append(viz.plot_attention_grid(items, os.path.join(out_dir, "attention.png"),
+                                           title=f"attention of {type(model).__name__}"))
+    return written
+
+
+def _source_text(data, i):
+    """Test item ``i``'s source as a person typed it."""
+    if data.metric == "exact_match":
+        codec = data.codec()
+        return codec.vocab.decode(data.src_test[i][::-1] if data.reversed else
+                                  data.src_test[i]).rstrip()
+    return data.test_pairs[i][0]
 
 
 def _cmd_eval(args) -> int:
@@ -299,6 +386,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--alpha", type=float, default=0.6, help="beam length-penalty exponent")
     tr.add_argument("--max-decode-len", type=int, default=40)
     tr.add_argument("--quiet", action="store_true", help="print only the output")
+    tr.add_argument("--plot", default=None, metavar="PATH", help="save the attention map as "
+                    "a picture (.png, .svg, .pdf); a Transformer gets one panel per head")
     tr.set_defaults(func=_cmd_translate)
 
     g = sub.add_parser("graph", help="draw the computation graph of one training step (or of a "

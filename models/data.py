@@ -13,6 +13,7 @@ import datetime
 import json
 import operator
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -366,6 +367,70 @@ _DATE_FORMATS = (
     "{a} {d} {B} {Y}",         # tue 27 september 1994
 )
 _CASES = (str.lower, str.title, str.upper)
+
+
+def date_source_spans(text: str, iso: str) -> dict:
+    """Where each field of the answer comes from in a date task's input.
+
+    text : the input as typed (e.g. ``"september 27, 1994"``, ``"9/27/94"``,
+        ``"19940927"``); iso : its answer ``YYYY-MM-DD``.
+    Returns ``{"year": positions, "month": positions, "day": positions}``: the character
+    indices of ``text`` that spell each field (the year's digits, the month's name or
+    number, the day's number). A field that cannot be found gets an empty list. For a
+    two-digit year the positions are those of the two digits (the century is not in the
+    input). Used to check that attention aligns output digits with their source.
+    """
+    Y, m, d = iso[:4], int(iso[5:7]), int(iso[8:10])
+    runs = [(mt.start(), mt.end(), mt.group()) for mt in re.finditer(r"\d+", text)]
+    spans = {"year": [], "month": [], "day": []}
+    for a, b, digits in runs:
+        if len(digits) == 8 and digits[:4] == Y:            # YYYYMMDD
+            return {"year": list(range(a, a + 4)), "month": list(range(a + 4, a + 6)),
+                    "day": list(range(a + 6, a + 8))}
+    year = [r for r in runs if r[2] == Y] or [r for r in runs if r[2] == Y[2:]]
+    if year:
+        spans["year"] = list(range(year[-1][0], year[-1][1]))
+        runs = [r for r in runs if r is not year[-1]]
+    name = _MONTHS[m - 1]
+    word = re.search(rf"\b({name}|{name[:3]})\b", text, flags=re.IGNORECASE)
+    if word:
+        spans["month"] = list(range(word.start(), word.end()))
+    else:
+        month = [r for r in runs if int(r[2]) == m]
+        if month:
+            spans["month"] = list(range(month[0][0], month[0][1]))
+            runs = [r for r in runs if r is not month[0]]
+    day = [r for r in runs if int(r[2]) == d]
+    if day:
+        spans["day"] = list(range(day[0][0], day[0][1]))
+    return spans
+
+
+def date_alignment(codec: "CharCodec", text: str, iso: str, weights) -> list[bool]:
+    """For each output digit whose source is in the input, whether its largest attention
+    weight falls on that source (:func:`date_source_spans`).
+
+    codec : the model's :class:`CharCodec`; weights : (10, S) attention of the 10 output
+    characters ``YYYY-MM-DD`` over the model's source columns (reversed if the model reads
+    reversed). The century digits of a two-digit year are not checked. Returns one bool per
+    checked digit (an empty list if no field was found).
+    """
+    spans = date_source_spans(text, iso)
+    weights = np.asarray(weights)
+    S = weights.shape[1]
+    checks = []
+    fields = (("year", range(0, 4)), ("month", range(5, 7)), ("day", range(8, 10)))
+    for field, outputs in fields:
+        positions = set(spans[field])
+        if not positions:
+            continue
+        if field == "year" and len(positions) == 2:
+            outputs = range(2, 4)
+        for t in outputs:
+            col = int(weights[t].argmax())
+            pos = S - 1 - col if codec.reversed else col      # back to the typed order
+            checks.append(pos in positions)
+    return checks
 
 
 def generate_date_task(n: int = 50000, seed: int = 0) -> list[str]:

@@ -74,6 +74,15 @@ def test_command_line_train_translate_eval(tmp_path, capsys):
     answer = text.splitlines()[0]
     assert len(answer) == 10
     assert "attention weights" in text
+    for picture in ("curves.png", "attention.png"):           # what train leaves to look at
+        assert (out / picture).read_bytes()[:4] == b"\x89PNG"
+    assert main(["translate", str(out / "model.npz"), "may 3, 2005", "--quiet",
+                 "--plot", str(tmp_path / "attn.png")]) == 0
+    assert (tmp_path / "attn.png").read_bytes()[:4] == b"\x89PNG"
+    assert "saved the attention map" in capsys.readouterr().out
+    assert main(["translate", str(out / "model.npz"), "may 3, 2005", "--beam", "2",
+                 "--plot", str(tmp_path / "x.png")]) == 2
+    assert "--plot draws the attention of greedy decoding" in capsys.readouterr().err
     assert main(["eval", str(out / "model.npz"), "--data", str(path)]) == 0
     assert "test exact match" in capsys.readouterr().out
     assert main(["translate", str(tmp_path / "nope.npz"), "x"]) == 2
@@ -155,5 +164,14 @@ def test_translation_train_translate_and_eval_from_the_command_line(tmp_path, ca
     printed = capsys.readouterr().out
     assert printed.strip() and "attention weights" in printed
     assert main(["translate", str(out / "model.npz"), sentence, "--beam", "3"]) == 0
+    plot = tmp_path / "attn.svg"
+    assert main(["translate", str(out / "model.npz"), sentence, "--quiet", "--plot",
+                 str(plot)]) == 0
+    svg = plot.read_text(encoding="utf-8")
+    assert "<svg" in svg
+    if model == "transformer":                                # one panel per head
+        assert "head 1" in svg and "head 2" in svg and "head 3" not in svg
+    else:
+        assert "head 1" not in svg
     assert main(["eval", str(out / "model.npz"), "--examples", "1"]) == 0
     assert "BLEU" in capsys.readouterr().out

@@ -1,6 +1,9 @@
 """Training curves with matplotlib: one line per model and epoch-by-epoch scores, as
-``tinygrad-attn compare`` draws them."""
+``tinygrad-attn compare`` draws them, and one run's curves from its ``history.json``."""
 from __future__ import annotations
+
+import json
+import os
 
 import matplotlib
 
@@ -42,6 +45,26 @@ def plot_compare(histories: dict, path, title: str | None = None) -> str:
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    root, ext = os.path.splitext(os.fspath(path))
+    tmp = f"{root}.tmp{ext}"                 # atomic: a good picture is never half-replaced
+    fig.savefig(tmp, dpi=120)
     plt.close(fig)
+    os.replace(tmp, path)
     return str(path)
+
+
+def plot_history(history, path, name: str = "model", title: str | None = None) -> str:
+    """Save the training curves of one run: test score and training loss per epoch.
+
+    history : the list of per-epoch dicts that ``models.train.train`` returns, or the path of
+        the ``history.json`` it writes in its output folder.
+    Returns the path written. Raises ValueError for an empty history, FileNotFoundError for
+    a missing file.
+    """
+    if isinstance(history, (str, os.PathLike)):
+        with open(history, encoding="utf-8") as f:
+            history = json.load(f)
+    if not history:
+        raise ValueError("plot_history: the history is empty (fix: train for at least one "
+                         "epoch)")
+    return plot_compare({name: history}, path, title=title)

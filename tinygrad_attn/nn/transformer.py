@@ -256,7 +256,8 @@ class TransformerDecoderLayer(Module):
     Attributes, set by each forward call (Tensors averaged over the heads, part of the
     graph; None before the first call): ``self_attn_weights`` (N, T, T) and
     ``cross_attn_weights`` (N, T, S), the encoder-decoder attention a model shows as
-    its alignment picture.
+    its alignment picture, and ``cross_attn_head_weights`` (N, nhead, T, S), the same per
+    head (one panel per head in ``viz.plot_attention_heads``).
 
     Raises: see :class:`MultiheadAttention`; ValueError for an unknown activation.
     """
@@ -280,6 +281,7 @@ class TransformerDecoderLayer(Module):
         self.activation = _activation(activation, "TransformerDecoderLayer")
         self.self_attn_weights: Tensor | None = None
         self.cross_attn_weights: Tensor | None = None
+        self.cross_attn_head_weights: Tensor | None = None
 
     def _sa_block(self, x, attn_mask, key_padding_mask, is_causal):
         x, self.self_attn_weights = self.self_attn(x, x, x, key_padding_mask=key_padding_mask,
@@ -287,9 +289,10 @@ class TransformerDecoderLayer(Module):
         return self.dropout1(x)
 
     def _mha_block(self, x, memory, attn_mask, key_padding_mask, is_causal):
-        x, self.cross_attn_weights = self.multihead_attn(
+        x, self.cross_attn_head_weights = self.multihead_attn(
             x, memory, memory, key_padding_mask=key_padding_mask, attn_mask=attn_mask,
-            is_causal=is_causal)
+            is_causal=is_causal, average_attn_weights=False)
+        self.cross_attn_weights = self.cross_attn_head_weights.mean(axis=1)
         return self.dropout2(x)
 
     def _ff_block(self, x):

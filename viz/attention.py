@@ -1,0 +1,143 @@
+"""Attention maps with matplotlib: which source tokens each output token looked at.
+
+A map is the matrix of attention weights a[t, s] of one sentence: rows are the output
+tokens (t), columns the source tokens (s) in reading order, each row a distribution over
+the source (Luong et al. 2015, sec. 3.1; Bahdanau et al. 2014, fig. 3 draws the same
+picture). For multi-head attention (Vaswani et al. 2017, sec. 3.2.2) each head has its own
+map, drawn as one panel per head.
+"""
+from __future__ import annotations
+
+import math
+import os
+import warnings
+
+import matplotlib
+
+matplotlib.use("Agg")   # files only; no display needed
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+# Hangul (the Korean data) needs a CJK font; matplotlib falls back along this list, glyph by
+# glyph, to the first installed font that has it (DejaVu Sans ships with matplotlib).
+FONTS = ["DejaVu Sans", "Noto Sans CJK KR", "Noto Sans CJK JP", "NanumGothic",
+         "Apple SD Gothic Neo", "Malgun Gothic"]
+
+
+def _font_family(tokens=()):
+    """The installed fonts of ``FONTS``; warns (once per call) when ``tokens`` hold Hangul
+    and no font for it is installed, since the picture would show empty boxes."""
+    from matplotlib import font_manager
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    family = [f for f in FONTS if f in installed] or ["DejaVu Sans"]
+    if family == ["DejaVu Sans"] and any("\uac00" <= ch <= "\ud7a3" for t in tokens for ch in t):
+        warnings.warn("viz: no font with Hangul is installed, so Korean tokens show as boxes "
+                      "(fix: 'apt-get install fonts-noto-cjk', or install Noto Sans CJK KR)",
+                      stacklevel=3)
+    return family
+
+
+def _check(weights, src_tokens, out_tokens, what="plot_attention"):
+    w = np.asarray(weights.data if hasattr(weights, "data") else weights, dtype=np.float64)
+    if w.ndim != 2 or w.shape != (len(out_tokens), len(src_tokens)):
+        raise ValueError(f"{what}: weights of shape {w.shape} do not match {len(out_tokens)} "
+                         f"output tokens x {len(src_tokens)} source tokens (fix: pass one "
+                         f"sentence's (T, S) weights, cut to its real tokens)")
+    return w
+
+
+def draw_attention(ax, weights, src_tokens, out_tokens, title=None, annotate=None):
+    """Draw one attention map on a matplotlib ``Axes``.
+
+    weights : (T, S) array-like, row t the attention of output token t over the source.
+    src_tokens : S strings (columns, left to right); out_tokens : T strings (rows, top down).
+    annotate : write each weight in its cell (default: when the map has <= 400 cells).
+    Returns the image (for a colour bar). Raises ValueError when the shapes disagree.
+    """
+    w = _check(weights, src_tokens, out_tokens)
+    family = _font_family(list(src_tokens) + list(out_tokens))
+    img = ax.imshow(w, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto",
+                    interpolation="nearest")
+    ax.set_xticks(range(len(src_tokens)))
+    ax.set_xticklabels([repr(t)[1:-1] if t.isspace() else t for t in src_tokens],
+                       rotation=90 if max(map(len, src_tokens), default=0) > 2 else 0,
+                       fontfamily=family)
+    ax.set_yticks(range(len(out_tokens)))
+    ax.set_yticklabels(out_tokens, fontfamily=family)
+    ax.set_xlabel("source")
+    ax.set_ylabel("output")
+    ax.tick_params(labelsize=8)
+    if annotate if annotate is not None else w.size <= 400:
+        for (t, s), v in np.ndenumerate(w):
+            if v >= 0.1:
+                ax.text(s, t, f"{v:.2f}", ha="center", va="center", fontsize=6,
+                        color="black" if v > 0.6 else "white")
+    if title:
+        ax.set_title(title, fontsize=9, fontfamily=family)
+    return img
+
+
+def _save(fig, path):
+    """Save atomically (a half-written picture never replaces a good one)."""
+    path = os.fspath(path)
+    root, ext = os.path.splitext(path)
+    tmp = f"{root}.tmp{ext}"
+    fig.savefig(tmp, dpi=130, bbox_inches="tight")
+    plt.close(fig)
+    os.replace(tmp, path)
+    return path
+
+
+def plot_attention(weights, src_tokens, out_tokens, path, title: str | None = None) -> str:
+    """Save the attention map of one sentence (a heatmap, source tokens across, output
+    tokens down, weights 0..1) to ``path`` (.png, .svg or .pdf). Returns the path.
+
+    Raises ValueError if ``weights`` is not (len(out_tokens), len(src_tokens)).
+    """
+    w = _check(weights, src_tokens, out_tokens)
+    fig, ax = plt.subplots(figsize=(1.2 + 0.32 * w.shape[1], 1.0 + 0.3 * w.shape[0]))
+    img = draw_attention(ax, w, src_tokens, out_tokens, title)
+    fig.colorbar(img, ax=ax, fraction=0.046, pad=0.04)
+    return _save(fig, path)
+
+
+def plot_attention_grid(items, path, cols: int = 2, title: str | None = None) -> str:
+    """Save several attention maps side by side.
+
+    items : a list of ``(weights (T, S), src_tokens, out_tokens)`` or
+        ``(weights, src_tokens, out_tokens, title)``.
+    Returns the path. Raises ValueError if ``items`` is empty or a map's shapes disagree.
+    """
+    if not items:
+        raise ValueError("plot_attention_grid: no maps to draw (fix: pass at least one "
+                         "(weights, src_tokens, out_tokens) item)")
+    cols = max(1, min(cols, len(items)))
+    rows = math.ceil(len(items) / cols)
+    S = max(len(it[1]) for it in items)
+    T = max(len(it[2]) for it in items)
+    fig, axes = plt.subplots(rows, cols, squeeze=False,
+                             figsize=(cols * (1.5 + 0.3 * S), rows * (1.4 + 0.3 * T)))
+    for ax, item in zip(axes.flat, items):
+        draw_attention(ax, *item[:3], title=item[3] if len(item) > 3 else None)
+    for ax in list(axes.flat)[len(items):]:
+        ax.axis("off")
+    if title:
+        fig.suptitle(title, fontfamily=_font_family())
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_attention_heads(weights, src_tokens, out_tokens, path, title: str | None = None,
+                         cols: int = 4) -> str:
+    """Save one panel per head of multi-head attention.
+
+    weights : (h, T, S), head k's map in ``weights[k]`` (``nn.MultiheadAttention(...,
+        average_attn_weights=False)`` gives (N, h, T, S): pass one sentence's).
+    Returns the path. Raises ValueError for a weights array that is not 3-D.
+    """
+    w = np.asarray(weights.data if hasattr(weights, "data") else weights)
+    if w.ndim != 3:
+        raise ValueError(f"plot_attention_heads: weights must be (heads, T, S), got shape "
+                         f"{w.shape} (fix: take one sentence, e.g. weights[0])")
+    items = [(w[k], src_tokens, out_tokens, f"head {k + 1}") for k in range(w.shape[0])]
+    return plot_attention_grid(items, path, cols=min(cols, len(items)), title=title)
