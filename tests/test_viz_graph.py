@@ -230,3 +230,14 @@ def test_graph_command_neuron_and_a_collapsed_training_step(tmp_path, capsys):
     dot = (tmp_path / "date.gv").read_text()
     assert "x 29 steps" in dot and "decoder (LSTM)" in dot
     assert "saved" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(not viz.has_dot(), reason="the graphviz 'dot' program is not installed")
+def test_the_readme_pictures_example_runs(tmp_path, monkeypatch):
+    from pathlib import Path
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    block = next(b for b in re.findall(r"```python\n(.*?)```", readme, re.S)
+                 if "viz.draw_graph" in b)
+    monkeypatch.chdir(tmp_path)
+    exec(block, {})
+    assert "<svg" in (tmp_path / "neuron.svg").read_text()

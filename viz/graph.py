@@ -207,12 +207,11 @@ def draw_graph(root: Tensor, *, model: Module | None = None, params: dict | None
         names[id(p)] = pname
 
     tensors, depth, canonical = _walk(root)
-    ops = [t._ctx for t in tensors if t._ctx is not None]
     if backward is None:
-        backward = any(hasattr(fn, "backward_order") for fn in ops)
+        backward = any(hasattr(t._ctx, "backward_order") for t in tensors)
 
     # -- which ops are drawn: nearest the root first (max_depth, max_nodes) ----------------
-    drawn_ops = [fn for t, fn in ((t, t._ctx) for t in tensors) if fn is not None
+    drawn_ops = [t._ctx for t in tensors if t._ctx is not None
                  and (max_depth is None or depth[id(t)] < max_depth)]
     if max_nodes is not None:
         drawn_ops = drawn_ops[:max_nodes]
