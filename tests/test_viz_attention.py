@@ -42,6 +42,7 @@ def test_heatmap_draws_the_weights_it_is_given(tmp_path):
     plt.close(fig)
 
 
+@pytest.mark.filterwarnings("ignore:Glyph")      # the missing glyphs matplotlib reports
 def test_hangul_tokens_are_drawn_or_the_missing_font_is_named(tmp_path, monkeypatch):
     p = viz.plot_attention(_rows(2, 3), ["나는", "학생", "이다"], ["i", "am"],
                            tmp_path / "ko.png")
