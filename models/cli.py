@@ -51,7 +51,7 @@ def _print_examples(data, src, tgt, pred, n=5):
     codec = data.codec()
     for i in range(min(n, len(src))):
         if data.metric == "exact_match":
-            q = codec.vocab.decode(src[i][::-1] if data.reversed else src[i]).rstrip()
+            q = _source_text(data, i, src)
             ok = np.array_equal(tgt[i, 1:], pred[i])
             print(f"  [{'ok ' if ok else 'BAD'}] {q!r:34} -> {codec.decode_target(pred[i])}"
                   f"   (answer {codec.decode_target(tgt[i, 1:])})")
@@ -66,7 +66,7 @@ def _cmd_train(args) -> int:
     cfg = config_from_args(args)
     out = args.out or os.path.join("runs", "date" if args.data is None else cfg.model)
     model, history = train(data, cfg, out_dir=out)
-    pictures = save_pictures(model, data, history, out)
+    pictures = save_pictures(model, data, history, out, max_len=cfg.max_decode_len)
     pred = predict(model, data.src_test[:5], data, beam=cfg.beam, max_len=cfg.max_decode_len)
     print("examples from the test set:")
     _print_examples(data, data.src_test, data.tgt_test, pred)
@@ -159,21 +159,23 @@ def head_weights(model, src, ids, start_id):
 
 
 def _plot_translation(path, model, codec, text, x, ids, weights):
+    """Save the attention map of one translated input (one panel per head for a
+    Transformer)."""
     import viz
+    title = f"{text}  ->  {codec.decode_target(ids[0])}"
     heads = head_weights(model, x, ids, codec.start_id)
-    if heads is not None:
-        src, out, w = attention_view(codec, text, ids[0], heads[0])
-        viz.plot_attention_heads(w, src, out, path, title=f"{text}  ->  {codec.decode_target(ids[0])}")
-    else:
-        src, out, w = attention_view(codec, text, ids[0], weights[0])
-        viz.plot_attention(w, src, out, path, title=f"{text}  ->  {codec.decode_target(ids[0])}")
+    src, out, w = attention_view(codec, text, ids[0], weights[0] if heads is None else heads[0])
+    plot = viz.plot_attention if heads is None else viz.plot_attention_heads
+    plot(w, src, out, path, title=title)
     print(f"saved the attention map to {path}")
 
 
-def save_pictures(model, data, history, out_dir, n_items: int = 4) -> list[str]:
+def save_pictures(model, data, history, out_dir, n_items: int = 4,
+                  max_len: int = 40) -> list[str]:
     """What ``train`` leaves for a person to look at: ``curves.png`` (training loss and test
     score per epoch) and, for a model with attention, ``attention.png`` (the maps of the
-    first ``n_items`` test items). Returns the paths written."""
+    first ``n_items`` test items, decoded greedily, at most ``max_len`` tokens for
+    translation). Returns the paths written."""
     import viz
     from .decoding import greedy_decode
     from .train import _trim
@@ -184,7 +186,7 @@ def save_pictures(model, data, history, out_dir, n_items: int = 4) -> list[str]:
     if not texts:
         return written
     x, mask = _trim(np.asarray(data.src_test[:len(texts)]), data.pad_id)
-    max_len = codec.answer_length if codec.eos_id is None else 40
+    max_len = codec.answer_length if codec.eos_id is None else max_len
     ids, weights = greedy_decode(model.eval(), x, mask, start_id=codec.start_id,
                                  max_len=max_len, eos_id=codec.eos_id)
     if weights is None:
@@ -198,12 +200,12 @@ def save_pictures(model, data, history, out_dir, n_items: int = 4) -> list[str]:
     return written
 
 
-def _source_text(data, i):
-    """Test item ``i``'s source as a person typed it."""
+def _source_text(data, i, src=None):
+    """Test item ``i``'s source as a person typed it (``src``: the encoded test sources,
+    default ``data.src_test``)."""
     if data.metric == "exact_match":
-        codec = data.codec()
-        return codec.vocab.decode(data.src_test[i][::-1] if data.reversed else
-                                  data.src_test[i]).rstrip()
+        row = (data.src_test if src is None else src)[i]
+        return data.codec().vocab.decode(row[::-1] if data.reversed else row).rstrip()
     return data.test_pairs[i][0]
 
 
