@@ -47,7 +47,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from models.train import TrainConfig, _trim, build_model  # noqa: E402
+from models.train import TrainConfig, _trim, build_model, training_batch  # noqa: E402
 from models.translation_data import corpus_bleu, corpus_chrf, load_translation  # noqa: E402
 
 DEFAULT_DATA = "../shared/data/eng-fra/fra.tutorial-filter.txt"
@@ -111,14 +111,6 @@ class TorchAttentionSeq2Seq(nn.Module):
                                ignore_index=pad_id)
 
 
-def batch(data, idx):
-    """The training batch ``train()`` builds for the rows ``idx``: numpy (src, tgt, mask)."""
-    src, mask = _trim(data.src_train[idx], data.pad_id)
-    tgt = data.tgt_train[idx]
-    tgt = tgt[:, :max(2, int((tgt != data.pad_id).sum(axis=1).max()))]
-    return src, tgt, mask
-
-
 @torch.no_grad()
 def evaluate(model, data, max_len, batch_size=500):
     """Greedy decoding of the test set (models.decoding.greedy_decode semantics) ->
@@ -149,7 +141,7 @@ def check_first_batch(ours, model, data, args):
     import tinygrad_attn as tg
     n = len(data.src_train)
     idx = np.random.default_rng(args.seed).permutation(n)[:args.batch_size]
-    src, tgt, mask = batch(data, idx)
+    src, tgt, mask = training_batch(data, idx)
     loss_ours = ours.loss(src, tgt, mask, pad_id=data.pad_id)
     loss_ours.backward()
     norm_ours = tg.clip_grad_norm_(ours.parameters(), float("inf"))
@@ -229,7 +221,8 @@ def main(argv=None):
         t0 = time.perf_counter()
         losses = []
         for b in range(n_batches):
-            src, tgt, mask = batch(data, order[b * args.batch_size:(b + 1) * args.batch_size])
+            rows = order[b * args.batch_size:(b + 1) * args.batch_size]
+            src, tgt, mask = training_batch(data, rows)
             loss = model.loss(torch.from_numpy(src), torch.from_numpy(tgt),
                               torch.from_numpy(mask), data.pad_id)
             optimizer.zero_grad()

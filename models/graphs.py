@@ -8,7 +8,7 @@ import numpy as np
 
 from tinygrad_attn import Tensor, nn
 
-from .train import _trim
+from .train import training_batch
 
 
 def neuron():
@@ -55,10 +55,7 @@ def training_step(model, data, batch_size: int = 128, fused: bool = False, seed:
         if isinstance(m, nn.LSTM):
             m.fused = fused
     idx = np.random.default_rng(seed).permutation(len(data.src_train))[:batch_size]
-    src, mask = _trim(data.src_train[idx], data.pad_id)
-    tgt = data.tgt_train[idx]
-    if data.pad_id is not None:
-        tgt = tgt[:, :max(2, int((tgt != data.pad_id).sum(axis=1).max()))]
+    src, tgt, mask = training_batch(data, idx)
     loss = model.loss(src, tgt, mask, pad_id=data.pad_id, teacher_forcing_ratio=teacher_forcing)
     viz.retain_grads(loss)
     loss.backward()

@@ -112,6 +112,17 @@ def _trim(src, pad_id):
     return src[:, :width], mask[:, :width]
 
 
+def training_batch(data, idx):
+    """The training batch of rows ``idx``: (src (N, S'), tgt (N, T'+1), mask (N, S') or
+    None), with the columns that are padding in every row cut off (translation data; the
+    fixed-width character tasks come back whole, mask None)."""
+    src, mask = _trim(data.src_train[idx], data.pad_id)
+    tgt = data.tgt_train[idx]
+    if data.pad_id is not None:
+        tgt = tgt[:, :max(2, int((tgt != data.pad_id).sum(axis=1).max()))]
+    return src, tgt, mask
+
+
 def predict(model, src, data_or_codec, *, beam: int = 1, max_len: int | None = None,
             batch_size: int = 500, alpha: float = 0.6):
     """Decode ``src`` (N, S) in batches; returns ids (N, L) int64. For a character task
@@ -243,10 +254,7 @@ def train(data, config: TrainConfig, out_dir=None, log=print, model=None):
                    dynamic_ncols=True, leave=False)
         for b in bar:
             idx = order[b * config.batch_size:(b + 1) * config.batch_size]
-            src, mask = _trim(data.src_train[idx], data.pad_id)
-            tgt = data.tgt_train[idx]
-            if data.pad_id is not None:
-                tgt = tgt[:, :max(2, int((tgt != data.pad_id).sum(axis=1).max()))]
+            src, tgt, mask = training_batch(data, idx)
             loss = model.loss(src, tgt, mask, pad_id=data.pad_id,
                               teacher_forcing_ratio=config.teacher_forcing,
                               label_smoothing=config.label_smoothing, rng=rng)

@@ -16,7 +16,8 @@ from .random import manual_seed
 from .tensor import (Function, Tensor, concat, is_grad_enabled, no_grad, scope, stack,
                      unbroadcast, where)
 
-__all__ = ["Tensor", "Function", "no_grad", "is_grad_enabled", "concat", "stack", "where", "scope",
+__all__ = ["Tensor", "Function", "no_grad", "is_grad_enabled", "concat", "stack", "where",
+           "scope",
            "unbroadcast", "functional", "nn", "optim", "ops", "kernels", "checkpoint",
            "CheckpointError", "clip_grad_norm_", "manual_seed", "gradcheck", "GradcheckError"]
 __version__ = "0.1.0"

@@ -9,7 +9,6 @@ map, drawn as one panel per head.
 from __future__ import annotations
 
 import math
-import os
 import warnings
 
 import matplotlib
@@ -17,6 +16,8 @@ import matplotlib
 matplotlib.use("Agg")   # files only; no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+
+from .curves import save_figure  # noqa: E402
 
 # Hangul (the Korean data) needs a CJK font; matplotlib falls back along this list, glyph by
 # glyph, to the first installed font that has it (DejaVu Sans ships with matplotlib).
@@ -78,14 +79,7 @@ def draw_attention(ax, weights, src_tokens, out_tokens, title=None, annotate=Non
 
 
 def _save(fig, path):
-    """Save atomically (a half-written picture never replaces a good one)."""
-    path = os.fspath(path)
-    root, ext = os.path.splitext(path)
-    tmp = f"{root}.tmp{ext}"
-    fig.savefig(tmp, dpi=130, bbox_inches="tight")
-    plt.close(fig)
-    os.replace(tmp, path)
-    return path
+    return save_figure(fig, path, dpi=130, bbox_inches="tight")
 
 
 def plot_attention(weights, src_tokens, out_tokens, path, title: str | None = None) -> str:

@@ -45,12 +45,19 @@ def plot_compare(histories: dict, path, title: str | None = None) -> str:
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    root, ext = os.path.splitext(os.fspath(path))
-    tmp = f"{root}.tmp{ext}"                 # atomic: a good picture is never half-replaced
-    fig.savefig(tmp, dpi=120)
+    return save_figure(fig, path, dpi=120)
+
+
+def save_figure(fig, path, **savefig_kwargs) -> str:
+    """Save ``fig`` to ``path`` atomically (written beside it, then renamed, so a half-written
+    picture never replaces a good one), close it and return the path."""
+    path = os.fspath(path)
+    root, ext = os.path.splitext(path)
+    tmp = f"{root}.tmp{ext}"
+    fig.savefig(tmp, **savefig_kwargs)
     plt.close(fig)
     os.replace(tmp, path)
-    return str(path)
+    return path
 
 
 def plot_history(history, path, name: str = "model", title: str | None = None) -> str:
