@@ -17,7 +17,7 @@ Printed: seconds per step (median, min-max), the forward / backward / optimizer 
 seconds per epoch (median step x steps per epoch), the ratio ours / torch per step pair
 (median), achieved GFLOP/s of the matmuls against the 15 s-per-epoch floor that the
 machine's ~190 GFLOP/s float32 peak sets, peak memory (each engine in a child process of
-its own: the growth of the peak RSS over 10 steps), start-up (``import tinygrad_attn``, the
+its own: the peak RSS, what the training steps add to it, and its growth over 10 steps), start-up (``import tinygrad_attn``, the
 first step of a fresh process with a warm and a cold numba cache) and inference (batched
 greedy and beam decoding of the 5,000 test items).
 
@@ -149,16 +149,21 @@ class Torch:
         return loss.item(), (t1 - t0, t2 - t1, t3 - t2)
 
 
-def build(data, cfg):
-    """Our model and the two torch models, all from our initial weights."""
+ENGINES = ("ours", "torch nn.LSTM", "torch cell")
+
+
+def build(data, cfg, names=ENGINES):
+    """Our model and the two torch models (those in ``names``), all from our initial
+    weights."""
     ours = build_model(cfg, len(data.src_vocab), len(data.tgt_vocab))
     state = {k: torch.from_numpy(v.copy()) for k, v in ours.state_dict().items()}
     V, D, H = len(data.src_vocab), cfg.wordvec_size, cfg.hidden_size
-    engines = [Ours(ours, cfg.lr, cfg.max_grad_norm)]
+    engines = [Ours(ours, cfg.lr, cfg.max_grad_norm)] if "ours" in names else []
     for cell, name in ((False, "torch nn.LSTM"), (True, "torch cell")):
-        m = TorchDate(V, D, H, cell=cell)
-        m.load_ours(state)
-        engines.append(Torch(m, cfg.lr, cfg.max_grad_norm, name))
+        if name in names:
+            m = TorchDate(V, D, H, cell=cell)
+            m.load_ours(state)
+            engines.append(Torch(m, cfg.lr, cfg.max_grad_norm, name))
     return engines
 
 
@@ -259,6 +264,14 @@ print(json.dumps({{"import": t1 - t0, "first_step": t3 - t2}}))
 
 _MEMORY = """
 import json, resource, sys
+def peak_kib():
+    # VmHWM: the peak RSS of this address space (ru_maxrss would also count the parent's
+    # RSS at fork time, before exec)
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(l.split()[1]) for l in f if l.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 sys.argv = ["x"]
 sys.path.insert(0, "benchmarks")
 import seq2seq_date as b
@@ -266,16 +279,18 @@ from models.data import load_dataset
 from models.train import TrainConfig
 data = load_dataset({path!r})
 cfg = TrainConfig()
-engine = [e for e in b.build(data, cfg) if e.name == {name!r}][0]
+engine, = b.build(data, cfg, names=({name!r},))
 it = b.batches(data, cfg.batch_size)
+before = peak_kib()
 src, tgt = next(it)
 engine.step(src, tgt)
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+first = peak_kib()
 for _ in range(10):
     src, tgt = next(it)
     engine.step(src, tgt)
-after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({{"peak_mib": after / 1024, "growth_mib": (after - before) / 1024}}))
+after = peak_kib()
+print(json.dumps({{"peak_mib": after / 1024, "step_mib": (after - before) / 1024,
+                  "growth_mib": (after - first) / 1024}}))
 """
 
 
@@ -292,28 +307,36 @@ def report_startup(path, repeats=3):
 
 
 def report_memory(path):
-    print("\npeak memory (a child process per engine; RSS after 11 training steps, and its "
-          "growth over the last 10):")
+    print("\nmemory (a child process per engine, each importing both libraries and building "
+          "only its model): peak RSS after 11 training steps; what the training steps added "
+          "to the peak (the working memory of a step); and the growth over the last 10 "
+          "steps (a leak if it keeps growing):")
     res = {}
-    for name in ("ours", "torch nn.LSTM", "torch cell"):
+    for name in ENGINES:
         r = _child(_MEMORY.format(path=str(path), name=name))
         res[name] = r
-        print(f"  {name:<15} peak RSS {r['peak_mib']:7.1f} MiB, growth {r['growth_mib']:6.1f} MiB")
+        print(f"  {name:<15} peak RSS {r['peak_mib']:7.1f} MiB, training steps "
+              f"+{r['step_mib']:6.1f} MiB, growth over the last 10 {r['growth_mib']:5.1f} MiB")
     return res
 
 
-def report_inference(data, cfg, beam=4):
+def report_inference(data, cfg, widths=(1, 2, 4), repeats=3):
+    """Seconds to decode every test item (``models.train.predict``, batches of 500
+    sentences), median of ``repeats`` runs alternated over the beam widths."""
     from models.train import predict
     model = build_model(cfg, len(data.src_vocab), len(data.tgt_vocab))
     predict(model, data.src_test[:100], data)                  # warm the kernels
-    res = {}
-    for width in (1, beam):
-        t0 = time.perf_counter()
-        predict(model, data.src_test, data, beam=width)
-        res[width] = time.perf_counter() - t0
-    print(f"\ninference on the {len(data.src_test)} test items (batches of 500): greedy "
-          f"{res[1]:.2f} s, beam width {beam} {res[beam]:.2f} s (goal < 2 s; the book's "
-          f"item-at-a-time loop: 20-28 s here)")
+    times = {w: [] for w in widths}
+    for _ in range(repeats):
+        for width in widths:
+            t0 = time.perf_counter()
+            predict(model, data.src_test, data, beam=width)
+            times[width].append(time.perf_counter() - t0)
+    res = {w: statistics.median(t) for w, t in times.items()}
+    print(f"\ninference on the {len(data.src_test)} test items (batches of 500, median of "
+          f"{repeats}): " + ", ".join(("greedy" if w == 1 else f"beam width {w}") +
+                                     f" {res[w]:.2f} s" for w in widths) +
+          " (goal < 2 s; the book's item-at-a-time loop: 20-28 s here)")
     return res
 
 

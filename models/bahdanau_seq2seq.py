@@ -35,6 +35,7 @@ class BahdanauSeq2Seq(RecurrentSeq2Seq):
     """
 
     MODEL_NAME = "bahdanau"
+    MEMORY_KEYS = ("hs", "mask", "keys")
 
     def __init__(self, src_vocab_size: int, wordvec_size: int = 16, hidden_size: int = 256, *,
                  bidirectional: bool = True, attn_size: int | None = None, **kwargs):

@@ -38,6 +38,14 @@ class Seq2SeqModel(nn.Module):
 
     MODEL_NAME = "?"
     config: dict
+    #: decoder-state entries that depend only on the source sentence (the encoder's
+    #: memory and mask): the same for every beam of a sentence, so beam search, which only
+    #: reorders beams within a sentence, never needs to copy them (``reorder_state(keep=)``)
+    MEMORY_KEYS: tuple = ()
+    #: True if ``decode_step`` also accepts the MEMORY_KEYS entries with one row per
+    #: sentence while the rest of the state has K consecutive rows per sentence (its K
+    #: beams); beam search then never copies the memory K times
+    GROUPED_BEAMS: bool = False
 
     # -- to implement -------------------------------------------------------------------
     def encode(self, src, src_padding_mask=None):  # pragma: no cover - abstract
@@ -53,14 +61,18 @@ class Seq2SeqModel(nn.Module):
         raise NotImplementedError
 
     # -- shared -------------------------------------------------------------------------
-    def reorder_state(self, state: dict, index) -> dict:
+    def reorder_state(self, state: dict, index, keep=()) -> dict:
         """Select (and repeat) batch rows of a decoder state: every Tensor or array value is
-        indexed along axis 0 with ``index`` (int array); other values are kept. Used by beam
-        search to follow the surviving hypotheses."""
+        indexed along axis 0 with ``index`` (int array); other values, and the entries named
+        in ``keep``, are kept as they are. Used by beam search to follow the surviving
+        hypotheses (with ``keep=MEMORY_KEYS``, valid because ``index`` there maps each row
+        to a row of the same sentence)."""
         index = np.asarray(index)
         out = {}
         for k, v in state.items():
-            if isinstance(v, Tensor):
+            if k in keep:
+                out[k] = v
+            elif isinstance(v, Tensor):
                 out[k] = v[index]
             elif isinstance(v, np.ndarray):
                 out[k] = v[index]
@@ -210,6 +222,8 @@ class RecurrentSeq2Seq(Seq2SeqModel):
     encoder's output size (2H when bidirectional).
     """
 
+    MEMORY_KEYS = ("hs", "mask")
+
     def __init__(self, src_vocab_size: int, wordvec_size: int = 16, hidden_size: int = 256, *,
                  tgt_vocab_size: int | None = None, num_layers: int = 1,
                  bidirectional: bool = False, residual: bool = False, dropout: float = 0.0,
@@ -254,6 +268,18 @@ class RecurrentSeq2Seq(Seq2SeqModel):
 
     def _decode(self, tgt_in, state):  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def _attend(self, query, state):
+        """``self.attention(query, hs, mask)`` for query (R, T, H) -> context (R, T, H),
+        weights (R, T, S). If the memory has N < R rows (beam search's K = R / N
+        consecutive beams per sentence, see ``GROUPED_BEAMS``), each sentence's K * T query
+        rows attend to its one memory row together."""
+        hs, mask = state["hs"], state["mask"]
+        R, T, N = query.shape[0], query.shape[1], hs.shape[0]
+        if R == N:
+            return self.attention(query, hs, mask)
+        context, weights = self.attention(query.reshape(N, R // N * T, query.shape[2]), hs, mask)
+        return context.reshape(R, T, context.shape[2]), weights.reshape(R, T, weights.shape[2])
 
     def decode(self, tgt_in, memory):
         logits, weights, _ = self._decode(np.asarray(tgt_in), self.init_decoder(memory))

@@ -40,7 +40,8 @@ def config_from_args(args, model: str | None = None) -> TrainConfig:
     return TrainConfig(
         model=model or args.model, epochs=args.epochs, batch_size=args.batch_size,
         wordvec_size=args.wordvec_size, hidden_size=args.hidden_size, lr=args.lr,
-        max_grad_norm=args.clip, seed=args.seed, score=args.score, num_layers=args.num_layers,
+        max_grad_norm=args.clip, seed=args.seed, score=args.score,
+        input_feeding=args.input_feeding, num_layers=args.num_layers,
         bidirectional=args.bidirectional, residual=args.residual, dropout=args.dropout,
         teacher_forcing=args.teacher_forcing, label_smoothing=args.label_smoothing,
         heads=args.heads, ff_size=args.ff_size, beam=args.beam, max_minutes=args.max_minutes,
@@ -317,6 +318,9 @@ def _add_training_options(t):
                    "(default: the non-English column into English)")
     t.add_argument("--score", default="dot", choices=("dot", "general", "concat"),
                    help="Luong score of --model attention")
+    t.add_argument("--input-feeding", action="store_true", help="--model attention with "
+                   "Luong's attentional layer tanh(W_c[c;h]) fed into the next decoder input "
+                   "(Luong et al. 2015, sec. 3.3; the book's model feeds only the output layer)")
     t.add_argument("--epochs", type=int, default=4)
     t.add_argument("--seed", type=int, default=0, help="initialisation and shuffling seed")
     t.add_argument("--batch-size", type=int, default=128)

@@ -55,6 +55,20 @@ def length_penalty(length, alpha: float):
     return ((5.0 + np.asarray(length, dtype=np.float64)) / 6.0) ** alpha
 
 
+def _top_k(scores, k: int):
+    """Column indices (N, k) of each row's k largest ``scores`` (N, C), best first; ties
+    go to the lower index (as a stable sort of ``-scores`` would). One partition and a
+    sort of k columns instead of sorting all C = K * V candidates."""
+    if k >= scores.shape[1]:
+        return np.argsort(-scores, axis=1, kind="stable")
+    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    kth = np.take_along_axis(scores, part, axis=1).min(axis=1, keepdims=True)
+    if (np.sum(scores >= kth, axis=1) > k).any():    # a tie at the boundary: sort it all
+        return np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    order = np.lexsort((part, -np.take_along_axis(scores, part, axis=1)), axis=1)
+    return np.take_along_axis(part, order, axis=1)
+
+
 @no_grad()
 def beam_search(model, src, src_padding_mask=None, *, start_id: int, max_len: int,
                 eos_id: int | None = None, beam_width: int = 4, alpha: float = 0.6):
@@ -80,13 +94,12 @@ def beam_search(model, src, src_padding_mask=None, *, start_id: int, max_len: in
                          f"greedy decoding)")
     src = np.asarray(src)
     N, K = len(src), beam_width
-    rows = np.repeat(np.arange(N), K)                         # beam b of sentence n is row n*K+b
-    mask = None if src_padding_mask is None else np.asarray(src_padding_mask)[rows]
-    state = model.init_decoder(model.encode(src[rows], mask))
+    # the first step has one live beam per sentence: it runs on the N sentences (state row
+    # n); from then on beam b of sentence n is state row n*K+b
+    state = model.init_decoder(model.encode(src, src_padding_mask))
     tokens = np.zeros((N * K, 0), dtype=np.int64)
-    prev = np.full(N * K, start_id, dtype=np.int64)
-    logp = np.zeros((N, K))
-    logp[:, 1:] = -np.inf                                     # start with a single live beam
+    prev = np.full(N, start_id, dtype=np.int64)
+    logp = np.zeros((N, 1))
     best = np.full(N, -np.inf)
     best_ids = np.full((N, max_len), eos_id if eos_id is not None else 0, dtype=np.int64)
     for step in range(max_len):
@@ -94,14 +107,18 @@ def beam_search(model, src, src_padding_mask=None, *, start_id: int, max_len: in
         z = logits.data.astype(np.float64)
         z = z - z.max(axis=-1, keepdims=True)
         step_logp = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))     # log_softmax
-        V = step_logp.shape[1]
-        total = (logp.reshape(N * K, 1) + step_logp).reshape(N, K * V)
-        top = np.argsort(-total, axis=1, kind="stable")[:, :K]   # (N, K) best extensions
-        beam, token = top // V, top % V
-        logp = np.take_along_axis(total, top, axis=1)
-        src_rows = (np.arange(N)[:, None] * K + beam).reshape(-1)
+        V, live = step_logp.shape[1], logp.shape[1]               # live = 1 at step 0, then K
+        total = np.full((N, K * V), -np.inf)
+        total[:, :live * V] = (logp.reshape(N * live, 1) + step_logp).reshape(N, live * V)
+        top = _top_k(total, K)                                    # (N, K) best extensions
+        beam, token = np.minimum(top // V, live - 1), top % V      # (K > live * V: dead
+        logp = np.take_along_axis(total, top, axis=1)                 # -inf picks stay home)
+        src_rows = (np.arange(N)[:, None] * live + beam).reshape(-1)   # rows of `state`
         tokens = np.concatenate([tokens[src_rows], token.reshape(-1, 1)], axis=1)
-        state = model.reorder_state(state, src_rows)
+        # the memory rows are the same for all beams of a sentence: copied once (after the
+        # first step) or never (a model whose decoder reads them per sentence)
+        grouped = step > 0 or model.GROUPED_BEAMS
+        state = model.reorder_state(state, src_rows, keep=model.MEMORY_KEYS if grouped else ())
         prev = token.reshape(-1).astype(np.int64)
         last = step == max_len - 1
         finished = (token == eos_id) if eos_id is not None else np.zeros((N, K), bool)

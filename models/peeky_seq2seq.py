@@ -21,6 +21,7 @@ class PeekySeq2Seq(RecurrentSeq2Seq):
     attention weights."""
 
     MODEL_NAME = "peeky"
+    MEMORY_KEYS = ("hs", "mask", "peek")
 
     def __init__(self, src_vocab_size: int, wordvec_size: int = 16, hidden_size: int = 256,
                  **kwargs):

@@ -23,6 +23,7 @@ class Seq2Seq(RecurrentSeq2Seq):
     """
 
     MODEL_NAME = "seq2seq"
+    GROUPED_BEAMS = True          # the decoder never reads the memory
 
     def __init__(self, src_vocab_size: int, wordvec_size: int = 16, hidden_size: int = 256,
                  **kwargs):

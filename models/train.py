@@ -37,6 +37,7 @@ class TrainConfig:
     attention model, D = 16, H = 256, batch 128, Adam 1e-3, gradient-norm clip 5.
 
     model : one of MODEL_NAMES. score : Luong score of the attention model.
+    input_feeding : the attention model with Luong's attentional layer and input feeding.
     num_layers, bidirectional, residual, dropout : the encoder's (the Transformer's layers).
     teacher_forcing : probability of feeding the true previous token (1 = always;
         below 1 = scheduled sampling, see ``Seq2SeqModel.forward``).
@@ -56,6 +57,7 @@ class TrainConfig:
     max_grad_norm: float = 5.0
     seed: int = 0
     score: str = "dot"
+    input_feeding: bool = False
     num_layers: int = 1
     bidirectional: bool = False
     residual: bool = False
@@ -86,6 +88,7 @@ def build_model(config: TrainConfig, src_vocab_size: int, tgt_vocab_size: int):
                   residual=config.residual, dropout=config.dropout, seed=config.seed)
     if config.model == "attention":
         kwargs["score"] = config.score
+        kwargs["input_feeding"] = config.input_feeding
     if config.model != "bahdanau" or config.bidirectional:
         kwargs["bidirectional"] = config.bidirectional
     return RNN_MODELS[config.model](src_vocab_size, config.wordvec_size, config.hidden_size,

@@ -72,6 +72,7 @@ class Transformer(Seq2SeqModel):
     """
 
     MODEL_NAME = "transformer"
+    MEMORY_KEYS = ("memory", "src_padding_mask")
 
     def __init__(self, src_vocab_size: int, tgt_vocab_size: int, d_model: int = 128,
                  nhead: int = 4, num_encoder_layers: int = 2, num_decoder_layers: int = 2,

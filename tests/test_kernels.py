@@ -126,3 +126,23 @@ def test_lstm_step_backward_kernel(data, N, T, H, dtype):
         results.append((dz, dc_k))
     close(results[0][0], results[1][0], dtype)
     close(results[0][1], results[1][1], dtype)
+
+
+@given(data=st.data(), N=st.integers(0, 5), H=st.integers(0, 6), dtype=dtypes)
+def test_lstm_step_forward_kernel(data, N, H, dtype):
+    # the kernels' input: tanh of [z_i / 2, z_f / 2, z_g, z_o / 2]; the gates must come out
+    # as [sigmoid(z_i), sigmoid(z_f), tanh(z_g), sigmoid(z_o)] and c_new = f c_prev + i g
+    z = arr(data, (N, 4 * H), dtype)
+    c_prev = arr(data, (N, H), dtype)
+    sig = lambda v: 1 / (1 + np.exp(-v.astype(np.float64)))                    # noqa: E731
+    want_gates = np.concatenate([sig(z[:, :2 * H]), np.tanh(z[:, 2 * H:3 * H].astype(np.float64)),
+                                 sig(z[:, 3 * H:])], axis=1)
+    want_c = want_gates[:, H:2 * H] * c_prev + want_gates[:, :H] * want_gates[:, 2 * H:3 * H]
+    halved = z.copy()
+    halved[:, :2 * H] /= 2
+    halved[:, 3 * H:] /= 2
+    for fn in (K.lstm_step_forward_numba, K.lstm_step_forward_numpy):
+        gates, c_new = np.tanh(halved), np.empty_like(c_prev)
+        fn(gates, c_prev, c_new)
+        close(gates, want_gates.astype(dtype), dtype)
+        close(c_new, want_c.astype(dtype), dtype)

@@ -223,3 +223,23 @@ def test_stacked_bidirectional_gru_shapes_and_dropout_only_in_training():
     np.testing.assert_array_equal(a.data, b.data)
     with pytest.raises(ValueError, match=r"h0 must be \(4, 2, 4\)"):
         gru(x, Tensor(np.zeros((2, 2, 4))))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_lstm_without_grad_equals_the_recorded_forward(dtype):
+    # no_grad() takes LSTMSequence's inference path (one row buffer, one GEMM per step);
+    # it must give the values of the path that saves for backward
+    layer = nn.LSTM(3, 5, num_layers=2, bidirectional=True)
+    for p in layer.parameters():
+        p.data = p.data.astype(dtype)
+    x = Tensor(np.random.default_rng(0).standard_normal((4, 6, 3)).astype(dtype),
+               requires_grad=True)
+    h0 = Tensor(np.random.default_rng(1).standard_normal((4, 4, 5)).astype(dtype))
+    out, (h, c) = layer(x, (h0, h0 * 0.5), lengths=np.array([6, 2, 5, 1]))
+    assert out.requires_grad
+    with tg.no_grad():
+        out2, (h2, c2) = layer(x, (h0, h0 * 0.5), lengths=np.array([6, 2, 5, 1]))
+    assert not out2.requires_grad
+    tol = 1e-6 if dtype == np.float32 else 1e-13
+    for a, b in ((out, out2), (h, h2), (c, c2)):
+        np.testing.assert_allclose(a.data, b.data, rtol=tol, atol=tol)

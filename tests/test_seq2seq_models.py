@@ -10,7 +10,14 @@ from models import AttentionSeq2Seq, BahdanauSeq2Seq, PeekySeq2Seq, Seq2Seq
 from models.decoding import beam_search, greedy_decode
 from tinygrad_attn import Tensor, nn
 
-RNN_MODELS = [Seq2Seq, PeekySeq2Seq, AttentionSeq2Seq, BahdanauSeq2Seq]
+
+
+def LuongInputFeeding(*args, **kwargs):
+    """AttentionSeq2Seq with Luong's attentional layer and input feeding (sec. 3.3)."""
+    return AttentionSeq2Seq(*args, input_feeding=True, **kwargs)
+
+
+RNN_MODELS = [Seq2Seq, PeekySeq2Seq, AttentionSeq2Seq, LuongInputFeeding, BahdanauSeq2Seq]
 
 
 def right_padding_masks(draw, N, S):
@@ -201,7 +208,7 @@ def test_padding_in_a_batch_does_not_change_a_sentences_output(cls):
     np.testing.assert_array_equal(ids_b[0, :ids_a.shape[1]], ids_a[0])
 
 
-@pytest.mark.parametrize("cls", [AttentionSeq2Seq, BahdanauSeq2Seq, Seq2Seq])
+@pytest.mark.parametrize("cls", [AttentionSeq2Seq, LuongInputFeeding, BahdanauSeq2Seq, Seq2Seq])
 @pytest.mark.parametrize("eos_id", [None, 2])
 def test_beam_width_one_equals_greedy(cls, eos_id):
     model = tiny(cls)
@@ -265,3 +272,15 @@ def test_trained_attention_aligns_with_the_diagonal_or_anti_diagonal(task):
     expected = src if task == "copy" else src[:, ::-1]
     assert (ids == expected).mean() > 0.9
     assert (w.argmax(-1) == target).mean() > 0.8
+
+
+@given(st.data())
+def test_top_k_equals_a_stable_sort(data):
+    from models.decoding import _top_k
+    N, C = data.draw(st.integers(1, 5)), data.draw(st.integers(1, 12))
+    k = data.draw(st.integers(1, C))
+    values = st.one_of(st.integers(-2, 2).map(float), st.just(-np.inf),
+                       st.floats(-5, 5, allow_nan=False))          # ties, -inf, distinct
+    scores = np.array(data.draw(st.lists(values, min_size=N * C, max_size=N * C))).reshape(N, C)
+    np.testing.assert_array_equal(_top_k(scores, k),
+                                  np.argsort(-scores, axis=1, kind="stable")[:, :k])

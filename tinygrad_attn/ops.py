@@ -586,31 +586,58 @@ class LSTMSequence(Function):
         N, T, D = x.shape
         H = h0.shape[1]
         dt = x.dtype
+        # sigmoid(z) = (1 + tanh(z / 2)) / 2: with the i, f, o rows of the weights halved
+        # (exact in floating point), one tanh over all 4H columns serves every gate
+        half = np.ones((4 * H, 1), dtype=dt)
+        half[:2 * H] = half[3 * H:] = 0.5
+        if not any(self.needs_input_grad):
+            return self._forward_inference(x, h0, c0, w_ih * half, w_hh * half,
+                                           (b_ih + b_hh) * half[:, 0])
         # input projection of all time steps in one GEMM, time-major (T, N, 4H)
         x_tm = np.ascontiguousarray(x.transpose(1, 0, 2)).reshape(T * N, D)
-        z = kernels.matmul(x_tm, w_ih.T).reshape(T, N, 4 * H)
-        z += b_ih + b_hh
+        z = kernels.matmul(x_tm, (w_ih * half).T).reshape(T, N, 4 * H)
+        z += (b_ih + b_hh) * half[:, 0]
         hs = np.empty((T + 1, N, H), dtype=dt)
         cs = np.empty((T + 1, N, H), dtype=dt)
         tanh_c = np.empty((T, N, H), dtype=dt)
         hs[0], cs[0] = h0, c0
-        w_hh_t = w_hh.T
+        w_hh_t = (w_hh * half).T
         for t in range(T):
             zt = z[t]
             zt += hs[t] @ w_hh_t
-            zt[:, :2 * H] = _stable_sigmoid(zt[:, :2 * H])         # i, f
-            np.tanh(zt[:, 2 * H:3 * H], out=zt[:, 2 * H:3 * H])      # g
-            zt[:, 3 * H:] = _stable_sigmoid(zt[:, 3 * H:])          # o
-            i, f, g, o = zt[:, :H], zt[:, H:2 * H], zt[:, 2 * H:3 * H], zt[:, 3 * H:]
-            np.multiply(f, cs[t], out=cs[t + 1])
-            cs[t + 1] += i * g
+            np.tanh(zt, out=zt)
+            kernels.lstm_step_forward(zt, cs[t], cs[t + 1])   # gates i, f, g, o; c_t
             np.tanh(cs[t + 1], out=tanh_c[t])
-            np.multiply(o, tanh_c[t], out=hs[t + 1])
+            np.multiply(zt[:, 3 * H:], tanh_c[t], out=hs[t + 1])   # h_t = o * tanh(c_t)
         self.x_tm, self.w_ih, self.w_hh = x_tm, w_ih, w_hh
         self.gates, self.hs, self.cs, self.tanh_c = z, hs, cs, tanh_c  # z now holds activations
         out = np.empty((2, N, T, H), dtype=dt)
         out[0] = hs[1:].transpose(1, 0, 2)
         out[1] = cs[1:].transpose(1, 0, 2)
+        return out
+
+    @staticmethod
+    def _forward_inference(x, h0, c0, w_ih, w_hh, b):
+        """The same forward when no gradient is needed (decoding, evaluation): nothing is
+        kept for a backward, so each step works in one (N, D + H + 1) row buffer [x_t, h, 1]
+        and one GEMM with [W_ih, W_hh, b] gives z_t (no (T, N, 4H) array). Weights and
+        bias arrive with the i, f, o rows halved (see ``forward``)."""
+        N, T, D = x.shape
+        H = h0.shape[1]
+        w = np.concatenate([w_ih, w_hh, b[:, None]], axis=1).T      # (D + H + 1, 4H)
+        xh = np.empty((N, D + H + 1), dtype=x.dtype)
+        xh[:, D:D + H], xh[:, D + H] = h0, 1
+        h, c = xh[:, D:D + H], c0.copy()
+        z, tanh_c = np.empty((N, 4 * H), dtype=x.dtype), np.empty((N, H), dtype=x.dtype)
+        out = np.empty((2, N, T, H), dtype=x.dtype)
+        for t in range(T):
+            xh[:, :D] = x[:, t]
+            np.matmul(xh, w, out=z)
+            np.tanh(z, out=z)
+            kernels.lstm_step_forward(z, c, c)
+            np.tanh(c, out=tanh_c)
+            np.multiply(z[:, 3 * H:], tanh_c, out=h)
+            out[0, :, t], out[1, :, t] = h, c
         return out
 
     def backward(self, grad):

@@ -141,7 +141,8 @@ class Function:
       none). A gradient may have the broadcast shape: the engine un-broadcasts it.
 
     ``self.needs_input_grad[i]`` says whether input ``i`` wants a gradient, so a backward
-    may skip work.
+    may skip work. It is set before ``forward`` runs: when no input wants one (inside
+    ``no_grad()``, or with no input requiring grad), ``forward`` may skip saving anything.
 
     What a recorded node also keeps, for pictures of the graph (``viz.draw_graph``):
     ``created`` (an int; nodes made later have larger numbers), ``scope`` (the labels of
@@ -164,6 +165,9 @@ class Function:
         like = next((t for t in inputs if isinstance(t, Tensor)), None)
         tensors = tuple(t if isinstance(t, Tensor) else Tensor._const(t, like) for t in inputs)
         fn = cls()
+        needs = _grad_enabled and any(t.requires_grad for t in tensors)
+        # known before forward, so an op may skip saving what only its backward would read
+        fn.needs_input_grad = tuple(needs and t.requires_grad for t in tensors)
         try:
             out = fn.forward(*(t.data for t in tensors), **kwargs)
         except ValueError as e:
@@ -173,11 +177,9 @@ class Function:
                 f"{cls.__name__}: shapes {[t.shape for t in tensors]} cannot be broadcast "
                 f"together (NumPy rules: axes are compared from the right and must be equal "
                 f"or 1; fix: reshape or unsqueeze an operand)") from None
-        needs = _grad_enabled and any(t.requires_grad for t in tensors)
         result = Tensor(out, requires_grad=needs)
         if needs:
             fn.inputs = tensors
-            fn.needs_input_grad = tuple(t.requires_grad for t in tensors)
             fn.input_versions = tuple(t._version for t in tensors)
             fn.created, fn.scope = next(_creation), _scope
             result._ctx = fn
