@@ -60,7 +60,8 @@ MATMUL_BATCHED = [((N, 1, H), (N, H, S), ""), ((N, 1, H), (N, H, S), "bT"),
 
 SOFTMAX_SHAPES = [(N, T, S), (N, 1, S), (N * T, V), (N, 4 * H)]
 LSTM_STEP_SHAPES = [(N, S, H), (1000, S, H)]   # (N, T, H): training batch, evaluation batch
-KERNEL_NAMES = ["lstm_step_backward_numba", "lstm_step_backward_numpy", "matmul2d_numba", "matmul_batched_numba", "matmul_batched_nt_numba",
+KERNEL_NAMES = ["lstm_step_forward_numba", "lstm_step_forward_numpy",
+                "lstm_step_backward_numba", "lstm_step_backward_numpy", "matmul2d_numba", "matmul_batched_numba", "matmul_batched_nt_numba",
                 "softmax_rows_numba", "softmax_backward_rows_numba", "log_softmax_rows_numba",
                 "log_softmax_backward_rows_numba", "matmul_numpy", "softmax_numpy",
                 "softmax_backward_numpy", "log_softmax_numpy", "log_softmax_backward_numpy"]
@@ -123,6 +124,15 @@ def make_cases(rng):
                       (lambda step=step: step(K.lstm_step_backward_numba)),
                       (lambda step=step: step(K.lstm_step_backward_numpy)),
                       (lambda step=step: step(K.lstm_step_backward)), h))
+
+        def fwd(fn, tanh_z=np.tanh(f32(n, 4 * h)), c_prev=c_prev):
+            gates, c_new = tanh_z.copy(), np.empty_like(c_prev)   # fresh input every call
+            fn(gates, c_prev, c_new)
+            return np.concatenate([gates, c_new], axis=1)
+        cases.append(("lstm_step_fwd", f"({n},{h})", "lstm_step_forward_numba",
+                      (lambda fwd=fwd: fwd(K.lstm_step_forward_numba)),
+                      (lambda fwd=fwd: fwd(K.lstm_step_forward_numpy)),
+                      (lambda fwd=fwd: fwd(K.lstm_step_forward)), h))
     return cases
 
 

@@ -412,8 +412,10 @@ def date_alignment(codec: "CharCodec", text: str, iso: str, weights) -> list[boo
 
     codec : the model's :class:`CharCodec`; weights : (10, S) attention of the 10 output
     characters ``YYYY-MM-DD`` over the model's source columns (reversed if the model reads
-    reversed). The century digits of a two-digit year are not checked. Returns one bool per
-    checked digit (an empty list if no field was found).
+    reversed). Output digits that are not in the input are not checked: the century of a
+    two-digit year ("94" -> 1994) and the leading zero of a one-digit day or month
+    ("9/7/94" -> 09, 07); a month typed as a name is the source of both its digits.
+    Returns one bool per checked digit (an empty list if no field was found).
     """
     spans = date_source_spans(text, iso)
     weights = np.asarray(weights)
@@ -424,9 +426,8 @@ def date_alignment(codec: "CharCodec", text: str, iso: str, weights) -> list[boo
         positions = set(spans[field])
         if not positions:
             continue
-        if field == "year" and len(positions) == 2:
-            outputs = range(2, 4)
-        for t in outputs:
+        typed = min(len(outputs), len(positions))     # the last `typed` digits are typed
+        for t in outputs[len(outputs) - typed:]:
             col = int(weights[t].argmax())
             pos = S - 1 - col if codec.reversed else col      # back to the typed order
             checks.append(pos in positions)

@@ -146,3 +146,17 @@ def test_lstm_step_forward_kernel(data, N, H, dtype):
         fn(gates, c_prev, c_new)
         close(gates, want_gates.astype(dtype), dtype)
         close(c_new, want_c.astype(dtype), dtype)
+
+
+def test_a_compile_is_announced_once_and_cached_where_numba_cache_dir_says(tmp_path):
+    code = ("import numpy as np, tinygrad_attn.kernels as K\n"
+            "g = np.tanh(np.ones((2, 8), np.float32)); c = np.ones((2, 2), np.float32)\n"
+            "K.lstm_step_forward_numba(g, c, c)\n")
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path), PYTHONPATH=str(ROOT))
+    env.pop("TINYGRAD_ATTN_KERNELS", None)
+    runs = [subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+            for _ in range(2)]
+    assert all(r.returncode == 0 for r in runs), runs[0].stderr + runs[1].stderr
+    assert "compiled the numba kernel lstm_step_forward_numba for float32" in runs[0].stderr
+    assert any(p.suffix == ".nbc" for p in tmp_path.rglob("*"))      # the cache is there
+    assert "compiled" not in runs[1].stderr                             # and loaded silently

@@ -284,3 +284,17 @@ def test_top_k_equals_a_stable_sort(data):
     scores = np.array(data.draw(st.lists(values, min_size=N * C, max_size=N * C))).reshape(N, C)
     np.testing.assert_array_equal(_top_k(scores, k),
                                   np.argsort(-scores, axis=1, kind="stable")[:, :k])
+
+
+@pytest.mark.parametrize("cls", [AttentionSeq2Seq, LuongInputFeeding, Seq2Seq])
+def test_beams_sharing_their_sentences_memory_decode_as_copies_would(cls):
+    # GROUPED_BEAMS: the memory stays one row per sentence and the K beams attend to it
+    # together; the answer must be the one of K copies of the memory
+    model = tiny(cls)
+    src, _, mask = batch(N=3, S=5)
+    kw = dict(start_id=1, max_len=4, eos_id=2, beam_width=3)
+    grouped, s1 = beam_search(model, src, mask, **kw)
+    model.GROUPED_BEAMS = False                       # instance attribute: copy the memory
+    copied, s2 = beam_search(model, src, mask, **kw)
+    np.testing.assert_array_equal(grouped, copied)
+    np.testing.assert_allclose(s1, s2, rtol=1e-6)

@@ -111,6 +111,28 @@ def test_date_alignment_reads_reversed_columns():
     for field, outs in (("year", (2, 3)), ("month", (5, 6)), ("day", (8, 9))):
         for t in outs:
             good[t, width - 1 - spans[field][0]] = 1.0     # the model reads reversed
-    assert date_alignment(codec, text, iso, good) == [True] * 6
+    # year 94 -> 2 digits, month 9 -> its last digit, day 27 -> 2 digits
+    assert date_alignment(codec, text, iso, good) == [True] * 5
     bad = np.roll(good, 1, axis=1)
     assert not all(date_alignment(codec, text, iso, bad))
+
+
+@pytest.mark.parametrize("text, iso, checked", [
+    ("9/7/94", "1994-09-07", (2, 3, 6, 9)),         # no century, no leading zeros typed
+    ("july 4, 2001", "2001-07-04", (0, 1, 2, 3, 5, 6, 9)),   # a month name spells both digits
+    ("19940927", "1994-09-27", (0, 1, 2, 3, 5, 6, 8, 9)),
+])
+def test_date_alignment_checks_only_digits_that_are_typed(text, iso, checked):
+    vocab = CharVocab.from_texts(["0123456789/-_ ,abcdefghijklmnopqrstuvwxyz"])
+    width = 14
+    codec = CharCodec(vocab, False, width, 10, vocab.encode("_")[0])
+    nowhere = np.zeros((10, width))
+    nowhere[:, width - 1] = 1.0                     # every output looks at the padding
+    assert date_alignment(codec, text, iso, nowhere) == [False] * len(checked)
+    spans = date_source_spans(text, iso)
+    good = nowhere.copy()
+    for t in checked:
+        field = "year" if t < 4 else "month" if t < 7 else "day"
+        good[t] = 0
+        good[t, spans[field][-1]] = 1.0
+    assert date_alignment(codec, text, iso, good) == [True] * len(checked)

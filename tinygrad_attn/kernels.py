@@ -44,6 +44,50 @@ else:  # the numpy twins only: never import numba
     def njit(*args, **kwargs):
         return (lambda f: f) if not (args and callable(args[0])) else args[0]
 
+
+def _announce_compiles() -> None:
+    """Say on stderr when a kernel of this module is compiled, and how long it took.
+
+    The kernels are ``cache=True``: numba compiles each one once (the first run after an
+    install or a change, one kernel and dtype at a time, 0.3-1 s each) and later processes
+    load it from the cache silently. The cache lives in ``__pycache__`` beside this file, or,
+    where that is not writable (a read-only install), in numba's per-user cache folder;
+    ``NUMBA_CACHE_DIR`` chooses another folder. Uses numba's event API
+    (``numba.core.event``: the "numba:compile" event fires on compiles, not on cache loads).
+    """
+    try:
+        from numba.core import event
+    except ImportError:            # pragma: no cover - an old or future numba: stay silent
+        return
+    import sys
+    import time
+
+    class CompileNotice(event.Listener):
+        depth, started = 0, 0.0
+
+        def on_start(self, ev):
+            if ev.data["dispatcher"].py_func.__module__ == __name__:
+                if self.depth == 0:
+                    self.started = time.perf_counter()
+                self.depth += 1
+
+        def on_end(self, ev):
+            dispatcher = ev.data["dispatcher"]
+            if dispatcher.py_func.__module__ != __name__:
+                return
+            self.depth -= 1
+            if self.depth == 0:            # a kernel, with the helpers it calls
+                types = ", ".join(sorted({str(getattr(a, "dtype", a)) for a in ev.data["args"]}))
+                print(f"tinygrad_attn: compiled the numba kernel {dispatcher.py_func.__name__}"
+                      f" for {types} in {time.perf_counter() - self.started:.2f} s, once: it is "
+                      f"cached for later runs", file=sys.stderr)
+
+    event.register("numba:compile", CompileNotice())
+
+
+if BACKEND != "numpy":
+    _announce_compiles()
+
 # ============================================================ numba kernels
 # Reassociation lets LLVM vectorise the reductions (sums in a different order than a
 # sequential loop: results agree with numpy to rounding). No 'nnan'/'ninf': masked
