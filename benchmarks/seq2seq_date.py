@@ -8,7 +8,9 @@ clip 5, float32), one training step at a time in
 
 all three from the same initial weights (our state dict, loaded into torch; the first
 batch's losses are checked equal), on the same batches, alternating A B C A B C ... in one
-process so that the machine's drift falls on all three alike.
+process so that the machine's drift falls on all three alike; then each engine alone in a
+fresh process of its own, in turn (no alternation: a check that neither engine's numbers
+come from sharing a process with the other).
 
     python benchmarks/seq2seq_date.py                 # training steps, start-up, inference
     python benchmarks/seq2seq_date.py --sweep         # time per token over T and batch size
@@ -294,6 +296,44 @@ print(json.dumps({{"peak_mib": after / 1024, "step_mib": (after - before) / 1024
 """
 
 
+_SOLO = """
+import json, statistics, sys, time
+sys.argv = ["x"]
+sys.path.insert(0, "benchmarks")
+import seq2seq_date as b
+from models.data import load_dataset
+from models.train import TrainConfig
+data = load_dataset({path!r})
+cfg = TrainConfig()
+engine, = b.build(data, cfg, names=({name!r},))
+it = b.batches(data, cfg.batch_size)
+times = []
+for k in range({warmup} + {steps}):
+    src, tgt = next(it)
+    t0 = time.perf_counter()
+    engine.step(src, tgt)
+    if k >= {warmup}:
+        times.append(time.perf_counter() - t0)
+print(json.dumps({{"median": statistics.median(times), "min": min(times)}}))
+"""
+
+
+def report_solo(path, steps, warmup, rounds=2):
+    """Each engine alone in a fresh process (no alternation, so neither pays for the
+    other's threads waking up), ``rounds`` times in turn; medians of the per-step times."""
+    res = {name: [] for name in ENGINES}
+    for _ in range(rounds):
+        for name in ENGINES:
+            res[name].append(_child(_SOLO.format(path=str(path), name=name, steps=steps,
+                                                 warmup=warmup)))
+    med = {n: statistics.median(r["median"] for r in runs) for n, runs in res.items()}
+    print(f"\neach engine alone in a fresh process ({rounds} rounds of {steps} steps, in turn): "
+          + ", ".join(f"{n} {m:.4f} s/step" for n, m in med.items()))
+    for ref in ("torch nn.LSTM", "torch cell"):
+        print(f"ratio of the medians ours / {ref}: {med['ours'] / med[ref]:.3f}")
+    return med
+
+
 def report_startup(path, repeats=3):
     warm = [_child(_STARTUP.format(path=str(path))) for _ in range(repeats)]
     with tempfile.TemporaryDirectory() as cache:
@@ -386,7 +426,7 @@ def main(argv=None):
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
     p.add_argument("--sweep", action="store_true", help="time per token over T and N")
-    p.add_argument("--skip", default="", help="comma-separated: startup,memory,inference")
+    p.add_argument("--skip", default="", help="comma-separated: solo,startup,memory,inference")
     p.add_argument("--out", default=None, help="write the results as JSON here")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -404,6 +444,8 @@ def main(argv=None):
         times, _ = train_steps(data, cfg, args.steps, args.warmup)
         results["steps"] = report_training(data, cfg, times)
         skip = set(args.skip.split(","))
+        if "solo" not in skip:
+            results["solo"] = report_solo(args.data, args.steps, args.warmup)
         if "startup" not in skip:
             results["startup"] = report_startup(args.data)
         if "memory" not in skip:

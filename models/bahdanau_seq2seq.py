@@ -43,7 +43,7 @@ class BahdanauSeq2Seq(RecurrentSeq2Seq):
                          attn_size=attn_size, **kwargs)
         H, V = self.dec_hidden, self.config["tgt_vocab_size"]
         self.attention = nn.BahdanauAttention(H, H, attn_size)
-        self.decoder = nn.LSTMCell(wordvec_size + H, H)
+        self.decoder = nn.LSTMCell(wordvec_size + H, H, fused=True)
         self.out = nn.Linear(2 * H, V)
         self._initialise(self.config["init"], kwargs.get("seed"))
 

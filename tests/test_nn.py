@@ -243,3 +243,23 @@ def test_lstm_without_grad_equals_the_recorded_forward(dtype):
     tol = 1e-6 if dtype == np.float32 else 1e-13
     for a, b in ((out, out2), (h, h2), (c, c2)):
         np.testing.assert_allclose(a.data, b.data, rtol=tol, atol=tol)
+
+
+def test_fused_lstm_cell_equals_the_composed_cell_values_and_gradients():
+    rng = np.random.default_rng(4)
+    cells = [nn.LSTMCell(3, 5, fused=f) for f in (False, True)]
+    cells[1].load_state_dict(cells[0].state_dict())
+    x0 = rng.standard_normal((4, 3))
+    h0, c0 = rng.standard_normal((4, 5)), rng.standard_normal((4, 5))
+    results = []
+    for cell in cells:
+        for p in cell.parameters():
+            p.data = p.data.astype(np.float64)
+        x, h, c = (Tensor(a, requires_grad=True) for a in (x0, h0, c0))
+        h1, c1 = cell(x, (h, c))
+        h2, c2 = cell(h1[:, :3] * 0.5, (h1, c1))             # two steps, through the state
+        ((h2 * h2).sum() + (c2 * 0.3).sum()).backward()
+        results.append([h2.data, c2.data, x.grad, h.grad, c.grad] +
+                       [p.grad for p in cell.parameters()])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)

@@ -38,15 +38,20 @@ def _gate_parameters(gates: int, input_size: int, hidden_size: int):
 
 
 class LSTMCell(Module):
-    """One LSTM step (PyTorch's ``nn.LSTMCell``), composed from primitive ops.
+    """One LSTM step (PyTorch's ``nn.LSTMCell``).
 
     Parameters ``weight_ih`` (4H, D), ``weight_hh`` (4H, H), ``bias_ih``, ``bias_hh`` (4H,),
     gate order i, f, g, o; init U(-1/sqrt(H), 1/sqrt(H)).
     forward(x (N, D), (h, c) each (N, H) or None for zeros) -> (h', c').
+
+    ``fused=False`` (default) composes the step from primitive ops (:func:`lstm_cell`, the
+    path a learner can follow op by op); ``fused=True`` runs it as one node with a
+    hand-written backward (:class:`tinygrad_attn.ops.LSTMSequence` over one time step), the
+    same values and gradients with fewer nodes and passes (for decoders that step a cell).
     """
 
-    def __init__(self, input_size: int, hidden_size: int):
-        self.input_size, self.hidden_size = input_size, hidden_size
+    def __init__(self, input_size: int, hidden_size: int, fused: bool = False):
+        self.input_size, self.hidden_size, self.fused = input_size, hidden_size, fused
         self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh = _gate_parameters(
             4, input_size, hidden_size)
 
@@ -54,7 +59,11 @@ class LSTMCell(Module):
         if hx is None:
             z = Tensor(np.zeros((x.shape[0], self.hidden_size), dtype=x.dtype))
             hx = (z, z)
-        return lstm_cell(x, hx[0], hx[1], self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
+        weights = (self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
+        if not self.fused:
+            return lstm_cell(x, hx[0], hx[1], *weights)
+        hc = ops.LSTMSequence.apply(x.unsqueeze(1), hx[0], hx[1], *weights)   # (2, N, 1, H)
+        return hc[0, :, 0], hc[1, :, 0]
 
 def rnn_cell(x, h, w_ih, w_hh, b_ih, b_hh, nonlinearity: str = "tanh"):
     """One Elman RNN step from primitive ops (PyTorch's ``nn.RNNCell``):
