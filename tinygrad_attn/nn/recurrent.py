@@ -65,6 +65,7 @@ class LSTMCell(Module):
         hc = ops.LSTMSequence.apply(x.unsqueeze(1), hx[0], hx[1], *weights)   # (2, N, 1, H)
         return hc[0, :, 0], hc[1, :, 0]
 
+
 def rnn_cell(x, h, w_ih, w_hh, b_ih, b_hh, nonlinearity: str = "tanh"):
     """One Elman RNN step from primitive ops (PyTorch's ``nn.RNNCell``):
     ``h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh)`` (or relu). x (N, D), h (N, H) -> (N, H)."""
