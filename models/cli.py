@@ -293,16 +293,19 @@ def _cmd_graph(args) -> int:
 
 
 def comparison_table(histories: dict, metric: str) -> str:
-    """A plain-text table: one row per model; the score after each epoch, mean seconds per
-    epoch and parameter count."""
+    """A plain-text table: one row per model; the score after each epoch, the best epoch's
+    score (scores can swing from epoch to epoch), mean seconds per epoch and parameter
+    count."""
     epochs = max(len(h) for h in histories.values())
     scale = 100.0 if metric == "accuracy" else 1.0
     head = f"{'model':<12}" + "".join(f"{'epoch ' + str(e + 1):>10}" for e in range(epochs)) \
-        + f"{'s/epoch':>10}{'params':>12}"
+        + f"{'best (epoch)':>15}{'s/epoch':>10}{'params':>12}"
     lines = [head, "-" * len(head)]
     for name, hist in histories.items():
         cells = [f"{scale * h[metric]:>10.2f}" for h in hist] + [f"{'':>10}"] * (epochs - len(hist))
-        lines.append(f"{name:<12}" + "".join(cells)
+        best = max(range(len(hist)), key=lambda e: hist[e][metric])   # the first best epoch
+        best_cell = f"{scale * hist[best][metric]:.2f} ({best + 1})"
+        lines.append(f"{name:<12}" + "".join(cells) + f"{best_cell:>15}"
                      + f"{np.mean([h['epoch_seconds'] for h in hist]):>10.1f}"
                      + f"{hist[-1]['parameters']:>12,}")
     return "\n".join(lines)

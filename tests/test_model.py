@@ -139,7 +139,10 @@ def test_compare_prints_one_row_per_model_and_writes_csv_and_plot(tmp_path, caps
     rows = [ln.split() for ln in text.splitlines() if ln.split()[:1] in (["seq2seq"], ["peeky"],
                                                                          ["attention"])]
     assert [r[0] for r in rows] == ["seq2seq", "peeky", "attention"]
-    assert all(len(r) == 1 + 2 + 2 for r in rows)      # 2 epochs, s/epoch, params
+    assert all(len(r) == 1 + 2 + 2 + 2 for r in rows)  # 2 epochs, best (epoch), s/epoch, params
+    for r in rows:                                       # the best epoch's score and number
+        best_epoch = int(r[4].strip("()"))
+        assert float(r[3]) == max(float(r[1]), float(r[2])) == float(r[best_epoch])
     import csv
     with open(out / "compare.csv") as f:
         records = list(csv.DictReader(f))
