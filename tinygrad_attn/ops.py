@@ -577,9 +577,10 @@ class LSTMSequence(Function):
         dh_t += g_h[t];  dc_t = g_c[t] + dc_{t+1}-carry + dh_t * o * (1 - tanh(c_t)^2)
         do = dh_t * tanh(c_t) * o(1-o);  di = dc_t * g * i(1-i);  dg = dc_t * i * (1-g^2)
         df = dc_t * c_{t-1} * f(1-f);    carry dc = dc_t * f;  carry dh = dz_t @ W_hh
-    and then, in one GEMM each over all steps: dW_ih = dZ^T X, dW_hh = dZ^T H_prev,
-    db = sum dZ, dx = dZ W_ih. The composed path (``nn.LSTMCell`` from primitive ops)
-    gives the same gradients; a test holds the two together.
+    and then, in one GEMM each over all steps: [dW_ih, db] = dZ^T [X, 1] (db = sum dZ, the
+    bias riding along as a column of ones, as in the forward), dW_hh = dZ^T H_prev,
+    dx = dZ W_ih. The composed path (``nn.LSTMCell`` from primitive ops) gives the same
+    gradients; a test holds the two together.
     """
 
     def forward(self, x, h0, c0, w_ih, w_hh, b_ih, b_hh):
@@ -593,10 +594,13 @@ class LSTMSequence(Function):
         if not any(self.needs_input_grad):
             return self._forward_inference(x, h0, c0, w_ih * half, w_hh * half,
                                            (b_ih + b_hh) * half[:, 0])
-        # input projection of all time steps in one GEMM, time-major (T, N, 4H)
-        x_tm = np.ascontiguousarray(x.transpose(1, 0, 2)).reshape(T * N, D)
-        z = kernels.matmul(x_tm, (w_ih * half).T).reshape(T, N, 4 * H)
-        z += (b_ih + b_hh) * half[:, 0]
+        # input projection of all time steps in one GEMM, time-major (T, N, 4H); the biases
+        # ride along as a column of ones in x and a column b_ih + b_hh in W_ih
+        x_tm = np.empty((T * N, D + 1), dtype=dt)
+        x_tm[:, :D] = x.transpose(1, 0, 2).reshape(T * N, D)
+        x_tm[:, D] = 1
+        w_b = np.concatenate([w_ih, (b_ih + b_hh)[:, None]], axis=1) * half     # (4H, D + 1)
+        z = kernels.matmul(x_tm, w_b.T).reshape(T, N, 4 * H)
         hs = np.empty((T + 1, N, H), dtype=dt)
         cs = np.empty((T + 1, N, H), dtype=dt)
         tanh_c = np.empty((T, N, H), dtype=dt)
@@ -655,10 +659,11 @@ class LSTMSequence(Function):
             dh = dz[t] @ self.w_hh
         dz2 = dz.reshape(T * N, H4)           # time-major rows, like x_tm and hs[:-1]
         need = self.needs_input_grad
-        dx = None
+        dx = dw_ih = db = None
         if need[0]:
             dx = kernels.matmul(dz2, self.w_ih).reshape(T, N, -1).transpose(1, 0, 2)
-        dw_ih = kernels.matmul(dz2.T, self.x_tm) if need[3] else None
+        if need[3] or need[5] or need[6]:     # [dW_ih, db] = dZ^T [X, 1]: db is the last column
+            dw_b = kernels.matmul(dz2.T, self.x_tm)
+            dw_ih, db = dw_b[:, :-1], dw_b[:, -1]
         dw_hh = kernels.matmul(dz2.T, hs[:-1].reshape(T * N, H)) if need[4] else None
-        db = dz.sum(axis=(0, 1)) if (need[5] or need[6]) else None
         return dx, dh, dc, dw_ih, dw_hh, db, db
