@@ -264,16 +264,9 @@ t3 = time.perf_counter()
 print(json.dumps({{"import": t1 - t0, "first_step": t3 - t2}}))
 """
 
-_MEMORY = """
-import json, resource, sys
-def peak_kib():
-    # VmHWM: the peak RSS of this address space (ru_maxrss would also count the parent's
-    # RSS at fork time, before exec)
-    try:
-        with open("/proc/self/status") as f:
-            return next(int(l.split()[1]) for l in f if l.startswith("VmHWM:"))
-    except (OSError, StopIteration):
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+# the start of every child that times one engine alone: build it, and its batches
+_ONE_ENGINE = """
+import json, resource, statistics, sys, time
 sys.argv = ["x"]
 sys.path.insert(0, "benchmarks")
 import seq2seq_date as b
@@ -283,6 +276,17 @@ data = load_dataset({path!r})
 cfg = TrainConfig()
 engine, = b.build(data, cfg, names=({name!r},))
 it = b.batches(data, cfg.batch_size)
+"""
+
+_MEMORY = _ONE_ENGINE + """
+def peak_kib():
+    # VmHWM: the peak RSS of this address space (ru_maxrss would also count the parent's
+    # RSS at fork time, before exec)
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(l.split()[1]) for l in f if l.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 before = peak_kib()
 src, tgt = next(it)
 engine.step(src, tgt)
@@ -296,17 +300,7 @@ print(json.dumps({{"peak_mib": after / 1024, "step_mib": (after - before) / 1024
 """
 
 
-_SOLO = """
-import json, statistics, sys, time
-sys.argv = ["x"]
-sys.path.insert(0, "benchmarks")
-import seq2seq_date as b
-from models.data import load_dataset
-from models.train import TrainConfig
-data = load_dataset({path!r})
-cfg = TrainConfig()
-engine, = b.build(data, cfg, names=({name!r},))
-it = b.batches(data, cfg.batch_size)
+_SOLO = _ONE_ENGINE + """
 times = []
 for k in range({warmup} + {steps}):
     src, tgt = next(it)
