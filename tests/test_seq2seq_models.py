@@ -11,7 +11,6 @@ from models.decoding import beam_search, greedy_decode
 from tinygrad_attn import Tensor, nn
 
 
-
 def LuongInputFeeding(*args, **kwargs):
     """AttentionSeq2Seq with Luong's attentional layer and input feeding (sec. 3.3)."""
     return AttentionSeq2Seq(*args, input_feeding=True, **kwargs)

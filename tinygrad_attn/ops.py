@@ -607,18 +607,25 @@ class LSTMSequence(Function):
         hs[0], cs[0] = h0, c0
         w_hh_t = (w_hh * half).T
         for t in range(T):
-            zt = z[t]
-            zt += hs[t] @ w_hh_t
-            np.tanh(zt, out=zt)
-            kernels.lstm_step_forward(zt, cs[t], cs[t + 1])   # gates i, f, g, o; c_t
-            np.tanh(cs[t + 1], out=tanh_c[t])
-            np.multiply(zt[:, 3 * H:], tanh_c[t], out=hs[t + 1])   # h_t = o * tanh(c_t)
+            z[t] += hs[t] @ w_hh_t
+            self._activate(z[t], cs[t], cs[t + 1], tanh_c[t], hs[t + 1])
         self.x_tm, self.w_ih, self.w_hh = x_tm, w_ih, w_hh
         self.gates, self.hs, self.cs, self.tanh_c = z, hs, cs, tanh_c  # z now holds activations
         out = np.empty((2, N, T, H), dtype=dt)
         out[0] = hs[1:].transpose(1, 0, 2)
         out[1] = cs[1:].transpose(1, 0, 2)
         return out
+
+    @staticmethod
+    def _activate(z, c_prev, c_new, tanh_c, h_new):
+        """One step's elementwise part, in place: z (N, 4H) holds the pre-activations with
+        the i, f, o columns halved and becomes the gates [i, f, g, o]; writes c_new =
+        f * c_prev + i * g, tanh_c = tanh(c_new) and h_new = o * tanh_c (each (N, H);
+        c_new may be c_prev)."""
+        np.tanh(z, out=z)
+        kernels.lstm_step_forward(z, c_prev, c_new)
+        np.tanh(c_new, out=tanh_c)
+        np.multiply(z[:, 3 * h_new.shape[1]:], tanh_c, out=h_new)
 
     @staticmethod
     def _forward_inference(x, h0, c0, w_ih, w_hh, b):
@@ -637,10 +644,7 @@ class LSTMSequence(Function):
         for t in range(T):
             xh[:, :D] = x[:, t]
             np.matmul(xh, w, out=z)
-            np.tanh(z, out=z)
-            kernels.lstm_step_forward(z, c, c)
-            np.tanh(c, out=tanh_c)
-            np.multiply(z[:, 3 * H:], tanh_c, out=h)
+            LSTMSequence._activate(z, c, c, tanh_c, h)
             out[0, :, t], out[1, :, t] = h, c
         return out
 
