@@ -12,8 +12,8 @@ import numpy as np
 from tinygrad_attn import CheckpointError
 
 from .data import DataError, load_dataset
-from .train import (MODEL_NAMES, TrainConfig, evaluate, format_score, load_model, predict,
-                    train)
+from .train import (LR_SCHEDULES, MODEL_NAMES, TrainConfig, evaluate, format_score, load_model,
+                    predict, train)
 
 
 # -- data -------------------------------------------------------------------------------
@@ -40,6 +40,7 @@ def config_from_args(args, model: str | None = None) -> TrainConfig:
     return TrainConfig(
         model=model or args.model, epochs=args.epochs, batch_size=args.batch_size,
         wordvec_size=args.wordvec_size, hidden_size=args.hidden_size, lr=args.lr,
+        lr_schedule=args.lr_schedule,
         max_grad_norm=args.clip, seed=args.seed, score=args.score,
         input_feeding=args.input_feeding, num_layers=args.num_layers,
         bidirectional=args.bidirectional, residual=args.residual, dropout=args.dropout,
@@ -340,6 +341,8 @@ def _add_training_options(t):
     t.add_argument("--heads", type=int, default=4, help="Transformer attention heads")
     t.add_argument("--ff-size", type=int, default=512, help="Transformer feed-forward width")
     t.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
+    t.add_argument("--lr-schedule", default="constant", choices=LR_SCHEDULES,
+                   help="constant (the book's) or cosine: the rate falls to 0 over training")
     t.add_argument("--clip", type=float, default=5.0, help="global gradient-norm clip")
     t.add_argument("--teacher-forcing", type=float, default=1.0, help="probability of feeding "
                    "the true previous token (below 1: scheduled sampling)")

@@ -29,6 +29,7 @@ from .seq2seq import Seq2Seq
 RNN_MODELS = {cls.MODEL_NAME: cls for cls in (Seq2Seq, PeekySeq2Seq, AttentionSeq2Seq,
                                                BahdanauSeq2Seq)}
 MODEL_NAMES = tuple(RNN_MODELS) + ("transformer",)
+LR_SCHEDULES = ("constant", "cosine")
 
 
 @dataclass
@@ -36,6 +37,8 @@ class TrainConfig:
     """Hyperparameters. The defaults are the book's (DLFS2 ch. 8, ``train.py``): the
     attention model, D = 16, H = 256, batch 128, Adam 1e-3, gradient-norm clip 5.
 
+    lr_schedule : "constant" (the book's) or "cosine": the rate falls from ``lr`` to 0 over
+        all the training batches (``tg.optim.CosineAnnealingLR``, stepped per batch).
     model : one of MODEL_NAMES. score : Luong score of the attention model.
     input_feeding : the attention model with Luong's attentional layer and input feeding.
     num_layers, bidirectional, residual, dropout : the encoder's (the Transformer's layers).
@@ -54,6 +57,7 @@ class TrainConfig:
     wordvec_size: int = 16
     hidden_size: int = 256
     lr: float = 1e-3
+    lr_schedule: str = "constant"
     max_grad_norm: float = 5.0
     seed: int = 0
     score: str = "dot"
@@ -217,7 +221,8 @@ def _write_json(obj, path):
 
 
 def train(data, config: TrainConfig, out_dir=None, log=print, model=None):
-    """Train ``config.model`` on ``data`` with Adam and global-norm clipping.
+    """Train ``config.model`` on ``data`` with Adam, global-norm clipping and
+    ``config.lr_schedule``.
 
     Each epoch: a seeded shuffle, minibatches with a tqdm bar (loss, it/s), then batched
     decoding of the test items (greedy, or beam search with ``config.beam``) and their
@@ -227,8 +232,9 @@ def train(data, config: TrainConfig, out_dir=None, log=print, model=None):
 
     Returns the model and the history: one dict per epoch with ``loss`` (mean training
     cross-entropy, nats/token), the score (``accuracy`` 0-1, or ``bleu`` and ``chrf``
-    0-100), ``train_seconds``, ``eval_seconds``, ``epoch_seconds``, ``steps`` and
-    ``parameters``. Raises ValueError if there is less than one batch of training data.
+    0-100), ``lr`` (the learning rate after the epoch's last step), ``train_seconds``, ``eval_seconds``, ``epoch_seconds``, ``steps`` and
+    ``parameters``. Raises ValueError if there is less than one batch of training data or
+    ``config.lr_schedule`` is unknown.
     """
     if model is None:
         model = build_model(config, len(data.src_vocab), len(data.tgt_vocab))
@@ -239,6 +245,11 @@ def train(data, config: TrainConfig, out_dir=None, log=print, model=None):
     if n_batches == 0:
         raise ValueError(f"train: {n} training items are fewer than one batch of "
                          f"{config.batch_size} (fix: lower --batch-size)")
+    if config.lr_schedule not in LR_SCHEDULES:
+        raise ValueError(f"train: unknown lr_schedule {config.lr_schedule!r} (fix: choose "
+                         f"one of {', '.join(LR_SCHEDULES)})")
+    scheduler = (tg.optim.CosineAnnealingLR(optimizer, T_max=config.epochs * n_batches)
+                 if config.lr_schedule == "cosine" else None)
     history = []
     if out_dir is not None:
         os.makedirs(out_dir, exist_ok=True)
@@ -265,6 +276,8 @@ def train(data, config: TrainConfig, out_dir=None, log=print, model=None):
             loss.backward()
             tg.clip_grad_norm_(model.parameters(), config.max_grad_norm)
             optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
             losses.append(loss.item())
             if b % 10 == 0:
                 bar.set_postfix(loss=f"{np.mean(losses[-10:]):.4f}")
@@ -274,7 +287,8 @@ def train(data, config: TrainConfig, out_dir=None, log=print, model=None):
         t1 = time.perf_counter()
         score = evaluate(model, data, beam=config.beam, max_len=config.max_decode_len)
         t2 = time.perf_counter()
-        rec = dict(epoch=epoch, loss=float(np.mean(losses)), **score, train_seconds=t1 - t0,
+        rec = dict(epoch=epoch, loss=float(np.mean(losses)), **score, lr=optimizer.lr,
+                   train_seconds=t1 - t0,
                    eval_seconds=t2 - t1, epoch_seconds=t2 - t0, steps=len(losses),
                    parameters=model.num_parameters())
         history.append(rec)

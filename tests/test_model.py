@@ -61,6 +61,19 @@ def test_short_training_run_on_the_date_task_lowers_the_loss(tmp_path):
         assert (tmp_path / "run" / name).exists()
 
 
+def test_cosine_schedule_lowers_the_rate_to_zero_over_training(tmp_path):
+    path = tmp_path / "dates.txt"
+    path.write_text("\n".join(generate_date_task(200, seed=6)) + "\n")
+    data = load_dataset(path)
+    cfg = dict(epochs=2, batch_size=32, hidden_size=8, wordvec_size=4, lr=1e-2)
+    _, const = train(data, TrainConfig(**cfg), log=lambda *_: None)
+    _, cos = train(data, TrainConfig(**cfg, lr_schedule="cosine"), log=lambda *_: None)
+    assert [h["lr"] for h in const] == [1e-2, 1e-2]
+    np.testing.assert_allclose([h["lr"] for h in cos], [5e-3, 0.0], atol=1e-12)
+    with pytest.raises(ValueError, match="unknown lr_schedule 'step'.*fix: choose"):
+        train(data, TrainConfig(**cfg, lr_schedule="step"), log=lambda *_: None)
+
+
 def test_command_line_train_translate_eval(tmp_path, capsys):
     path = tmp_path / "dates.txt"
     path.write_text("\n".join(generate_date_task(600, seed=7)) + "\n")

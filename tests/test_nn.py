@@ -202,6 +202,14 @@ def test_checkpoint_errors_name_the_path_and_never_load_pickle(tmp_path):
         tg.checkpoint.load(plain)
 
 
+def test_cosine_schedule_rejects_a_bad_length_or_floor():
+    opt = tg.optim.SGD([Tensor(np.zeros(2), requires_grad=True)], lr=0.1)
+    with pytest.raises(ValueError, match="T_max=0 must be at least 1"):
+        tg.optim.CosineAnnealingLR(opt, T_max=0)
+    with pytest.raises(ValueError, match="eta_min=-0.1 is negative"):
+        tg.optim.CosineAnnealingLR(opt, T_max=3, eta_min=-0.1)
+
+
 @pytest.mark.parametrize("cell", ["gru", "rnn"])
 def test_gru_and_rnn_cells_pass_gradcheck(cell):
     rng = np.random.default_rng(2)

@@ -262,3 +262,16 @@ def test_stacked_bidirectional_lstm_matches_torch(fused):
     np.testing.assert_allclose(x.grad, xt.grad.numpy(), rtol=1e-9, atol=1e-9)
     for (name, p), (_, pt) in zip(ours.named_parameters(), theirs.named_parameters()):
         np.testing.assert_allclose(p.grad, pt.grad.numpy(), rtol=1e-9, atol=1e-9, err_msg=name)
+
+
+@pytest.mark.parametrize("eta_min", [0.0, 1e-4])
+def test_cosine_annealing_schedule_matches_torch(eta_min):
+    ours = tg.optim.Adam([Tensor(np.zeros(2), requires_grad=True)], lr=0.01)
+    theirs = torch.optim.Adam([torch.zeros(2, requires_grad=True)], lr=0.01)
+    s1 = tg.optim.lr_scheduler.CosineAnnealingLR(ours, T_max=7, eta_min=eta_min)
+    s2 = torch.optim.lr_scheduler.CosineAnnealingLR(theirs, T_max=7, eta_min=eta_min)
+    for _ in range(9):                     # through T_max and beyond (the cosine goes on)
+        theirs.step()
+        s1.step()
+        s2.step()
+        np.testing.assert_allclose(ours.lr, theirs.param_groups[0]["lr"], rtol=1e-9, atol=1e-15)

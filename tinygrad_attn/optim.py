@@ -1,5 +1,9 @@
-"""Optimizers (PyTorch's ``torch.optim`` names and update rules): ``SGD`` and ``Adam``."""
+"""Optimizers (PyTorch's ``torch.optim`` names and update rules): ``SGD`` and ``Adam``,
+and the learning-rate schedule ``CosineAnnealingLR`` (also as ``optim.lr_scheduler``)."""
 from __future__ import annotations
+
+import math
+import types
 
 import numpy as np
 
@@ -80,3 +84,43 @@ class Adam(Optimizer):
             denom = np.sqrt(v / c2)
             denom += self.eps
             p.data -= (self.lr / c1) * m / denom
+
+
+class CosineAnnealingLR:
+    """Cosine learning-rate schedule without restarts (Loshchilov & Hutter 2017, "SGDR",
+    eq. 5; PyTorch's ``torch.optim.lr_scheduler.CosineAnnealingLR``, closed form):
+    after ``t`` calls of ``step()``, ``lr = eta_min + (base_lr - eta_min) *
+    (1 + cos(pi * t / T_max)) / 2``, so the rate falls from the optimizer's ``lr`` (the
+    base) to ``eta_min`` at ``t = T_max``; past T_max the cosine goes on (the rate rises
+    again), as in PyTorch, so step it T_max times.
+
+    optimizer : an ``Optimizer``; its ``lr`` is set at construction (t = 0) and by every
+        ``step()``. T_max : int >= 1, the number of ``step()`` calls (epochs, or batches
+        when stepped per batch) of the descent. eta_min : float >= 0, the final rate.
+    Raises ValueError if T_max < 1 or eta_min < 0.
+    """
+
+    def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0):
+        if int(T_max) < 1:
+            raise ValueError(f"CosineAnnealingLR: T_max={T_max} must be at least 1 (fix: "
+                             f"pass the number of scheduler steps, e.g. epochs * batches)")
+        if eta_min < 0:
+            raise ValueError(f"CosineAnnealingLR: eta_min={eta_min} is negative (fix: use 0)")
+        self.optimizer, self.T_max, self.eta_min = optimizer, int(T_max), float(eta_min)
+        self.base_lr = optimizer.lr
+        self.last_epoch = 0
+        optimizer.lr = self.get_last_lr()
+
+    def get_last_lr(self) -> float:
+        """The rate after ``last_epoch`` steps (float, the optimizer's unit)."""
+        cosine = math.cos(math.pi * self.last_epoch / self.T_max)
+        return self.eta_min + (self.base_lr - self.eta_min) * (1 + cosine) / 2
+
+    def step(self) -> None:
+        """Advance the schedule by one step and set the optimizer's ``lr``."""
+        self.last_epoch += 1
+        self.optimizer.lr = self.get_last_lr()
+
+
+# PyTorch keeps its schedules in ``torch.optim.lr_scheduler``; the same path works here.
+lr_scheduler = types.SimpleNamespace(CosineAnnealingLR=CosineAnnealingLR)
