@@ -122,15 +122,16 @@ def beam_search(model, src, src_padding_mask=None, *, start_id: int, max_len: in
         prev = token.reshape(-1).astype(np.int64)
         last = step == max_len - 1
         finished = (token == eos_id) if eos_id is not None else np.zeros((N, K), bool)
-        for n, k in zip(*np.nonzero(finished | last)):
-            if not np.isfinite(logp[n, k]):
-                continue
-            score = logp[n, k] / length_penalty(step + 1, alpha)
-            if score > best[n]:
-                best[n] = score
-                hyp = tokens[n * K + k]
-                best_ids[n, :] = eos_id if eos_id is not None else 0
-                best_ids[n, :len(hyp)] = hyp
+        # each sentence's best hypothesis ending here (first beam on ties) replaces its
+        # answer if it scores higher
+        ending = (finished | last) & np.isfinite(logp)
+        score = np.where(ending, logp / length_penalty(step + 1, alpha), -np.inf)
+        k = score.argmax(axis=1)
+        n = np.nonzero(score[np.arange(N), k] > best)[0]
+        if len(n):
+            best[n] = score[n, k[n]]
+            best_ids[n, :] = eos_id if eos_id is not None else 0
+            best_ids[n, :step + 1] = tokens[n * K + k[n]]
         logp = np.where(finished, -np.inf, logp)              # finished beams stop growing
         if eos_id is not None:
             bound = logp.max(axis=1) / length_penalty(max_len if alpha > 0 else step + 1, alpha)

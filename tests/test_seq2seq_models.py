@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 import tinygrad_attn as tg
 from models import AttentionSeq2Seq, BahdanauSeq2Seq, PeekySeq2Seq, Seq2Seq
-from models.decoding import beam_search, greedy_decode
+from models.decoding import beam_search, greedy_decode, length_penalty
 from tinygrad_attn import Tensor, nn
 
 
@@ -240,6 +240,35 @@ def test_wider_beams_never_find_a_worse_hypothesis():
     every = np.array(list(itertools.product(range(6), repeat=3)))
     best = np.array([max(logp(np.repeat(seq[None], 3, 0))[n] for seq in every) for n in range(1)])
     np.testing.assert_allclose(scores[2][:1], best, rtol=1e-5)
+
+
+@pytest.mark.parametrize("alpha", [0.0, 1.0])
+@pytest.mark.parametrize("eos_bias", [-1.0, -3.0])
+def test_exhaustive_beam_finds_the_best_scored_hypothesis_with_eos(alpha, eos_bias):
+    """Beam width V^(L-1) keeps every prefix alive, so the answer must be the best of all
+    hypotheses: those ending at their first <eos> (length 1..L) and the unfinished ones of
+    length L, each scored log P(Y) / lp(|Y|) (GNMT's length penalty)."""
+    import itertools
+    model, eos, L = tiny(AttentionSeq2Seq), 2, 3
+    model.out.bias.data[eos] += eos_bias    # the winner ends early or runs to L, in a beam > 0
+    src, _, mask = batch(N=2)
+
+    def logp(n, ids):
+        tgt_in = np.array([[1] + list(ids[:-1])])
+        logits = model(src[n:n + 1], tgt_in, mask[n:n + 1]).data[0].astype(np.float64)
+        z = logits - logits.max(-1, keepdims=True)
+        lp = z - np.log(np.exp(z).sum(-1, keepdims=True))
+        return lp[np.arange(len(ids)), ids].sum()
+
+    hyps = [seq for n in range(1, L + 1) for seq in itertools.product(range(6), repeat=n)
+            if eos not in seq[:-1] and (seq[-1] == eos or n == L)]
+    ids, scores = beam_search(model, src, mask, start_id=1, max_len=L, eos_id=eos,
+                              beam_width=6 ** (L - 1), alpha=alpha)
+    for n in range(2):
+        scored = [logp(n, seq) / length_penalty(len(seq), alpha) for seq in hyps]
+        best = hyps[int(np.argmax(scored))]
+        np.testing.assert_allclose(scores[n], max(scored), rtol=1e-5)
+        np.testing.assert_array_equal(ids[n, :len(best)], best)
 
 
 def test_beam_search_rejects_width_zero():
