@@ -1,5 +1,6 @@
 """Layers, optimizers, checkpoints and attention invariants."""
 import os
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -251,6 +252,25 @@ def test_lstm_without_grad_equals_the_recorded_forward(dtype):
     tol = 1e-6 if dtype == np.float32 else 1e-13
     for a, b in ((out, out2), (h, h2), (c, c2)):
         np.testing.assert_allclose(a.data, b.data, rtol=tol, atol=tol)
+
+
+@given(ids=st.lists(st.lists(st.integers(0, 2), min_size=5, max_size=5), min_size=2,
+                    max_size=12), same_start=st.booleans())
+def test_lstm_inference_runs_shared_prefixes_once_with_the_same_values(ids, same_start):
+    # from one common start state, rows with equal input prefixes are stepped once (and
+    # copied); from distinct start states every row runs. Both must give the values of
+    # the recorded path, including after the switch from shared to per-row steps
+    ids = np.array(ids)
+    rng = np.random.default_rng(len(ids))
+    emb, layer = nn.Embedding(3, 4), nn.LSTM(4, 5)
+    h0 = rng.standard_normal((1, 1 if same_start else len(ids), 5)).astype(np.float32)
+    state = (Tensor(np.broadcast_to(h0, (1, len(ids), 5)).copy()),) * 2
+    out, (h, c) = layer(emb(ids), state)
+    with tg.no_grad(), mock.patch.object(tg.ops, "_row_ids", wraps=tg.ops._row_ids) as spy:
+        out2, (h2, c2) = layer(emb(ids), state)
+    assert spy.called == same_start
+    for a, b in ((out, out2), (h, h2), (c, c2)):
+        np.testing.assert_allclose(a.data, b.data, rtol=1e-6, atol=1e-6)
 
 
 def test_fused_lstm_cell_equals_the_composed_cell_values_and_gradients():
