@@ -642,11 +642,12 @@ class LSTMSequence(Function):
         halved (see ``forward``).
 
         Shared prefixes: rows that start from one common state (an encoder's zero state)
-        and have read equal inputs so far are in equal states. While at most half of the
+        and have read equal inputs so far are in equal states. While at most 3/4 of the
         rows are distinct in that sense, a step runs once per distinct prefix and its
         result is copied to the rows that share it (the same arithmetic per row, so the
         same numbers). The book's reversed character tasks begin with the same padding
-        spaces: of the date test set's 5,000 x 29 encoder steps, 32 % are distinct."""
+        spaces: of the date test set's 5,000 x 29 encoder row-steps, 32 % are distinct
+        (44 % are run in batches of 500)."""
         N, T, D = x.shape
         H = h0.shape[1]
         w = np.concatenate([w_ih, w_hh, b[:, None]], axis=1).T      # (D + H + 1, 4H)
