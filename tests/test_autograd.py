@@ -69,6 +69,28 @@ def test_no_grad_records_nothing_and_works_as_decorator():
     assert (w * 3).requires_grad
 
 
+def test_no_grad_and_scope_belong_to_the_thread_that_enters_them():
+    import threading
+    w = Tensor(np.ones(3, dtype=np.float32), requires_grad=True)
+    inside, done = threading.Event(), threading.Event()
+    seen = {}
+
+    def other():
+        with no_grad(), tg.scope("other thread"):
+            inside.set()
+            done.wait(5)
+            seen["y"] = w * 2
+
+    t = threading.Thread(target=other)
+    t.start()
+    inside.wait(5)
+    z = w * 2                             # while the other thread sits in no_grad()
+    done.set()
+    t.join()
+    assert z.requires_grad and z._ctx.scope == ()
+    assert not seen["y"].requires_grad
+
+
 def test_dtypes_float32_default_and_integers_never_require_grad():
     assert Tensor([1.0, 2.0]).dtype == np.float32
     assert Tensor(np.zeros(2)).dtype == np.float64          # an explicit float64 array stays

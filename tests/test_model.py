@@ -7,7 +7,7 @@ import tinygrad_attn as tg
 from models import AttentionSeq2Seq
 from models.cli import main
 from models.data import generate_date_task, load_dataset
-from models.train import TrainConfig, exact_match, train
+from models.train import TrainConfig, exact_match, predict, train
 
 
 def tiny_batch(V=7, N=2, S=4, T=3, seed=0):
@@ -72,6 +72,20 @@ def test_cosine_schedule_lowers_the_rate_to_zero_over_training(tmp_path):
     np.testing.assert_allclose([h["lr"] for h in cos], [5e-3, 0.0], atol=1e-12)
     with pytest.raises(ValueError, match="unknown lr_schedule 'step'.*fix: choose"):
         train(data, TrainConfig(**cfg, lr_schedule="step"), log=lambda *_: None)
+
+
+@pytest.mark.parametrize("beam", [1, 3])
+def test_decoding_batches_in_threads_gives_the_same_ids(tmp_path, beam):
+    path = tmp_path / "dates.txt"
+    path.write_text("\n".join(generate_date_task(300, seed=7)) + "\n")
+    data = load_dataset(path)
+    model = AttentionSeq2Seq(len(data.vocab), 8, 16, seed=3)
+    src = data.src_train[:90]
+    alone = predict(model, src, data, beam=beam, batch_size=20, workers=1)
+    threads = predict(model, src, data, beam=beam, batch_size=20, workers=3)
+    assert alone.shape == (90, data.tgt_test.shape[1] - 1)
+    np.testing.assert_array_equal(threads, alone)
+    np.testing.assert_array_equal(predict(model, src[:20], data, beam=beam), alone[:20])
 
 
 def test_command_line_train_translate_eval(tmp_path, capsys):

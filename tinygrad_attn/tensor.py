@@ -16,11 +16,19 @@ from __future__ import annotations
 
 import functools
 import itertools
+import threading
 
 import numpy as np
 
-_grad_enabled = True
-_scope: tuple = ()                 # the labels of the enclosing ``scope`` blocks, outermost first
+
+class _ThreadState(threading.local):
+    """Per-thread recording state (as PyTorch's grad mode is per thread), so threads that
+    decode under ``no_grad()`` beside each other do not switch each other's mode."""
+    grad_enabled = True
+    scope: tuple = ()       # the labels of the enclosing ``scope`` blocks, outermost first
+
+
+_state = _ThreadState()
 _creation = itertools.count()      # numbers the recorded nodes in the order they are made
 
 
@@ -28,7 +36,9 @@ class no_grad:
     """Context manager and decorator that records no graph (PyTorch's ``torch.no_grad``).
 
     Inside it every result has ``requires_grad=False`` and no node, so nothing is kept
-    for a backward pass. Used for evaluation and decoding.
+    for a backward pass. Used for evaluation and decoding. The mode belongs to the thread
+    that enters it (as in PyTorch): threads that decode side by side (``models.train.
+    predict``) never switch it for each other or for the main thread.
 
     Examples
     --------
@@ -41,14 +51,12 @@ class no_grad:
     """
 
     def __enter__(self):
-        global _grad_enabled
-        self._prev = _grad_enabled
-        _grad_enabled = False
+        self._prev = _state.grad_enabled
+        _state.grad_enabled = False
         return self
 
     def __exit__(self, *exc):
-        global _grad_enabled
-        _grad_enabled = self._prev
+        _state.grad_enabled = self._prev
         return False
 
     def __call__(self, fn):
@@ -60,8 +68,8 @@ class no_grad:
 
 
 def is_grad_enabled() -> bool:
-    """True unless inside ``no_grad()``."""
-    return _grad_enabled
+    """True unless inside ``no_grad()`` (in this thread)."""
+    return _state.grad_enabled
 
 
 class scope:
@@ -90,14 +98,12 @@ class scope:
         self.label = label
 
     def __enter__(self):
-        global _scope
-        self._outer = _scope
-        _scope = _scope + (self.label,)
+        self._outer = _state.scope
+        _state.scope = self._outer + (self.label,)
         return self
 
     def __exit__(self, *exc):
-        global _scope
-        _scope = self._outer
+        _state.scope = self._outer
         return False
 
 
@@ -165,7 +171,7 @@ class Function:
         like = next((t for t in inputs if isinstance(t, Tensor)), None)
         tensors = tuple(t if isinstance(t, Tensor) else Tensor._const(t, like) for t in inputs)
         fn = cls()
-        needs = _grad_enabled and any(t.requires_grad for t in tensors)
+        needs = _state.grad_enabled and any(t.requires_grad for t in tensors)
         # known before forward, so an op may skip saving what only its backward would read
         fn.needs_input_grad = tuple(needs and t.requires_grad for t in tensors)
         try:
@@ -181,7 +187,7 @@ class Function:
         if needs:
             fn.inputs = tensors
             fn.input_versions = tuple(t._version for t in tensors)
-            fn.created, fn.scope = next(_creation), _scope
+            fn.created, fn.scope = next(_creation), _state.scope
             result._ctx = fn
         return result
 
