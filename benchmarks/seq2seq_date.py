@@ -356,22 +356,26 @@ def report_memory(path):
 
 def report_inference(data, cfg, widths=(1, 2, 4), repeats=3):
     """Seconds to decode every test item (``models.train.predict``, batches of 500
-    sentences), median of ``repeats`` runs alternated over the beam widths."""
-    from models.train import predict
+    sentences), median of ``repeats`` runs alternated over the beam widths, each width
+    with predict's default threads (one per CPU, one-thread BLAS each) and with one
+    thread (``workers=1``)."""
+    from models.train import _cpu_count, predict
     model = build_model(cfg, len(data.src_vocab), len(data.tgt_vocab))
     predict(model, data.src_test[:100], data)                  # warm the kernels
-    times = {w: [] for w in widths}
+    modes = [(w, workers) for w in widths for workers in (None, 1)]
+    times = {m: [] for m in modes}
     for _ in range(repeats):
-        for width in widths:
+        for width, workers in modes:
             t0 = time.perf_counter()
-            predict(model, data.src_test, data, beam=width)
-            times[width].append(time.perf_counter() - t0)
-    res = {w: statistics.median(t) for w, t in times.items()}
+            predict(model, data.src_test, data, beam=width, workers=workers)
+            times[width, workers].append(time.perf_counter() - t0)
+    res = {m: statistics.median(t) for m, t in times.items()}
     print(f"\ninference on the {len(data.src_test)} test items (batches of 500, median of "
-          f"{repeats}): " + ", ".join(("greedy" if w == 1 else f"beam width {w}") +
-                                     f" {res[w]:.2f} s" for w in widths) +
+          f"{repeats}; {_cpu_count()} threads / 1 thread): " +
+          ", ".join(("greedy" if w == 1 else f"beam width {w}") +
+                    f" {res[w, None]:.2f} / {res[w, 1]:.2f} s" for w in widths) +
           " (goal < 2 s; the book's item-at-a-time loop: 20-28 s here)")
-    return res
+    return {w: res[w, None] for w in widths} | {f"{w}, one thread": res[w, 1] for w in widths}
 
 
 # -- the sweep -------------------------------------------------------------------------------------
