@@ -169,7 +169,9 @@ def predict(model, src, data_or_codec, *, beam: int = 1, max_len: int | None = N
 
 def _cpu_count() -> int:
     """CPUs this process may run on (its affinity mask where the OS has one)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def exact_match(model, x: np.ndarray, t: np.ndarray, start_id: int,
@@ -253,9 +255,9 @@ def train(data, config: TrainConfig, out_dir=None, log=print, model=None):
 
     Returns the model and the history: one dict per epoch with ``loss`` (mean training
     cross-entropy, nats/token), the score (``accuracy`` 0-1, or ``bleu`` and ``chrf``
-    0-100), ``lr`` (the learning rate after the epoch's last step), ``train_seconds``, ``eval_seconds``, ``epoch_seconds``, ``steps`` and
-    ``parameters``. Raises ValueError if there is less than one batch of training data or
-    ``config.lr_schedule`` is unknown.
+    0-100), ``lr`` (the learning rate after the epoch's last step), ``train_seconds``,
+    ``eval_seconds``, ``epoch_seconds``, ``steps`` and ``parameters``. Raises ValueError
+    if there is less than one batch of training data or ``config.lr_schedule`` is unknown.
     """
     if model is None:
         model = build_model(config, len(data.src_vocab), len(data.tgt_vocab))

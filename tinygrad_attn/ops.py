@@ -240,13 +240,6 @@ class MaskedFill(Function):
 
 
 # ---------------------------------------------------------------- reductions
-def _row_ids(a: np.ndarray) -> np.ndarray:
-    """(N,) int64 ids of the rows of a 2-D array: equal rows (bit for bit) get equal ids."""
-    a = np.ascontiguousarray(a)
-    rows = a.view(np.dtype((np.void, a.dtype.itemsize * a.shape[1]))).reshape(-1)
-    return np.unique(rows, return_inverse=True)[1].reshape(-1)
-
-
 def _axes(axis, ndim, op="reduction"):
     """Normalise ``axis`` (None, int or tuple, negatives allowed) to a sorted tuple;
     raise an AxisError naming ``op`` for an axis that does not exist."""
@@ -568,6 +561,13 @@ class NLLLoss(Function):
         d = np.zeros(self.shape, dtype=g.dtype)
         d[self.rows, self.cols] = -g / self.n
         return d, None
+
+
+def _row_ids(a: np.ndarray) -> np.ndarray:
+    """(N,) int64 ids of the rows of a 2-D array: equal rows (bit for bit) get equal ids."""
+    a = np.ascontiguousarray(a)
+    rows = a.view(np.dtype((np.void, a.dtype.itemsize * a.shape[1]))).reshape(-1)
+    return np.unique(rows, return_inverse=True)[1].reshape(-1)
 
 
 class LSTMSequence(Function):
