@@ -111,8 +111,10 @@ def beam_search(model, src, src_padding_mask=None, *, start_id: int, max_len: in
         total = np.full((N, K * V), -np.inf)
         total[:, :live * V] = (logp.reshape(N * live, 1) + step_logp).reshape(N, live * V)
         top = _top_k(total, K)                                    # (N, K) best extensions
-        beam, token = np.minimum(top // V, live - 1), top % V      # (K > live * V: dead
-        logp = np.take_along_axis(total, top, axis=1)                 # -inf picks stay home)
+        # when K > live * V some picks are -inf columns past the live beams: they stay dead
+        # (logp -inf) and are pointed at the last live beam so their state row exists
+        beam, token = np.minimum(top // V, live - 1), top % V
+        logp = np.take_along_axis(total, top, axis=1)
         src_rows = (np.arange(N)[:, None] * live + beam).reshape(-1)   # rows of `state`
         tokens = np.concatenate([tokens[src_rows], token.reshape(-1, 1)], axis=1)
         # the memory rows are the same for all beams of a sentence: copied once (after the
