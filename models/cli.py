@@ -267,30 +267,8 @@ def _cmd_compare(args) -> int:
 
 
 def _cmd_graph(args) -> int:
-    import viz
     from . import graphs
-    if args.model == "neuron":
-        loss, names = graphs.neuron()
-        graph = viz.draw_graph(loss, params=names, backward=args.backward,
-                               rankdir=args.rankdir, max_nodes=args.max_nodes,
-                               title="a 2-input neuron: loss = (tanh(x1*w1 + x2*w2 + b) - 1)^2")
-    else:
-        from .train import build_model
-        data = load_data(args)
-        model = build_model(config_from_args(args), len(data.src_vocab), len(data.tgt_vocab))
-        loss = graphs.training_step(model, data, args.batch_size, fused=args.fused,
-                                    seed=args.seed, teacher_forcing=args.teacher_forcing)
-        graph = viz.draw_graph(loss, model=model, backward=args.backward, rankdir=args.rankdir,
-                               max_nodes=args.max_nodes, collapse_steps=args.collapse_steps,
-                               title=f"one training step of {type(model).__name__} on "
-                                     f"{data.source} (batch {args.batch_size})")
-    try:
-        path = viz.render(graph, args.output)
-    except RuntimeError as e:               # no `dot` program: the DOT source is still saved
-        print(f"tinygrad-attn graph: {e}", file=sys.stderr)
-        return 1
-    print(f"saved {path} ({graph.source.count(' -> ')} edges)")
-    return 0
+    return graphs.command(args)
 
 
 def comparison_table(histories: dict, metric: str) -> str:

@@ -4,6 +4,8 @@ intermediate value and gradient kept (``viz.retain_grads``), so the picture show
 """
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from tinygrad_attn import Tensor, nn
@@ -60,3 +62,33 @@ def training_step(model, data, batch_size: int = 128, fused: bool = False, seed:
     viz.retain_grads(loss)
     loss.backward()
     return loss
+
+
+def command(args) -> int:
+    """``tinygrad-attn graph``: draw the graph of a neuron or of one training step of the
+    model the command line names, and render it to ``args.output``. Returns the exit
+    code (1 when the ``dot`` program is missing: the DOT source is still written)."""
+    import viz
+    if args.model == "neuron":
+        loss, names = neuron()
+        graph = viz.draw_graph(loss, params=names, backward=args.backward,
+                               rankdir=args.rankdir, max_nodes=args.max_nodes,
+                               title="a 2-input neuron: loss = (tanh(x1*w1 + x2*w2 + b) - 1)^2")
+    else:
+        from .cli import config_from_args, load_data
+        from .train import build_model
+        data = load_data(args)
+        model = build_model(config_from_args(args), len(data.src_vocab), len(data.tgt_vocab))
+        loss = training_step(model, data, args.batch_size, fused=args.fused, seed=args.seed,
+                             teacher_forcing=args.teacher_forcing)
+        graph = viz.draw_graph(loss, model=model, backward=args.backward, rankdir=args.rankdir,
+                               max_nodes=args.max_nodes, collapse_steps=args.collapse_steps,
+                               title=f"one training step of {type(model).__name__} on "
+                                     f"{data.source} (batch {args.batch_size})")
+    try:
+        path = viz.render(graph, args.output)
+    except RuntimeError as e:               # no `dot` program: the DOT source is still saved
+        print(f"tinygrad-attn graph: {e}", file=sys.stderr)
+        return 1
+    print(f"saved {path} ({graph.source.count(' -> ')} edges)")
+    return 0

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import zipfile
 
 import numpy as np
+
+from .fileio import atomic_open
 
 _META = "__metadata__"
 
@@ -40,19 +41,9 @@ def save(state_dict: dict, path, metadata: dict | None = None) -> None:
         arrays[k] = a
     arrays[_META] = np.array(json.dumps(metadata or {}))
     path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with atomic_open(path, "wb") as f:
+        np.savez(f, **arrays)
 
 
 def load(path) -> tuple[dict, dict]:

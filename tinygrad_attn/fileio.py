@@ -1,0 +1,88 @@
+"""Atomic file writes: a file is either its old self or its whole new self, never half.
+
+Every file this project writes (checkpoints, ``config.json``, ``history.json``, pictures,
+CSV tables, DOT sources) goes through :func:`atomic_open`: the bytes go to a new, uniquely
+named temporary file in the target's folder (``tempfile.mkstemp``: created with
+``O_EXCL``, so a symlink planted under any name is never followed), are flushed to disk
+(``fsync``), get the permissions the user's umask gives a new file, and only then replace
+the target with ``os.replace`` (atomic on POSIX and Windows). If anything fails halfway
+(an exception, Ctrl-C, a full disk) the temporary file is removed and the old target is
+untouched. A process killed with SIGKILL can leave a ``.tmp-*`` file behind, never a
+broken target; :func:`remove_stale_temps` clears such leftovers.
+"""
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import tempfile
+import threading
+
+_UMASK_LOCK = threading.Lock()
+TEMP_PREFIX = ".tmp-"
+
+
+def _umask() -> int:
+    """The process's umask (os.umask can only be read by setting it, so set it back)."""
+    with _UMASK_LOCK:
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
+
+
+@contextlib.contextmanager
+def atomic_open(path, mode: str = "w", encoding: str | None = "utf-8", newline=None):
+    """Open a temporary file for writing that replaces ``path`` when the block ends
+    without an exception.
+
+    path : the target file (str or PathLike); its folder must exist. mode : "w" (text)
+    or "wb" (bytes). The new file gets mode ``0o666 & ~umask``, as ``open`` would give.
+
+    Raises
+    ------
+    IsADirectoryError
+        ``path`` is an existing folder.
+    OSError
+        The folder is missing or read-only, or the disk is full; the old file is kept and
+        no temporary file is left.
+    """
+    if mode not in ("w", "wb"):
+        raise ValueError(f"atomic_open: mode must be 'w' or 'wb', not {mode!r}")
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"{path!r} is a folder, not a file (fix: name a file)")
+    folder = os.path.dirname(os.path.abspath(path))
+    name = os.path.basename(path)
+    fd, tmp = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{name}.", dir=folder)
+    try:
+        with os.fdopen(fd, mode, encoding=None if "b" in mode else encoding,
+                       newline=None if "b" in mode else newline) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
+
+
+def atomic_write(path, data: bytes | str) -> str:
+    """Write ``data`` (bytes, or str as UTF-8) to ``path`` atomically (:func:`atomic_open`).
+    Returns ``path`` as a str."""
+    with atomic_open(path, "wb" if isinstance(data, bytes) else "w") as f:
+        f.write(data)
+    return os.fspath(path)
+
+
+def remove_stale_temps(folder) -> list[str]:
+    """Remove the temporary files an interrupted :func:`atomic_open` left in ``folder``
+    (only regular files named ``.tmp-*``, never symlinks or folders). Returns their paths."""
+    removed = []
+    for p in sorted(glob.glob(os.path.join(glob.escape(os.fspath(folder)), TEMP_PREFIX + "*"))):
+        if os.path.isfile(p) and not os.path.islink(p):
+            with contextlib.suppress(OSError):
+                os.remove(p)
+                removed.append(p)
+    return removed
