@@ -12,8 +12,8 @@ import numpy as np
 from tinygrad_attn import CheckpointError
 
 from .data import DataError, load_dataset
-from .train import (LR_SCHEDULES, MODEL_NAMES, TrainConfig, evaluate, format_score, load_model,
-                    predict, train)
+from .model_io import load_model
+from .train import LR_SCHEDULES, MODEL_NAMES, TrainConfig, evaluate, format_score, predict, train
 
 
 # -- data -------------------------------------------------------------------------------

@@ -187,7 +187,7 @@ def test_readme_example_moving_weights_to_pytorch_runs(tmp_path, monkeypatch):
     import re
 
     from models.data import generate_date_task, load_dataset
-    from models.train import save_model
+    from models.model_io import save_model
 
     from .conftest import ROOT
     from models import AttentionSeq2Seq
