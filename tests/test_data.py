@@ -3,6 +3,7 @@ import datetime
 import json
 import re
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pytest
@@ -10,49 +11,63 @@ from hypothesis import given, settings, strategies as st
 
 from models.data import (CharVocab, DataError, Dataset, encode_questions, generate_date_task,
                          load_dataset, load_question_answer, split_train_test)
+from tests.conftest import DATA, SAMPLES, needs_whole_corpus, whole_or_sample
 
-DLFS2 = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "dlfs2"
-needs_dlfs2 = pytest.mark.skipif(
-    not (DLFS2 / "date.txt").is_file() or not (DLFS2 / "addition.txt").is_file(),
-    reason=f"book data not found at {DLFS2} (expected ../shared/data/dlfs2 next to the repo)")
+DLFS2 = DATA / "dlfs2"                   # the book's whole files (may be absent)
+BOOK_SAMPLES = SAMPLES / "dlfs2"         # their first 500 lines, shipped in the repository
+
+
+class Book(NamedTuple):
+    """One of the book's files and what the tests expect of it: ``lines`` items, split
+    ``(train, test)`` by the book's shuffle."""
+    path: Path
+    lines: int
+    split: tuple
+
+
+DATE = whole_or_sample(Book(DLFS2 / "date.txt", 50000, (45000, 5000)),
+                       Book(BOOK_SAMPLES / "date.sample.txt", 500, (450, 50)))
+ADDITION = whole_or_sample(Book(DLFS2 / "addition.txt", 50000, (45000, 5000)),
+                           Book(BOOK_SAMPLES / "addition.sample.txt", 500, (450, 50)))
 
 
 # ---------------------------------------------------------------- the book's files
 
-@needs_dlfs2
-def test_load_date_txt():
-    qs, ans = load_question_answer(DLFS2 / "date.txt")
-    assert len(qs) == len(ans) == 50000
+@pytest.mark.parametrize("book", DATE)
+def test_load_date_txt(book):
+    qs, ans = load_question_answer(book.path)
+    assert len(qs) == len(ans) == book.lines
     assert {len(q) for q in qs} == {29} and {len(a) for a in ans} == {11}
     assert all(a.startswith("_") for a in ans)
     assert qs[0] == "september 27, 1994".ljust(29) and ans[0] == "_1994-09-27"
 
 
-@needs_dlfs2
-def test_load_addition_txt_keeps_padding_spaces():
-    qs, ans = load_question_answer(DLFS2 / "addition.txt")
-    assert len(qs) == 50000
+@pytest.mark.parametrize("book", ADDITION)
+def test_load_addition_txt_keeps_padding_spaces(book):
+    qs, ans = load_question_answer(book.path)
+    assert len(qs) == book.lines
     assert (qs[0], ans[0]) == ("16+75  ", "_91  ")
     assert {len(q) for q in qs} == {7} and {len(a) for a in ans} == {5}
 
 
-@needs_dlfs2
-def test_load_dataset_date_split_vocab_and_reverse():
-    ds = load_dataset(DLFS2 / "date.txt", reverse=False)
-    assert isinstance(ds, Dataset) and not ds.reversed and ds.source == str(DLFS2 / "date.txt")
-    assert ds.x_train.shape == (45000, 29) and ds.t_train.shape == (45000, 11)
-    assert ds.x_test.shape == (5000, 29) and ds.t_test.shape == (5000, 11)
+@pytest.mark.parametrize("book", DATE)
+def test_load_dataset_date_split_vocab_and_reverse(book):
+    ds = load_dataset(book.path, reverse=False)
+    n_train, n_test = book.split
+    assert isinstance(ds, Dataset) and not ds.reversed and ds.source == str(book.path)
+    assert ds.x_train.shape == (n_train, 29) and ds.t_train.shape == (n_train, 11)
+    assert ds.x_test.shape == (n_test, 29) and ds.t_test.shape == (n_test, 11)
     assert all(a.dtype == np.int64 for a in (ds.x_train, ds.t_train, ds.x_test, ds.t_test))
     assert (ds.t_train[:, 0] == ds.start_id).all() and (ds.t_test[:, 0] == ds.start_id).all()
     # vocabulary: first appearance, line by line (question chars, then answer chars)
-    qs, ans = load_question_answer(DLFS2 / "date.txt")
+    qs, ans = load_question_answer(book.path)
     expected = list(dict.fromkeys("".join(q + a for q, a in zip(qs, ans))))
     assert ds.vocab.id_to_char == expected and len(ds.vocab) == 59
     assert ds.vocab.id_to_char[:17] == list("septmbr 27,194_-0")
     # the split is a permutation of the encoded rows, matching the book's shuffle
     x = np.stack([ds.vocab.encode(q) for q in qs])
     t = np.stack([ds.vocab.encode(a) for a in ans])
-    idx = np.arange(50000)
+    idx = np.arange(book.lines)
     np.random.seed(1984)
     np.random.shuffle(idx)
     assert np.array_equal(np.concatenate([ds.x_train, ds.x_test]), x[idx])
@@ -61,13 +76,34 @@ def test_load_dataset_date_split_vocab_and_reverse():
     assert rows(np.concatenate([ds.x_train, ds.x_test]),
                 np.concatenate([ds.t_train, ds.t_test])) == rows(x, t)
     # deterministic, and reverse flips only the inputs
-    rev = load_dataset(DLFS2 / "date.txt")
+    rev = load_dataset(book.path)
     assert rev.reversed and rev.x_train.flags["C_CONTIGUOUS"]
     assert np.array_equal(rev.x_train, ds.x_train[:, ::-1])
     assert np.array_equal(rev.x_test, ds.x_test[:, ::-1])
     assert np.array_equal(rev.t_train, ds.t_train) and np.array_equal(rev.t_test, ds.t_test)
     assert ds.vocab.decode(rev.x_train[0][::-1]) + ds.vocab.decode(rev.t_train[0]) in \
         {q + a for q, a in zip(qs, ans)}
+
+
+# ---------------------------------------------------------------- the samples in the repo
+
+@pytest.mark.parametrize("name", [
+    pytest.param(name, id=name, marks=needs_whole_corpus(DLFS2 / f"{name}.txt"))
+    for name in ("date", "addition")])
+def test_the_book_samples_are_the_first_500_lines_of_the_whole_files(name):
+    sample = (BOOK_SAMPLES / f"{name}.sample.txt").read_bytes()
+    whole = (DLFS2 / f"{name}.txt").read_bytes()
+    assert sample == b"".join(whole.splitlines(keepends=True)[:500])
+
+
+def test_the_book_samples_are_small_and_carry_the_mit_licence():
+    for name in ("date", "addition"):
+        assert (BOOK_SAMPLES / f"{name}.sample.txt").stat().st_size < 100_000
+    licence = (BOOK_SAMPLES / "LICENSE.md").read_text(encoding="utf-8")
+    assert licence.startswith("The MIT License") and "Copyright (c) 2018 Koki Saitoh" in licence
+    assert "shall be included in all copies or substantial portions" in licence
+    readme = (SAMPLES / "README.md").read_text(encoding="utf-8")
+    assert "head -n 500 $D/dlfs2/date.txt" in readme and "MIT" in readme
 
 
 # ---------------------------------------------------------------- split

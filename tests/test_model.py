@@ -180,8 +180,9 @@ def test_compare_prints_one_row_per_model_and_writes_csv_and_plot(tmp_path, caps
 
 @pytest.mark.parametrize("model", ["attention", "bahdanau", "transformer"])
 def test_translation_train_translate_and_eval_from_the_command_line(tmp_path, capsys, model):
-    from .conftest import DATA
-    lines = (DATA / "eng-fra" / "fra.tutorial-filter.txt").read_text(encoding="utf-8").splitlines()
+    from .conftest import SAMPLES                    # real Tatoeba pairs, shipped in the repo
+    lines = (SAMPLES / "eng-fra" / "fra.tutorial-filter.sample.txt").read_text(
+        encoding="utf-8").splitlines()
     path = tmp_path / "fra.txt"                      # the file name gives the languages
     path.write_text("\n".join(lines[:400]) + "\n", encoding="utf-8")
     out = tmp_path / model

@@ -1,9 +1,13 @@
 """Word-level translation data: tokenizer, Vocab, pair files, TranslationData, metrics.
 
-Real Tatoeba files come from ``tests.conftest.DATA``; edge cases use small files in tmp_path.
+Real Tatoeba files: each test of a whole file runs on it when ``tests.conftest.DATA`` has it
+(``whole``, skipped with the file named when absent) and on its sample in ``samples/``
+(``sample``, always); edge cases use small files in tmp_path.
 """
 import json
 import unicodedata
+from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pytest
@@ -15,25 +19,72 @@ from models.translation_data import (TranslationDataError, Vocab, corpus_bleu, c
                                      detokenize, load_pairs, load_translation, normalize,
                                      pad_sequences, src_padding_mask, tokenize,
                                      translation_codec_from_metadata)
-from tests.conftest import DATA
+from tests.conftest import DATA, SAMPLES, needs_whole_corpus, whole_or_sample
 
-FRA_SMALL = DATA / "eng-fra" / "fra.tutorial-filter.txt"
+FRA_SMALL = DATA / "eng-fra" / "fra.tutorial-filter.txt"   # the whole files (may be absent)
 FRA_FULL = DATA / "eng-fra" / "fra.txt"
 KOR = DATA / "kor-eng" / "kor.txt"
+FRA_SAMPLE = SAMPLES / "eng-fra" / "fra.tutorial-filter.sample.txt"  # lines 1, 31, 61, ...
+KOR_SAMPLE = SAMPLES / "kor-eng" / "kor.sample.txt"                  # lines 5, 15, 25, ...
+ATTRIBUTION = "Attribution: www.manythings.org/anki and tatoeba.org"
+
+
+class FraFile(NamedTuple):
+    """A French pair file and what the tests expect of it: ``lines`` pairs, the first
+    ``(fra, eng)`` pair, the least share of test targets with no ``<unk>`` and the least
+    BLEU of those targets read back through the vocabulary (a small file has more
+    ``<unk>``s)."""
+    path: Path
+    lines: int
+    first: tuple
+    known_share: float
+    min_bleu: float
+
+
+class KorFile(NamedTuple):
+    """A Korean pair file and what the tests expect of it: ``lines`` pairs, the first
+    ``(kor, eng)`` pair, the rows of "Cats are cute." and "My cat is black.", the least
+    number of Hangul/ASCII words in the source vocabulary (``max_len=20``) and one word
+    in it made of digits and a Hangul counter."""
+    path: Path
+    lines: int
+    first: tuple
+    cats_row: int
+    black_cat_row: int
+    min_words: int
+    counter_word: str
+
+
+FRA_FILES = whole_or_sample(
+    FraFile(FRA_SMALL, 11822, ("Je vais bien.", "I'm OK."), 0.8, 50),
+    FraFile(FRA_SAMPLE, 395, ("Je vais bien.", "I'm OK."), 0.25, 40))
+KOR_FILES = whole_or_sample(
+    KorFile(KOR, 3798, ("가.", "Go."), 494, 674, 1000, "3시간"),
+    KorFile(KOR_SAMPLE, 380, ("누구?", "Who?"), 49, 67, 800, "5년"))
 
 
 def _is_hangul_syllable(c):
     return 0xAC00 <= ord(c) <= 0xD7A3
 
 
-@pytest.fixture(scope="module")
-def fra():
-    return load_translation(FRA_SMALL)
+@pytest.fixture(scope="module", params=FRA_FILES)
+def fra_file(request):
+    return request.param
 
 
 @pytest.fixture(scope="module")
-def kor():
-    return load_translation(KOR, max_len=20)
+def fra(fra_file):
+    return load_translation(fra_file.path)
+
+
+@pytest.fixture(scope="module", params=KOR_FILES)
+def kor_file(request):
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def kor(kor_file):
+    return load_translation(kor_file.path, max_len=20)
 
 
 def write(tmp_path, name, text):
@@ -58,10 +109,15 @@ def test_french_spaces_and_curly_quotes_are_normalised():
     assert tokenize("\uff21\uff22\uff01") == ["ab", "!"]  # full-width ASCII
 
 
-def test_the_real_french_lines_with_nnbsp_tokenise_cleanly():
-    with open(FRA_FULL, encoding="utf-8") as f:
-        lines = [next(f).rstrip("\n") for _ in range(40)]
-    assert "Run!\tCours\u202f!" in lines  # the file really has U+202F
+@pytest.mark.parametrize("path, n, nnbsp_line", [
+    pytest.param(FRA_FULL, 40, "Run!\tCours\u202f!", id="whole",
+                 marks=needs_whole_corpus(FRA_FULL)),
+    pytest.param(FRA_SAMPLE, 395,
+                 "You're such a cute boy.\tTu es un garçon tellement mignon\u202f!", id="sample")])
+def test_the_real_french_lines_with_nnbsp_tokenise_cleanly(path, n, nnbsp_line):
+    with open(path, encoding="utf-8") as f:
+        lines = [next(f).rstrip("\n") for _ in range(n)]
+    assert nnbsp_line in lines  # the file really has U+202F
     fra_side = [line.split("\t")[1] for line in lines]
     for sentence in fra_side:
         tokens = tokenize(sentence)
@@ -88,12 +144,14 @@ def test_apostrophes_hyphens_and_numbers_follow_the_documented_rule():
     assert tokenize(" \t ") == []
 
 
-def test_hangul_sentences_from_kor_txt_stay_whole():
-    with open(KOR, encoding="utf-8") as f:
+@pytest.mark.parametrize("kor_file", KOR_FILES)
+def test_hangul_sentences_from_kor_txt_stay_whole(kor_file):
+    with open(kor_file.path, encoding="utf-8") as f:
         rows = [line.rstrip("\n").split("\t") for line in f]
-    assert rows[494][:2] == ["Cats are cute.", "고양이는 귀여워."]  # line 495
-    assert tokenize(rows[494][1]) == ["고양이는", "귀여워", "."]
-    assert tokenize(rows[674][1]) == ["내", "고양이는", "검은색", "고양이야", "."]
+    cats, black_cat = rows[kor_file.cats_row], rows[kor_file.black_cat_row]
+    assert cats[:2] == ["Cats are cute.", "고양이는 귀여워."]  # line 495 of kor.txt
+    assert tokenize(cats[1]) == ["고양이는", "귀여워", "."]
+    assert tokenize(black_cat[1]) == ["내", "고양이는", "검은색", "고양이야", "."]
     for eng, kor_text, _ in rows:
         tokens = tokenize(kor_text)
         # nothing is lost or decomposed: the tokens are the sentence minus its spaces
@@ -174,24 +232,29 @@ def test_vocab_min_freq_max_size_and_errors():
 
 # --- pair files -------------------------------------------------------------------------
 
-def test_direction_defaults_to_foreign_to_english_and_can_be_flipped():
-    src, tgt, s_lang, t_lang = load_pairs(FRA_SMALL)
-    assert (s_lang, t_lang) == ("fra", "eng") and len(src) == len(tgt) == 11822
-    assert (src[0], tgt[0]) == ("Je vais bien.", "I'm OK.")
-    src2, tgt2, s2, t2 = load_pairs(FRA_SMALL, "eng-fra")
+def test_direction_defaults_to_foreign_to_english_and_can_be_flipped(fra_file):
+    src, tgt, s_lang, t_lang = load_pairs(fra_file.path)
+    assert (s_lang, t_lang) == ("fra", "eng") and len(src) == len(tgt) == fra_file.lines
+    assert (src[0], tgt[0]) == fra_file.first
+    src2, tgt2, s2, t2 = load_pairs(fra_file.path, "eng-fra")
     assert (s2, t2) == ("eng", "fra") and src2 == tgt and tgt2 == src
-    ksrc, ktgt, ks, kt = load_pairs(KOR)
-    assert (ks, kt) == ("kor", "eng") and len(ksrc) == 3798
-    assert (ksrc[0], ktgt[0]) == ("가.", "Go.")  # the attribution column is ignored
+
+
+@pytest.mark.parametrize("kor_file", KOR_FILES)
+def test_korean_direction_defaults_to_english_and_the_attribution_is_ignored(kor_file):
+    ksrc, ktgt, ks, kt = load_pairs(kor_file.path)
+    assert (ks, kt) == ("kor", "eng") and len(ksrc) == kor_file.lines
+    assert (ksrc[0], ktgt[0]) == kor_file.first  # the attribution column is ignored
     assert not any("tatoeba" in s or "CC-BY" in s for s in ksrc + ktgt)
-    assert load_pairs(KOR, ("eng", "kor"))[:2] == (ktgt, ksrc)
+    assert load_pairs(kor_file.path, ("eng", "kor"))[:2] == (ktgt, ksrc)
 
 
-def test_a_direction_outside_the_files_languages_is_explained():
+@pytest.mark.parametrize("kor_file", KOR_FILES)
+def test_a_direction_outside_the_files_languages_is_explained(kor_file):
     with pytest.raises(TranslationDataError) as e:
-        load_pairs(KOR, "fra-eng")
+        load_pairs(kor_file.path, "fra-eng")
     msg = str(e.value)
-    assert "kor.txt" in msg and "fra->eng" in msg and "kor" in msg and "Fix:" in msg
+    assert kor_file.path.name in msg and "fra->eng" in msg and "kor" in msg and "Fix:" in msg
     assert isinstance(e.value, DataError) and isinstance(e.value, ValueError)
 
 
@@ -235,6 +298,30 @@ def test_missing_file_names_the_path(tmp_path):
         load_translation(tmp_path / "nope.txt")
 
 
+# --- the samples in the repository -----------------------------------------------------
+
+@pytest.mark.parametrize("sample, whole, start, step", [
+    pytest.param(FRA_SAMPLE, FRA_SMALL, 0, 30, id="fra", marks=needs_whole_corpus(FRA_SMALL)),
+    pytest.param(KOR_SAMPLE, KOR, 4, 10, id="kor", marks=needs_whole_corpus(KOR))])
+def test_the_tatoeba_samples_are_the_documented_cut_of_the_whole_files(sample, whole, start,
+                                                                        step):
+    # samples/README.md: awk 'NR % 30 == 1' (lines 1, 31, ...), awk 'NR % 10 == 5' (5, 15, ...)
+    lines = whole.read_bytes().splitlines(keepends=True)
+    assert sample.read_bytes() == b"".join(lines[start::step])
+
+
+def test_the_tatoeba_samples_are_small_and_carry_their_attribution():
+    assert all(p.stat().st_size < 100_000 for p in (FRA_SAMPLE, KOR_SAMPLE))
+    about = (FRA_SAMPLE.parent / "_about.txt").read_text(encoding="utf-8")
+    assert ATTRIBUTION in about and "tatoeba.org/eng/terms_of_use" in about
+    with open(KOR_SAMPLE, encoding="utf-8") as f:  # every pair keeps its attribution column
+        credits = [line.rstrip("\n").split("\t")[2] for line in f]
+    assert len(credits) == 380
+    assert all(c.startswith("CC-BY 2.0 (France) Attribution: tatoeba.org #") for c in credits)
+    readme = (SAMPLES / "README.md").read_text(encoding="utf-8")
+    assert ATTRIBUTION in readme and "CC BY 2.0 FR" in readme
+
+
 # --- TranslationData --------------------------------------------------------------------
 
 def _check_arrays(data):
@@ -255,16 +342,16 @@ def _check_arrays(data):
         assert (np.diff(real.astype(np.int8), axis=1) <= 0).all() and real[:, 0].all()
 
 
-def test_fra_tutorial_filter_loads_into_consistent_arrays(fra):
+def test_fra_tutorial_filter_loads_into_consistent_arrays(fra, fra_file):
     assert (fra.src_lang, fra.tgt_lang, fra.metric, fra.reversed) == ("fra", "eng", "bleu", False)
     assert fra.pad_id == 0 and fra.start_id == 1 and fra.eos_id == 2
     n = len(fra.src_train) + len(fra.src_test)
-    assert n == 11822 and len(fra.src_test) == int(n * 0.1) == len(fra.tgt_test)
-    assert len(fra.test_pairs) == len(fra.src_test) and fra.path == str(FRA_SMALL.resolve())
+    assert n == fra_file.lines and len(fra.src_test) == int(n * 0.1) == len(fra.tgt_test)
+    assert len(fra.test_pairs) == len(fra.src_test) and fra.path == str(fra_file.path.resolve())
     _check_arrays(fra)
     refs = fra.references()
     known = [i for i, row in enumerate(fra.tgt_test) if Vocab.UNK_ID not in row]
-    assert len(refs) == len(fra.tgt_test) and len(known) > 0.8 * len(refs)
+    assert len(refs) == len(fra.tgt_test) and len(known) > fra_file.known_share * len(refs)
     assert all(fra.decode_target(fra.tgt_test[i]) == refs[i] for i in known)
 
 
@@ -283,14 +370,14 @@ def test_vocabularies_come_from_the_training_split_only(fra):
     assert fra.references()[0] == detokenize(tokenize(fra.test_pairs[0][1]))
 
 
-def test_korean_to_english_keeps_hangul_words_in_the_vocabulary(kor):
+def test_korean_to_english_keeps_hangul_words_in_the_vocabulary(kor, kor_file):
     assert (kor.src_lang, kor.tgt_lang) == ("kor", "eng")
     _check_arrays(kor)
     assert "고양이는" in kor.src_vocab and "cat" in kor.tgt_vocab
     words = [t for t in kor.src_vocab.id_to_token[4:] if t.isalnum()]
-    assert len(words) > 1000 and all(_is_hangul_syllable(c) or c.isascii()
+    assert len(words) > kor_file.min_words and all(_is_hangul_syllable(c) or c.isascii()
                                      for w in words for c in w)
-    assert "3시간" in kor.src_vocab  # digits and a Hangul counter word form one token
+    assert kor_file.counter_word in kor.src_vocab  # digits and a Hangul counter: one token
     assert kor.encode_source("고양이는 귀여워.")[0].tolist() == [
         kor.src_vocab.lookup(w) for w in ("고양이는", "귀여워", ".")]
 
@@ -310,8 +397,8 @@ def test_length_filter_counts_tokens_without_sos_and_eos(tmp_path):
         load_translation(path, min_len=7)
 
 
-def test_reversal_reverses_tokens_and_keeps_padding_on_the_right(fra):
-    rev = load_translation(FRA_SMALL, reverse_source=True)
+def test_reversal_reverses_tokens_and_keeps_padding_on_the_right(fra, fra_file):
+    rev = load_translation(fra_file.path, reverse_source=True)
     assert rev.reversed and rev.src_vocab == fra.src_vocab and rev.test_pairs == fra.test_pairs
     np.testing.assert_array_equal(rev.tgt_train, fra.tgt_train)
     _check_arrays(rev)
@@ -345,10 +432,10 @@ def test_encode_source_matches_the_test_arrays(fra):
         fra.encode_source(["   "])
 
 
-def test_metadata_round_trip_rebuilds_the_same_codec(fra, tmp_path):
+def test_metadata_round_trip_rebuilds_the_same_codec(fra, fra_file, tmp_path):
     meta = json.loads(json.dumps(fra.metadata()))  # JSON-safe
     assert meta["data_path"] == fra.path and meta["direction"] == "fra-eng"
-    assert meta["metric"] == "bleu" and meta["counts"]["used"] == 11822
+    assert meta["metric"] == "bleu" and meta["counts"]["used"] == fra_file.lines
     codec = translation_codec_from_metadata(meta)
     assert codec == fra.codec() and codec.src_vocab == fra.src_vocab
     texts = [s for s, _ in fra.test_pairs[:50]] + ["Tu commences à m\u2019ennuyer\u202f!"]
@@ -418,11 +505,11 @@ def test_bleu_and_chrf_of_identical_and_disjoint_corpora():
     assert 0 < corpus_bleu(partial, refs) < 100 and 0 < corpus_chrf(partial, refs) < 100
 
 
-def test_bleu_is_computed_on_our_tokens_and_checks_its_inputs(fra):
+def test_bleu_is_computed_on_our_tokens_and_checks_its_inputs(fra, fra_file):
     refs = fra.references()[:100]
     hyps = [fra.decode_target(row) for row in fra.tgt_test[:100]]
     # the encoded test targets differ from the references only where words are <unk>
-    assert 50 < corpus_bleu(hyps, refs) <= 100
+    assert fra_file.min_bleu < corpus_bleu(hyps, refs) <= 100
     with pytest.raises(ValueError, match="paired"):
         corpus_bleu(["a"], ["a", "b"])
     with pytest.raises(TypeError):
