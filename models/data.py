@@ -6,6 +6,15 @@ one example per line, fixed width, space padded; the first ``_`` separates the i
 from the answer, and the ``_`` is kept as the first answer character so that it doubles
 as the decoder's start symbol.  ``generate_date_task`` builds an equivalent date task
 locally, so no download is needed.
+
+Every data file (this format and the sentence pairs of ``models/translation_data.py``) is
+read by :func:`read_text_file`: only a regular file of at most ``MAX_DATA_BYTES`` is
+opened, a UTF-8 BOM is removed, ``\r\n`` line endings are accepted, and anything else
+(a folder, a pipe, a device, an archive, bytes that are not UTF-8, an empty file) is a
+one-line :class:`DataError` naming the file, the line where there is one, and a fix.
+Blank lines: in a ``question_answer`` file only trailing blank lines are ignored (a blank
+line inside a fixed-width file is a lost example and an error); a sentence-pair file skips
+blank lines anywhere.  :func:`sniff_format` tells the two formats apart.
 """
 from __future__ import annotations
 
@@ -14,42 +23,320 @@ import json
 import operator
 import os
 import re
+import stat
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable
 
 import numpy as np
 
-__all__ = ["DataError", "load_question_answer", "CharVocab", "CharCodec", "Dataset", "split_train_test",
-           "generate_date_task", "load_dataset", "encode_questions"]
+__all__ = ["DataError", "DataFileNotFoundError", "MAX_DATA_BYTES", "check_path",
+           "read_text_file", "sniff_format", "validation_indices", "load_question_answer", "CharVocab", "CharCodec", "Dataset",
+           "split_train_test", "generate_date_task", "load_dataset", "encode_questions"]
 
 SEPARATOR = "_"
 DATE_INPUT_WIDTH = 29  # width of the input column in the book's date.txt
 _FORMAT_FIX = "each line must be `question_answer`: the input, then `_`, then the answer"
 
 
+def _show_path(path) -> str:
+    """``path`` as text for a one-line message (``repr`` if it holds control characters)."""
+    text = os.fsdecode(path) if isinstance(path, (bytes, os.PathLike)) else str(path)
+    return text if text.isprintable() else repr(text)
+
+
+def _excerpt(line: str) -> str:
+    """A line as a ``repr`` cut at 60 characters (``...`` when cut): one line, any bytes."""
+    return repr(line[:60]) + ("..." if len(line) > 60 else "")
+
+
 class DataError(ValueError):
-    """A line of a ``question_answer`` file could not be used.
+    """A data file, or a line of it, cannot be used; the message is one line.
+
+    The message reads ``<file>[, line <n>]: <problem>[: '<line>']. Fix: <fix>.`` and the
+    CLI prints it after ``tinygrad-attn <command>: error:``.
 
     Parameters
     ----------
     path : str or os.PathLike
-        File (or data-source description) the line came from.
-    lineno : int
-        1-based line number.
-    line : str
-        The offending line without its newline; shown as a ``repr`` truncated to 60 chars.
+        File (or data-source description) the problem is in.
+    lineno : int or None
+        1-based line number, None for a problem of the whole file.
+    line : str or None
+        The offending line without its newline, shown as a ``repr`` cut at 60 characters;
+        None to show no line.
     problem : str
         What is wrong.
     fix : str
-        One way to fix it.
+        One way to fix it (default: the ``question_answer`` format rule).
+
+    Attributes
+    ----------
+    path : str; lineno : int or None; line : str or None; problem : str; fix : str
     """
 
-    def __init__(self, path, lineno: int, line: str, problem: str, fix: str = _FORMAT_FIX):
-        shown = repr(line[:60]) + ("..." if len(line) > 60 else "")
-        super().__init__(f"{path}, line {lineno}: {problem}: {shown}. Fix: {fix}.")
+    def __init__(self, path, lineno: int | None, line: str | None, problem: str,
+                 fix: str = _FORMAT_FIX):
+        where = _show_path(path) if lineno is None else f"{_show_path(path)}, line {lineno}"
+        shown = "" if line is None else ": " + _excerpt(line)
+        super().__init__(f"{where}: {problem}{shown}. Fix: {fix}.")
         self.path, self.lineno, self.line = str(path), lineno, line
+        self.problem, self.fix = problem, fix
+
+
+class DataFileNotFoundError(DataError, FileNotFoundError):
+    """A data file that does not exist: both a :class:`DataError` (one-line message with a
+    fix) and a ``FileNotFoundError``, so either ``except`` clause catches it."""
+
+
+# -- reading a data file safely -------------------------------------------------------------
+
+#: Largest data file read, in bytes (128 MiB; the largest Tatoeba pair file is ~10 MiB).
+#: Read at call time, so it can be changed on the module.
+MAX_DATA_BYTES = 128 * 2 ** 20
+_SNIFF_BYTES = 64 * 2 ** 10          # how much of a file sniff_format reads
+_KINDS = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+_MAGIC = ((b"\x1f\x8b", "a gzip archive", "unpack it (gunzip) and pass the text file inside"),
+          (b"PK\x03\x04", "a zip archive",
+           "unzip it and pass the text file inside (e.g. fra.txt from fra-eng.zip)"),
+          (b"\xff\xfe", "UTF-16 text", "re-save it as UTF-8 (e.g. `iconv -f utf-16 -t utf-8 "
+           "OLD > NEW`)"),
+          (b"\xfe\xff", "UTF-16 text", "re-save it as UTF-8 (e.g. `iconv -f utf-16 -t utf-8 "
+           "OLD > NEW`)"))
+
+
+def _files_in(folder: str, limit: int = 3) -> list[str]:
+    """Up to ``limit`` ``.txt`` files in ``folder`` (scanning at most 1000 entries)."""
+    found = []
+    try:
+        with os.scandir(folder) as it:
+            for i, entry in enumerate(it):
+                if i >= 1000 or len(found) >= limit:
+                    break
+                if entry.name.endswith(".txt") and entry.is_file():
+                    found.append(os.path.join(folder, entry.name))
+    except OSError:
+        pass
+    return sorted(found)
+
+
+def _stat_error(path, e: OSError, example: str) -> DataError:
+    """The DataError for an ``os.stat``/``os.open`` failure on a data file."""
+    if isinstance(e, FileNotFoundError):
+        if os.path.islink(path):
+            return DataFileNotFoundError(
+                path, None, None, f"is a symbolic link to {_show_path(os.readlink(path))}, "
+                "which does not exist", f"point the link at a file, or pass {example}")
+        return DataFileNotFoundError(path, None, None, "no such file",
+                                     f"check the path, or pass {example}")
+    if isinstance(e, NotADirectoryError):
+        return DataFileNotFoundError(path, None, None, "a part of the path before the file "
+                                     "name is a file, not a folder", f"check the path, or pass "
+                                     f"{example}")
+    if isinstance(e, PermissionError):
+        return DataError(path, None, None, "cannot be read (permission denied)",
+                         "make it readable (chmod u+r) or pass a copy you can read")
+    return DataError(path, None, None, f"cannot be read ({e.strerror or e})",
+                     f"pass a readable file such as {example}")
+
+
+def _check_kind(path, st: os.stat_result, max_bytes: int) -> None:
+    """Refuse a folder, a pipe/device/socket and a file larger than ``max_bytes``."""
+    if stat.S_ISDIR(st.st_mode):
+        link = " (a symbolic link to a folder)" if os.path.islink(path) else ""
+        inside = _files_in(os.fspath(path))
+        hint = ("pass one of the files inside it, e.g. " + ", ".join(map(_show_path, inside))
+                if inside else "pass the path of a data file, not of a folder")
+        raise DataError(path, None, None, f"is a folder, not a file{link}", hint)
+    if not stat.S_ISREG(st.st_mode):
+        kind = next((name for test, name in _KINDS if test(st.st_mode)), "not a regular file")
+        raise DataError(path, None, None, f"is {kind}, not a regular file (it is not read, "
+                        "so it cannot hang or fill memory)", "save the data to a file first "
+                        "and pass that file")
+    if st.st_size > max_bytes:
+        raise _too_big(path, st.st_size, max_bytes)
+
+
+def _too_big(path, size: int, max_bytes: int) -> DataError:
+    return DataError(path, None, None, f"is {size / 2 ** 20:.1f} MiB or more, above the limit "
+                     f"of {max_bytes / 2 ** 20:g} MiB for a data file", "train on a sample "
+                     "(e.g. `head -n 200000 FILE > sample.txt`) or raise "
+                     "models.data.MAX_DATA_BYTES")
+
+
+def _read_bytes(path, max_bytes: int, example: str, limit: int | None = None) -> bytes:
+    """The bytes of a regular file (at most ``limit`` of them if given), after the checks
+    of :func:`_check_kind`; the fd is opened non-blocking and checked again with ``fstat``,
+    so a pipe swapped in after the first check is refused too, never read."""
+    try:
+        _check_kind(path, os.stat(path), max_bytes)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
+                     | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
+    except OSError as e:
+        raise _stat_error(path, e, example) from None
+    try:
+        _check_kind(path, os.fstat(fd), max_bytes)
+        want = max_bytes + 1 if limit is None else min(limit, max_bytes + 1)
+        chunks, total = [], 0
+        while total < want:
+            chunk = os.read(fd, min(2 ** 20, want - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+    except OSError as e:
+        raise _stat_error(path, e, example) from None
+    finally:
+        os.close(fd)
+    if limit is None and total > max_bytes:   # the file grew after the size check
+        raise _too_big(path, total, max_bytes)
+    return b"".join(chunks)
+
+
+def _decode(path, raw: bytes) -> str:
+    """UTF-8 text of ``raw`` with a leading BOM removed and line endings as ``\\n``
+    (``\\r\\n`` and old Mac ``\\r``-only files are accepted); DataError for an archive,
+    UTF-16, bytes that are not UTF-8 (file, line, byte offset, fix) or a NUL byte."""
+    for magic, what, fix in _MAGIC:
+        if raw.startswith(magic):
+            raise DataError(path, None, None, f"is {what}, not UTF-8 text", fix)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        lineno = raw.count(b"\n", 0, e.start) + 1
+        start = raw.rfind(b"\n", 0, e.start) + 1
+        end = raw.find(b"\n", e.start)
+        line = raw[start:end if end >= 0 else len(raw)].decode("utf-8", "replace")
+        raise DataError(path, lineno, line, f"byte {raw[e.start]:#04x} at byte offset "
+                        f"{e.start} (column {e.start - start + 1}) is not valid UTF-8 (the "
+                        "file looks like Latin-1 or another 8-bit encoding)",
+                        "re-save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8 OLD > "
+                        "NEW`, naming the file's real encoding)") from None
+    text = text.removeprefix("\ufeff")
+    if "\0" in text:
+        at = text.index("\0")
+        lineno = text.count("\n", 0, at) + 1
+        line = text[text.rfind("\n", 0, at) + 1:].split("\n", 1)[0]
+        raise DataError(path, lineno, line, "holds a NUL character (a binary file, not text)",
+                        "pass a UTF-8 text file")
+    text = text.replace("\r\n", "\n")
+    if "\r" in text and "\n" not in text.rstrip("\n"):
+        text = text.replace("\r", "\n")       # old Mac line endings
+    return text
+
+
+def check_path(path, example: str = "a data file") -> None:
+    """TypeError unless ``path`` is a str or os.PathLike; DataFileNotFoundError if it is
+    empty (``Path("")`` would silently mean the current folder)."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"a data file path must be a str or os.PathLike, got "
+                        f"{type(path).__name__} (fix: pass the file's path as a str)")
+    if isinstance(path, str) and not path:
+        raise DataFileNotFoundError("''", None, None, "the path is empty", f"pass {example}")
+
+
+def read_text_file(path, *, example: str = "a data file such as date.txt",
+                   what: str = "examples") -> str:
+    """Read a data file as text, refusing everything that is not a small UTF-8 text file.
+
+    Nothing but a regular file is opened for reading (a folder, a symlink to a folder, a
+    named pipe, ``/dev/zero`` are refused from ``stat``, so nothing hangs), and at most
+    ``MAX_DATA_BYTES`` are read.  A UTF-8 byte-order mark is removed, ``\\r\\n`` and old Mac
+    ``\\r`` line endings become ``\\n``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    example : str
+        What to suggest instead, e.g. ``"a file such as date.txt"``.
+    what : str
+        What the file should hold, for the message about an empty file.
+
+    Returns
+    -------
+    str
+        The whole text (``"\\n"`` line endings, no BOM).
+
+    Raises
+    ------
+    DataFileNotFoundError
+        (a ``DataError`` and a ``FileNotFoundError``) if ``path`` or a symlink's target does
+        not exist.
+    DataError
+        For a folder, a pipe/device/socket, a file over ``MAX_DATA_BYTES``, one that cannot
+        be read, an archive or UTF-16 file, bytes that are not UTF-8 (line, byte offset),
+        a NUL character, or a file with no non-blank line.
+    TypeError
+        If ``path`` is not a str or path.
+    """
+    check_path(path, example)
+    text = _decode(path, _read_bytes(path, MAX_DATA_BYTES, example))
+    if not text.strip():
+        raise DataError(path, None, None, ("is empty" if not text else "holds only blank "
+                                           "lines") + f": no {what} found", f"pass {example}")
+    return text
+
+
+def sniff_format(path) -> str:
+    """Which kind of data file ``path`` is, from its first non-blank lines (up to 50, in the
+    first 64 KiB), after the checks of :func:`read_text_file`.
+
+    Returns
+    -------
+    str
+        ``"pairs"`` (tab-separated sentence pairs) if at least as many of those lines hold a
+        TAB as hold a ``_`` without a TAB, else ``"question_answer"`` (the book's
+        ``input_answer`` lines).  A header line does not change the answer; the loader then
+        reports it with its line number.
+
+    Raises
+    ------
+    DataError, DataFileNotFoundError, TypeError
+        As :func:`read_text_file` (on the part read); a DataError if none of those lines holds
+        a TAB or a ``_``.
+    """
+    example = "a question_answer file (date.txt) or a tab-separated pair file (fra.txt)"
+    check_path(path, example)
+    raw = _read_bytes(path, MAX_DATA_BYTES, example, limit=_SNIFF_BYTES + 1)
+    if len(raw) > _SNIFF_BYTES:        # cut at a line end: no half character, no half line
+        raw = raw[:max(raw.rfind(b"\n", 0, _SNIFF_BYTES) + 1, 1)]
+    text = _decode(path, raw)
+    lines = [ln for ln in text.split("\n") if ln.strip()][:50]
+    if not lines:
+        raise DataError(path, None, None, "is empty" if not text else "holds only blank lines",
+                        f"pass {example}")
+    tabs = sum("\t" in ln for ln in lines)
+    underscores = sum("_" in ln and "\t" not in ln for ln in lines)
+    if tabs and tabs >= underscores:
+        return "pairs"
+    if underscores:
+        return "question_answer"
+    raise DataError(path, None, None, f"none of its first {len(lines)} non-blank lines holds "
+                    "a TAB (sentence pairs) or a `_` (question_answer)",
+                    "write one example per line, either `sentence<TAB>translation` or "
+                    "`input_answer`")
+
+
+# -- the question_answer format -----------------------------------------------------------------
+
+def _width_error(source, lines, lineno, line, q, a, questions, answers) -> DataError:
+    """The DataError for a line whose widths differ from line 1's (a header if line 1 is
+    the odd one out)."""
+    if lineno == 2 and len(lines) > 2:
+        q3, sep, a3 = lines[2].partition(SEPARATOR)
+        if sep and (len(q3), len(a3) + 1) == (len(q), len(a)):
+            return DataError(source, 1, lines[0], "looks like a title or header line: its "
+                             f"widths ({len(questions[0])} + {len(answers[0])} characters) "
+                             f"differ from those of lines 2 and 3 ({len(q)} + {len(a)})",
+                             "delete line 1: the file must hold only `input_answer` examples")
+    what, got, want = (("input", len(q), len(questions[0])) if len(q) != len(questions[0])
+                       else ("answer (with its `_`)", len(a), len(answers[0])))
+    return DataError(source, lineno, line,
+                     f"{what} is {got} characters wide but line 1 sets the width to {want}",
+                     f"the format is fixed width: pad every {what.split()[0]} with "
+                     f"spaces to {want} characters")
 
 
 def _parse_lines(lines: list[str], source) -> tuple[list[str], list[str]]:
@@ -62,16 +349,22 @@ def _parse_lines(lines: list[str], source) -> tuple[list[str], list[str]]:
     for lineno, line in enumerate(lines, start=1):
         q, sep, a = line.partition(SEPARATOR)
         if not sep:
-            problem = "blank line" if not line.strip() else "no `_` separator"
-            raise DataError(source, lineno, line, problem)
+            if not line.strip():
+                raise DataError(source, lineno, line, "blank line (only blank lines at the "
+                                "end of a question_answer file are ignored)",
+                                "delete the blank line")
+            if lineno == 1 and len(lines) > 1 and SEPARATOR in lines[1]:
+                raise DataError(source, 1, line, "has no `_` and looks like a title or header "
+                                "line (the lines after it are examples)",
+                                "delete line 1: the file must hold only `input_answer` "
+                                "examples")
+            raise DataError(source, lineno, line, "no `_` separator")
+        if "\r" in line:
+            raise DataError(source, lineno, line, "holds a carriage return (\\r) inside the "
+                            "line", "convert the file's line endings to \\n (e.g. dos2unix)")
         a = SEPARATOR + a
         if questions and (len(q), len(a)) != (len(questions[0]), len(answers[0])):
-            what, got, want = (("input", len(q), len(questions[0])) if len(q) != len(questions[0])
-                               else ("answer (with its `_`)", len(a), len(answers[0])))
-            raise DataError(source, lineno, line,
-                            f"{what} is {got} characters wide but line 1 sets the width to {want}",
-                            f"the format is fixed width: pad every {what.split()[0]} with "
-                            f"spaces to {want} characters")
+            raise _width_error(source, lines, lineno, line, q, a, questions, answers)
         questions.append(q)
         answers.append(a)
     return questions, answers
@@ -83,36 +376,32 @@ def load_question_answer(path) -> tuple[list[str], list[str]]:
     Parameters
     ----------
     path : str or os.PathLike
-        UTF-8 text file, one example per line.
+        UTF-8 text file (a BOM is removed; ``\\r\\n`` line endings are accepted), one
+        example per line.  Blank lines at the end are ignored; a blank line before the
+        end is an error (in a fixed-width file it means a lost example).
 
     Returns
     -------
     questions : list of str
         Text before the first ``_`` on each line, spaces kept (padding is vocabulary).
     answers : list of str
-        ``"_"`` followed by the rest of the line; only the trailing ``"\\n"``/``"\\r\\n"`` is
-        stripped.  All questions have one width and all answers another.
+        ``"_"`` followed by the rest of the line (without its line ending).  All questions
+        have one width and all answers another.
 
     Raises
     ------
-    FileNotFoundError
-        If ``path`` does not exist.
+    DataFileNotFoundError
+        (also a ``FileNotFoundError``) if ``path`` does not exist.
     DataError
-        For a non-blank line without ``_``, a blank line before the end, a width that
-        differs from line 1, or a file with no lines.  Blank lines at the end are ignored.
+        Everything :func:`read_text_file` refuses (a folder, a pipe or device, a huge,
+        empty, archived or non-UTF-8 file), and per line: a line without ``_``, a title or
+        header line, a blank line before the end, a ``\\r`` inside a line, a width that
+        differs from line 1.
     """
-    path = Path(path)
-    try:
-        with open(path, encoding="utf-8", newline="") as f:
-            raw = f.read()
-    except FileNotFoundError:
-        raise FileNotFoundError(
-            f"question_answer file not found: {str(path)!r}. Pass the path of a file such as "
-            "date.txt or addition.txt, or use load_dataset(None) for the built-in date task"
-        ) from None
-    lines = [ln[:-2] if ln.endswith("\r\n") else ln[:-1] if ln.endswith("\n") else ln
-             for ln in raw.splitlines(keepends=True)]
-    return _parse_lines(lines, path)
+    text = read_text_file(path, what="`question_answer` lines",
+                          example="a file such as date.txt or addition.txt, or leave out "
+                                  "--data for the built-in date task")
+    return _parse_lines(text.split("\n"), path)
 
 
 class CharVocab:
@@ -234,6 +523,14 @@ class Dataset:
         File path, or a description of the built-in generator and its seed.
     path : str or None
         The absolute path of the file read, None for the built-in task.
+    counts : dict
+        ``{"read": examples in the file, "used", "train", "test"}`` and, after
+        :meth:`split_validation`, ``"valid"``.
+    x_valid, t_valid : np.ndarray or None
+        The validation split (same layout as the training arrays), None until
+        :meth:`split_validation` made one.
+    validation : dict or None
+        ``{"fraction": f, "seed": s}`` of :meth:`split_validation`, else None.
     """
 
     x_train: np.ndarray
@@ -244,6 +541,10 @@ class Dataset:
     reversed: bool
     source: str
     path: str | None = None
+    counts: dict = field(default_factory=dict)
+    x_valid: np.ndarray | None = None
+    t_valid: np.ndarray | None = None
+    validation: dict | None = None
 
     # The names every dataset offers the trainer (see models/translation_data.py too):
     # src_/tgt_ arrays, pad/start/eos ids, the metric, and a codec for the translate command.
@@ -258,10 +559,46 @@ class Dataset:
 
     src_train = property(lambda self: self.x_train, doc="= x_train")
     src_test = property(lambda self: self.x_test, doc="= x_test")
+    src_valid = property(lambda self: self.x_valid, doc="= x_valid")
     tgt_train = property(lambda self: self.t_train, doc="= t_train")
     tgt_test = property(lambda self: self.t_test, doc="= t_test")
+    tgt_valid = property(lambda self: self.t_valid, doc="= t_valid")
     src_vocab = property(lambda self: self.vocab, doc="the one shared vocabulary")
     tgt_vocab = property(lambda self: self.vocab, doc="the one shared vocabulary")
+
+    def split_validation(self, fraction: float = 0.1, seed: int = 0) -> "Dataset":
+        """A new Dataset whose training rows are split into training and validation rows.
+
+        ``int(len(x_train) * fraction)`` training rows, drawn with
+        ``np.random.default_rng(seed).permutation`` (numpy's global state is untouched),
+        become ``x_valid``/``t_valid``; the rest stay the training rows, in their order.
+        The test split, the vocabulary and ``self`` are unchanged; the same ``fraction`` and
+        ``seed`` always give the same split.  Use the validation split to choose an epoch
+        or a setting, the test split only to report.
+
+        Parameters
+        ----------
+        fraction : float in (0, 1)
+        seed : int
+
+        Returns
+        -------
+        Dataset
+            With ``x_valid``, ``t_valid``, ``counts["valid"]`` and ``validation`` set.
+
+        Raises
+        ------
+        DataError
+            If the validation split or the remaining training split would be empty (the
+            message gives the counts), or a validation split exists already.
+        ValueError
+            If ``fraction`` is not a number in (0, 1) or ``seed`` is not an integer >= 0.
+        """
+        train, valid = validation_indices(self, len(self.x_train), fraction, seed)
+        return replace(self, x_train=self.x_train[train], t_train=self.t_train[train],
+                       x_valid=self.x_train[valid], t_valid=self.t_train[valid],
+                       counts={**self.counts, "train": len(train), "valid": len(valid)},
+                       validation={"fraction": float(fraction), "seed": int(seed)})
 
     def metadata(self) -> dict:
         """JSON-safe description for a checkpoint: what :class:`CharCodec` needs, plus where
@@ -269,7 +606,8 @@ class Dataset:
         return {"kind": "char", "vocab": self.vocab.to_dict(), "reversed": self.reversed,
                 "source_width": int(self.x_train.shape[1]),
                 "answer_length": int(self.t_train.shape[1] - 1), "start_id": int(self.start_id),
-                "data_path": self.path, "data_source": self.source}
+                "data_path": self.path, "data_source": self.source,
+                "counts": dict(self.counts), "validation": self.validation}
 
     def codec(self) -> "CharCodec":
         return CharCodec.from_metadata(self.metadata())
@@ -306,6 +644,38 @@ class CharCodec:
         """The input's tokens in model order (reversed if the model reads it reversed)."""
         chars = list(text.ljust(self.source_width))
         return chars[::-1] if self.reversed else chars
+
+
+def validation_indices(data, n: int, fraction: float, seed: int):
+    """Rows of a training split of ``n`` rows to keep for training and to hold out for
+    validation: ``int(n * fraction)`` rows drawn with ``np.random.default_rng(seed)``.
+
+    Returns (train, valid): sorted int64 index arrays that partition ``range(n)``.
+    Raises ValueError for a ``fraction`` outside (0, 1) or a bad ``seed``, DataError (naming
+    ``data.source`` and the counts) if either part would be empty or ``data`` already has a
+    validation split.
+    """
+    if (isinstance(fraction, bool) or not isinstance(fraction, (int, float, np.floating))
+            or not 0 < fraction < 1):
+        raise ValueError(f"split_validation: fraction must be a number in (0, 1), got "
+                         f"{fraction!r} (fix: e.g. fraction=0.1 holds out 10 % of the training "
+                         "data)")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"split_validation: seed must be an integer >= 0, got {seed!r} (fix: "
+                         "e.g. seed=0)")
+    if getattr(data, "validation", None) is not None:
+        raise DataError(data.source, None, None, f"already has a validation split "
+                        f"({data.validation})", "call split_validation once, on the data "
+                        "the loader returned")
+    n_valid = int(n * fraction)
+    if n_valid == 0 or n_valid == n:
+        part = "validation" if n_valid == 0 else "training"
+        raise DataError(data.source, None, None, f"a validation fraction of {fraction:g} of "
+                        f"{n} training items leaves the {part} split empty ({n - n_valid} "
+                        f"train / {n_valid} validation)", "use more data or a validation "
+                        f"fraction between {1 / n if n else 1:.3g} and {1 - 1 / n if n else 0:.3g}")
+    order = np.random.default_rng(seed).permutation(n)
+    return np.sort(order[n_valid:]), np.sort(order[:n_valid])
 
 
 def split_train_test(x: np.ndarray, t: np.ndarray, seed: int = 1984, test_fraction: float = 0.1):
@@ -488,12 +858,14 @@ def load_dataset(path=None, *, reverse: bool = True, seed: int = 1984,
     -------
     Dataset
         Vocabulary built line by line (question characters, then answer characters, first
-        appearance wins), as the book's loader does; 90 % train / 10 % test.
+        appearance wins), as the book's loader does; 90 % train / 10 % test; the sizes in
+        ``counts``.  :meth:`Dataset.split_validation` carves a validation split.
 
     Raises
     ------
-    FileNotFoundError, DataError
-        As ``load_question_answer``.
+    DataFileNotFoundError, DataError
+        As ``load_question_answer``; also a DataError if there are fewer than 10 examples
+        (the test split would be empty).
     """
     if path is None:
         source = f"built-in date task (n={n_generated}, seed={generator_seed})"
@@ -501,13 +873,20 @@ def load_dataset(path=None, *, reverse: bool = True, seed: int = 1984,
     else:
         source = str(path)
         questions, answers = load_question_answer(path)
+    n = len(questions)
+    if int(n * 0.1) == 0:
+        raise DataError(path if path is not None else source, None, None,
+                        f"holds {n} example{'s' if n != 1 else ''}: the 10 % test split would "
+                        "be empty", "use a file with at least 10 `input_answer` lines (a few "
+                        "thousand to learn anything)")
     vocab = CharVocab.from_texts(s for pair in zip(questions, answers) for s in pair)
     x, t = _encode_all(questions, vocab), _encode_all(answers, vocab)
     x_train, t_train, x_test, t_test = split_train_test(x, t, seed=seed)
     if reverse:
         x_train, x_test = (np.ascontiguousarray(a[:, ::-1]) for a in (x_train, x_test))
+    counts = {"read": n, "used": n, "train": len(x_train), "test": len(x_test)}
     return Dataset(x_train, t_train, x_test, t_test, vocab, reverse, source,
-                   None if path is None else os.path.abspath(path))
+                   None if path is None else os.path.abspath(path), counts)
 
 
 def encode_questions(questions, vocab: CharVocab, width: int, reverse: bool) -> np.ndarray:

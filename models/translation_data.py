@@ -52,7 +52,7 @@ import os
 import re
 import unicodedata
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -60,12 +60,12 @@ from typing import Iterable, Sequence
 import numpy as np
 import sacrebleu
 
-from .data import DataError
+from .data import DataError, check_path, read_text_file, validation_indices
 
 __all__ = ["TranslationDataError", "normalize", "tokenize", "detokenize", "Vocab",
            "load_pairs", "TranslationCodec", "TranslationData", "load_translation",
            "translation_codec_from_metadata", "src_padding_mask", "pad_sequences",
-           "corpus_bleu", "corpus_chrf"]
+           "corpus_bleu", "corpus_chrf", "bleu_report", "format_bleu_report"]
 
 # ---------------------------------------------------------------------------------------
 # Text normalisation and tokenisation
@@ -432,7 +432,8 @@ class Vocab:
 # Reading sentence-pair files
 # ---------------------------------------------------------------------------------------
 
-_PAIR_FIX = ("each line must be `sentence<TAB>sentence` (extra TAB columns are ignored); "
+_PAIR_FIX = ("each line must be `sentence<TAB>sentence` (a third TAB column, Tatoeba's "
+             "attribution, is ignored); "
              "separate the two sentences with a TAB character, not spaces")
 
 
@@ -456,11 +457,7 @@ class TranslationDataError(DataError):
     """
 
     def __init__(self, path, lineno: int | None, line: str | None, problem: str, fix: str):
-        where = str(path) if lineno is None else f"{path}, line {lineno}"
-        shown = "" if line is None else ": " + repr(line[:60]) + ("..." if len(line) > 60 else "")
-        ValueError.__init__(self, f"{where}: {problem}{shown}. Fix: {fix}.")
-        self.path, self.lineno, self.line = str(path), lineno, line
-        self.problem, self.fix = problem, fix
+        super().__init__(path, lineno, line, problem, fix)
 
 
 def _check_columns(columns) -> tuple[str, str]:
@@ -495,7 +492,9 @@ def _parse_direction(path: Path, columns: tuple[str, str], direction) -> tuple[s
         return (c2, c1) if c1 == "eng" else (c1, c2)
     parts = direction.split("-") if isinstance(direction, str) else list(direction)
     if len(parts) != 2 or not all(isinstance(p, str) and p.strip() for p in parts):
-        raise ValueError(f"direction must look like 'fra-eng' (source-target), got {direction!r}")
+        raise ValueError(f"direction must look like 'fra-eng' (source-target), got "
+                         f"{direction!r} (fix: name the source and target languages, e.g. "
+                         f"'{c2}-{c1}')")
     src, tgt = (p.strip().lower() for p in parts)
     if {src, tgt} != {c1, c2}:
         raise TranslationDataError(
@@ -513,8 +512,10 @@ def load_pairs(path, direction=None, *, columns: Sequence[str] | None = None):
     Parameters
     ----------
     path : str or os.PathLike
-        UTF-8 text (a BOM is tolerated), one pair per line: column 1 TAB column 2, further
-        TAB columns (Tatoeba's attribution) ignored; blank lines skipped.
+        UTF-8 text (a BOM is removed, ``\r\n`` accepted; read by
+        ``models.data.read_text_file``), one pair per line: column 1 TAB column 2, and
+        optionally a third TAB column (Tatoeba's attribution), ignored; blank lines anywhere
+        are skipped.
     direction : str or (str, str), optional
         ``"fra-eng"`` (source French, target English) or ``("fra", "eng")``; both languages
         must be the file's columns.  Default: the non-English column is the source and
@@ -533,59 +534,88 @@ def load_pairs(path, direction=None, *, columns: Sequence[str] | None = None):
 
     Raises
     ------
-    FileNotFoundError
-        If ``path`` does not exist (the message names it).
+    models.data.DataFileNotFoundError
+        (a ``FileNotFoundError`` and a ``DataError``) if ``path`` does not exist.
     TranslationDataError
-        (a ``ValueError``) naming the file, line number, line, problem and a fix: a line
-        with fewer than 2 TAB columns, an empty sentence, bytes that are not UTF-8; or, for
-        the whole file: no pairs, languages not inferable from the name, a ``direction``
-        whose languages are not the file's columns.
+        (a ``DataError``, a ``ValueError``) naming the file, line number, line, problem and
+        a fix: a line with fewer than 2 or more than 3 TAB columns, an empty sentence, a
+        header line naming the columns (``English<TAB>French``), bytes that are not UTF-8
+        (line and byte offset); or, for the whole file: a folder, a pipe or device, a file
+        that is empty, too large or an archive, languages not inferable from the name, a
+        ``direction`` whose languages are not the file's columns.
     ValueError
         If ``columns`` or ``direction`` is malformed.
     """
+    check_path(path, "a tab-separated pair file such as fra.txt")
     path = Path(path)
     try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise FileNotFoundError(
-            f"sentence-pair file not found: {str(path)!r}. Pass the path of a tab-separated "
-            "file such as ../shared/data/eng-fra/fra.tutorial-filter.txt") from None
+        text = read_text_file(path, what="sentence pairs", example="a tab-separated pair "
+                              "file such as ../shared/data/eng-fra/fra.tutorial-filter.txt")
+    except DataError as e:
+        if type(e) is not DataError:      # DataFileNotFoundError stays a FileNotFoundError
+            raise
+        raise TranslationDataError(e.path, e.lineno, e.line, e.problem, e.fix) from None
     cols = _check_columns(columns) if columns is not None else _infer_columns(path)
     src_lang, tgt_lang = _parse_direction(path, cols, direction)
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        lineno = raw.count(b"\n", 0, e.start) + 1
-        start = raw.rfind(b"\n", 0, e.start) + 1
-        end = raw.find(b"\n", e.start)
-        line = raw[start:end if end >= 0 else len(raw)].decode("utf-8", "replace")
-        raise TranslationDataError(path, lineno, line,
-                                   f"byte {raw[e.start]:#04x} is not valid UTF-8",
-                                   "save the file as UTF-8") from None
-    if text.startswith("\ufeff"):
-        text = text[1:]
     src_col = cols.index(src_lang)
     src_texts, tgt_texts = [], []
     # split("\n"), not splitlines(): U+2028, U+0085, ... may occur inside a sentence.
     for lineno, line in enumerate(text.split("\n"), start=1):
-        line = line.removesuffix("\r")
         if not line.strip():
             continue
-        parts = line.split("\t")
-        if len(parts) < 2:
-            raise TranslationDataError(path, lineno, line,
-                                       "only 1 TAB-separated column, need at least 2", _PAIR_FIX)
-        pair = parts[0].strip(), parts[1].strip()
-        for k in (0, 1):
-            if not pair[k]:
-                raise TranslationDataError(
-                    path, lineno, line, f"column {k + 1} ({cols[k]}) is empty",
-                    "remove the line or fill in the missing sentence")
+        pair = _split_pair(path, lineno, line, cols)
+        if not src_texts and _is_header(pair, cols):
+            raise TranslationDataError(
+                path, lineno, line, "looks like a header line naming the columns, not a "
+                "sentence pair", "delete this line: the file must hold only sentence pairs")
         src_texts.append(pair[src_col])
         tgt_texts.append(pair[1 - src_col])
-    if not src_texts:
-        raise TranslationDataError(path, None, None, "no sentence pairs found", _PAIR_FIX)
     return src_texts, tgt_texts, src_lang, tgt_lang
+
+
+def _split_pair(path, lineno: int, line: str, cols) -> tuple[str, str]:
+    """The two sentences of one line (stripped); TranslationDataError for fewer than 2 or
+    more than 3 TAB columns, or an empty sentence."""
+    parts = line.split("\t")
+    if len(parts) < 2:
+        raise TranslationDataError(path, lineno, line,
+                                   "only 1 TAB-separated column, need at least 2", _PAIR_FIX)
+    if len(parts) > 3:
+        raise TranslationDataError(
+            path, lineno, line, f"{len(parts)} TAB-separated columns, expected 2 (sentence, "
+            "sentence) or 3 (with Tatoeba's attribution)", "remove the extra TAB characters "
+            "(a TAB inside a sentence splits it into two columns)")
+    pair = parts[0].strip(), parts[1].strip()
+    for k in (0, 1):
+        if not pair[k]:
+            raise TranslationDataError(path, lineno, line, f"column {k + 1} ({cols[k]}) is "
+                                       "empty", "remove the line or fill in the missing "
+                                       "sentence")
+    return pair
+
+
+# What a header line of a pair file calls its columns: a language's code or English name,
+# or a generic column name.  Only the first pair is checked.
+_LANGUAGE_NAMES = {
+    "eng": ("en", "english"), "fra": ("fr", "french", "français", "francais"),
+    "deu": ("de", "german", "deutsch"), "spa": ("es", "spanish", "español", "espanol"),
+    "ita": ("it", "italian", "italiano"), "por": ("pt", "portuguese", "português"),
+    "nld": ("nl", "dutch"), "rus": ("ru", "russian"), "kor": ("ko", "korean", "한국어"),
+    "jpn": ("ja", "japanese", "日本語"), "cmn": ("zh", "chinese", "mandarin", "中文"),
+    "tur": ("tr", "turkish"), "ara": ("ar", "arabic"), "pol": ("pl", "polish"),
+    "ukr": ("uk", "ukrainian"), "hin": ("hi", "hindi"), "vie": ("vi", "vietnamese"),
+}
+_COLUMN_WORDS = {"source", "target", "src", "tgt", "input", "output", "text", "sentence",
+                 "translation", "question", "answer", "lang1", "lang2", "language"}
+
+
+def _is_header(pair: tuple[str, str], cols: tuple[str, str]) -> bool:
+    """True if both cells of ``pair`` name a column: the column's language (code or name)
+    or a generic word such as ``source``; a real pair never does both."""
+    def names(cell, lang):
+        word = cell.strip().strip("#").strip().lower()
+        return word in _COLUMN_WORDS or word == lang or word in _LANGUAGE_NAMES.get(lang, ())
+    return all(names(cell, lang) for cell, lang in zip(pair, cols))
 
 
 # ---------------------------------------------------------------------------------------
@@ -833,7 +863,16 @@ class TranslationData:
         The keyword arguments of ``load_translation`` (JSON-safe), so that
         ``load_translation(path, f"{src_lang}-{tgt_lang}", **options)`` rebuilds this data.
     counts : dict
-        ``{"read": pairs in the file, "used": after filter and max_pairs, "train", "test"}``.
+        ``{"read": pairs in the file, "used": after filter and max_pairs, "train", "test"}``,
+        and ``"valid"`` after :meth:`split_validation`.
+    train_pairs : list of (str, str)
+        Raw (source, target) sentences of the training split, in the row order of
+        ``src_train``/``tgt_train``.
+    src_valid, tgt_valid : np.ndarray or None
+        The validation split (layout of the training arrays), None until
+        :meth:`split_validation` made one; ``valid_pairs`` holds its raw sentences.
+    validation : dict or None
+        ``{"fraction": f, "seed": s}`` of :meth:`split_validation`, else None.
     metric : str
         ``"bleu"``: the metric to report (``corpus_bleu(hyps, data.references())``).
     pad_id, start_id, eos_id, unk_id : int
@@ -857,6 +896,11 @@ class TranslationData:
     options: dict = field(default_factory=dict)
     counts: dict = field(default_factory=dict)
     metric: str = "bleu"
+    train_pairs: list = field(default_factory=list)
+    src_valid: np.ndarray | None = None
+    tgt_valid: np.ndarray | None = None
+    valid_pairs: list = field(default_factory=list)
+    validation: dict | None = None
 
     pad_id = Vocab.PAD_ID
     start_id = Vocab.SOS_ID
@@ -891,6 +935,68 @@ class TranslationData:
         codec = self.codec()
         return [codec.tokenized_text(tgt) for _, tgt in self.test_pairs]
 
+    def valid_references(self) -> list[str]:
+        """Validation targets as tokenised, space-joined text (len ``len(tgt_valid)``),
+        from the raw sentences like :meth:`references`.
+
+        Raises
+        ------
+        ValueError
+            If there is no validation split (fix: ``split_validation`` first).
+        """
+        if self.src_valid is None:
+            raise ValueError("this TranslationData has no validation split (fix: "
+                             "data = data.split_validation(0.1, seed=0))")
+        codec = self.codec()
+        return [codec.tokenized_text(tgt) for _, tgt in self.valid_pairs]
+
+    def split_validation(self, fraction: float = 0.1, seed: int = 0) -> "TranslationData":
+        """A new TranslationData whose training pairs are split into training and validation.
+
+        ``int(len(src_train) * fraction)`` training pairs, drawn with
+        ``np.random.default_rng(seed).permutation``, become ``src_valid``/``tgt_valid`` (and
+        ``valid_pairs``, their raw sentences, for :meth:`valid_references`); the rest stay
+        the training pairs in their order.  The test split, ``self`` and the vocabularies
+        are unchanged: they were built on the whole training split, so a checkpoint's
+        vocabulary still matches ``load_translation`` with the stored options, and no
+        validation word is ``<unk>`` (validation BLEU is therefore a little optimistic
+        next to test BLEU; use it to choose, the test split to report).
+
+        Parameters
+        ----------
+        fraction : float in (0, 1)
+        seed : int >= 0
+
+        Returns
+        -------
+        TranslationData
+            With ``src_valid``, ``tgt_valid``, ``valid_pairs``, ``counts["valid"]``,
+            ``validation`` set and ``source`` naming the split.
+
+        Raises
+        ------
+        TranslationDataError
+            If the validation or the remaining training split would be empty (with the
+            counts), a validation split exists already, or ``train_pairs`` is missing.
+        ValueError
+            If ``fraction`` is not in (0, 1) or ``seed`` is not an integer >= 0.
+        """
+        if len(self.train_pairs) != len(self.src_train):
+            raise TranslationDataError(self.path or self.source, None, None,
+                                       "holds no raw training sentences (train_pairs)",
+                                       "make the data with load_translation")
+        train, valid = validation_indices(self, len(self.src_train), fraction, seed)
+        counts = {**self.counts, "train": len(train), "valid": len(valid)}
+        source = self.source.replace(f"{self.counts.get('train')} train /",
+                                     f"{len(train)} train / {len(valid)} valid "
+                                     f"(seed {seed}) /")
+        return replace(self, src_train=self.src_train[train], tgt_train=self.tgt_train[train],
+                       src_valid=self.src_train[valid], tgt_valid=self.tgt_train[valid],
+                       train_pairs=[self.train_pairs[i] for i in train.tolist()],
+                       valid_pairs=[self.train_pairs[i] for i in valid.tolist()],
+                       counts=counts, source=source,
+                       validation={"fraction": float(fraction), "seed": int(seed)})
+
     def metadata(self) -> dict:
         """JSON-safe description for a checkpoint.
 
@@ -899,14 +1005,16 @@ class TranslationData:
         dict
             ``TranslationCodec.metadata()`` plus ``direction`` (``"fra-eng"``),
             ``options`` (``load_translation`` keyword arguments), ``counts``, ``metric``,
-            ``data_path`` and ``data_source``.  ``translation_codec_from_metadata`` rebuilds
-            the codec from it, and ``load_translation(meta["data_path"],
-            meta["direction"], **meta["options"])`` rebuilds the data.
+            ``data_path``, ``data_source`` and ``validation`` (None, or the fraction and
+            seed of :meth:`split_validation`).  ``translation_codec_from_metadata`` rebuilds
+            the codec from it, ``load_translation(meta["data_path"], meta["direction"],
+            **meta["options"])`` rebuilds the data, and ``.split_validation(**meta[
+            "validation"])`` on it the validation split.
         """
         meta = self.codec().metadata()
         meta.update(direction=f"{self.src_lang}-{self.tgt_lang}", options=dict(self.options),
                     counts=dict(self.counts), metric=self.metric, data_path=self.path,
-                    data_source=self.source)
+                    data_source=self.source, validation=self.validation)
         return meta
 
 
@@ -953,50 +1061,56 @@ def load_translation(path, direction=None, *, max_len: int | None = None, min_le
     Returns
     -------
     TranslationData
+        Split sizes in ``counts``; :meth:`TranslationData.split_validation` carves a
+        validation split from the training pairs.
 
     Raises
     ------
     FileNotFoundError, TranslationDataError
         As ``load_pairs``; also ``TranslationDataError`` if no pair survives the length
-        filter or no pair is left for training.
+        filter (the message gives the limits that would keep some), if no pair is left for
+        training, if ``test_fraction > 0`` leaves the test split empty (with the counts),
+        or if ``max_len``, ``min_len``, ``max_pairs`` or ``min_freq`` is not an integer
+        >= 1 (``max_len``/``max_pairs`` may be None).
     ValueError
-        For out-of-range arguments.
+        If ``test_fraction`` is not in [0, 1) or ``min_len > max_len``.
     """
-    if max_len is not None and operator.index(max_len) < 1:
-        raise ValueError(f"max_len must be >= 1 or None, got {max_len}")
-    if operator.index(min_len) < 1:
-        raise ValueError(f"min_len must be >= 1 (an empty sentence cannot be encoded), "
-                         f"got {min_len}")
+    _check_int_option(path, "max_len", max_len, "--max-len", none_ok=True)
+    _check_int_option(path, "min_len", min_len, None)
+    _check_int_option(path, "max_pairs", max_pairs, "--max-pairs", none_ok=True)
+    _check_int_option(path, "min_freq", min_freq, "--min-freq")
     if max_len is not None and min_len > max_len:
-        raise ValueError(f"min_len={min_len} is larger than max_len={max_len}")
-    if not 0 <= test_fraction < 1:
-        raise ValueError(f"test_fraction must be in [0, 1), got {test_fraction}")
-    if max_pairs is not None and operator.index(max_pairs) < 1:
-        raise ValueError(f"max_pairs must be >= 1 or None, got {max_pairs}")
+        raise ValueError(f"min_len={min_len} is larger than max_len={max_len} (fix: keep "
+                         "min_len <= max_len)")
+    if (isinstance(test_fraction, bool) or not isinstance(test_fraction, (int, float))
+            or not 0 <= test_fraction < 1):
+        raise ValueError(f"test_fraction must be a number in [0, 1), got {test_fraction!r} "
+                         "(fix: e.g. 0.1 holds out 10 % of the pairs for testing)")
 
     src_texts, tgt_texts, src_lang, tgt_lang = load_pairs(path, direction, columns=columns)
     n_read = len(src_texts)
     upper = max_len if max_len is not None else float("inf")
     kept = []  # (src_text, tgt_text, src_tokens, tgt_tokens)
-    for s, t in zip(src_texts, tgt_texts):
+    shortest, longest_short = float("inf"), 0   # in tokens: smallest longer side, largest
+    for s, t in zip(src_texts, tgt_texts):       # shorter side (for the error message)
         s_tok = tokenize(s, lower, split_punctuation)
         t_tok = tokenize(t, lower, split_punctuation)
-        if min_len <= len(s_tok) <= upper and min_len <= len(t_tok) <= upper:
+        short, long = min(len(s_tok), len(t_tok)), max(len(s_tok), len(t_tok))
+        shortest, longest_short = min(shortest, long), max(longest_short, short)
+        if min_len <= short and long <= upper:
             kept.append((s, t, s_tok, t_tok))
     if not kept:
-        raise TranslationDataError(
-            path, None, None,
-            f"none of the {n_read} pairs has {min_len}..{max_len} tokens on both sides",
-            "raise max_len (or pass max_len=None) or lower min_len")
+        raise _all_filtered(path, n_read, min_len, max_len, shortest, longest_short)
+    n_filtered = len(kept)
     order = np.random.default_rng(seed).permutation(len(kept))
     kept = [kept[i] for i in order.tolist()]
     if max_pairs is not None:
         kept = kept[:max_pairs]
     n_test = int(len(kept) * test_fraction)
     train, test = kept[:len(kept) - n_test], kept[len(kept) - n_test:]
-    if not train:
-        raise TranslationDataError(path, None, None, "no pair is left for training",
-                                   "lower test_fraction or raise max_pairs")
+    if not train or (test_fraction > 0 and not test):
+        raise _split_error(path, n_read, n_filtered, len(kept), len(train), len(test),
+                           test_fraction, max_pairs)
 
     src_vocab = Vocab.build((p[2] for p in train), min_freq=min_freq)
     tgt_vocab = Vocab.build((p[3] for p in train), min_freq=min_freq)
@@ -1024,7 +1138,51 @@ def load_translation(path, direction=None, *, max_len: int | None = None, min_le
         src_vocab=src_vocab, tgt_vocab=tgt_vocab, src_lang=src_lang, tgt_lang=tgt_lang,
         reversed=bool(reverse_source), lower=bool(lower),
         split_punctuation=bool(split_punctuation), source=source, path=abspath,
-        test_pairs=[(p[0], p[1]) for p in test], options=options, counts=counts)
+        test_pairs=[(p[0], p[1]) for p in test], options=options, counts=counts,
+        train_pairs=[(p[0], p[1]) for p in train])
+
+
+def _check_int_option(path, name: str, value, flag: str | None, none_ok: bool = False):
+    """DataError unless ``value`` is an integer >= 1 (or None when ``none_ok``)."""
+    if value is None and none_ok:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        flag_text = f" ({flag})" if flag else ""
+        raise TranslationDataError(
+            path, None, None, f"{name}={value!r}{flag_text} would leave no pair to use",
+            f"pass an integer {name} >= 1" + (" or None for no limit" if none_ok else ""))
+
+
+def _all_filtered(path, n_read: int, min_len: int, max_len, shortest: int,
+                  longest_short: int) -> TranslationDataError:
+    """The error for a length filter that drops every pair (with the limits that keep some)."""
+    need = []
+    if max_len is not None and shortest > max_len:
+        need.append(f"max_len (--max-len) >= {shortest}")
+    if longest_short < min_len:
+        need.append(f"min_len <= {longest_short}")
+    return TranslationDataError(
+        path, None, None, f"none of the {n_read} pairs has {min_len}..{max_len} tokens on "
+        f"both sides (the shortest pair's longer side has {shortest} tokens)",
+        "pass " + (" and ".join(need) or "wider length limits") + ", or max_len=None for no "
+        "limit")
+
+
+def _split_error(path, n_read, n_filtered, n_used, n_train, n_test, test_fraction,
+                 max_pairs) -> TranslationDataError:
+    """The error for a split with no training pair or (with test_fraction > 0) no test pair."""
+    need = 1
+    while ((test_fraction > 0 and int(need * test_fraction) < 1)
+           or need - int(need * test_fraction) < 1):
+        need += 1
+    why = [f"{n_read} pairs read", f"{n_filtered} kept by the length filter"]
+    if max_pairs is not None:
+        why.append(f"{n_used} used (max_pairs={max_pairs})")
+    empty = "training" if not n_train else "test"
+    return TranslationDataError(
+        path, None, None, f"the {empty} split is empty: {', '.join(why)}, split "
+        f"{n_train} train / {n_test} test at test_fraction={test_fraction:g}",
+        f"use at least {need} pairs (more data, a larger --max-pairs or --max-len)")
 
 
 # ---------------------------------------------------------------------------------------
@@ -1104,3 +1262,109 @@ def corpus_chrf(hypotheses: Sequence[str], references: Sequence[str]) -> float:
     """
     hyps, refs = _check_corpus(hypotheses, references)
     return float(min(max(_CHRF.corpus_score(hyps, [refs]).score, 0.0), 100.0))
+
+
+def bleu_report(hypotheses: Sequence[str], references: Sequence[str], *,
+                n_bootstrap: int = 1000, seed: int = 12345, lowercased: bool = True) -> dict:
+    """Corpus BLEU with sacreBLEU's signature and its bootstrap 95 % confidence interval.
+
+    What is computed, exactly: sacreBLEU's corpus BLEU (Papineni et al. 2002; Post 2018)
+    with one reference per sentence, ``tokenize="none"`` (both sides are this project's
+    tokens joined by single spaces: ``decode_target`` output and ``references()``), the
+    default exponential smoothing, and ``lowercase=lowercased``.  Our tokeniser lower-cases
+    by default (``load_translation(lower=True)``), so pass ``lowercased=data.lower``: the
+    score is then case-insensitive and the signature says ``case:lc``.  The interval is
+    sacreBLEU's own (``corpus_score(..., n_bootstrap=N)``, Koehn 2004): ``N`` resamples of
+    the test sentences with replacement, drawn by ``np.random.default_rng(seed)``; sacreBLEU
+    reports their mean ``mu`` and half the width ``h`` of their 2.5-97.5 percentile range,
+    and the interval here is ``[mu - h, mu + h]`` (clipped to [0, 100]).
+
+    Parameters
+    ----------
+    hypotheses, references : sequence of str, same length N >= 1
+    n_bootstrap : int >= 2
+        Resamples (sacreBLEU's default for ``--confidence`` is 1000).
+    seed : int >= 0
+        The resampling seed (sacreBLEU reads it from ``SACREBLEU_SEED``, which is set for
+        the call and restored; it appears in the signature).
+    lowercased : bool
+        Whether the texts were lower-cased (sets ``lowercase`` and so the signature).
+
+    Returns
+    -------
+    dict
+        ``bleu`` (the corpus score, 0-100, as ``corpus_bleu``), ``ci_low``, ``ci_high``
+        (0-100), ``mean`` (bootstrap mean), ``n_bootstrap``, ``seed``, ``n_sentences``,
+        ``signature`` (sacreBLEU's, e.g. ``nrefs:1|bs:1000|seed:12345|case:lc|eff:no|
+        tok:none|smooth:exp|version:2.6.0``) and ``description`` (one sentence saying the
+        above).
+
+    Raises
+    ------
+    ValueError, TypeError
+        As ``corpus_bleu``; ValueError if ``n_bootstrap`` < 2 or ``seed`` < 0.
+    """
+    hyps, refs = _check_corpus(hypotheses, references)
+    for name, value, low in (("n_bootstrap", n_bootstrap, 2), ("seed", seed, 0)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+            raise ValueError(f"bleu_report: {name} must be an integer >= {low}, got {value!r} "
+                             f"(fix: n_bootstrap=1000, seed=12345 are sacreBLEU's defaults)")
+    metric = sacrebleu.BLEU(tokenize="none", force=True, lowercase=bool(lowercased))
+    if len(hyps) * n_bootstrap <= BOOTSTRAP_BUDGET:
+        score, mean, half = _sacrebleu_bootstrap(metric, hyps, refs, int(n_bootstrap), int(seed))
+        how = "sacreBLEU's corpus_score(n_bootstrap)"
+    else:
+        score, mean, half = _bounded_bootstrap(metric, hyps, refs, int(n_bootstrap), int(seed))
+        how = "sacreBLEU's statistics and estimator, resampled in O(N) memory"
+    clip = lambda v: float(min(max(v, 0.0), 100.0))   # noqa: E731
+    case = "case-insensitive (lower-cased text)" if lowercased else "case-sensitive"
+    return {"bleu": clip(score), "ci_low": clip(mean - half), "ci_high": clip(mean + half),
+            "mean": mean, "n_bootstrap": int(n_bootstrap), "seed": int(seed),
+            "n_sentences": len(hyps), "signature": str(metric.get_signature()),
+            "description": f"corpus BLEU on the project's tokens (tokenize=none), {case}, "
+                           f"1 reference per sentence, {len(hyps)} sentences; 95 % interval "
+                           f"from {n_bootstrap} bootstrap resamples (seed {seed}; {how})"}
+
+
+#: Largest sentences x resamples handed to sacreBLEU's own bootstrap, which holds them all
+#: at once (~50 bytes each: 4e6 is ~200 MB); larger corpora use ``_bounded_bootstrap``.
+BOOTSTRAP_BUDGET = 4_000_000
+
+
+def _sacrebleu_bootstrap(metric, hyps, refs, n_bootstrap: int, seed: int):
+    """(score, bootstrap mean, CI half-width) from sacreBLEU's ``corpus_score(...,
+    n_bootstrap)``; its seed comes from ``SACREBLEU_SEED``, set for the call and restored."""
+    saved = os.environ.get("SACREBLEU_SEED")
+    os.environ["SACREBLEU_SEED"] = str(seed)
+    try:
+        score = metric.corpus_score(hyps, [refs], n_bootstrap=n_bootstrap)
+    finally:
+        if saved is None:
+            del os.environ["SACREBLEU_SEED"]
+        else:
+            os.environ["SACREBLEU_SEED"] = saved
+    return float(score.score), float(score._mean), float(score._ci)   # its estimate_ci
+
+
+def _bounded_bootstrap(metric, hyps, refs, n_bootstrap: int, seed: int):
+    """The estimator of ``_sacrebleu_bootstrap`` (mean and half the 2.5-97.5 percentile
+    width of the resampled corpus scores) with each resample drawn as multinomial counts
+    over the N sentences (``np.random.default_rng(seed)``), so memory is O(N), not
+    O(N * n_bootstrap); the sentence statistics and the score from summed statistics are
+    sacreBLEU's own (the functions its bootstrap uses)."""
+    stats = np.asarray(metric._extract_corpus_statistics(hyps, [refs]), dtype=np.float64)
+    score = float(metric._compute_score_from_stats(stats.sum(0)).score)
+    rng = np.random.default_rng(seed)
+    n = len(stats)
+    scores = np.sort([metric._compute_score_from_stats(
+        rng.multinomial(n, np.full(n, 1.0 / n)) @ stats).score for _ in range(n_bootstrap)])
+    low = n_bootstrap // 40
+    metric.n_bootstrap, metric.seed = n_bootstrap, str(seed)     # for the signature
+    return score, float(scores.mean()), 0.5 * float(scores[n_bootstrap - low - 1] - scores[low])
+
+
+def format_bleu_report(report: dict) -> str:
+    """One line for a ``bleu_report`` dict, e.g. ``BLEU 23.41 (95 % CI 21.90-24.93)
+    nrefs:1|bs:1000|seed:12345|case:lc|eff:no|tok:none|smooth:exp|version:2.6.0``."""
+    return (f"BLEU {report['bleu']:.2f} (95 % CI {report['ci_low']:.2f}-{report['ci_high']:.2f})"
+            f" {report['signature']}")
