@@ -11,9 +11,16 @@ import numpy as np
 
 from tinygrad_attn import CheckpointError
 
+from .cli_types import OneLineParser, float_in, int_at_least
 from .data import DataError, load_dataset
 from .model_io import load_model
-from .train import LR_SCHEDULES, MODEL_NAMES, TrainConfig, evaluate, format_score, predict, train
+from .run_dir import RunDir, RunDirError, next_version_dir
+from .train import (LR_SCHEDULES, MODEL_NAMES, NONFINITE, NonFiniteError, TrainConfig,
+                    TrainingInterrupted, evaluate, format_score, predict, train)
+
+MAX_SIZE = 16_384         # embedding / hidden sizes (a 16k LSTM already needs ~8 GiB)
+MAX_BEAM = 256
+MAX_DECODE = 10_000
 
 
 # -- data -------------------------------------------------------------------------------
@@ -46,7 +53,8 @@ def config_from_args(args, model: str | None = None) -> TrainConfig:
         bidirectional=args.bidirectional, residual=args.residual, dropout=args.dropout,
         teacher_forcing=args.teacher_forcing, label_smoothing=args.label_smoothing,
         heads=args.heads, ff_size=args.ff_size, beam=args.beam, max_minutes=args.max_minutes,
-        max_decode_len=args.max_decode_len)
+        max_decode_len=args.max_decode_len, valid_fraction=args.valid_fraction,
+        nonfinite=args.nonfinite)
 
 
 def _print_examples(data, src, tgt, pred, n=5):
@@ -64,21 +72,40 @@ def _print_examples(data, src, tgt, pred, n=5):
 
 # -- commands ---------------------------------------------------------------------------
 def _cmd_train(args) -> int:
-    data = load_data(args)
-    cfg = config_from_args(args)
-    out = args.out or os.path.join("runs", "date" if args.data is None else cfg.model)
-    model, history = train(data, cfg, out_dir=out)
-    pictures = save_pictures(model, data, history, out, max_len=cfg.max_decode_len)
+    check_applicable(args, [args.model])
+    out = _out_dir(args, "date" if args.data is None else args.model)
+    with RunDir(out, _run_mode(args)) as run:     # refuses a busy or trained folder first
+        data = load_data(args)
+        cfg = config_from_args(args)
+        model, history = train(data, cfg, out_dir=run)
+        pictures = save_pictures(model, data, history, run.path, max_len=cfg.max_decode_len)
     pred = predict(model, data.src_test[:5], data, beam=cfg.beam, max_len=cfg.max_decode_len)
-    print("examples from the test set:")
+    print("examples from the test set (the chosen epoch's weights):")
     _print_examples(data, data.src_test, data.tgt_test, pred)
-    last = history[-1]
-    print(f"final {format_score(last)} after {last['epoch']} epochs; "
-          f"{np.mean([h['epoch_seconds'] for h in history]):.1f} s per epoch. "
-          f"Saved {os.path.join(out, 'model.npz')}, " + ", ".join(pictures))
+    res = history.results
+    print(f"final: {format_score(res['test_chosen'])} (epoch {res['chosen_epoch']}, chosen on "
+          f"{res['chosen_on']}); {format_score(res['test_last'])} after epoch "
+          f"{res['last_epoch']}; {np.mean([h['epoch_seconds'] for h in history]):.1f} s per "
+          f"epoch. Saved {run.file('model.npz')}, " + ", ".join(pictures))
     example = "september 27, 1994" if data.metric == "exact_match" else data.test_pairs[0][0]
-    print(f"try: tinygrad-attn translate {os.path.join(out, 'model.npz')} \"{example}\"")
+    print(f"try: tinygrad-attn translate {run.file('model.npz')} \"{example}\"")
     return 0
+
+
+def _run_mode(args) -> str:
+    return "resume" if args.resume else "overwrite" if args.overwrite else "new"
+
+
+def _out_dir(args, task: str) -> str:
+    """``--out``, or a new ``runs/TASK/version_N`` (claimed now, so concurrent runs never
+    share one). --resume and --overwrite need a named folder."""
+    if args.out is not None:
+        return args.out
+    if args.resume or args.overwrite:
+        flag = "--resume" if args.resume else "--overwrite"
+        raise RunDirError(f"{flag} needs --out naming the run's folder (fix: e.g. {flag} "
+                          f"--out runs/{task}/version_0)")
+    return next_version_dir(os.path.join("runs", task))
 
 
 def _cmd_translate(args) -> int:
@@ -214,7 +241,12 @@ def _source_text(data, i, src=None):
 def _cmd_eval(args) -> int:
     model, meta, codec = load_model(args.checkpoint)
     dmeta = meta["data"]
-    args.data = args.data if args.data is not None else dmeta.get("data_path")
+    stored = dmeta.get("data_path")
+    if args.data is None and stored is not None:
+        # never open a file that only the checkpoint names: the user names it
+        raise ValueError(f"this model was trained on the file {str(stored)!r:.100}; "
+                        f"pass it (or another file of the same format) with --data (fix: "
+                        f"tinygrad-attn eval CKPT --data PATH)")
     if dmeta["kind"] == "char":
         data = load_dataset(args.data, reverse=dmeta["reversed"])
         same = data.vocab == codec.vocab
@@ -224,10 +256,10 @@ def _cmd_eval(args) -> int:
         data = load_translation(args.data, dmeta.get("direction"), **opts)
         same = data.src_vocab == codec.src_vocab and data.tgt_vocab == codec.tgt_vocab
     if not same:
-        print(f"tinygrad-attn eval: error: the vocabulary of {data.source} differs from the "
-              f"checkpoint's, which was trained on {dmeta.get('data_source', '?')} (fix: pass "
-              f"that file with --data)", file=sys.stderr)
-        return 2
+        raise ValueError(f"the vocabulary of {data.source!r:.100} differs from the "
+                        f"checkpoint's, which was trained on "
+                        f"{str(dmeta.get('data_source', '?'))!r:.100} (fix: pass that file "
+                        f"with --data)")
     score = evaluate(model, data, beam=args.beam, max_len=args.max_decode_len)
     print(f"{format_score(score)} on {len(data.src_test)} test items of {data.source}")
     pred = predict(model, data.src_test[:args.examples], data, beam=args.beam,
@@ -239,31 +271,50 @@ def _cmd_eval(args) -> int:
 def _cmd_compare(args) -> int:
     names = [m.strip() for m in args.models.split(",") if m.strip()]
     bad = [m for m in names if m not in MODEL_NAMES]
-    if bad or not names:
-        raise ValueError(f"compare: unknown model(s) {bad} (fix: --models takes a comma-separated "
-                         f"list of {', '.join(MODEL_NAMES)})")
-    data = load_data(args)
-    out = args.out or os.path.join("runs", "compare")
-    os.makedirs(out, exist_ok=True)
-    histories = {}
-    for name in names:
-        print(f"\n=== {name} ===")
-        _, histories[name] = train(data, config_from_args(args, name),
-                                   out_dir=os.path.join(out, name))
-    metric = "accuracy" if data.metric == "exact_match" else "bleu"
-    table = comparison_table(histories, metric)
-    print(f"\n{data.source}: test {'exact match (%)' if metric == 'accuracy' else 'BLEU'} "
-          f"after each epoch (seed {args.seed}, same split and batches for every model)\n")
-    print(table)
+    if bad or not names or len(set(names)) != len(names):
+        raise ValueError(f"compare: --models {args.models!r:.80} must name each model once, "
+                         f"from {', '.join(MODEL_NAMES)} (fix: e.g. --models seq2seq,attention)")
+    check_applicable(args, names)
+    out = _out_dir(args, "compare")
+    # the models' own folders hold the models: each is checked (new, overwrite, resume) by
+    # its own run; this one holds the table and the picture
+    with RunDir(out, "new" if _run_mode(args) == "new" else "overwrite") as run:
+        data = load_data(args)
+        histories = {}
+        for name in names:
+            print(f"\n=== {name} ===")
+            _, histories[name] = train(data, config_from_args(args, name),
+                                       out_dir=os.path.join(out, name), resume=args.resume,
+                                       overwrite=args.overwrite)
+        metric = "accuracy" if data.metric == "exact_match" else "bleu"
+        print(f"\n{data.source}: validation {'exact match (%)' if metric == 'accuracy' else 'BLEU'}"
+              f" after each epoch; test scored once, with the epoch chosen on validation and "
+              f"after the last epoch (seed {args.seed}, same split and batches for every "
+              f"model)\n")
+        print(comparison_table(histories, metric))
+        csv_path = _write_compare_csv(histories, run.file("compare.csv"))
+        from viz import plot_compare
+        png = plot_compare(histories, run.file("compare.png"), title=str(data.source))
+    print(f"\nsaved {csv_path} and {png}")
+    return 0
+
+
+def _write_compare_csv(histories: dict, path) -> str:
+    """One row per model and epoch (validation scores), then one per model with its test
+    scores (epoch chosen on validation, last epoch); written atomically."""
+    from tinygrad_attn.fileio import atomic_open
     rows = [dict(model=name, **h) for name, hist in histories.items() for h in hist]
-    with open(os.path.join(out, "compare.csv"), "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]), extrasaction="ignore")
+    for name, hist in histories.items():
+        r = hist.results
+        rows.append({"model": name, "epoch": "test", **{f"test_chosen_{k}": v for k, v in
+                     r["test_chosen"].items()}, **{f"test_last_{k}": v for k, v in
+                     r["test_last"].items()}, "chosen_epoch": r["chosen_epoch"]})
+    fields = list(dict.fromkeys(k for row in rows for k in row))
+    with atomic_open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=fields)
         w.writeheader()
         w.writerows(rows)
-    from viz import plot_compare
-    png = plot_compare(histories, os.path.join(out, "compare.png"), title=str(data.source))
-    print(f"\nsaved {os.path.join(out, 'compare.csv')} and {png}")
-    return 0
+    return path
 
 
 def _cmd_graph(args) -> int:
@@ -272,22 +323,28 @@ def _cmd_graph(args) -> int:
 
 
 def comparison_table(histories: dict, metric: str) -> str:
-    """A plain-text table: one row per model; the score after each epoch, the best epoch's
-    score (scores can swing from epoch to epoch), mean seconds per epoch and parameter
-    count."""
+    """A plain-text table: one row per model; the validation score after each epoch, the
+    epoch chosen on validation, the test score with that epoch's weights and after the
+    last epoch (each scored once), mean seconds per epoch and parameter count."""
     epochs = max(len(h) for h in histories.values())
     scale = 100.0 if metric == "accuracy" else 1.0
-    head = f"{'model':<12}" + "".join(f"{'epoch ' + str(e + 1):>10}" for e in range(epochs)) \
-        + f"{'best (epoch)':>15}{'s/epoch':>10}{'params':>12}"
+    head = f"{'model':<12}" + "".join(f"{'valid ' + str(e + 1):>10}" for e in range(epochs)) \
+        + f"{'chosen':>8}{'test@chosen':>13}{'test@last':>11}{'s/epoch':>9}{'params':>12}"
     lines = [head, "-" * len(head)]
     for name, hist in histories.items():
-        cells = [f"{scale * h[metric]:>10.2f}" for h in hist] + [f"{'':>10}"] * (epochs - len(hist))
-        best = max(range(len(hist)), key=lambda e: hist[e][metric])   # the first best epoch
-        best_cell = f"{scale * hist[best][metric]:.2f} ({best + 1})"
-        lines.append(f"{name:<12}" + "".join(cells) + f"{best_cell:>15}"
-                     + f"{np.mean([h['epoch_seconds'] for h in hist]):>10.1f}"
+        cells = [f"{_cell(h.get('valid_' + metric), scale):>10}" for h in hist] \
+            + [f"{'':>10}"] * (epochs - len(hist))
+        r = hist.results
+        lines.append(f"{name:<12}" + "".join(cells) + f"{r['chosen_epoch']:>8}"
+                     + f"{scale * r['test_chosen'][metric]:>13.2f}"
+                     + f"{scale * r['test_last'][metric]:>11.2f}"
+                     + f"{np.mean([h['epoch_seconds'] for h in hist]):>9.1f}"
                      + f"{hist[-1]['parameters']:>12,}")
     return "\n".join(lines)
+
+
+def _cell(value, scale) -> str:
+    return "-" if value is None else f"{scale * value:.2f}"
 
 
 # -- parser -----------------------------------------------------------------------------
@@ -303,49 +360,64 @@ def _add_training_options(t):
     t.add_argument("--input-feeding", action="store_true", help="--model attention with "
                    "Luong's attentional layer tanh(W_c[c;h]) fed into the next decoder input "
                    "(Luong et al. 2015, sec. 3.3; the book's model feeds only the output layer)")
-    t.add_argument("--epochs", type=int, default=4)
-    t.add_argument("--seed", type=int, default=0, help="initialisation and shuffling seed")
-    t.add_argument("--batch-size", type=int, default=128)
-    t.add_argument("--wordvec-size", type=int, default=16)
-    t.add_argument("--hidden-size", type=int, default=256,
+    t.add_argument("--epochs", type=int_at_least(1, 100_000), default=4)
+    t.add_argument("--seed", type=int_at_least(0, 2**32 - 1), default=0,
+                   help="initialisation, shuffling and validation-split seed")
+    t.add_argument("--batch-size", type=int_at_least(1, 1_000_000), default=128)
+    t.add_argument("--wordvec-size", type=int_at_least(1, MAX_SIZE), default=16)
+    t.add_argument("--hidden-size", type=int_at_least(1, MAX_SIZE), default=256,
                    help="LSTM size (per direction); d_model of the Transformer")
-    t.add_argument("--num-layers", type=int, default=1, help="encoder layers (Transformer: "
+    t.add_argument("--num-layers", type=int_at_least(1, 64), default=1, help="encoder layers (Transformer: "
                    "encoder and decoder layers)")
     t.add_argument("--bidirectional", action="store_true", help="bidirectional encoder "
                    "(always on for bahdanau)")
     t.add_argument("--residual", action="store_true", help="residual connections between "
                    "stacked encoder layers")
-    t.add_argument("--dropout", type=float, default=0.0)
-    t.add_argument("--heads", type=int, default=4, help="Transformer attention heads")
-    t.add_argument("--ff-size", type=int, default=512, help="Transformer feed-forward width")
-    t.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
+    t.add_argument("--dropout", type=float_in(0, 1, high_open=True), default=0.0)
+    t.add_argument("--heads", type=int_at_least(1, 1024), default=4, help="Transformer attention heads")
+    t.add_argument("--ff-size", type=int_at_least(1, 4 * MAX_SIZE), default=512, help="Transformer feed-forward width")
+    t.add_argument("--lr", type=float_in(0, low_open=True), default=1e-3, help="Adam learning rate")
     t.add_argument("--lr-schedule", default="constant", choices=LR_SCHEDULES,
                    help="constant (the book's) or cosine: the rate falls to 0 over training")
-    t.add_argument("--clip", type=float, default=5.0, help="global gradient-norm clip")
-    t.add_argument("--teacher-forcing", type=float, default=1.0, help="probability of feeding "
+    t.add_argument("--clip", type=float_in(0, low_open=True), default=5.0, help="global gradient-norm clip")
+    t.add_argument("--teacher-forcing", type=float_in(0, 1), default=1.0, help="probability of feeding "
                    "the true previous token (below 1: scheduled sampling)")
-    t.add_argument("--label-smoothing", type=float, default=0.0)
+    t.add_argument("--label-smoothing", type=float_in(0, 1, high_open=True), default=0.0)
     t.add_argument("--reverse", action=argparse.BooleanOptionalAction, default=None,
                    help="reverse the input sequence (default: on for the character tasks, "
                    "off for translation)")
-    t.add_argument("--max-len", type=int, default=None, help="translation: drop pairs with a "
+    t.add_argument("--max-len", type=int_at_least(1), default=None, help="translation: drop pairs with a "
                    "side longer than this many tokens")
-    t.add_argument("--min-freq", type=int, default=1, help="translation: words seen fewer "
+    t.add_argument("--min-freq", type=int_at_least(1), default=1, help="translation: words seen fewer "
                    "times become <unk>")
-    t.add_argument("--max-pairs", type=int, default=None, help="translation: use only the "
+    t.add_argument("--max-pairs", type=int_at_least(1), default=None, help="translation: use only the "
                    "first pairs of the file")
     t.add_argument("--lower", action=argparse.BooleanOptionalAction, default=True,
                    help="translation: lower-case the text")
-    t.add_argument("--beam", type=int, default=1, help="beam width of the evaluation")
-    t.add_argument("--max-decode-len", type=int, default=40,
+    t.add_argument("--beam", type=int_at_least(1, MAX_BEAM), default=1,
+                   help="beam width of the evaluation")
+    t.add_argument("--max-decode-len", type=int_at_least(1, MAX_DECODE), default=40,
                    help="translation: longest output in tokens")
-    t.add_argument("--max-minutes", type=float, default=None,
+    t.add_argument("--valid-fraction", type=float_in(0, 0.9), default=0.1,
+                   help="share of the training items held out (seeded) to choose the epoch; "
+                   "0: none, the last epoch is chosen")
+    t.add_argument("--nonfinite", default="stop", choices=NONFINITE,
+                   help="at a NaN/inf loss or gradient norm: stop training, or skip the step")
+    t.add_argument("--max-minutes", type=float_in(0, low_open=True), default=None,
                    help="stop training after this many minutes, then evaluate")
+
+
+def _add_run_options(t):
+    how = t.add_mutually_exclusive_group()
+    how.add_argument("--overwrite", action="store_true", help="replace the trained model "
+                     "in --out (default: refuse to)")
+    how.add_argument("--resume", action="store_true", help="continue the interrupted run in "
+                     "--out from its last.npz, with the same options")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``tinygrad-attn`` (defaults = the book's hyperparameters)."""
-    p = argparse.ArgumentParser(prog="tinygrad-attn", description=(
+    p = OneLineParser(prog="tinygrad-attn", description=(
         "Train, compare and use the seq2seq and attention models of Deep Learning from "
         "Scratch 2 (and the Transformer) on a CPU with the tinygrad_attn autograd engine."))
     sub = p.add_subparsers(dest="command", required=True)
@@ -354,8 +426,9 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train one model", formatter_class=fmt)
     t.add_argument("--model", default="attention", choices=MODEL_NAMES)
     _add_training_options(t)
-    t.add_argument("--out", default=None, help="output folder (default runs/date for the "
-                   "built-in task, else runs/MODEL)")
+    t.add_argument("--out", default=None, help="output folder (default: a new "
+                   "runs/date/version_N for the built-in task, else runs/MODEL/version_N)")
+    _add_run_options(t)
     t.set_defaults(func=_cmd_train)
 
     c = sub.add_parser("compare", help="train several models on the same split and seed and "
@@ -363,18 +436,20 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--models", default="seq2seq,peeky,attention",
                    help=f"comma-separated, from {', '.join(MODEL_NAMES)}")
     _add_training_options(c)
-    c.add_argument("--out", default=None, help="output folder (default runs/compare): one "
-                   "sub-folder per model, compare.csv and compare.png")
+    c.add_argument("--out", default=None, help="output folder (default: a new "
+                   "runs/compare/version_N): one sub-folder per model, compare.csv and "
+                   "compare.png")
+    _add_run_options(c)
     c.set_defaults(func=_cmd_compare)
 
     tr = sub.add_parser("translate", help="answer / translate one input with a checkpoint",
                         formatter_class=fmt)
     tr.add_argument("checkpoint", help="model.npz written by train")
     tr.add_argument("text", help='the input, e.g. "september 27, 1994"')
-    tr.add_argument("--beam", type=int, default=1, help="beam width (1: greedy, and the "
+    tr.add_argument("--beam", type=int_at_least(1, MAX_BEAM), default=1, help="beam width (1: greedy, and the "
                     "attention table is printed)")
-    tr.add_argument("--alpha", type=float, default=0.6, help="beam length-penalty exponent")
-    tr.add_argument("--max-decode-len", type=int, default=40)
+    tr.add_argument("--alpha", type=float_in(0, 10), default=0.6, help="beam length-penalty exponent")
+    tr.add_argument("--max-decode-len", type=int_at_least(1, MAX_DECODE), default=40)
     tr.add_argument("--quiet", action="store_true", help="print only the output")
     tr.add_argument("--plot", default=None, metavar="PATH", help="save the attention map as "
                     "a picture (.png, .svg, .pdf); a Transformer gets one panel per head")
@@ -392,7 +467,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--fused", action="store_true", help="keep each LSTM layer as one fused "
                    "node (default: the composed cells, step by step)")
     g.add_argument("--rankdir", default="TB", choices=("TB", "BT", "LR", "RL"))
-    g.add_argument("--max-nodes", type=int, default=None, help="draw at most this many ops")
+    g.add_argument("--max-nodes", type=int_at_least(1), default=None, help="draw at most this many ops")
     g.add_argument("-o", "--output", default="graph.svg", help="picture file: .svg, .png, "
                    ".pdf, or .gv for the DOT source")
     g.set_defaults(func=_cmd_graph)
@@ -401,20 +476,64 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("checkpoint")
     e.add_argument("--data", default=None, help="file to evaluate on (default: the data the "
                    "checkpoint was trained on)")
-    e.add_argument("--beam", type=int, default=1)
-    e.add_argument("--max-decode-len", type=int, default=40)
-    e.add_argument("--examples", type=int, default=5, help="examples to print")
+    e.add_argument("--beam", type=int_at_least(1, MAX_BEAM), default=1)
+    e.add_argument("--max-decode-len", type=int_at_least(1, MAX_DECODE), default=40)
+    e.add_argument("--examples", type=int_at_least(0, 10_000), default=5, help="examples to print")
     e.set_defaults(func=_cmd_eval)
     return p
 
 
+def check_applicable(args, models: list[str]) -> None:
+    """Refuse options that the data or every model of ``models`` would ignore (a value
+    other than the default): a one-line ValueError naming the option and the fix."""
+    translation = is_translation_file(args.data)
+    rules = [
+        (("direction", "max_len", "min_freq", "max_pairs", "lower"), not translation,
+         "applies to translation data (a tab-separated sentence-pair --data file) only"),
+        (("max_decode_len",), not translation,
+         "applies to translation only (the character tasks' answers have a fixed width)"),
+        (("score", "input_feeding"), "attention" not in models, "applies to --model attention only"),
+        (("heads", "ff_size"), "transformer" not in models, "applies to --model transformer only"),
+        (("bidirectional", "residual", "wordvec_size"), set(models) <= {"transformer"},
+         "does not apply to the Transformer"),
+        (("residual",), args.num_layers < 2, "needs --num-layers 2 or more"),
+    ]
+    defaults = build_parser().parse_args([args.command])
+    for names, ignored, why in rules:
+        for name in names:
+            if ignored and getattr(args, name) != getattr(defaults, name):
+                flag = "--" + name.replace("_", "-")
+                raise ValueError(f"{flag} {why} (fix: drop {flag})")
+    if "transformer" in models and args.hidden_size % args.heads:
+        raise ValueError(f"--hidden-size {args.hidden_size} is not divisible by --heads "
+                         f"{args.heads} (fix: e.g. --heads 4 with --hidden-size 256)")
+
+
 def main(argv=None) -> int:
-    """Entry point of the ``tinygrad-attn`` console script."""
+    """Entry point of the ``tinygrad-attn`` console script. Exit status: 0 done, 1 training
+    stopped at a non-finite number, 2 a bad option, file or folder (one line on stderr),
+    130 interrupted (Ctrl-C)."""
     args = build_parser().parse_args(argv)
+    name = f"tinygrad-attn {args.command}"
     try:
         return args.func(args)
-    except (CheckpointError, DataError, FileNotFoundError, ValueError) as e:
-        print(f"tinygrad-attn {args.command}: error: {e}", file=sys.stderr)
+    except TrainingInterrupted as e:
+        print(f"\n{name}: {e}", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print(f"\n{name}: interrupted; nothing was saved", file=sys.stderr)
+        return 130
+    except NonFiniteError as e:
+        print(f"{name}: error: {e}", file=sys.stderr)
+        return 1
+    except (CheckpointError, DataError, RunDirError, ValueError) as e:
+        print(f"{name}: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:                      # a full disk, a read-only or vanished folder
+        where = f" {e.filename!r:.100}" if e.filename else ""
+        print(f"{name}: error: cannot read or write{where}: {e.strerror or e} (fix: check "
+              f"the path, its permissions and the free disk space; finished files were "
+              f"written whole or not at all)", file=sys.stderr)
         return 2
 
 

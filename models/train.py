@@ -9,22 +9,28 @@ character tasks), ``metric`` ("exact_match" or "bleu"), ``src_vocab`` / ``tgt_vo
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
+
+from tinygrad_attn.fileio import atomic_open
 
 import tinygrad_attn as tg
 
 from .decoding import beam_search, greedy_decode
 from .model_io import (MODEL_NAMES, RNN_MODELS, load_model,  # noqa: F401 (re-exported)
                        model_from_config, save_model)
+from .run_dir import RunDir
+from .train_state import all_finite, load_state, restore_state, save_state
 
 LR_SCHEDULES = ("constant", "cosine")
+NONFINITE = ("stop", "skip")
 
 
 @dataclass
@@ -45,6 +51,9 @@ class TrainConfig:
     beam : beam width of the evaluation (1 = greedy). max_minutes : stop training after this
         many minutes of wall time (checked after every batch), then evaluate.
     max_decode_len : longest output of the translation evaluation, in tokens.
+    valid_fraction : the share of the training items held out to choose the epoch (0: no
+        validation split, the last epoch is chosen), in [0, 0.9].
+    nonfinite : "stop" (raise at a NaN/inf loss or gradient norm) or "skip" (skip that step).
     """
     model: str = "attention"
     epochs: int = 4
@@ -68,6 +77,8 @@ class TrainConfig:
     beam: int = 1
     max_minutes: float | None = None
     max_decode_len: int = 40
+    valid_fraction: float = 0.1
+    nonfinite: str = "stop"
 
 
 def build_model(config: TrainConfig, src_vocab_size: int, tgt_vocab_size: int):
@@ -168,117 +179,348 @@ def exact_match(model, x: np.ndarray, t: np.ndarray, start_id: int,
     return float((pred == t[:, 1:]).all(axis=1).mean()) if len(x) else 0.0, pred
 
 
-def evaluate(model, data, *, beam: int = 1, max_len: int = 40) -> dict:
-    """Test-set score: ``{"accuracy": exact match 0-1}`` for a character task, or
-    ``{"bleu": 0-100, "chrf": 0-100}`` (sacrebleu, corpus level) for translation."""
-    pred = predict(model, data.src_test, data, beam=beam, max_len=max_len)
+def evaluate(model, data, *, beam: int = 1, max_len: int = 40, split: str = "test") -> dict:
+    """Score of ``model`` on ``data``'s ``split`` ("test", or "valid" for a dataset from
+    ``split_validation``): ``{"accuracy": exact match 0-1}`` for a character task (an item
+    counts only if every answer position is right), or ``{"bleu": 0-100, "chrf": 0-100}``
+    (sacrebleu, corpus level, against the raw reference text) for translation."""
+    if split not in ("test", "valid"):
+        raise ValueError(f"evaluate: split must be 'test' or 'valid', not {split!r}")
+    src, tgt = (data.src_test, data.tgt_test) if split == "test" else \
+        (data.src_valid, data.tgt_valid)
+    pred = predict(model, src, data, beam=beam, max_len=max_len)
     if data.metric == "exact_match":
-        acc = float((pred == data.tgt_test[:, 1:]).all(axis=1).mean()) if len(pred) else 0.0
+        acc = float((pred == tgt[:, 1:]).all(axis=1).mean()) if len(pred) else 0.0
         return {"accuracy": acc}
     from .translation_data import corpus_bleu, corpus_chrf
     hyps = [data.decode_target(row) for row in pred]
-    refs = data.references()
+    refs = data.references() if split == "test" else data.valid_references()
     return {"bleu": corpus_bleu(hyps, refs), "chrf": corpus_chrf(hyps, refs)}
 
 
-def format_score(score: dict) -> str:
+def format_score(score: dict, split: str = "test") -> str:
+    """``score`` from :func:`evaluate` as text, e.g. "test exact match 99.94%"."""
     if "accuracy" in score:
-        return f"test exact match {100 * score['accuracy']:.2f}%"
-    return f"test BLEU {score['bleu']:.2f}, chrF {score['chrf']:.2f}"
+        return f"{split} exact match {100 * score['accuracy']:.2f}%"
+    return f"{split} BLEU {score['bleu']:.2f}, chrF {score['chrf']:.2f}"
 
 
-def _write_json(obj, path):
-    with open(path + ".tmp", "w", encoding="utf-8") as f:
-        json.dump(obj, f, indent=1, ensure_ascii=False)
-    os.replace(path + ".tmp", path)
+def selection_metric(data) -> str:
+    """The validation score that picks the best epoch: ``accuracy`` or ``bleu``."""
+    return "accuracy" if data.metric == "exact_match" else "bleu"
 
 
-def train(data, config: TrainConfig, out_dir=None, log=print, model=None):
-    """Train ``config.model`` on ``data`` with Adam, global-norm clipping and
-    ``config.lr_schedule``.
+class TrainingInterrupted(Exception):
+    """Ctrl-C during training; the message says what was saved and how to resume."""
 
-    Each epoch: a seeded shuffle, minibatches with a tqdm bar (loss, it/s), then batched
-    decoding of the test items (greedy, or beam search with ``config.beam``) and their
-    score (:func:`evaluate`). Batches of padded data are trimmed to their longest source.
-    When ``out_dir`` is given, ``model.npz`` (weights + config + codec), ``config.json`` and
-    ``history.json`` are written there after every epoch.
 
-    Returns the model and the history: one dict per epoch with ``loss`` (mean training
-    cross-entropy, nats/token), the score (``accuracy`` 0-1, or ``bleu`` and ``chrf``
-    0-100), ``lr`` (the learning rate after the epoch's last step), ``train_seconds``,
-    ``eval_seconds``, ``epoch_seconds``, ``steps`` and ``parameters``. Raises ValueError
-    if there is less than one batch of training data or ``config.lr_schedule`` is unknown.
-    """
-    if model is None:
-        model = build_model(config, len(data.src_vocab), len(data.tgt_vocab))
-    optimizer = tg.optim.Adam(model.parameters(), lr=config.lr)
-    rng = np.random.default_rng(config.seed)
-    n = len(data.src_train)
-    n_batches = n // config.batch_size
-    if n_batches == 0:
-        raise ValueError(f"train: {n} training items are fewer than one batch of "
-                         f"{config.batch_size} (fix: lower --batch-size)")
+class NonFiniteError(ArithmeticError):
+    """The loss or the gradient norm became NaN or inf; the message names epoch and step."""
+
+
+class History(list):
+    """The per-epoch records of :func:`train` (a list of dicts), and ``results``: the test
+    scores of the epoch chosen on the validation split and of the last epoch."""
+    results: dict = {}
+
+
+def _check_config(config: TrainConfig) -> None:
+    """The ranges every field must be in (the command line checks them first, with its own
+    messages); ValueError with the field and a fix."""
+    ints = dict(epochs=1, batch_size=1, wordvec_size=1, hidden_size=1, num_layers=1, heads=1,
+                ff_size=1, beam=1, max_decode_len=1, seed=0)
+    for name, low in ints.items():
+        v = getattr(config, name)
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
+            raise ValueError(f"train: {name}={v!r} must be an integer >= {low} (fix: pass one)")
+    ranges = dict(lr=(0, None), max_grad_norm=(0, None), dropout=(0, 1),
+                  teacher_forcing=(0, 1), label_smoothing=(0, 1), valid_fraction=(0, 0.9))
+    for name, (low, high) in ranges.items():
+        v = getattr(config, name)
+        ok = isinstance(v, (int, float)) and math.isfinite(v) and v >= low \
+            and (high is None or v <= high)
+        ok = ok and (v > 0 if name in ("lr", "max_grad_norm") else True)
+        ok = ok and (v < 1 if name in ("dropout", "label_smoothing") else True)
+        if not ok:
+            raise ValueError(f"train: {name}={v!r} is out of range (fix: see TrainConfig)")
     if config.lr_schedule not in LR_SCHEDULES:
         raise ValueError(f"train: unknown lr_schedule {config.lr_schedule!r} (fix: choose "
                          f"one of {', '.join(LR_SCHEDULES)})")
+    if config.nonfinite not in NONFINITE:
+        raise ValueError(f"train: nonfinite={config.nonfinite!r} (fix: one of "
+                         f"{', '.join(NONFINITE)})")
+    if config.max_minutes is not None and not (config.max_minutes > 0):
+        raise ValueError(f"train: max_minutes={config.max_minutes!r} must be > 0")
+
+
+def with_validation(data, config: TrainConfig):
+    """``data`` with a validation split carved from its training items
+    (``config.valid_fraction``, seeded with ``config.seed``; the test split untouched), or
+    ``data`` itself when the fraction is 0. Raises DataError (a ValueError) when a split
+    would be empty."""
+    if config.valid_fraction == 0:
+        return data
+    return data.split_validation(config.valid_fraction, seed=config.seed)
+
+
+def _has_valid(data) -> bool:
+    """True if ``data`` carries a validation split (``src_valid`` not None)."""
+    return getattr(data, "src_valid", None) is not None
+
+
+def _make_optimizer(model, config: TrainConfig, n_batches: int):
+    optimizer = tg.optim.Adam(model.parameters(), lr=config.lr)
     scheduler = (tg.optim.CosineAnnealingLR(optimizer, T_max=config.epochs * n_batches)
                  if config.lr_schedule == "cosine" else None)
-    history = []
-    if out_dir is not None:
-        os.makedirs(out_dir, exist_ok=True)
-        _write_json(asdict(config), os.path.join(out_dir, "config.json"))
-    log(f"data: {data.source}; {n} train / {len(data.src_test)} test items, vocabulary "
-        f"{len(data.src_vocab)} -> {len(data.tgt_vocab)}, input "
+    return optimizer, scheduler
+
+
+def _train_epoch(model, data, config, optimizer, scheduler, rng, epoch, deadline):
+    """One epoch of minibatch steps. Returns (losses of the steps taken, steps skipped).
+    Raises NonFiniteError (config.nonfinite == "stop") at a NaN/inf loss or gradient norm,
+    before the optimizer applies it."""
+    n = len(data.src_train)
+    n_batches = n // config.batch_size
+    order = rng.permutation(n)
+    losses, skipped = [], 0
+    bar = tqdm(range(n_batches), desc=f"epoch {epoch}/{config.epochs}", unit="it",
+               dynamic_ncols=True, leave=False)
+    for b in bar:
+        idx = order[b * config.batch_size:(b + 1) * config.batch_size]
+        src, tgt, mask = training_batch(data, idx)
+        loss = model.loss(src, tgt, mask, pad_id=data.pad_id,
+                          teacher_forcing_ratio=config.teacher_forcing,
+                          label_smoothing=config.label_smoothing, rng=rng)
+        optimizer.zero_grad()
+        loss.backward()
+        norm = tg.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+        value = loss.item()
+        if not (math.isfinite(value) and math.isfinite(norm)):
+            what = f"the loss is {value}" if not math.isfinite(value) else \
+                f"the gradient norm is {norm}"
+            if config.nonfinite == "stop":
+                bar.close()
+                raise NonFiniteError(
+                    f"{what} at epoch {epoch}, step {b + 1} of {n_batches}; training stopped "
+                    f"and this epoch was not saved (fix: lower --lr, or --nonfinite skip to "
+                    f"skip such steps)")
+            skipped += 1
+            if scheduler is not None:           # the schedule follows the batches
+                scheduler.step()
+            continue
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+        losses.append(value)
+        if b % 10 == 0:
+            bar.set_postfix(loss=f"{np.mean(losses[-10:]):.4f}")
+        if deadline is not None and time.perf_counter() > deadline:
+            break
+    bar.close()
+    return losses, skipped
+
+
+def train(data, config: TrainConfig, out_dir=None, log=print, model=None, *,
+          resume: bool = False, overwrite: bool = False):
+    """Train ``config.model`` on ``data`` with Adam, global-norm clipping and
+    ``config.lr_schedule``; choose the epoch on a validation split; test once.
+
+    A validation split (``config.valid_fraction`` of the training items, seeded with
+    ``config.seed``) is carved from the training data first. Each epoch: a seeded shuffle,
+    minibatches with a tqdm bar, then the validation score (:func:`evaluate`, greedy or
+    beam ``config.beam``). The best validation epoch (the first, on ties) is the one
+    chosen; the model returned has its weights. After the last epoch the test split is
+    scored twice: with the chosen epoch's weights and with the last epoch's
+    (``history.results``). With no validation split (fraction 0) the last epoch is chosen.
+
+    out_dir : None, a folder, or an entered :class:`models.run_dir.RunDir`. A folder is
+        locked for the run; after every epoch it gets ``last.npz`` (the whole training
+        state: ``--resume`` continues from it bit for bit), ``model.npz`` (the chosen
+        epoch's weights + config + codec), ``config.json`` and ``history.json``; at the
+        end ``results.json``. resume / overwrite : see :class:`models.run_dir.RunDir`.
+
+    Returns (model, history): ``history`` is a :class:`History`, one dict per epoch with
+    ``loss`` (mean training cross-entropy, nats/token), ``valid_accuracy`` (0-1) or
+    ``valid_bleu``/``valid_chrf`` (0-100), ``lr``, ``train_seconds``, ``eval_seconds``,
+    ``epoch_seconds``, ``steps``, ``skipped_steps``, ``parameters``.
+
+    Raises ValueError for a config out of range or less than one batch of training data;
+    RunDirError for an unusable folder; NonFiniteError for a NaN/inf loss or gradient;
+    TrainingInterrupted on Ctrl-C (the message says what was saved).
+    """
+    _check_config(config)
+    data = with_validation(data, config)
+    n = len(data.src_train)
+    if n // config.batch_size == 0:
+        raise ValueError(f"train: {n} training items are fewer than one batch of "
+                         f"{config.batch_size} (fix: lower --batch-size)")
+    if out_dir is None or isinstance(out_dir, RunDir):
+        return _train(data, config, out_dir, log, model)
+    mode = "resume" if resume else "overwrite" if overwrite else "new"
+    with RunDir(out_dir, mode) as run:
+        return _train(data, config, run, log, model)
+
+
+def _train(data, config, run, log, model):
+    model = model if model is not None else build_model(config, len(data.src_vocab),
+                                                        len(data.tgt_vocab))
+    optimizer, scheduler = _make_optimizer(model, config, len(data.src_train) // config.batch_size)
+    rng = np.random.default_rng(config.seed)
+    history, best, start = History(), {"epoch": 0, "score": None}, 1
+    best_state = None
+    if run is not None and run.mode == "resume":
+        start, history, best, best_state = _resume(run, data, config, model, optimizer,
+                                                   scheduler, rng, log)
+    elif run is not None:
+        run.clear_old_run()
+        _write_json(asdict(config), run.file("config.json"))
+    _log_start(data, config, model, log)
+    deadline = None if config.max_minutes is None else time.perf_counter() + 60 * config.max_minutes
+    saved = start - 1
+    try:
+        for epoch in range(start, config.epochs + 1):
+            rec = _run_epoch(model, data, config, optimizer, scheduler, rng, epoch, deadline)
+            history.append(rec)
+            log(_epoch_line(rec, data))
+            if _is_better(rec, best, data):
+                best = {"epoch": epoch, "score": rec[f"valid_{selection_metric(data)}"]
+                        if _has_valid(data) else None}
+                best_state = {k: v.copy() for k, v in model.state_dict().items()}
+            if run is not None:
+                _save_epoch(run, model, data, config, optimizer, scheduler, rng, epoch,
+                            history, best, best_state)
+                saved = epoch
+            if deadline is not None and time.perf_counter() > deadline:
+                log(f"stopping: the time limit of {config.max_minutes} minutes is reached")
+                break
+    except KeyboardInterrupt:
+        raise TrainingInterrupted(_interrupted_message(run, saved)) from None
+    return _finish(model, data, config, run, history, best, best_state, log)
+
+
+def _run_epoch(model, data, config, optimizer, scheduler, rng, epoch, deadline) -> dict:
+    model.train()
+    t0 = time.perf_counter()
+    losses, skipped = _train_epoch(model, data, config, optimizer, scheduler, rng, epoch,
+                                   deadline)
+    t1 = time.perf_counter()
+    score = evaluate(model, data, beam=config.beam, max_len=config.max_decode_len,
+                     split="valid") if _has_valid(data) else {}
+    t2 = time.perf_counter()
+    return dict(epoch=epoch, loss=float(np.mean(losses)) if losses else float("nan"),
+                **{f"valid_{k}": v for k, v in score.items()}, lr=optimizer.lr,
+                train_seconds=t1 - t0, eval_seconds=t2 - t1, epoch_seconds=t2 - t0,
+                steps=len(losses), skipped_steps=skipped, parameters=model.num_parameters())
+
+
+def _is_better(rec: dict, best: dict, data) -> bool:
+    """The first epoch, and after it an epoch with a strictly higher validation score (with
+    no validation split: every epoch, so the last is chosen)."""
+    if not _has_valid(data) or best["score"] is None:
+        return True
+    return rec[f"valid_{selection_metric(data)}"] > best["score"]
+
+
+def _epoch_line(rec: dict, data) -> str:
+    score = {k[len("valid_"):]: v for k, v in rec.items() if k.startswith("valid_")}
+    text = format_score(score, "validation") if score else "no validation split"
+    skipped = f", {rec['skipped_steps']} non-finite steps skipped" if rec["skipped_steps"] else ""
+    return (f"epoch {rec['epoch']}: loss {rec['loss']:.4f}, {text}, "
+            f"{rec['epoch_seconds']:.1f} s (train {rec['train_seconds']:.1f} s, "
+            f"{rec['steps']} steps{skipped}; eval {rec['eval_seconds']:.1f} s)")
+
+
+def _log_start(data, config, model, log) -> None:
+    n_valid = len(data.src_valid) if _has_valid(data) else 0
+    log(f"data: {data.source}; {len(data.src_train)} train / {n_valid} validation (carved "
+        f"from the training data, seed {config.seed}) / {len(data.src_test)} test items, "
+        f"vocabulary {len(data.src_vocab)} -> {len(data.tgt_vocab)}, input "
         f"{'reversed' if data.reversed else 'as is'}; model: {config.model} "
         f"({type(model).__name__}), {model.num_parameters():,} parameters")
-    deadline = None if config.max_minutes is None else time.perf_counter() + 60 * config.max_minutes
-    for epoch in range(1, config.epochs + 1):
-        model.train()
-        order = rng.permutation(n)
-        t0 = time.perf_counter()
-        losses = []
-        bar = tqdm(range(n_batches), desc=f"epoch {epoch}/{config.epochs}", unit="it",
-                   dynamic_ncols=True, leave=False)
-        for b in bar:
-            idx = order[b * config.batch_size:(b + 1) * config.batch_size]
-            src, tgt, mask = training_batch(data, idx)
-            loss = model.loss(src, tgt, mask, pad_id=data.pad_id,
-                              teacher_forcing_ratio=config.teacher_forcing,
-                              label_smoothing=config.label_smoothing, rng=rng)
-            optimizer.zero_grad()
-            loss.backward()
-            tg.clip_grad_norm_(model.parameters(), config.max_grad_norm)
-            optimizer.step()
-            if scheduler is not None:
-                scheduler.step()
-            losses.append(loss.item())
-            if b % 10 == 0:
-                bar.set_postfix(loss=f"{np.mean(losses[-10:]):.4f}")
-            if deadline is not None and time.perf_counter() > deadline:
-                break
-        bar.close()
-        t1 = time.perf_counter()
-        score = evaluate(model, data, beam=config.beam, max_len=config.max_decode_len)
-        t2 = time.perf_counter()
-        rec = dict(epoch=epoch, loss=float(np.mean(losses)), **score, lr=optimizer.lr,
-                   train_seconds=t1 - t0,
-                   eval_seconds=t2 - t1, epoch_seconds=t2 - t0, steps=len(losses),
-                   parameters=model.num_parameters())
-        history.append(rec)
-        log(f"epoch {epoch}: loss {rec['loss']:.4f}, {format_score(score)}, "
-            f"{rec['epoch_seconds']:.1f} s (train {rec['train_seconds']:.1f} s, "
-            f"{len(losses)} steps; eval {rec['eval_seconds']:.1f} s)")
-        if out_dir is not None:
-            save_model(model, data, os.path.join(out_dir, "model.npz"),
-                       extra={"train_config": asdict(config), "epoch": epoch})
-            _write_json(history, os.path.join(out_dir, "history.json"))
-        if deadline is not None and time.perf_counter() > deadline:
-            log(f"stopping: the time limit of {config.max_minutes} minutes is reached")
-            break
+
+
+def _interrupted_message(run, saved: int) -> str:
+    if run is None:
+        return "interrupted; nothing was saved (no output folder)"
+    if saved == 0:
+        return f"interrupted before the first epoch ended; nothing was saved in {run.path}"
+    return (f"interrupted; {os.path.join(run.path, 'last.npz')} holds epoch {saved} "
+            f"(resume with: tinygrad-attn train --resume --out {run.path} [the same options])")
+
+
+def _save_epoch(run, model, data, config, optimizer, scheduler, rng, epoch, history, best,
+                best_state) -> None:
+    """After an epoch: refuse non-finite weights, then ``model.npz`` (the chosen epoch's
+    weights, only when it changed), ``last.npz`` (the whole state: weights of the last
+    and the chosen epoch) and ``history.json``, each written atomically."""
+    if not all_finite(model):
+        raise NonFiniteError(f"the weights hold NaN or inf after epoch {epoch}; they were not "
+                             f"saved (fix: lower --lr)")
+    meta = {"train_config": asdict(config), "epoch": best["epoch"],
+            "selected_on": "validation" if _has_valid(data) else "last epoch"}
+    if best["epoch"] == epoch:
+        save_model(model, data, run.file("model.npz"), extra=meta)
+    save_state(run.file("last.npz"), model=model, optimizer=optimizer, scheduler=scheduler,
+               rng=rng, epoch=epoch, history=history, best=best, config=asdict(config),
+               data_meta=data.metadata(), best_state=best_state)
+    _write_json(list(history), run.file("history.json"))
+
+
+def _resume(run, data, config, model, optimizer, scheduler, rng, log):
+    """Load ``last.npz`` into the model, optimizer, scheduler and generators. Returns (next
+    epoch, history, best, best weights). Raises CheckpointError / ValueError when the
+    state does not belong to this data and config."""
+    arrays, meta = load_state(run.file("last.npz"))
+    saved = dict(meta["train_config"])
+    now = asdict(config)
+    changed = [k for k in now if k not in ("epochs", "max_minutes") and saved.get(k) != now[k]]
+    if changed:
+        raise ValueError(f"resume: {', '.join(f'{k}={now[k]!r} (the run has {saved.get(k)!r})' for k in changed)} (fix: resume with the run's own settings)")
+    if config.epochs != saved["epochs"] and config.lr_schedule == "cosine":
+        raise ValueError("resume: a cosine-scheduled run cannot change --epochs (fix: resume "
+                         f"with --epochs {saved['epochs']})")
+    if _vocab_meta(meta["data"]) != _vocab_meta(data.metadata()):
+        raise ValueError(f"resume: the data differs from the run's ({meta['data'].get('data_source')!r:.80}) (fix: pass the same --data)")
+    restore_state(arrays, meta, model=model, optimizer=optimizer, scheduler=scheduler, rng=rng)
+    history = History(meta["history"])
+    best = meta["best"]
+    best_state = {k[len("best."):]: v for k, v in arrays.items() if k.startswith("best.")}
+    log(f"resuming {run.path} after epoch {meta['epoch']} of {config.epochs}")
+    return int(meta["epoch"]) + 1, history, best, best_state or None
+
+
+def _vocab_meta(meta: dict) -> dict:
+    return {k: v for k, v in meta.items() if k in ("vocab", "src_vocab", "tgt_vocab", "kind")}
+
+
+def _finish(model, data, config, run, history, best, best_state, log):
+    """Test the last epoch's and the chosen epoch's weights; leave the chosen ones in the
+    model; write results.json. Returns (model, history)."""
+    if not history:
+        raise ValueError("train: no epoch was trained (fix: --epochs must be larger than the "
+                         "epochs already done when resuming)")
+    kw = dict(beam=config.beam, max_len=config.max_decode_len)
+    last = evaluate(model, data, **kw)
+    if best_state is not None and best["epoch"] != history[-1]["epoch"]:
+        model.load_state_dict(best_state)
+        chosen = evaluate(model, data, **kw)
+    else:
+        chosen = last
+    history.results = {"chosen_epoch": best["epoch"], "last_epoch": history[-1]["epoch"],
+                       "chosen_on": "validation" if _has_valid(data) else "last epoch",
+                       "valid_items": len(data.src_valid) if _has_valid(data) else 0,
+                       "test_items": len(data.src_test),
+                       "test_chosen": chosen, "test_last": last}
+    log(f"test ({len(data.src_test)} items, scored once): {format_score(chosen)} with the "
+        f"weights of epoch {best['epoch']} (chosen on validation); {format_score(last)} "
+        f"after the last epoch, {history[-1]['epoch']}")
+    if run is not None:
+        _write_json(history.results, run.file("results.json"))
     return model, history
 
 
-def config_from_dict(d: dict) -> TrainConfig:
-    """A TrainConfig from a dict (e.g. ``config.json``), ignoring unknown keys."""
-    names = {f.name for f in fields(TrainConfig)}
-    return TrainConfig(**{k: v for k, v in d.items() if k in names})
+def _write_json(obj, path) -> None:
+    """Write ``obj`` as JSON to ``path`` atomically (a unique temporary file, then
+    ``os.replace``: see :mod:`tinygrad_attn.fileio`)."""
+    with atomic_open(path, "w") as f:
+        json.dump(obj, f, indent=1, ensure_ascii=False)

@@ -135,7 +135,7 @@ def test_exact_match_counts_whole_answers():
     assert acc == 0.5 and pred.shape == (2, 2)
 
 
-def test_eval_defaults_to_the_training_data_and_explains_a_mismatch(tmp_path, capsys):
+def test_eval_reads_only_the_data_the_user_names_and_explains_a_mismatch(tmp_path, capsys):
     path = tmp_path / "adds.txt"
     rng = np.random.default_rng(0)
     lines = [f"{a}+{b}".ljust(7) + "_" + str(a + b).ljust(4)
@@ -145,7 +145,11 @@ def test_eval_defaults_to_the_training_data_and_explains_a_mismatch(tmp_path, ca
     assert main(["train", "--data", str(path), "--epochs", "1", "--hidden-size", "8",
                  "--wordvec-size", "4", "--batch-size", "64", "--out", str(out)]) == 0
     capsys.readouterr()
-    assert main(["eval", str(out / "model.npz")]) == 0          # finds adds.txt by itself
+    # the checkpoint names adds.txt, but eval opens no file the user did not name
+    assert main(["eval", str(out / "model.npz")]) == 2
+    err = capsys.readouterr().err
+    assert "adds.txt" in err and "--data" in err and len(err.strip().splitlines()) == 1
+    assert main(["eval", str(out / "model.npz"), "--data", str(path)]) == 0
     assert "adds.txt" in capsys.readouterr().out
     dates = tmp_path / "dates.txt"
     dates.write_text("\n".join(generate_date_task(50, seed=1)) + "\n")
@@ -166,15 +170,21 @@ def test_compare_prints_one_row_per_model_and_writes_csv_and_plot(tmp_path, caps
     rows = [ln.split() for ln in text.splitlines() if ln.split()[:1] in (["seq2seq"], ["peeky"],
                                                                          ["attention"])]
     assert [r[0] for r in rows] == ["seq2seq", "peeky", "attention"]
-    assert all(len(r) == 1 + 2 + 2 + 2 for r in rows)  # 2 epochs, best (epoch), s/epoch, params
-    for r in rows:                                       # the best epoch's score and number
-        best_epoch = int(r[4].strip("()"))
-        assert float(r[3]) == max(float(r[1]), float(r[2])) == float(r[best_epoch])
+    assert all(len(r) == 1 + 2 + 3 + 2 for r in rows)  # 2 valid epochs, chosen, 2 tests, s, params
+    import json
+    for r in rows:                     # the epoch is chosen on validation, the first best
+        valid = [float(r[1]), float(r[2])]
+        assert int(r[3]) == 1 + valid.index(max(valid))
+        results = json.loads((out / r[0] / "results.json").read_text())
+        assert results["chosen_epoch"] == int(r[3]) and results["chosen_on"] == "validation"
+        assert float(r[4]) == round(100 * results["test_chosen"]["accuracy"], 2)
+        assert float(r[5]) == round(100 * results["test_last"]["accuracy"], 2)
     import csv
     with open(out / "compare.csv") as f:
         records = list(csv.DictReader(f))
     assert [(r["model"], r["epoch"]) for r in records][:2] == [("seq2seq", "1"), ("seq2seq", "2")]
-    assert len(records) == 6 and (out / "compare.png").stat().st_size > 1000
+    assert [r["epoch"] for r in records].count("test") == 3
+    assert len(records) == 9 and (out / "compare.png").stat().st_size > 1000
     assert main(["compare", "--models", "seq2seq,nope", "--data", str(path)]) == 2
 
 
@@ -186,9 +196,10 @@ def test_translation_train_translate_and_eval_from_the_command_line(tmp_path, ca
     path = tmp_path / "fra.txt"                      # the file name gives the languages
     path.write_text("\n".join(lines[:400]) + "\n", encoding="utf-8")
     out = tmp_path / model
+    sizes = ["--heads", "2", "--ff-size", "16"] if model == "transformer" else \
+        ["--wordvec-size", "8"]
     assert main(["train", "--model", model, "--data", str(path), "--epochs", "1",
-                 "--hidden-size", "16", "--wordvec-size", "8", "--heads", "2", "--ff-size", "16",
-                 "--batch-size", "32", "--out", str(out)]) == 0
+                 "--hidden-size", "16", *sizes, "--batch-size", "32", "--out", str(out)]) == 0
     assert "test BLEU" in capsys.readouterr().out
     sentence = lines[0].split("\t")[1]
     assert main(["translate", str(out / "model.npz"), sentence]) == 0
@@ -204,5 +215,5 @@ def test_translation_train_translate_and_eval_from_the_command_line(tmp_path, ca
         assert "head 1" in svg and "head 2" in svg and "head 3" not in svg
     else:
         assert "head 1" not in svg
-    assert main(["eval", str(out / "model.npz"), "--examples", "1"]) == 0
+    assert main(["eval", str(out / "model.npz"), "--data", str(path), "--examples", "1"]) == 0
     assert "BLEU" in capsys.readouterr().out

@@ -18,7 +18,8 @@ def plot_compare(histories: dict, path, title: str | None = None) -> str:
     Parameters
     ----------
     histories : {model name: list of per-epoch dicts}, as ``models.train.train`` returns
-        (keys ``epoch``, ``loss``, and ``accuracy`` (0-1) or ``bleu`` (0-100)).
+        (keys ``epoch``, ``loss``, and ``valid_accuracy`` (0-1) or ``valid_bleu``
+        (0-100); an older history's ``accuracy`` / ``bleu`` are test scores).
     path : str or PathLike, ending in .png, .svg or .pdf.
     title : optional figure title.
 
@@ -29,12 +30,10 @@ def plot_compare(histories: dict, path, title: str | None = None) -> str:
     fig, (ax_score, ax_loss) = plt.subplots(1, 2, figsize=(10, 4))
     for name, hist in histories.items():
         epochs = [h["epoch"] for h in hist]
-        if "accuracy" in hist[0]:
-            ax_score.plot(epochs, [100 * h["accuracy"] for h in hist], marker="o", label=name)
-            ax_score.set_ylabel("test exact match (%)")
-        else:
-            ax_score.plot(epochs, [h["bleu"] for h in hist], marker="o", label=name)
-            ax_score.set_ylabel("test BLEU")
+        key, label, scale = _score_key(hist[0])
+        if key is not None:
+            ax_score.plot(epochs, [scale * h[key] for h in hist], marker="o", label=name)
+            ax_score.set_ylabel(label)
         ax_loss.plot(epochs, [h["loss"] for h in hist], marker="o", label=name)
     ax_loss.set_ylabel("training loss (nats / token)")
     for ax in (ax_score, ax_loss):
@@ -46,6 +45,17 @@ def plot_compare(histories: dict, path, title: str | None = None) -> str:
         fig.suptitle(title)
     fig.tight_layout()
     return save_figure(fig, path, dpi=120)
+
+
+def _score_key(record: dict):
+    """(key, axis label, scale) of the per-epoch score in a history record, or Nones."""
+    for key, label, scale in (("valid_accuracy", "validation exact match (%)", 100.0),
+                              ("valid_bleu", "validation BLEU", 1.0),
+                              ("accuracy", "test exact match (%)", 100.0),
+                              ("bleu", "test BLEU", 1.0)):
+        if key in record:
+            return key, label, scale
+    return None, None, None
 
 
 def save_figure(fig, path, **savefig_kwargs) -> str:

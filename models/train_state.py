@@ -1,0 +1,87 @@
+"""The whole state of a training run after an epoch, in one checkpoint (``last.npz``), so
+that ``--resume`` continues exactly where the run stopped.
+
+What a resumed run needs to give the same weights as an uninterrupted one, bit for bit:
+the weights; Adam's moments ``exp_avg`` / ``exp_avg_sq`` (PyTorch's names), its step
+count and learning rate; the scheduler's step count; the shuffling generator and the
+engine's generator (dropout); the epoch; and the history and the best validation epoch
+so far (with that epoch's weights, the run's ``model.npz``). Arrays are stored by
+parameter name, scalars and generator states as JSON metadata (no pickle: see
+:mod:`tinygrad_attn.checkpoint`).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+import tinygrad_attn as tg
+from tinygrad_attn import checkpoint
+
+STATE_FORMAT = "tinygrad-attn training state 1"
+
+
+def save_state(path, *, model, optimizer, scheduler, rng, epoch: int, history: list,
+               best: dict, config: dict, data_meta: dict, best_state: dict | None = None
+               ) -> None:
+    """Write the training state after ``epoch`` to ``path`` (atomically).
+
+    model : the model (its ``named_parameters()`` order matches ``optimizer.params``).
+    optimizer : ``tg.optim.Adam``. scheduler : ``CosineAnnealingLR`` or None.
+    rng : the ``np.random.Generator`` that shuffles batches (and samples for scheduled
+    sampling). best : ``{"epoch", "score"}`` of the best validation epoch so far, and
+    best_state : its weights ({name: array}), stored as ``best.NAME``.
+    Raises OSError when the file cannot be written (the previous file is kept).
+    """
+    names = [n for n, _ in model.named_parameters()]
+    arrays = {f"model.{k}": v for k, v in model.state_dict().items()}
+    arrays.update({f"best.{k}": v for k, v in (best_state or {}).items()})
+    for name, m, v in zip(names, optimizer.m, optimizer.v):
+        arrays[f"optimizer.exp_avg.{name}"] = m
+        arrays[f"optimizer.exp_avg_sq.{name}"] = v
+    meta = {"format": STATE_FORMAT, "epoch": int(epoch), "history": list(history),
+            "best": dict(best), "train_config": dict(config), "data": data_meta,
+            "model_name": model.MODEL_NAME, "model_config": model.config,
+            "optimizer": {"step": int(optimizer.t), "lr": float(optimizer.lr)},
+            "scheduler": None if scheduler is None else {"last_epoch": scheduler.last_epoch},
+            "rng": rng.bit_generator.state,
+            "engine_rng": tg.random.generator().bit_generator.state}
+    checkpoint.save(arrays, path, metadata=meta)
+
+
+def load_state(path) -> tuple[dict, dict]:
+    """Read ``last.npz``: returns (arrays, metadata). Raises ``tg.CheckpointError`` for a
+    file that is not a training state of this program."""
+    arrays, meta = checkpoint.load(path)
+    if not isinstance(meta, dict) or meta.get("format") != STATE_FORMAT:
+        raise tg.CheckpointError(f"{path!r} is not a training state written by tinygrad-attn "
+                                 f"train (fix: resume from a run folder's last.npz, or start a "
+                                 f"new run)")
+    return arrays, meta
+
+
+def restore_state(arrays: dict, meta: dict, *, model, optimizer, scheduler, rng) -> None:
+    """Put the saved weights, optimizer, scheduler and generator states back in place.
+    Raises ``tg.CheckpointError`` when an array is missing or has the wrong shape."""
+    state = {k[len("model."):]: v for k, v in arrays.items() if k.startswith("model.")}
+    try:
+        model.load_state_dict(state)
+    except (KeyError, ValueError) as e:
+        raise tg.CheckpointError(f"the training state does not fit the model: {e} (fix: "
+                                 f"resume with the run's own settings)") from None
+    for i, (name, p) in enumerate(model.named_parameters()):
+        for key, target in (("exp_avg", optimizer.m), ("exp_avg_sq", optimizer.v)):
+            a = arrays.get(f"optimizer.{key}.{name}")
+            if a is None or a.shape != p.data.shape:
+                raise tg.CheckpointError(f"the training state's optimizer.{key}.{name} is "
+                                         f"missing or mis-shaped (fix: start a new run)")
+            target[i] = a.astype(p.data.dtype, copy=True)
+    optimizer.t = int(meta["optimizer"]["step"])
+    optimizer.lr = float(meta["optimizer"]["lr"])
+    if scheduler is not None:
+        scheduler.last_epoch = int(meta["scheduler"]["last_epoch"])
+    rng.bit_generator.state = meta["rng"]
+    tg.random.generator().bit_generator.state = meta["engine_rng"]
+
+
+def all_finite(model) -> bool:
+    """True if every parameter of ``model`` is finite (no NaN or inf)."""
+    return all(bool(np.isfinite(p.data).all()) for p in model.parameters())
