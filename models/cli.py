@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import shlex
 import sys
 
 import numpy as np
@@ -12,7 +13,7 @@ import numpy as np
 from tinygrad_attn import CheckpointError
 
 from .cli_types import OneLineParser, float_in, int_at_least
-from .data import DataError, load_dataset
+from .data import DataError, load_dataset, sniff_format
 from .model_io import load_model
 from .run_dir import RunDir, RunDirError, next_version_dir
 from .train import (LR_SCHEDULES, MODEL_NAMES, NONFINITE, NonFiniteError, TrainConfig,
@@ -26,11 +27,10 @@ MAX_DECODE = 10_000
 # -- data -------------------------------------------------------------------------------
 def is_translation_file(path) -> bool:
     """True if ``path`` is tab-separated sentence pairs (Tatoeba format), False for the
-    book's ``question_answer`` character tasks (and for the built-in task, path None)."""
-    if path is None:
-        return False
-    with open(path, encoding="utf-8") as f:
-        return "\t" in f.readline()
+    book's ``question_answer`` character tasks (and for the built-in task, path None).
+    Raises DataError for a path that is no readable text data file (a folder, a pipe,
+    non-UTF-8 bytes, ...: see ``models.data.sniff_format``)."""
+    return path is not None and sniff_format(path) == "pairs"
 
 
 def load_data(args):
@@ -87,8 +87,9 @@ def _cmd_train(args) -> int:
           f"{res['chosen_on']}); {format_score(res['test_last'])} after epoch "
           f"{res['last_epoch']}; {np.mean([h['epoch_seconds'] for h in history]):.1f} s per "
           f"epoch. Saved {run.file('model.npz')}, " + ", ".join(pictures))
-    example = "september 27, 1994" if data.metric == "exact_match" else data.test_pairs[0][0]
-    print(f"try: tinygrad-attn translate {run.file('model.npz')} \"{example}\"")
+    example = "september 27, 1994" if args.data is None else _source_text(data, 0)
+    print(f"try: tinygrad-attn translate {shlex.quote(run.file('model.npz'))} "
+          f"{shlex.quote(example)}")
     return 0
 
 
@@ -108,12 +109,33 @@ def _out_dir(args, task: str) -> str:
     return next_version_dir(os.path.join("runs", task))
 
 
+def check_output_file(path, extensions: tuple, flag: str) -> None:
+    """Refuse, before any work, an output file name that cannot be written: a wrong
+    extension, an existing folder, a missing parent folder. ValueError naming the fix."""
+    ext = os.path.splitext(path)[1].lower().lstrip(".")
+    if os.path.isdir(path):
+        raise ValueError(f"{flag} {path!r:.100} is a folder (fix: name a file such as "
+                         f"attn.{extensions[0]})")
+    if ext not in extensions:
+        raise ValueError(f"{flag} {path!r:.100}: the name must end in "
+                         f"{', '.join('.' + e for e in extensions)} (fix: e.g. attn.{extensions[0]})")
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise ValueError(f"{flag} {path!r:.100}: the folder {parent!r:.100} does not exist "
+                         f"(fix: create it first)")
+
+
 def _cmd_translate(args) -> int:
+    if not args.text.strip():
+        raise ValueError("the input text is empty (fix: pass the sentence or date to "
+                         "translate, in quotes)")
+    if args.plot is not None:
+        check_output_file(args.plot, ("png", "svg", "pdf"), "--plot")
+    if args.beam > 1 and args.plot:
+        raise ValueError("--plot draws the attention of greedy decoding (fix: drop --beam "
+                         "or --plot)")
     model, meta, codec = load_model(args.checkpoint)
     x = codec.encode_source([args.text])
-    if args.beam > 1 and args.plot:
-        raise ValueError("translate: --plot draws the attention of greedy decoding (fix: drop "
-                         "--beam or --plot)")
     if args.beam > 1:
         from .decoding import beam_search
         ids, _ = beam_search(model, x, start_id=codec.start_id, max_len=_max_len(codec, args),
