@@ -7,6 +7,7 @@ import csv
 import os
 import shlex
 import sys
+import warnings
 
 import numpy as np
 
@@ -535,10 +536,17 @@ def main(argv=None) -> int:
     """Entry point of the ``tinygrad-attn`` console script. Exit status: 0 done, 1 training
     stopped at a non-finite number, 2 a bad option, file or folder (one line on stderr),
     130 interrupted (Ctrl-C)."""
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as e:                   # --help (0) or a bad option (2, one line)
+        return e.code
     name = f"tinygrad-attn {args.command}"
     try:
-        return args.func(args)
+        with warnings.catch_warnings():
+            # numpy's overflow warnings would bury the one-line answer: training checks
+            # every loss and gradient norm itself (NonFiniteError)
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return args.func(args)
     except TrainingInterrupted as e:
         print(f"\n{name}: {e}", file=sys.stderr)
         return 130
