@@ -32,7 +32,8 @@ from typing import Iterable
 import numpy as np
 
 __all__ = ["DataError", "DataFileNotFoundError", "MAX_DATA_BYTES", "check_path",
-           "read_text_file", "sniff_format", "validation_indices", "load_question_answer", "CharVocab", "CharCodec", "Dataset",
+           "read_text_file", "sniff_format", "validation_indices", "load_question_answer",
+           "CharVocab", "CharCodec", "Dataset",
            "split_train_test", "generate_date_task", "load_dataset", "encode_questions"]
 
 SEPARATOR = "_"
@@ -652,7 +653,7 @@ def validation_indices(data, n: int, fraction: float, seed: int):
 
     Returns (train, valid): sorted int64 index arrays that partition ``range(n)``.
     Raises ValueError for a ``fraction`` outside (0, 1) or a bad ``seed``, DataError (naming
-    ``data.source`` and the counts) if either part would be empty or ``data`` already has a
+    ``data.path`` or ``data.source``, and the counts) if either part would be empty or ``data`` already has a
     validation split.
     """
     if (isinstance(fraction, bool) or not isinstance(fraction, (int, float, np.floating))
@@ -663,14 +664,15 @@ def validation_indices(data, n: int, fraction: float, seed: int):
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"split_validation: seed must be an integer >= 0, got {seed!r} (fix: "
                          "e.g. seed=0)")
+    where = getattr(data, "path", None) or data.source
     if getattr(data, "validation", None) is not None:
-        raise DataError(data.source, None, None, f"already has a validation split "
+        raise DataError(where, None, None, f"already has a validation split "
                         f"({data.validation})", "call split_validation once, on the data "
                         "the loader returned")
     n_valid = int(n * fraction)
     if n_valid == 0 or n_valid == n:
         part = "validation" if n_valid == 0 else "training"
-        raise DataError(data.source, None, None, f"a validation fraction of {fraction:g} of "
+        raise DataError(where, None, None, f"a validation fraction of {fraction:g} of "
                         f"{n} training items leaves the {part} split empty ({n - n_valid} "
                         f"train / {n_valid} validation)", "use more data or a validation "
                         f"fraction between {1 / n if n else 1:.3g} and {1 - 1 / n if n else 0:.3g}")
