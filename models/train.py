@@ -389,7 +389,8 @@ def _train(data, config, run, log, model):
             if run is not None:
                 _save_epoch(run, model, data, config, optimizer, scheduler, rng, epoch,
                             history, best, best_state)
-                saved = epoch
+                saved = epoch                   # last.npz holds it: resumable from here
+                _write_json(list(history), run.file("history.json"))
             if deadline is not None and time.perf_counter() > deadline:
                 log(f"stopping: the time limit of {config.max_minutes} minutes is reached")
                 break
@@ -451,8 +452,8 @@ def _interrupted_message(run, saved: int) -> str:
 def _save_epoch(run, model, data, config, optimizer, scheduler, rng, epoch, history, best,
                 best_state) -> None:
     """After an epoch: refuse non-finite weights, then ``model.npz`` (the chosen epoch's
-    weights, only when it changed), ``last.npz`` (the whole state: weights of the last
-    and the chosen epoch) and ``history.json``, each written atomically."""
+    weights, only when it changed) and ``last.npz`` (the whole state: weights of the last
+    and the chosen epoch), each written atomically."""
     if not all_finite(model):
         raise NonFiniteError(f"the weights hold NaN or inf after epoch {epoch}; they were not "
                              f"saved (fix: lower --lr)")
@@ -463,7 +464,6 @@ def _save_epoch(run, model, data, config, optimizer, scheduler, rng, epoch, hist
     save_state(run.file("last.npz"), model=model, optimizer=optimizer, scheduler=scheduler,
                rng=rng, epoch=epoch, history=history, best=best, config=asdict(config),
                data_meta=data.metadata(), best_state=best_state)
-    _write_json(list(history), run.file("history.json"))
 
 
 def _resume(run, data, config, model, optimizer, scheduler, rng, log):
