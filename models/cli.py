@@ -283,8 +283,12 @@ def _cmd_eval(args) -> int:
                         f"checkpoint's, which was trained on "
                         f"{str(dmeta.get('data_source', '?'))!r:.100} (fix: pass that file "
                         f"with --data)")
-    score = evaluate(model, data, beam=args.beam, max_len=args.max_decode_len)
+    score = evaluate(model, data, beam=args.beam, max_len=args.max_decode_len,
+                     confidence=True)
     print(f"{format_score(score)} on {len(data.src_test)} test items of {data.source}")
+    if "bleu_signature" in score:
+        print(f"BLEU: {score['bleu_description']}; sacreBLEU signature "
+              f"{score['bleu_signature']}")
     pred = predict(model, data.src_test[:args.examples], data, beam=args.beam,
                    max_len=args.max_decode_len)
     _print_examples(data, data.src_test, data.tgt_test, pred, args.examples)

@@ -179,11 +179,15 @@ def exact_match(model, x: np.ndarray, t: np.ndarray, start_id: int,
     return float((pred == t[:, 1:]).all(axis=1).mean()) if len(x) else 0.0, pred
 
 
-def evaluate(model, data, *, beam: int = 1, max_len: int = 40, split: str = "test") -> dict:
+def evaluate(model, data, *, beam: int = 1, max_len: int = 40, split: str = "test",
+             confidence: bool = False) -> dict:
     """Score of ``model`` on ``data``'s ``split`` ("test", or "valid" for a dataset from
     ``split_validation``): ``{"accuracy": exact match 0-1}`` for a character task (an item
     counts only if every answer position is right), or ``{"bleu": 0-100, "chrf": 0-100}``
-    (sacrebleu, corpus level, against the raw reference text) for translation."""
+    (sacrebleu, corpus level, against the raw reference text) for translation; with
+    ``confidence`` also ``bleu_ci`` ([low, high], sacreBLEU's bootstrap 95 % interval,
+    1,000 resamples), ``bleu_signature`` and ``bleu_description`` (what exactly was
+    computed: see ``translation_data.bleu_report``)."""
     if split not in ("test", "valid"):
         raise ValueError(f"evaluate: split must be 'test' or 'valid', not {split!r}")
     src, tgt = (data.src_test, data.tgt_test) if split == "test" else \
@@ -192,17 +196,23 @@ def evaluate(model, data, *, beam: int = 1, max_len: int = 40, split: str = "tes
     if data.metric == "exact_match":
         acc = float((pred == tgt[:, 1:]).all(axis=1).mean()) if len(pred) else 0.0
         return {"accuracy": acc}
-    from .translation_data import corpus_bleu, corpus_chrf
+    from .translation_data import bleu_report, corpus_bleu, corpus_chrf
     hyps = [data.decode_target(row) for row in pred]
     refs = data.references() if split == "test" else data.valid_references()
-    return {"bleu": corpus_bleu(hyps, refs), "chrf": corpus_chrf(hyps, refs)}
+    score = {"bleu": corpus_bleu(hyps, refs), "chrf": corpus_chrf(hyps, refs)}
+    if confidence:
+        rep = bleu_report(hyps, refs, lowercased=data.lower)
+        score.update(bleu_ci=[rep["ci_low"], rep["ci_high"]], bleu_signature=rep["signature"],
+                     bleu_description=rep["description"])
+    return score
 
 
 def format_score(score: dict, split: str = "test") -> str:
     """``score`` from :func:`evaluate` as text, e.g. "test exact match 99.94%"."""
     if "accuracy" in score:
         return f"{split} exact match {100 * score['accuracy']:.2f}%"
-    return f"{split} BLEU {score['bleu']:.2f}, chrF {score['chrf']:.2f}"
+    ci = " (95 % CI {:.2f}-{:.2f})".format(*score["bleu_ci"]) if "bleu_ci" in score else ""
+    return f"{split} BLEU {score['bleu']:.2f}{ci}, chrF {score['chrf']:.2f}"
 
 
 def selection_metric(data) -> str:
@@ -499,7 +509,7 @@ def _finish(model, data, config, run, history, best, best_state, log):
     if not history:
         raise ValueError("train: no epoch was trained (fix: --epochs must be larger than the "
                          "epochs already done when resuming)")
-    kw = dict(beam=config.beam, max_len=config.max_decode_len)
+    kw = dict(beam=config.beam, max_len=config.max_decode_len, confidence=True)
     last = evaluate(model, data, **kw)
     if best_state is not None and best["epoch"] != history[-1]["epoch"]:
         model.load_state_dict(best_state)
@@ -514,6 +524,8 @@ def _finish(model, data, config, run, history, best, best_state, log):
     log(f"test ({len(data.src_test)} items, scored once): {format_score(chosen)} with the "
         f"weights of epoch {best['epoch']} (chosen on validation); {format_score(last)} "
         f"after the last epoch, {history[-1]['epoch']}")
+    if "bleu_signature" in last:
+        log(f"BLEU: {last['bleu_description']}; sacreBLEU signature {last['bleu_signature']}")
     if run is not None:
         _write_json(history.results, run.file("results.json"))
     return model, history
