@@ -210,11 +210,13 @@ def _decode(path, raw: bytes) -> str:
         start = raw.rfind(b"\n", 0, e.start) + 1
         end = raw.find(b"\n", e.start)
         line = raw[start:end if end >= 0 else len(raw)].decode("utf-8", "replace")
+        guess = ("the file ends in the middle of a character: cut short?"
+                 if e.reason == "unexpected end of data" else
+                 "the file looks like Latin-1 or another 8-bit encoding")
         raise DataError(path, lineno, line, f"byte {raw[e.start]:#04x} at byte offset "
-                        f"{e.start} (column {e.start - start + 1}) is not valid UTF-8 (the "
-                        "file looks like Latin-1 or another 8-bit encoding)",
-                        "re-save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8 OLD > "
-                        "NEW`, naming the file's real encoding)") from None
+                        f"{e.start} (column {e.start - start + 1}) is not valid UTF-8 "
+                        f"({guess})", "re-save the file as UTF-8 (e.g. `iconv -f latin1 -t "
+                        "utf-8 OLD > NEW`, naming the file's real encoding)") from None
     text = text.removeprefix("\ufeff")
     if "\0" in text:
         at = text.index("\0")
@@ -282,7 +284,8 @@ def read_text_file(path, *, example: str = "a data file such as date.txt",
 
 def sniff_format(path) -> str:
     """Which kind of data file ``path`` is, from its first non-blank lines (up to 50, in the
-    first 64 KiB), after the checks of :func:`read_text_file`.
+    first 64 KiB, or the whole file if its first line is longer), after the checks of
+    :func:`read_text_file`.
 
     Returns
     -------
@@ -301,9 +304,13 @@ def sniff_format(path) -> str:
     example = "a question_answer file (date.txt) or a tab-separated pair file (fra.txt)"
     check_path(path, example)
     raw = _read_bytes(path, MAX_DATA_BYTES, example, limit=_SNIFF_BYTES + 1)
-    if len(raw) > _SNIFF_BYTES:        # cut at a line end: no half character, no half line
-        raw = raw[:max(raw.rfind(b"\n", 0, _SNIFF_BYTES) + 1, 1)]
-    text = _decode(path, raw)
+    cut = raw.rfind(b"\n", 0, _SNIFF_BYTES) + 1
+    if len(raw) <= _SNIFF_BYTES:
+        text = _decode(path, raw)
+    elif cut:                          # cut at a line end: no half character, no half line
+        text = _decode(path, raw[:cut])
+    else:                              # a first line longer than 64 KiB: read it all
+        text = read_text_file(path, example=example)
     lines = [ln for ln in text.split("\n") if ln.strip()][:50]
     if not lines:
         raise DataError(path, None, None, "is empty" if not text else "holds only blank lines",
@@ -653,8 +660,8 @@ def validation_indices(data, n: int, fraction: float, seed: int):
 
     Returns (train, valid): sorted int64 index arrays that partition ``range(n)``.
     Raises ValueError for a ``fraction`` outside (0, 1) or a bad ``seed``, DataError (naming
-    ``data.path`` or ``data.source``, and the counts) if either part would be empty or ``data`` already has a
-    validation split.
+    ``data.path`` or ``data.source``, and the counts) if either part would be empty or
+    ``data`` already has a validation split.
     """
     if (isinstance(fraction, bool) or not isinstance(fraction, (int, float, np.floating))
             or not 0 < fraction < 1):
@@ -794,8 +801,8 @@ def date_alignment(codec: "CharCodec", text: str, iso: str, weights) -> list[boo
     S = weights.shape[1]
     checks = []
     fields = (("year", range(0, 4)), ("month", range(5, 7)), ("day", range(8, 10)))
-    for field, outputs in fields:
-        positions = set(spans[field])
+    for name, outputs in fields:
+        positions = set(spans[name])
         if not positions:
             continue
         typed = min(len(outputs), len(positions))     # the last `typed` digits are typed

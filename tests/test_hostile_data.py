@@ -504,3 +504,17 @@ def test_split_validation_twice_and_references_without_one_are_explained(pair_da
     one_line_error(e, "no validation split", "split_validation")
     assert pair_data.split_validation(0.5).counts == {"read": 45, "used": 45, "train": 21,
                                                       "test": 4, "valid": 20}
+
+
+def test_sniff_format_handles_a_first_line_longer_than_what_it_reads(tmp_path):
+    p = tmp_path / "fra.txt"
+    p.write_bytes(("é" * 40000 + "\tà\n").encode())     # 80 KB before the first newline
+    assert sniff_format(p) == "pairs"
+
+
+def test_a_file_cut_in_the_middle_of_a_character_says_so(tmp_path):
+    p = tmp_path / "fra.txt"
+    p.write_bytes("Go.\tVa !\nWe won.\tGagn".encode() + "é".encode()[:1])
+    with pytest.raises(DataError) as e:
+        load_pairs(p)
+    one_line_error(e, "line 2", "0xc3", "cut short")

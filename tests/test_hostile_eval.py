@@ -20,7 +20,7 @@ import sacrebleu
 from models.data import CharVocab, Dataset
 from models.decoding import beam_search, greedy_decode, length_penalty
 from models.train import evaluate, exact_match
-from models.translation_data import (BOOTSTRAP_BUDGET, Vocab, bleu_report, corpus_bleu,
+from models.translation_data import (BOOTSTRAP_BUDGET, bleu_report, corpus_bleu,
                                      format_bleu_report, load_translation, tokenize)
 import models.translation_data as td
 
