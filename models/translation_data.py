@@ -481,8 +481,9 @@ def _infer_columns(path: Path) -> tuple[str, str]:
     raise TranslationDataError(
         path, None, None,
         f"cannot tell the languages of the two columns from the file name {path.name!r}",
-        "pass columns=('eng', 'deu') naming the languages of column 1 and column 2, or name "
-        "the file like Tatoeba's `<code>.txt` (English in column 1, e.g. fra.txt)")
+        "name the file `<lang1>-<lang2>.txt` after its columns (e.g. eng-deu.txt) or like "
+        "Tatoeba's `<code>.txt` (English in column 1, e.g. fra.txt), or pass "
+        "columns=('eng', 'deu') in Python")
 
 
 def _parse_direction(path: Path, columns: tuple[str, str], direction) -> tuple[str, str]:
@@ -501,8 +502,9 @@ def _parse_direction(path: Path, columns: tuple[str, str], direction) -> tuple[s
             path, None, None,
             f"direction {direction!r} asks for {src}->{tgt} but the file's columns are "
             f"{c1} (column 1) and {c2} (column 2)",
-            f"pass direction='{c2}-{c1}' or '{c1}-{c2}', or columns=(lang1, lang2) if the file "
-            "name does not say which languages it holds")
+            f"pass --direction {c2}-{c1} or {c1}-{c2} (direction= in Python); if the file "
+            "name says the wrong languages, rename it `<lang1>-<lang2>.txt` (or pass "
+            "columns=(lang1, lang2))")
     return src, tgt
 
 
@@ -1164,8 +1166,8 @@ def _all_filtered(path, n_read: int, min_len: int, max_len, shortest: int,
     return TranslationDataError(
         path, None, None, f"none of the {n_read} pairs has {min_len}..{max_len} tokens on "
         f"both sides (the shortest pair's longer side has {shortest} tokens)",
-        "pass " + (" and ".join(need) or "wider length limits") + ", or max_len=None for no "
-        "limit")
+        "pass " + (" and ".join(need) or "wider length limits") + ", or no limit (leave out "
+        "--max-len; max_len=None)")
 
 
 def _split_error(path, n_read, n_filtered, n_used, n_train, n_test, test_fraction,
