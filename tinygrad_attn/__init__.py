@@ -8,7 +8,8 @@ built on it.
 >>> a.grad                       # d/da sum((2a)^2) = 8a
 array([ 8., 16., 24.], dtype=float32)
 """
-from . import checkpoint, functional, kernels, nn, ops, optim, random
+from . import anomaly, checkpoint, functional, kernels, nn, ops, optim, random
+from .anomaly import AnomalyError, detect_anomaly, is_anomaly_enabled
 from .checkpoint import CheckpointError
 from .gradcheck import GradcheckError, gradcheck
 from .nn import clip_grad_norm_
@@ -19,5 +20,6 @@ from .tensor import (Function, Tensor, concat, is_grad_enabled, no_grad, scope, 
 __all__ = ["Tensor", "Function", "no_grad", "is_grad_enabled", "concat", "stack", "where",
            "scope",
            "unbroadcast", "functional", "nn", "optim", "ops", "kernels", "checkpoint",
-           "CheckpointError", "clip_grad_norm_", "manual_seed", "gradcheck", "GradcheckError"]
+           "CheckpointError", "clip_grad_norm_", "manual_seed", "gradcheck", "GradcheckError",
+           "anomaly", "detect_anomaly", "is_anomaly_enabled", "AnomalyError"]
 __version__ = "0.1.0"

@@ -4,11 +4,29 @@ Import as ``import tinygrad_attn.functional as F``.
 """
 from __future__ import annotations
 
+import math
+import numbers
+
 import numpy as np
 
 from . import ops
 from .random import generator
 from .tensor import Tensor, concat, stack, where  # noqa: F401  (re-exported)
+
+
+def _check_probability(op: str, name: str, p) -> float:
+    """``p`` as a float, checked to be a real number in [0, 1] (NaN is not).
+
+    Raises TypeError for a non-number (a string, a bool, None) and ValueError for a value
+    outside [0, 1], both one line naming ``op`` and ``name``.
+    """
+    if isinstance(p, bool) or not isinstance(p, numbers.Real):
+        raise TypeError(f"{op}: {name} must be a number in [0, 1], got {type(p).__name__} "
+                        f"{p!r} (fix: e.g. {name}=0.1)")
+    if not 0 <= p <= 1:                   # also False for NaN
+        raise ValueError(f"{op}: {name} must be in [0, 1], got {p} (fix: a probability, "
+                         f"e.g. 0.1; 0 turns it off)")
+    return float(p)
 
 
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
@@ -75,20 +93,33 @@ def cross_entropy(logits: Tensor, target, ignore_index: int = -100,
 
     Raises
     ------
+    TypeError
+        The logits are not float32/float64 (float16, integers), or the targets are not
+        integers.
     ValueError
-        The shapes do not match, a target is outside [0, C) and not ``ignore_index``, or
-        ``label_smoothing`` is outside [0, 1].
+        The shapes do not match, or ``label_smoothing`` is outside [0, 1].
+    IndexError
+        A target is outside [0, C) and not ``ignore_index`` (PyTorch raises IndexError
+        too); the message names the target, its position and the range.
 
     Math: negative log-likelihood of a softmax (Goodfellow et al., Deep Learning, 6.2.2.3);
     computed from ``log_softmax`` so it stays finite for large logits. The smoothing term
     is composed from primitive ops (sum, masked_fill), so its backward is theirs.
     """
-    if not 0.0 <= label_smoothing <= 1.0:
+    if isinstance(label_smoothing, bool) or not isinstance(label_smoothing, numbers.Real) \
+            or not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got "
                          f"{label_smoothing} (fix: 0.1 is the usual value; 0 turns it off)")
+    if not isinstance(logits, Tensor) or logits.ndim == 0:
+        raise TypeError(f"cross_entropy: logits must be a float Tensor (M, C) or (N, T, C), "
+                        f"got {type(logits).__name__} (fix: pass the model's output scores)")
+    ops._check_float("cross_entropy", logits.data)
     t = np.asarray(target.data if isinstance(target, Tensor) else target)
     C = logits.shape[-1]
-    if t.shape != logits.shape[:-1] or t.dtype.kind not in "iu":
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"cross_entropy: targets must be integer class ids, got dtype "
+                        f"{t.dtype} (fix: targets.astype(np.int64), or .long() on a Tensor)")
+    if t.shape != logits.shape[:-1]:
         raise ValueError(f"cross_entropy: logits {logits.shape} need integer targets of shape "
                          f"{logits.shape[:-1]}, got {t.shape} {t.dtype} (fix: targets are class "
                          f"ids, one per row of logits)")
@@ -96,9 +127,9 @@ def cross_entropy(logits: Tensor, target, ignore_index: int = -100,
     bad = (t != ignore_index) & ((t < 0) | (t >= C))
     if bad.any():
         k = int(np.argmax(bad))
-        raise ValueError(f"cross_entropy: target {int(t[k])} at flat position {k} is not in "
-                         f"[0, {C}) and not ignore_index={ignore_index} (fix: check the "
-                         f"vocabulary size or the padding id)")
+        raise IndexError(f"cross_entropy: target {int(t[k])} at flat position {k} is out of "
+                         f"range: class ids must be in [0, {C - 1}] (C = {C}) or ignore_index="
+                         f"{ignore_index} (fix: check the vocabulary size or the padding id)")
     logp = log_softmax(logits.reshape(-1, C), axis=-1)
     nll = ops.NLLLoss.apply(logp, Tensor(t), ignore_index=ignore_index)
     if label_smoothing == 0.0:
@@ -127,9 +158,17 @@ def relu(x: Tensor) -> Tensor:
 def one_hot(ids, num_classes: int) -> Tensor:
     """ids (any shape, int) -> int64 Tensor ids.shape + (num_classes,) with a 1 at each id.
 
-    Raises IndexError naming the id and its position when an id is outside [0, C).
+    Raises IndexError naming the id and its position when an id is outside [0, C),
+    TypeError for ids that are not integers, ValueError for num_classes < 1.
     """
     ids = np.asarray(ids.data if isinstance(ids, Tensor) else ids)
+    if ids.dtype.kind not in "iu":
+        raise TypeError(f"one_hot: ids must be integers, got dtype {ids.dtype} (fix: "
+                        f"ids.astype(np.int64))")
+    if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral) \
+            or num_classes < 1:
+        raise ValueError(f"one_hot: num_classes must be an int >= 1, got {num_classes!r} "
+                         f"(fix: the vocabulary size)")
     bad = (ids < 0) | (ids >= num_classes)
     if bad.any():
         pos = tuple(int(i) for i in np.argwhere(bad)[0])
@@ -146,10 +185,9 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True, rng=None) -> Tenso
 
     ``rng``: a numpy Generator; default the engine's (seeded by ``manual_seed``).
 
-    Raises ValueError for p outside [0, 1].
+    Raises ValueError for p outside [0, 1] or NaN, TypeError for a p that is not a number.
     """
-    if not 0 <= p <= 1:
-        raise ValueError(f"dropout: p must be in [0, 1], got {p}")
+    p = _check_probability("dropout", "p", p)
     if not training or p == 0:
         return x
     if p == 1:
@@ -164,8 +202,13 @@ def layer_norm(x: Tensor, normalized_shape, weight=None, bias=None, eps: float =
     Hinton 2016, eq. 4): (x - mean) / sqrt(var + eps) * weight + bias, with the biased
     variance (as PyTorch). Composed from primitive ops, so its backward is theirs.
 
-    Raises ValueError when x's trailing shape is not ``normalized_shape``.
+    Raises ValueError when x's trailing shape is not ``normalized_shape`` or eps is negative
+    or NaN; TypeError when x is not float32/float64.
     """
+    ops._check_float("layer_norm", x.data)
+    if not eps >= 0 or not math.isfinite(eps):
+        raise ValueError(f"layer_norm: eps must be a finite number >= 0, got {eps} (fix: the "
+                         f"usual value is 1e-5)")
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
     if x.shape[x.ndim - len(shape):] != shape:
         raise ValueError(f"layer_norm: input {x.shape} does not end with normalized_shape "
@@ -298,7 +341,8 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
     Raises
     ------
     ValueError  shapes that do not fit (d or S differ, rank < 2, batch axes that do not
-        broadcast) or a mask of the wrong shape; TypeError  a mask that is not bool.
+        broadcast), a mask of the wrong shape, or dropout_p outside [0, 1]; TypeError  a
+        mask that is not bool, or inputs that are not float32/float64 (from matmul).
 
     Masked scores are set to ``finfo(dtype).min`` before the softmax and the weights of
     masked keys are then set to 0, so a fully masked row gives zeros instead of NaN (the
@@ -306,6 +350,7 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
     primitive ops (matmul, masked_fill, softmax).
     """
     op = "scaled_dot_product_attention"
+    dropout_p = _check_probability(op, "dropout_p", dropout_p)
     if query.ndim < 2 or key.ndim < 2 or value.ndim < 2:
         raise ValueError(f"{op}: query, key and value need at least 2 axes (..., T, d), got "
                          f"{query.shape}, {key.shape}, {value.shape} (fix: unsqueeze a "

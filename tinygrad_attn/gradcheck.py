@@ -1,6 +1,9 @@
 """Numerical gradient checking: analytic gradients against central differences."""
 from __future__ import annotations
 
+import math
+import numbers
+
 import numpy as np
 
 from .tensor import Tensor
@@ -36,7 +39,19 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
     ------
     GradcheckError
         Naming the input, the index of the worst element, the analytic and numeric values.
+    ValueError
+        ``eps`` is not > 0 (a zero step divides by zero, a negative one flips nothing but
+        hides a typo) or ``atol``/``rtol`` are negative; any of them NaN or infinite.
+    TypeError
+        ``fn`` does not return a Tensor.
     """
+    for name, value, positive in (("eps", eps, True), ("atol", atol, False),
+                                  ("rtol", rtol, False)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or \
+                not math.isfinite(value) or value < 0 or (positive and value == 0):
+            raise ValueError(f"gradcheck: {name} must be a finite number "
+                             f"{'> 0' if positive else '>= 0'}, got {value!r} (fix: the "
+                             f"defaults eps=1e-6, atol=1e-5, rtol=1e-3 suit float64)")
     tensors = []
     for x in inputs:
         arr = np.asarray(x.data if isinstance(x, Tensor) else x)
@@ -49,6 +64,9 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
         else:
             tensors.append(Tensor(arr))
     out = fn(*tensors)
+    if not isinstance(out, Tensor):
+        raise TypeError(f"gradcheck: fn must return a Tensor, got {type(out).__name__} (fix: "
+                        f"build the result from the input Tensors with engine ops)")
     w = np.random.default_rng(0).uniform(0.5, 1.5, size=out.shape)
 
     def loss_value():

@@ -281,10 +281,12 @@ def matmul_numpy(a, b):
 
 def softmax_numpy(x, axis=-1):
     """e^(x - max) / sum e^(x - max) along ``axis``. exp underflowing to 0 is exact
-    enough and not an error (so it passes under ``np.errstate(all='raise')``)."""
-    with np.errstate(under="ignore"):
+    enough and not an error (so it passes under ``np.errstate(all='raise')``). A row
+    whose max is +inf or that is all -inf gives NaN (inf - inf), silently, as in PyTorch
+    and the numba kernel; a row with some -inf gives 0 there."""
+    with np.errstate(under="ignore", invalid="ignore"):
         e = np.exp(x - x.max(axis=axis, keepdims=True, initial=-np.inf))
-    e /= e.sum(axis=axis, keepdims=True)
+        e /= e.sum(axis=axis, keepdims=True)
     return e
 
 
@@ -294,11 +296,12 @@ def softmax_backward_numpy(y, g, axis=-1):
 
 
 def log_softmax_numpy(x, axis=-1):
-    """x - max - log(sum e^(x - max)) along ``axis``."""
+    """x - max - log(sum e^(x - max)) along ``axis``; NaN rows and -inf entries as
+    ``softmax_numpy`` (PyTorch's results), without a warning."""
     if x.size == 0:
         return np.empty_like(x)
-    shifted = x - x.max(axis=axis, keepdims=True, initial=-np.inf)
-    with np.errstate(under="ignore"):
+    with np.errstate(under="ignore", invalid="ignore"):
+        shifted = x - x.max(axis=axis, keepdims=True, initial=-np.inf)
         return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 
 

@@ -14,6 +14,18 @@ from . import kernels
 from .tensor import Function, Tensor
 
 
+def _check_float(op: str, *arrays) -> None:
+    """Raise a TypeError naming ``op`` unless every array is float32 or float64: the float
+    ops (matmul, softmax, log_softmax and those built on them) run on those two only
+    (numba has no float16, and integers would be silently promoted or overflow)."""
+    for a in arrays:
+        if a.dtype.char not in "fd":        # 'f' float32, 'd' float64: one string test
+            ids = "; token ids go through an Embedding" if a.dtype.kind in "iub" else ""
+            raise TypeError(
+                f"{op}: dtype {a.dtype} is not supported, {op} runs on float32 or float64 "
+                f"only (fix: convert the input first, x.float() or x.double(){ids})")
+
+
 def _stable_sigmoid(x: np.ndarray) -> np.ndarray:
     """sigmoid(x) = 1 / (1 + e^-x) = (1 + tanh(x/2)) / 2; the tanh form never overflows."""
     return 0.5 + 0.5 * np.tanh(0.5 * x)
@@ -124,6 +136,18 @@ class Where(Function):
 
 
 # ---------------------------------------------------------------- elementwise, one input
+class Cast(Function):
+    """y = x converted to ``dtype`` (``Tensor.float()``, ``Tensor.double()``).
+    dL/dx = g converted back to x's dtype (an identity up to rounding)."""
+
+    def forward(self, x, dtype=np.float32):
+        self.in_dtype = x.dtype
+        return x.astype(dtype)
+
+    def backward(self, g):
+        return g.astype(self.in_dtype) if self.in_dtype.kind == "f" else None
+
+
 class Neg(Function):
     """y = -x.   dL/dx = -g."""
 
@@ -242,12 +266,17 @@ class MaskedFill(Function):
 # ---------------------------------------------------------------- reductions
 def _axes(axis, ndim, op="reduction"):
     """Normalise ``axis`` (None, int or tuple, negatives allowed) to a sorted tuple;
-    raise an AxisError naming ``op`` for an axis that does not exist."""
+    raise an AxisError naming ``op`` for an axis that does not exist and a TypeError for
+    an axis that is not an int (a float, a bool, a string)."""
     if axis is None:
         return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else \
+        tuple(axis) if isinstance(axis, (tuple, list)) else (axis,)
     out = []
     for a in axes:
+        if not isinstance(a, (int, np.integer)) or isinstance(a, (bool, np.bool_)):
+            raise TypeError(f"{op}: axis must be an int or a tuple of ints, got {axis!r} "
+                            f"(fix: e.g. axis=-1)")
         if not -ndim <= a < max(ndim, 1):
             raise np.exceptions.AxisError(
                 f"{op}: axis {a} is out of range for a tensor with {ndim} dims "
@@ -267,7 +296,7 @@ class Sum(Function):
     """y = sum of x over ``axis``.   dL/dx = g broadcast back over the summed axes."""
 
     def forward(self, x, axis=None, keepdims=False):
-        self.shape, self.axes, self.keepdims = x.shape, _axes(axis, x.ndim), keepdims
+        self.shape, self.axes, self.keepdims = x.shape, _axes(axis, x.ndim, "sum"), keepdims
         return np.sum(x, axis=self.axes, keepdims=keepdims)
 
     def backward(self, g):
@@ -278,7 +307,7 @@ class Mean(Function):
     """y = mean of x over ``axis`` (n elements each).   dL/dx = g / n broadcast back."""
 
     def forward(self, x, axis=None, keepdims=False):
-        self.shape, self.axes, self.keepdims = x.shape, _axes(axis, x.ndim), keepdims
+        self.shape, self.axes, self.keepdims = x.shape, _axes(axis, x.ndim, "mean"), keepdims
         self.n = int(np.prod([x.shape[a] for a in self.axes])) if x.ndim else 1
         return np.mean(x, axis=self.axes, keepdims=keepdims)
 
@@ -298,7 +327,7 @@ class Max(Function):
         if x.size == 0:
             raise ValueError(f"max: cannot reduce an empty tensor of shape {x.shape} "
                              f"(fix: check the axis lengths)")
-        self.axes, self.keepdims = _axes(axis, x.ndim), keepdims
+        self.axes, self.keepdims = _axes(axis, x.ndim, "max"), keepdims
         y = np.max(x, axis=self.axes, keepdims=True)
         self.mask = x == y
         self.mask = self.mask / self.mask.sum(axis=self.axes, keepdims=True)
@@ -315,6 +344,7 @@ class Min(Function):
     split equally among ties (see ``Max``)."""
 
     def forward(self, x, axis=None, keepdims=False):
+        _axes(axis, x.ndim, "min")
         self.max = Max()
         return -self.max.forward(-x, axis=axis, keepdims=keepdims)
 
@@ -327,7 +357,7 @@ class LogSumExp(Function):
     (finite for any finite x).   dL/dx = g * softmax(x) = g * e^(x - y)."""
 
     def forward(self, x, axis=None, keepdims=False):
-        self.x, self.axes, self.keepdims = x, _axes(axis, x.ndim), keepdims
+        self.x, self.axes, self.keepdims = x, _axes(axis, x.ndim, "logsumexp"), keepdims
         m = np.max(x, axis=self.axes, keepdims=True) if x.size else np.zeros(())
         m = np.where(np.isfinite(m), m, 0)
         with np.errstate(under="ignore", divide="ignore"):
@@ -477,6 +507,7 @@ class MatMul(Function):
     """
 
     def forward(self, a, b):
+        _check_float("matmul", a, b)
         self.a, self.b = a, b
         return kernels.matmul(a, b)
 
@@ -516,6 +547,7 @@ class Softmax(Function):
     """
 
     def forward(self, x, axis=-1):
+        _check_float("softmax", x)
         self.axis = axis
         self.y = kernels.softmax(x, axis)
         return self.y
@@ -531,6 +563,7 @@ class LogSoftmax(Function):
     """
 
     def forward(self, x, axis=-1):
+        _check_float("log_softmax", x)
         self.axis = axis
         self.y = kernels.log_softmax(x, axis)
         return self.y
@@ -591,6 +624,7 @@ class LSTMSequence(Function):
     """
 
     def forward(self, x, h0, c0, w_ih, w_hh, b_ih, b_hh):
+        _check_float("LSTM", x, h0, c0, w_ih, w_hh, b_ih, b_hh)
         N, T, D = x.shape
         H = h0.shape[1]
         dt = x.dtype

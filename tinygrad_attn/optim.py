@@ -3,25 +3,64 @@ and the learning-rate schedule ``CosineAnnealingLR`` (also as ``optim.lr_schedul
 from __future__ import annotations
 
 import math
+import numbers
 import types
 
 import numpy as np
+
+from .tensor import Tensor
+
+
+def _check_number(owner: str, what: str, value, low: float, high: float = math.inf,
+                  high_open: bool = False, fix: str = "") -> float:
+    """``value`` as a float, checked to be a finite real in [low, high] (or [low, high)).
+
+    Raises ValueError with PyTorch's wording, ``"Invalid learning rate: -1"``, followed by
+    the range and a fix (NaN and infinities are invalid too: they make every weight NaN);
+    TypeError for a value that is not a number (a string, a bool, None).
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{owner}: {what} must be a number, got {type(value).__name__} "
+                        f"{value!r} (fix: {fix})")
+    inside = low <= value < high if high_open else low <= value <= high
+    if not (inside and math.isfinite(value)):     # NaN fails every comparison
+        want = f">= {low:g}" if high == math.inf else \
+            f"in [{low:g}, {high:g}{')' if high_open else ']'}"
+        raise ValueError(f"{owner}: Invalid {what}: {value}, it must be a finite number {want} "
+                         f"(fix: {fix})")
+    return float(value)
 
 
 class Optimizer:
     """Base class: holds the parameters; ``zero_grad()`` clears their ``.grad``.
 
-    Raises ValueError on an empty parameter list or a negative learning rate.
+    Raises ValueError on an empty parameter list, a parameter listed twice (it would be
+    updated twice per step) or a learning rate that is negative, NaN or infinite
+    (``"Invalid learning rate: ..."``, PyTorch's wording); TypeError when ``params`` is not
+    an iterable of Tensors (a Module, say).
     """
 
     def __init__(self, params, lr: float):
+        name = type(self).__name__
+        if isinstance(params, Tensor) or not hasattr(params, "__iter__"):
+            raise TypeError(f"{name}: params must be an iterable of Tensors, got "
+                            f"{type(params).__name__} (fix: pass model.parameters())")
         self.params = list(params)
         if not self.params:
-            raise ValueError(f"{type(self).__name__}: got an empty parameter list "
+            raise ValueError(f"{name}: got an empty parameter list "
                              f"(fix: pass model.parameters())")
-        if lr < 0:
-            raise ValueError(f"{type(self).__name__}: learning rate {lr} is negative")
-        self.lr = lr
+        seen = set()
+        for k, p in enumerate(self.params):
+            if not isinstance(p, Tensor):
+                raise TypeError(f"{name}: params must be Tensors, item {k} is "
+                                f"{type(p).__name__} (fix: pass model.parameters())")
+            if id(p) in seen:
+                raise ValueError(f"{name}: parameter {k} (shape {p.shape}) appears more than "
+                                 f"once, so a step would update it twice (fix: pass each "
+                                 f"parameter once, e.g. model.parameters())")
+            seen.add(id(p))
+        self.lr = _check_number(name, "learning rate", lr, 0.0, fix="a small positive "
+                                "number, e.g. 1e-3")
 
     def zero_grad(self) -> None:
         """Set every parameter's ``.grad`` to None (PyTorch's default ``set_to_none``)."""
@@ -35,11 +74,17 @@ class Optimizer:
 class SGD(Optimizer):
     """Stochastic gradient descent with optional momentum (PyTorch's formulation):
     ``v = momentum * v + g`` (``g`` including ``weight_decay * p``), ``p -= lr * v``.
-    Parameters without a gradient are skipped."""
+    Parameters without a gradient are skipped.
+
+    Raises ValueError for lr, momentum or weight_decay that are negative, NaN or infinite
+    (PyTorch's wording, ``"Invalid momentum value: ..."``); see ``Optimizer``."""
 
     def __init__(self, params, lr: float = 0.01, momentum: float = 0.0, weight_decay: float = 0.0):
         super().__init__(params, lr)
-        self.momentum, self.weight_decay = momentum, weight_decay
+        self.momentum = _check_number("SGD", "momentum value", momentum, 0.0,
+                                      fix="0.9 is usual; 0 turns it off")
+        self.weight_decay = _check_number("SGD", "weight_decay value", weight_decay, 0.0,
+                                          fix="e.g. 1e-4; 0 turns it off")
         self.velocity = [None] * len(self.params)
 
     def step(self) -> None:
@@ -59,12 +104,26 @@ class Adam(Optimizer):
     as PyTorch computes it: ``m = b1 m + (1-b1) g``, ``v = b2 v + (1-b2) g^2``,
     ``p -= lr * (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps)``.
     Moments are kept in the parameter's dtype; parameters without a gradient are skipped.
+    A NaN/inf gradient makes the moments and the parameter NaN, as in PyTorch: check the
+    norm that ``clip_grad_norm_`` returns before ``step()``.
+
+    Raises ValueError (PyTorch's wording, ``"Invalid beta parameter at index 0: ..."``) for
+    betas that are not two numbers in [0, 1), an eps or weight_decay that is negative, NaN
+    or infinite; see ``Optimizer`` for lr and params.
     """
 
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0):
         super().__init__(params, lr)
-        self.betas, self.eps, self.weight_decay = betas, eps, weight_decay
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise ValueError(f"Adam: betas must be a pair (beta1, beta2), got {betas!r} "
+                             f"(fix: betas=(0.9, 0.999))")
+        self.betas = tuple(_check_number("Adam", f"beta parameter at index {i}", b, 0.0, 1.0,
+                                         high_open=True, fix="betas=(0.9, 0.999)")
+                           for i, b in enumerate(betas))
+        self.eps = _check_number("Adam", "epsilon value", eps, 0.0, fix="eps=1e-8")
+        self.weight_decay = _check_number("Adam", "weight_decay value", weight_decay, 0.0,
+                                          fix="e.g. 1e-4; 0 turns it off")
         self.m = [np.zeros_like(p.data) for p in self.params]
         self.v = [np.zeros_like(p.data) for p in self.params]
         self.t = 0
@@ -97,15 +156,16 @@ class CosineAnnealingLR:
     optimizer : an ``Optimizer``; its ``lr`` is set at construction (t = 0) and by every
         ``step()``. T_max : int >= 1, the number of ``step()`` calls (epochs, or batches
         when stepped per batch) of the descent. eta_min : float >= 0, the final rate.
-    Raises ValueError if T_max < 1 or eta_min < 0.
+    Raises ValueError if T_max is not an int >= 1 or eta_min is not a finite number >= 0.
     """
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0):
-        if int(T_max) < 1:
+        if isinstance(T_max, bool) or not isinstance(T_max, numbers.Integral) or T_max < 1:
             raise ValueError(f"CosineAnnealingLR: T_max={T_max} must be at least 1 (fix: "
                              f"pass the number of scheduler steps, e.g. epochs * batches)")
-        if eta_min < 0:
-            raise ValueError(f"CosineAnnealingLR: eta_min={eta_min} is negative (fix: use 0)")
+        if not isinstance(eta_min, numbers.Real) or not 0 <= eta_min < math.inf:
+            raise ValueError(f"CosineAnnealingLR: eta_min={eta_min} is negative or not "
+                             f"finite (fix: use 0)")
         self.optimizer, self.T_max, self.eta_min = optimizer, int(T_max), float(eta_min)
         self.base_lr = optimizer.lr
         self.last_epoch = 0

@@ -26,6 +26,8 @@ class _ThreadState(threading.local):
     decode under ``no_grad()`` beside each other do not switch each other's mode."""
     grad_enabled = True
     scope: tuple = ()       # the labels of the enclosing ``scope`` blocks, outermost first
+    anomaly = False         # inside ``detect_anomaly()`` (tinygrad_attn.anomaly)
+    anomaly_check_nan = True
 
 
 _state = _ThreadState()
@@ -189,6 +191,8 @@ class Function:
             fn.input_versions = tuple(t._version for t in tensors)
             fn.created, fn.scope = next(_creation), _state.scope
             result._ctx = fn
+        if _state.anomaly:      # the one check the engine pays outside detect_anomaly()
+            _anomaly.forward_hook(fn, tensors, kwargs, out, needs)
         return result
 
     def forward(self, *arrays, **kwargs):  # pragma: no cover - abstract
@@ -214,7 +218,8 @@ class Function:
         inputs = tuple(t if t._ctx is None or getattr(t, "_retains_grad", False)
                        else _Released(t) for t in self.inputs)
         kept = {k: self.__dict__[k] for k in ("needs_input_grad", "input_versions", "created",
-                                               "scope", "backward_order") if k in self.__dict__}
+                                               "scope", "backward_order", "anomaly_trace")
+                if k in self.__dict__}
         self.__dict__.clear()
         self.__dict__.update(kept)
         self.inputs, self.released = inputs, True
@@ -273,7 +278,11 @@ class Tensor:
     Raises
     ------
     TypeError
-        ``requires_grad=True`` on a non-float dtype (token ids never require grad).
+        ``requires_grad=True`` on a non-float dtype (token ids never require grad), or data
+        that are not numbers (strings, None, objects, complex numbers, Python ints beyond
+        int64): a Tensor holds bool, integer or float values only.
+    ValueError
+        Ragged nested lists (rows of different lengths).
     """
 
     __array_ufunc__ = None  # ``ndarray op Tensor`` defers to Tensor's reflected operator
@@ -284,9 +293,15 @@ class Tensor:
         if isinstance(data, (np.ndarray, np.generic)):  # numpy arrays and scalars keep dtype
             arr = np.asarray(data) if dtype is None else np.asarray(data).astype(dtype, copy=False)
         else:
-            arr = np.asarray(data, dtype=dtype)
+            arr = _from_python(data, dtype)
             if dtype is None and arr.dtype == np.float64:
                 arr = arr.astype(np.float32)
+        if arr.dtype.kind not in "biuf":    # one string test: cheap enough for every op
+            raise TypeError(
+                f"Tensor: cannot hold {_describe(data)} (numpy dtype {arr.dtype}): a tensor "
+                f"holds bool, integer (up to int64) or float numbers only (fix: convert the "
+                f"data to numbers first, e.g. token ids via a vocabulary, or np.asarray(x, "
+                f"dtype=np.float32))")
         if requires_grad and arr.dtype.kind != "f":
             raise TypeError(
                 f"Tensor: only floating-point tensors can require grad, got dtype {arr.dtype}; "
@@ -327,6 +342,21 @@ class Tensor:
     size = property(lambda self: self.data.size, doc="Number of elements.")
     is_leaf = property(lambda self: self._ctx is None,
                        doc="True for tensors not made by a recorded op (parameters, inputs).")
+
+    def float(self) -> "Tensor":
+        """This tensor as float32 (PyTorch's ``x.float()``); the cast is differentiable
+        (``ops.Cast``) and a float32 tensor is returned as it is."""
+        return self if self.dtype == np.float32 else _ops.Cast.apply(self, dtype=np.float32)
+
+    def double(self) -> "Tensor":
+        """This tensor as float64 (PyTorch's ``x.double()``; gradient checks use it);
+        differentiable, a float64 tensor is returned as it is."""
+        return self if self.dtype == np.float64 else _ops.Cast.apply(self, dtype=np.float64)
+
+    def long(self) -> "Tensor":
+        """This tensor as int64 (PyTorch's ``x.long()``), e.g. token ids; floats are
+        truncated toward zero. Integers carry no gradient, so the result has no graph."""
+        return Tensor(self.data.astype(np.int64))
 
     def numpy(self) -> np.ndarray:
         """The data as an ndarray (shared, not copied)."""
@@ -382,8 +412,13 @@ class Tensor:
                     f"loss.mean(), or pass gradient= of shape {self.shape})")
             gradient = np.ones_like(self.data)
         else:
-            gradient = np.asarray(gradient.data if isinstance(gradient, Tensor) else gradient,
-                                  dtype=self.data.dtype)
+            gradient = gradient.data if isinstance(gradient, Tensor) else gradient
+            try:
+                gradient = np.asarray(gradient, dtype=self.data.dtype)
+            except (TypeError, ValueError):
+                raise TypeError(f"backward: gradient must be numbers of the tensor's shape "
+                                f"{self.shape}, got {_describe(gradient)} (fix: pass an array "
+                                f"like np.ones({self.shape}))") from None
             if gradient.shape != self.shape:
                 raise RuntimeError(
                     f"backward: gradient has shape {gradient.shape} but the tensor has shape "
@@ -391,6 +426,7 @@ class Tensor:
 
         grads = {id(self): gradient}
         order = itertools.count()
+        anomaly = _state.anomaly
         for t in reversed(_toposort(self)):
             g = grads.pop(id(t), None)
             if g is None:
@@ -419,6 +455,8 @@ class Tensor:
             fn.backward_order = next(order)
             if not isinstance(in_grads, tuple):
                 in_grads = (in_grads,)
+            if anomaly:
+                _anomaly.backward_hook(fn, g, in_grads)
             for inp, ig in zip(fn.inputs, in_grads):
                 if ig is None or not inp.requires_grad:
                     continue
@@ -504,6 +542,9 @@ class Tensor:
     def reshape(self, *shape) -> "Tensor":
         """The same elements in a new shape (one axis may be -1)."""
         shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+        if not all(isinstance(n, (int, np.integer)) and not isinstance(n, bool) for n in shape):
+            raise TypeError(f"reshape: the new shape must be ints, got {shape} (fix: e.g. "
+                            f"x.reshape(2, -1))")
         try:
             return _ops.Reshape.apply(self, shape=shape)
         except ValueError:
@@ -583,7 +624,7 @@ class Tensor:
     def var(self, axis=None, correction: int = 1, keepdims: bool = False) -> "Tensor":
         """Variance over ``axis``: sum((x - mean)^2) / (n - correction); ``correction=1``
         is the unbiased estimate (PyTorch's default). Composed from primitive ops."""
-        axes = _ops._axes(axis, self.ndim)
+        axes = _ops._axes(axis, self.ndim, "var")
         n = int(np.prod([self.shape[a] for a in axes])) if self.ndim else 1
         centered = self - self.mean(axis=axes, keepdims=True)
         return (centered * centered).sum(axis=axes, keepdims=keepdims) / max(n - correction, 0)
@@ -593,7 +634,16 @@ class Tensor:
         return _ops.LogSumExp.apply(self, axis=axis, keepdims=keepdims)
 
     def argmax(self, axis=None, keepdims: bool = False) -> "Tensor":
-        """Index of the largest element over ``axis`` (int64; no gradient)."""
+        """Index of the largest element over ``axis`` (one int or None; int64; no gradient).
+        Raises AxisError for an axis that does not exist, ValueError for an empty tensor."""
+        if axis is not None:
+            if not isinstance(axis, (int, np.integer)) or isinstance(axis, bool):
+                raise TypeError(f"argmax: axis must be one int or None, got {axis!r} (fix: "
+                                f"reduce one axis at a time)")
+            _ops._axes(axis, self.ndim, "argmax")
+        if self.size == 0:
+            raise ValueError(f"argmax: the tensor of shape {self.shape} is empty, so it has no "
+                             f"largest element (fix: check the axis lengths)")
         return Tensor(np.argmax(self.data, axis=axis, keepdims=keepdims))
 
     def broadcast_to(self, *shape) -> "Tensor":
@@ -615,7 +665,7 @@ class Tensor:
 
     def squeeze(self, axis=None) -> "Tensor":
         """Drop size-1 axes (all, or the given one(s))."""
-        axes = range(self.ndim) if axis is None else _ops._axes(axis, self.ndim)
+        axes = range(self.ndim) if axis is None else _ops._axes(axis, self.ndim, "squeeze")
         keep = [n for i, n in enumerate(self.shape) if not (i in axes and n == 1)]
         return self.reshape(tuple(keep))
 
@@ -629,20 +679,23 @@ class Tensor:
 
     def flip(self, axis) -> "Tensor":
         """Reverse the order of elements along ``axis`` (int or tuple) (``ops.Flip``)."""
-        return _ops.Flip.apply(self, axes=_ops._axes(axis, self.ndim))
+        return _ops.Flip.apply(self, axes=_ops._axes(axis, self.ndim, "flip"))
 
     def split(self, split_size_or_sections, axis: int = 0) -> list:
         """Pieces along ``axis``: of size ``split_size`` each (the last may be smaller) or
-        of the listed sizes (PyTorch's ``torch.split``). Each piece is a slice (GetItem)."""
-        n = self.shape[axis]
-        if isinstance(split_size_or_sections, int):
+        of the listed sizes (PyTorch's ``torch.split``). Each piece is a slice (GetItem).
+        Raises AxisError for a missing axis, ValueError for sizes that are not positive
+        or sections that do not add up to the axis length."""
+        n = self.shape[_ops._axes(axis, self.ndim, "split")[0]]
+        if isinstance(split_size_or_sections, (int, np.integer)):
             size = split_size_or_sections
             if size <= 0:
-                raise ValueError(f"split: split_size must be positive, got {size}")
+                raise ValueError(f"split: split_size must be positive, got {size} (fix: "
+                                 f"pass the length of each piece, >= 1)")
             sizes = [min(size, n - i) for i in range(0, n, size)]
         else:
             sizes = list(split_size_or_sections)
-            if sum(sizes) != n:
+            if any(k < 0 for k in sizes) or sum(sizes) != n:
                 raise ValueError(f"split: sections {sizes} sum to {sum(sizes)}, but axis {axis} "
                                  f"has length {n} (fix: make them add up to {n})")
         pieces, start = [], 0
@@ -653,8 +706,12 @@ class Tensor:
         return pieces
 
     def chunk(self, chunks: int, axis: int = 0) -> list:
-        """Split into ``chunks`` pieces of size ceil(n / chunks) along ``axis``."""
-        n = self.shape[axis]
+        """Split into ``chunks`` pieces of size ceil(n / chunks) along ``axis``.
+        Raises ValueError when chunks < 1."""
+        if not isinstance(chunks, (int, np.integer)) or chunks < 1:
+            raise ValueError(f"chunk: chunks must be an int >= 1, got {chunks!r} (fix: the "
+                             f"number of pieces, e.g. 2)")
+        n = self.shape[_ops._axes(axis, self.ndim, "chunk")[0]]
         return self.split(max(-(-n // chunks), 1), axis)
 
     def gather(self, axis: int, index) -> "Tensor":
@@ -664,6 +721,12 @@ class Tensor:
         if index.dtype.kind not in "iu" or index.ndim != self.ndim:
             raise ValueError(f"gather: index must be an integer array with {self.ndim} dims, "
                              f"got {index.dtype} with shape {index.shape}")
+        axis = _ops._axes(axis, self.ndim, "gather")[0]
+        n = self.shape[axis]
+        if index.size and (index.min() < -n or index.max() >= n):
+            raise IndexError(f"gather: index values must be in [-{n}, {n - 1}] for axis {axis} "
+                             f"of shape {self.shape}, got [{index.min()}, {index.max()}] (fix: "
+                             f"check the ids against the axis length)")
         return _ops.Gather.apply(self, Tensor(index), axis=axis)
 
     def softmax(self, axis: int = -1) -> "Tensor":
@@ -675,6 +738,26 @@ class Tensor:
         """Log-softmax along ``axis`` (``ops.LogSoftmax``)."""
         _ops._axes(axis, self.ndim, "log_softmax")
         return _ops.LogSoftmax.apply(self, axis=axis)
+
+
+def _describe(data) -> str:
+    """A short description of a constructor argument for error messages."""
+    text = repr(data)
+    return f"{type(data).__name__} {text[:40] + '...' if len(text) > 40 else text}"
+
+
+def _from_python(data, dtype) -> np.ndarray:
+    """``np.asarray(data, dtype)`` for Python data, with one-line errors for ragged lists
+    (ValueError) and values that cannot be converted to ``dtype`` (TypeError)."""
+    try:
+        return np.asarray(data, dtype=dtype)
+    except ValueError as e:
+        if "inhomogeneous" in str(e) or "sequence" in str(e):
+            raise ValueError(f"Tensor: the nested lists of {_describe(data)} are ragged (rows "
+                             f"of different lengths), so they do not form an array (fix: pad "
+                             f"every row to the same length)") from None
+        raise TypeError(f"Tensor: cannot convert {_describe(data)} to dtype {dtype} ({e}) "
+                        f"(fix: pass numbers)") from None
 
 
 def _plain_index(index):
@@ -727,4 +810,5 @@ def stack(tensors, axis: int = 0) -> Tensor:
     return _ops.Stack.apply(*tensors, axis=axis)
 
 
+from . import anomaly as _anomaly  # noqa: E402  (anomaly imports _state from this module)
 from . import ops as _ops  # noqa: E402  (ops imports Function and Tensor from this module)

@@ -13,7 +13,7 @@ import numpy as np
 from .. import functional as F
 from ..tensor import Tensor
 from .layers import Linear
-from .module import Module
+from .module import Module, _check_size
 
 
 def masked_softmax(scores: Tensor, key_padding_mask=None) -> Tensor:
@@ -52,7 +52,8 @@ class LuongAttention(Module):
         Returns ``context`` (N, T, Hk) = sum_s a_ts h_s and ``weights`` a (N, T, S) =
         softmax over S of the scores (see :func:`masked_softmax`).
 
-    Raises ValueError for an unknown score, missing sizes, or inputs of the wrong shape.
+    Raises ValueError for an unknown score, missing sizes, sizes < 1 or inputs of the wrong
+    shape; TypeError for sizes that are not ints.
     """
 
     SCORES = ("dot", "general", "concat")
@@ -64,6 +65,10 @@ class LuongAttention(Module):
         if score != "dot" and query_size is None:
             raise ValueError(f"LuongAttention({score!r}) has weights, so it needs query_size "
                              f"(the decoder's hidden size) (fix: pass query_size=H)")
+        for name, size in (("query_size", query_size), ("key_size", key_size),
+                           ("attn_size", attn_size)):
+            if size is not None:
+                _check_size("LuongAttention", name, size)
         key_size = key_size if key_size is not None else query_size
         self.score, self.query_size, self.key_size = score, query_size, key_size
         if score == "general":
@@ -115,10 +120,15 @@ class BahdanauAttention(Module):
         ``project_keys(keys)`` (N, S, A), computed once per sentence instead of every step.
         Returns ``context`` (N, Hk) and ``weights`` (N, S) (see :func:`masked_softmax`).
 
-    Raises ValueError for inputs of the wrong shape.
+    Raises ValueError for inputs of the wrong shape or sizes < 1; TypeError for sizes that
+    are not ints.
     """
 
     def __init__(self, query_size: int, key_size: int, attn_size: int | None = None):
+        query_size = _check_size("BahdanauAttention", "query_size", query_size)
+        key_size = _check_size("BahdanauAttention", "key_size", key_size)
+        if attn_size is not None:
+            attn_size = _check_size("BahdanauAttention", "attn_size", attn_size)
         self.query_size, self.key_size = query_size, key_size
         self.attn_size = attn_size if attn_size is not None else query_size
         self.W_a = Linear(query_size, self.attn_size, bias=False)

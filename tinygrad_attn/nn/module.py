@@ -2,10 +2,30 @@
 (PyTorch's ``nn.Module`` semantics: named_parameters order, state_dict, train/eval)."""
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from ..random import generator
 from ..tensor import Tensor, scope
+
+
+def _check_size(owner: str, name: str, value, minimum: int = 1) -> int:
+    """``value`` as an int, checked to be a whole number >= ``minimum`` (a layer size, a
+    number of layers or heads).
+
+    Raises TypeError for a float (also NaN and 2.0: sizes are counted, never measured), a
+    bool, None or a string; ValueError for a value below ``minimum``. Both are one line
+    naming ``owner`` and ``name``.
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{owner}: {name} must be an int >= {minimum}, got "
+                        f"{type(value).__name__} {value!r} (fix: pass a whole number >= {minimum}, "
+                        f"e.g. int(...) of a computed size)")
+    if value < minimum:
+        raise ValueError(f"{owner}: {name} must be >= {minimum}, got {value} (fix: pass a "
+                         f"whole number >= {minimum})")
+    return int(value)
 
 
 def _uniform(shape, bound, dtype=np.float32):

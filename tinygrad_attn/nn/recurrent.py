@@ -11,7 +11,7 @@ import numpy as np
 from .. import functional as F
 from .. import ops
 from ..tensor import Tensor, scope, stack
-from .module import Module, Parameter, _uniform
+from .module import Module, Parameter, _check_size, _uniform
 
 
 def lstm_cell(x, h, c, w_ih, w_hh, b_ih, b_hh):
@@ -30,8 +30,11 @@ def lstm_cell(x, h, c, w_ih, w_hh, b_ih, b_hh):
     return o * c_new.tanh(), c_new
 
 
-def _gate_parameters(gates: int, input_size: int, hidden_size: int):
-    """W_ih (gH, D), W_hh (gH, H), b_ih, b_hh (gH,), all U(-1/sqrt(H), 1/sqrt(H)) (PyTorch's)."""
+def _gate_parameters(gates: int, input_size: int, hidden_size: int, owner: str = "RNN"):
+    """W_ih (gH, D), W_hh (gH, H), b_ih, b_hh (gH,), all U(-1/sqrt(H), 1/sqrt(H)) (PyTorch's).
+    Raises TypeError / ValueError (naming ``owner``) for sizes that are not ints >= 1."""
+    input_size = _check_size(owner, "input_size", input_size)
+    hidden_size = _check_size(owner, "hidden_size", hidden_size)
     k, G = 1 / math.sqrt(hidden_size), gates * hidden_size
     return (Parameter(_uniform((G, input_size), k)), Parameter(_uniform((G, hidden_size), k)),
             Parameter(_uniform((G,), k)), Parameter(_uniform((G,), k)))
@@ -53,7 +56,7 @@ class LSTMCell(Module):
     def __init__(self, input_size: int, hidden_size: int, fused: bool = False):
         self.input_size, self.hidden_size, self.fused = input_size, hidden_size, fused
         self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh = _gate_parameters(
-            4, input_size, hidden_size)
+            4, input_size, hidden_size, "LSTMCell")
 
     def forward(self, x: Tensor, hx=None):
         if hx is None:
@@ -96,7 +99,7 @@ class RNNCell(Module):
             raise ValueError(f"RNNCell: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
         self.input_size, self.hidden_size, self.nonlinearity = input_size, hidden_size, nonlinearity
         self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh = _gate_parameters(
-            1, input_size, hidden_size)
+            1, input_size, hidden_size, "RNNCell")
 
     def forward(self, x: Tensor, h=None) -> Tensor:
         h = h if h is not None else Tensor(np.zeros((x.shape[0], self.hidden_size), x.dtype))
@@ -111,7 +114,7 @@ class GRUCell(Module):
     def __init__(self, input_size: int, hidden_size: int):
         self.input_size, self.hidden_size = input_size, hidden_size
         self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh = _gate_parameters(
-            3, input_size, hidden_size)
+            3, input_size, hidden_size, "GRUCell")
 
     def forward(self, x: Tensor, h=None) -> Tensor:
         h = h if h is not None else Tensor(np.zeros((x.shape[0], self.hidden_size), x.dtype))
@@ -136,6 +139,9 @@ class _StackedRecurrent(Module):
     ``residual=True`` (not in PyTorch) adds each layer's input to its output from the second
     layer on, ``x_{k+1} = layer_k(x_k) + x_k``: the residual connections between stacked
     LSTM layers of GNMT (Wu et al. 2016, sec. 3.1), which help deep stacks train.
+
+    Raises TypeError / ValueError at construction for sizes or ``num_layers`` that are
+    not ints >= 1 and for ``dropout`` outside [0, 1] (or NaN).
     """
 
     GATES = 1
@@ -143,11 +149,14 @@ class _StackedRecurrent(Module):
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  bidirectional: bool = False, dropout: float = 0.0, batch_first: bool = True,
                  residual: bool = False):
+        name = type(self).__name__
         if not batch_first:
-            raise NotImplementedError(f"{type(self).__name__}: only batch_first=True")
-        if num_layers < 1 or not 0 <= dropout <= 1:
-            raise ValueError(f"{type(self).__name__}: num_layers must be >= 1 and dropout in "
-                             f"[0, 1], got {num_layers} and {dropout}")
+            raise NotImplementedError(f"{name}: only batch_first=True (fix: pass (N, T, D) "
+                                      f"inputs, e.g. x.transpose(0, 1) of a (T, N, D) tensor)")
+        input_size = _check_size(name, "input_size", input_size)
+        hidden_size = _check_size(name, "hidden_size", hidden_size)
+        num_layers = _check_size(name, "num_layers", num_layers)
+        dropout = F._check_probability(name, "dropout", dropout)
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.bidirectional, self.dropout, self.batch_first = bidirectional, dropout, batch_first
         self.residual = residual
@@ -155,7 +164,7 @@ class _StackedRecurrent(Module):
         for layer in range(num_layers):
             d_in = input_size if layer == 0 else hidden_size * self.directions
             for suffix in ("", "_reverse")[:self.directions]:
-                w_ih, w_hh, b_ih, b_hh = _gate_parameters(self.GATES, d_in, hidden_size)
+                w_ih, w_hh, b_ih, b_hh = _gate_parameters(self.GATES, d_in, hidden_size, name)
                 setattr(self, f"weight_ih_l{layer}{suffix}", w_ih)
                 setattr(self, f"weight_hh_l{layer}{suffix}", w_hh)
                 setattr(self, f"bias_ih_l{layer}{suffix}", b_ih)

@@ -27,7 +27,7 @@ import numpy as np
 from .. import functional as F
 from ..tensor import Tensor
 from .layers import Dropout, LayerNorm, Linear
-from .module import Module, Parameter, _uniform
+from .module import Module, Parameter, _check_size, _uniform
 
 
 class MultiheadAttention(Module):
@@ -70,14 +70,19 @@ class MultiheadAttention(Module):
 
     Raises
     ------
-    ValueError  E not divisible by h, wrong input ranks or sizes, a mask of the wrong shape.
+    ValueError  E not divisible by h, E or h < 1, dropout outside [0, 1], wrong input ranks
+        or sizes, a mask of the wrong shape.
+    TypeError  E or h not an int.
     NotImplementedError  ``batch_first=False`` or kdim / vdim different from E.
     TypeError  a mask that is not bool.
     """
 
     def __init__(self, embed_dim: int, num_heads: int, dropout: float = 0.0, bias: bool = True,
                  batch_first: bool = True, kdim: int | None = None, vdim: int | None = None):
-        if num_heads < 1 or embed_dim % num_heads:
+        embed_dim = _check_size("MultiheadAttention", "embed_dim", embed_dim)
+        num_heads = _check_size("MultiheadAttention", "num_heads", num_heads)
+        dropout = F._check_probability("MultiheadAttention", "dropout", dropout)
+        if embed_dim % num_heads:
             raise ValueError(f"MultiheadAttention: embed_dim {embed_dim} must be divisible by "
                              f"num_heads {num_heads} (each head has embed_dim / num_heads "
                              f"dimensions; fix: pick num_heads among the divisors of "
@@ -92,8 +97,6 @@ class MultiheadAttention(Module):
                 f"MultiheadAttention: kdim={kdim} / vdim={vdim} different from embed_dim="
                 f"{embed_dim} is not implemented (fix: project keys and values to embed_dim "
                 f"with a Linear first)")
-        if not 0 <= dropout <= 1:
-            raise ValueError(f"MultiheadAttention: dropout must be in [0, 1], got {dropout}")
         self.embed_dim, self.num_heads, self.head_dim = embed_dim, num_heads, embed_dim // num_heads
         self.dropout, self.batch_first = dropout, batch_first
         self.kdim = self.vdim = embed_dim
@@ -167,6 +170,17 @@ def _activation(activation, owner: str):
                      f"'relu' or your own function)")
 
 
+def _check_layer_sizes(owner: str, d_model, nhead, dim_feedforward) -> None:
+    """The sizes of a Transformer layer, checked with the layer's name in the message:
+    ints >= 1, ``d_model`` divisible by ``nhead`` (TypeError / ValueError)."""
+    d_model = _check_size(owner, "d_model", d_model)
+    nhead = _check_size(owner, "nhead", nhead)
+    _check_size(owner, "dim_feedforward", dim_feedforward)
+    if d_model % nhead:
+        raise ValueError(f"{owner}: d_model {d_model} must be divisible by nhead {nhead} "
+                         f"(fix: pick nhead among the divisors of d_model)")
+
+
 def _layer_norm(d_model: int, eps: float, bias: bool) -> LayerNorm:
     norm = LayerNorm(d_model, eps=eps)
     if not bias:
@@ -202,6 +216,7 @@ class TransformerEncoderLayer(Module):
     def __init__(self, d_model: int, nhead: int, dim_feedforward: int = 2048,
                  dropout: float = 0.1, activation="relu", layer_norm_eps: float = 1e-5,
                  batch_first: bool = True, norm_first: bool = False, bias: bool = True):
+        _check_layer_sizes("TransformerEncoderLayer", d_model, nhead, dim_feedforward)
         self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
                                             batch_first=batch_first)
         self.linear1 = Linear(d_model, dim_feedforward, bias=bias)
@@ -265,6 +280,7 @@ class TransformerDecoderLayer(Module):
     def __init__(self, d_model: int, nhead: int, dim_feedforward: int = 2048,
                  dropout: float = 0.1, activation="relu", layer_norm_eps: float = 1e-5,
                  batch_first: bool = True, norm_first: bool = False, bias: bool = True):
+        _check_layer_sizes("TransformerDecoderLayer", d_model, nhead, dim_feedforward)
         self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
                                             batch_first=batch_first)
         self.multihead_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
@@ -325,8 +341,7 @@ class TransformerEncoder(Module):
     """
 
     def __init__(self, encoder_layer: TransformerEncoderLayer, num_layers: int, norm=None):
-        if num_layers < 1:
-            raise ValueError(f"TransformerEncoder: num_layers must be >= 1, got {num_layers}")
+        num_layers = _check_size("TransformerEncoder", "num_layers", num_layers)
         self.layers = [copy.deepcopy(encoder_layer) for _ in range(num_layers)]
         self.num_layers, self.norm = num_layers, norm
 
@@ -351,8 +366,7 @@ class TransformerDecoder(Module):
     """
 
     def __init__(self, decoder_layer: TransformerDecoderLayer, num_layers: int, norm=None):
-        if num_layers < 1:
-            raise ValueError(f"TransformerDecoder: num_layers must be >= 1, got {num_layers}")
+        num_layers = _check_size("TransformerDecoder", "num_layers", num_layers)
         self.layers = [copy.deepcopy(decoder_layer) for _ in range(num_layers)]
         self.num_layers, self.norm = num_layers, norm
 
@@ -375,11 +389,11 @@ def sinusoidal_positions(length: int, d_model: int, dtype=np.float32) -> np.ndar
     Returns an ndarray (length, d_model) of ``dtype`` (computed in float64), values in
     [-1, 1]; row 0 is [0, 1, 0, 1, ...]. An odd d_model drops the last cosine column.
 
-    Raises ValueError for a negative length or a d_model < 1.
+    Raises ValueError for a negative length or a d_model < 1; TypeError when either is
+    not an int.
     """
-    if length < 0 or d_model < 1:
-        raise ValueError(f"sinusoidal_positions: need length >= 0 and d_model >= 1, got "
-                         f"{length} and {d_model}")
+    length = _check_size("sinusoidal_positions", "length", length, minimum=0)
+    d_model = _check_size("sinusoidal_positions", "d_model", d_model)
     pos = np.arange(length, dtype=np.float64)[:, None]                  # (length, 1)
     inv_freq = 10000.0 ** (-np.arange(0, d_model, 2, dtype=np.float64) / d_model)
     pe = np.empty((length, d_model + d_model % 2))
@@ -394,10 +408,14 @@ class PositionalEncoding(Module):
 
     The table ``pe`` (max_len, d_model) is a fixed float64 ndarray, not a Parameter (it is
     not in the state dict); it is cast to x's dtype when added, so a float64 model gets
-    float64 positions. Raises ValueError when x's last axis is not d_model or T > max_len.
+    float64 positions. Raises ValueError when x's last axis is not d_model or T > max_len;
+    at construction TypeError / ValueError for sizes that are not ints >= 1 and dropout
+    outside [0, 1].
     """
 
     def __init__(self, d_model: int, dropout: float = 0.1, max_len: int = 5000):
+        d_model = _check_size("PositionalEncoding", "d_model", d_model)
+        max_len = _check_size("PositionalEncoding", "max_len", max_len)
         self.d_model, self.max_len = d_model, max_len
         self.pe = sinusoidal_positions(max_len, d_model, dtype=np.float64)
         self.dropout = Dropout(dropout)
