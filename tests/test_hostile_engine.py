@@ -579,9 +579,17 @@ def test_tensor_refuses_data_that_are_not_numbers(data, exc, words):
     _raises(exc, "Tensor:", words, "fix:", call=lambda: Tensor(data))
 
 
-def test_tensor_refuses_strings_that_cannot_become_the_requested_dtype():
-    _raises(TypeError, "Tensor: cannot convert list ['x'] to dtype", "fix: pass numbers",
-            call=lambda: Tensor(["x"], dtype=np.float32))
+@pytest.mark.parametrize("data, words", [(["x"], "list ['x']"), (["1.5"], "list ['1.5']"),
+                                         ([None], "list [None]"), ([1.0, None], "list [1.0, None]")])
+def test_tensor_refuses_non_numbers_even_with_a_float_dtype(data, words):
+    # numpy alone turns None into NaN and "1.5" into 1.5 under dtype=float32, silently
+    _raises(TypeError, f"Tensor: cannot hold {words}", "fix:",
+            call=lambda: Tensor(data, dtype=np.float32))
+
+
+def test_tensor_refuses_a_list_of_tensors_and_points_to_stack():
+    _raises(TypeError, "Tensor: cannot hold list", "tinygrad_attn.stack",
+            call=lambda: Tensor([Tensor(np.ones(2)), Tensor(np.ones(2))]))
 
 
 def test_tensor_of_bools_and_ints_and_float16_is_allowed():

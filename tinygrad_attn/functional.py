@@ -34,13 +34,22 @@ def softmax(x: Tensor, axis: int = -1) -> Tensor:
 
     Math: Bridle (1990); computed as e^(x - max x) / sum e^(x - max x), which cannot
     overflow. Backward: ``ops.Softmax``.
+
+    Non-finite inputs propagate as in PyTorch: a -inf entry gets weight 0, a row whose
+    entries are all -inf, or that holds +inf or NaN, is all NaN. To mask, prefer
+    :func:`masked_softmax` (a fully masked row is zeros); to find where a NaN came from,
+    run under :func:`tinygrad_attn.detect_anomaly`. Raises TypeError for a dtype other
+    than float32/float64 and AxisError for a missing axis.
     """
     return x.softmax(axis)
 
 
 def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
     """log(softmax(x)) along ``axis``, computed as x - max - log sum e^(x - max)
-    (stable for any magnitude; never takes the log of a rounded-to-zero probability)."""
+    (stable for any magnitude; never takes the log of a rounded-to-zero probability).
+    Same shape and dtype as ``x``; non-finite inputs give PyTorch's results (-inf where
+    x is -inf, NaN rows as in :func:`softmax`). Raises TypeError for a dtype other than
+    float32/float64."""
     return x.log_softmax(axis)
 
 
@@ -101,6 +110,9 @@ def cross_entropy(logits: Tensor, target, ignore_index: int = -100,
     IndexError
         A target is outside [0, C) and not ``ignore_index`` (PyTorch raises IndexError
         too); the message names the target, its position and the range.
+
+    NaN/inf logits give a NaN/inf loss, as in PyTorch (not an error: the training loop
+    checks the loss, and ``detect_anomaly()`` finds the op that made them).
 
     Math: negative log-likelihood of a softmax (Goodfellow et al., Deep Learning, 6.2.2.3);
     computed from ``log_softmax`` so it stays finite for large logits. The smoothing term

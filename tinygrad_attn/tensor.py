@@ -300,8 +300,8 @@ class Tensor:
             raise TypeError(
                 f"Tensor: cannot hold {_describe(data)} (numpy dtype {arr.dtype}): a tensor "
                 f"holds bool, integer (up to int64) or float numbers only (fix: convert the "
-                f"data to numbers first, e.g. token ids via a vocabulary, or np.asarray(x, "
-                f"dtype=np.float32))")
+                f"data to numbers first, e.g. token ids via a vocabulary; join Tensors with "
+                f"tinygrad_attn.stack)")
         if requires_grad and arr.dtype.kind != "f":
             raise TypeError(
                 f"Tensor: only floating-point tensors can require grad, got dtype {arr.dtype}; "
@@ -747,17 +747,22 @@ def _describe(data) -> str:
 
 
 def _from_python(data, dtype) -> np.ndarray:
-    """``np.asarray(data, dtype)`` for Python data, with one-line errors for ragged lists
-    (ValueError) and values that cannot be converted to ``dtype`` (TypeError)."""
+    """``np.asarray(data)`` for Python data, then cast to ``dtype`` when one is given, with
+    one-line errors for ragged lists (ValueError) and for values that are not numbers
+    (TypeError: numpy would turn ``None`` into NaN and ``"1"`` into 1.0 under a float
+    dtype, silently)."""
     try:
-        return np.asarray(data, dtype=dtype)
-    except ValueError as e:
+        arr = np.asarray(data)
+    except (TypeError, ValueError) as e:
         if "inhomogeneous" in str(e) or "sequence" in str(e):
             raise ValueError(f"Tensor: the nested lists of {_describe(data)} are ragged (rows "
                              f"of different lengths), so they do not form an array (fix: pad "
                              f"every row to the same length)") from None
-        raise TypeError(f"Tensor: cannot convert {_describe(data)} to dtype {dtype} ({e}) "
-                        f"(fix: pass numbers)") from None
+        raise TypeError(f"Tensor: cannot convert {_describe(data)} to an array ({e}) (fix: "
+                        f"pass numbers)") from None
+    if dtype is None or arr.dtype.kind not in "biuf":
+        return arr                          # a non-number is refused by the caller
+    return arr.astype(dtype, copy=False)
 
 
 def _plain_index(index):
