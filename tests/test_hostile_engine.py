@@ -704,6 +704,7 @@ def _graph():
                                                      "has shape (3,)"),
     (lambda y: y.backward(np.ones((3, 1))), RuntimeError, "gradient has shape (3, 1)"),
     (lambda y: y.backward("ones"), TypeError, "gradient must be numbers of the tensor's shape"),
+    (lambda y: y.backward([None] * 3), TypeError, "got list [None, None, None]"),  # was NaN
     (lambda y: y.detach().backward(), RuntimeError, "does not require grad"),
 ])
 def test_backward_misuse_gets_a_one_line_error(call, exc, words):

@@ -77,6 +77,36 @@ def embedding(ids, weight: Tensor) -> Tensor:
     return ops.Embedding.apply(weight, Tensor(ids))
 
 
+def _class_targets(logits, target, ignore_index: int, label_smoothing: float) -> np.ndarray:
+    """Check the arguments of :func:`cross_entropy` and return the targets as a flat int64
+    array (M,). Raises the errors listed there, each one line with a fix."""
+    if isinstance(label_smoothing, bool) or not isinstance(label_smoothing, numbers.Real) \
+            or not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got "
+                         f"{label_smoothing} (fix: 0.1 is the usual value; 0 turns it off)")
+    if not isinstance(logits, Tensor) or logits.ndim == 0:
+        raise TypeError(f"cross_entropy: logits must be a float Tensor (M, C) or (N, T, C), "
+                        f"got {type(logits).__name__} (fix: pass the model's output scores)")
+    ops._check_float("cross_entropy", logits.data)
+    t = np.asarray(target.data if isinstance(target, Tensor) else target)
+    C = logits.shape[-1]
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"cross_entropy: targets must be integer class ids, got dtype "
+                        f"{t.dtype} (fix: targets.astype(np.int64), or .long() on a Tensor)")
+    if t.shape != logits.shape[:-1]:
+        raise ValueError(f"cross_entropy: logits {logits.shape} need integer targets of shape "
+                         f"{logits.shape[:-1]}, got {t.shape} {t.dtype} (fix: targets are class "
+                         f"ids, one per row of logits)")
+    t = t.reshape(-1).astype(np.int64)
+    bad = (t != ignore_index) & ((t < 0) | (t >= C))
+    if bad.any():
+        k = int(np.argmax(bad))
+        raise IndexError(f"cross_entropy: target {int(t[k])} at flat position {k} is out of "
+                         f"range: class ids must be in [0, {C - 1}] (C = {C}) or ignore_index="
+                         f"{ignore_index} (fix: check the vocabulary size or the padding id)")
+    return t
+
+
 def cross_entropy(logits: Tensor, target, ignore_index: int = -100,
                   label_smoothing: float = 0.0) -> Tensor:
     """Mean cross-entropy between class scores and integer targets (PyTorch's semantics).
@@ -118,30 +148,8 @@ def cross_entropy(logits: Tensor, target, ignore_index: int = -100,
     computed from ``log_softmax`` so it stays finite for large logits. The smoothing term
     is composed from primitive ops (sum, masked_fill), so its backward is theirs.
     """
-    if isinstance(label_smoothing, bool) or not isinstance(label_smoothing, numbers.Real) \
-            or not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got "
-                         f"{label_smoothing} (fix: 0.1 is the usual value; 0 turns it off)")
-    if not isinstance(logits, Tensor) or logits.ndim == 0:
-        raise TypeError(f"cross_entropy: logits must be a float Tensor (M, C) or (N, T, C), "
-                        f"got {type(logits).__name__} (fix: pass the model's output scores)")
-    ops._check_float("cross_entropy", logits.data)
-    t = np.asarray(target.data if isinstance(target, Tensor) else target)
+    t = _class_targets(logits, target, ignore_index, label_smoothing)
     C = logits.shape[-1]
-    if t.dtype.kind not in "iu":
-        raise TypeError(f"cross_entropy: targets must be integer class ids, got dtype "
-                        f"{t.dtype} (fix: targets.astype(np.int64), or .long() on a Tensor)")
-    if t.shape != logits.shape[:-1]:
-        raise ValueError(f"cross_entropy: logits {logits.shape} need integer targets of shape "
-                         f"{logits.shape[:-1]}, got {t.shape} {t.dtype} (fix: targets are class "
-                         f"ids, one per row of logits)")
-    t = t.reshape(-1).astype(np.int64)
-    bad = (t != ignore_index) & ((t < 0) | (t >= C))
-    if bad.any():
-        k = int(np.argmax(bad))
-        raise IndexError(f"cross_entropy: target {int(t[k])} at flat position {k} is out of "
-                         f"range: class ids must be in [0, {C - 1}] (C = {C}) or ignore_index="
-                         f"{ignore_index} (fix: check the vocabulary size or the padding id)")
     logp = log_softmax(logits.reshape(-1, C), axis=-1)
     nll = ops.NLLLoss.apply(logp, Tensor(t), ignore_index=ignore_index)
     if label_smoothing == 0.0:

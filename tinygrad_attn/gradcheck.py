@@ -13,6 +13,33 @@ class GradcheckError(AssertionError):
     """The analytic and numeric gradients disagree; the message gives the worst element."""
 
 
+def _check_tolerances(eps, atol, rtol) -> None:
+    """ValueError unless eps is a finite number > 0 and atol, rtol finite numbers >= 0."""
+    for name, value, positive in (("eps", eps, True), ("atol", atol, False),
+                                  ("rtol", rtol, False)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or \
+                not math.isfinite(value) or value < 0 or (positive and value == 0):
+            raise ValueError(f"gradcheck: {name} must be a finite number "
+                             f"{'> 0' if positive else '>= 0'}, got {value!r} (fix: the "
+                             f"defaults eps=1e-6, atol=1e-5, rtol=1e-3 suit float64)")
+
+
+def _central_differences(loss_value, t: Tensor, eps: float) -> np.ndarray:
+    """(L(x + eps) - L(x - eps)) / (2 eps) for each element of ``t`` (perturbed in place
+    through a flat view of its contiguous data, then restored); an array of t's shape."""
+    numeric = np.zeros_like(t.data)
+    flat = t.data.reshape(-1)  # a view: perturb in place
+    for i in range(flat.size):
+        old = flat[i]
+        flat[i] = old + eps
+        up = loss_value()
+        flat[i] = old - eps
+        down = loss_value()
+        flat[i] = old
+        numeric.reshape(-1)[i] = (up - down) / (2 * eps)
+    return numeric
+
+
 def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3) -> bool:
     """Check ``fn``'s backward against float64 central differences.
 
@@ -45,13 +72,7 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
     TypeError
         ``fn`` does not return a Tensor.
     """
-    for name, value, positive in (("eps", eps, True), ("atol", atol, False),
-                                  ("rtol", rtol, False)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or \
-                not math.isfinite(value) or value < 0 or (positive and value == 0):
-            raise ValueError(f"gradcheck: {name} must be a finite number "
-                             f"{'> 0' if positive else '>= 0'}, got {value!r} (fix: the "
-                             f"defaults eps=1e-6, atol=1e-5, rtol=1e-3 suit float64)")
+    _check_tolerances(eps, atol, rtol)
     tensors = []
     for x in inputs:
         arr = np.asarray(x.data if isinstance(x, Tensor) else x)
@@ -79,16 +100,7 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
         if not t.requires_grad:
             continue
         analytic = t.grad if t.grad is not None else np.zeros_like(t.data)
-        numeric = np.zeros_like(t.data)
-        flat = t.data.reshape(-1)  # a view: perturb in place
-        for i in range(flat.size):
-            old = flat[i]
-            flat[i] = old + eps
-            up = loss_value()
-            flat[i] = old - eps
-            down = loss_value()
-            flat[i] = old
-            numeric.reshape(-1)[i] = (up - down) / (2 * eps)
+        numeric = _central_differences(loss_value, t, eps)
         err = np.abs(analytic - numeric) - (atol + rtol * np.abs(numeric))
         err = np.where(np.isnan(err), np.inf, err)   # a NaN on either side is a failure
         if err.size and err.max() > 0:

@@ -400,31 +400,7 @@ class Tensor:
             ``self`` does not require grad; ``self`` is not a scalar and no ``gradient``
             was given; or the graph was already freed by an earlier backward.
         """
-        if not self.requires_grad:
-            raise RuntimeError(
-                "backward: this tensor does not require grad and has no graph (fix: create "
-                "the leaves with requires_grad=True and do not compute inside no_grad())")
-        if gradient is None:
-            if self.data.size != 1:
-                raise RuntimeError(
-                    f"backward: the tensor has shape {self.shape}, not a scalar, so the "
-                    f"gradient is ambiguous (fix: reduce it first, e.g. loss.sum() or "
-                    f"loss.mean(), or pass gradient= of shape {self.shape})")
-            gradient = np.ones_like(self.data)
-        else:
-            gradient = gradient.data if isinstance(gradient, Tensor) else gradient
-            try:
-                gradient = np.asarray(gradient, dtype=self.data.dtype)
-            except (TypeError, ValueError):
-                raise TypeError(f"backward: gradient must be numbers of the tensor's shape "
-                                f"{self.shape}, got {_describe(gradient)} (fix: pass an array "
-                                f"like np.ones({self.shape}))") from None
-            if gradient.shape != self.shape:
-                raise RuntimeError(
-                    f"backward: gradient has shape {gradient.shape} but the tensor has shape "
-                    f"{self.shape} (fix: pass a gradient of the tensor's shape)")
-
-        grads = {id(self): gradient}
+        grads = {id(self): self._seed_gradient(gradient)}
         order = itertools.count()
         anomaly = _state.anomaly
         for t in reversed(_toposort(self)):
@@ -466,6 +442,36 @@ class Tensor:
                 grads[key] = ig if key not in grads else grads[key] + ig
             if not retain_graph:
                 fn._release()
+
+    def _seed_gradient(self, gradient) -> np.ndarray:
+        """``dL/dself`` for ``backward``: ones for a one-element tensor when ``gradient`` is
+        None, else ``gradient`` as an array of self's dtype and shape. Raises RuntimeError
+        (no graph, a non-scalar without gradient, a gradient of another shape) and
+        TypeError (a gradient that is not numbers), each naming the fix."""
+        if not self.requires_grad:
+            raise RuntimeError(
+                "backward: this tensor does not require grad and has no graph (fix: create "
+                "the leaves with requires_grad=True and do not compute inside no_grad())")
+        if gradient is None:
+            if self.data.size != 1:
+                raise RuntimeError(
+                    f"backward: the tensor has shape {self.shape}, not a scalar, so the "
+                    f"gradient is ambiguous (fix: reduce it first, e.g. loss.sum() or "
+                    f"loss.mean(), or pass gradient= of shape {self.shape})")
+            return np.ones_like(self.data)
+        try:
+            arr = np.asarray(gradient.data if isinstance(gradient, Tensor) else gradient)
+        except ValueError:                     # ragged lists
+            arr = np.asarray(None)
+        if arr.dtype.kind not in "biuf":       # None, strings: numpy would make NaN of None
+            raise TypeError(f"backward: gradient must be numbers of the tensor's shape "
+                            f"{self.shape}, got {_describe(gradient)} (fix: pass an array "
+                            f"like np.ones({self.shape}))")
+        if arr.shape != self.shape:
+            raise RuntimeError(
+                f"backward: gradient has shape {arr.shape} but the tensor has shape "
+                f"{self.shape} (fix: pass a gradient of the tensor's shape)")
+        return arr.astype(self.data.dtype, copy=False)
 
     def retain_grad(self) -> None:
         """Keep ``.grad`` for this non-leaf tensor after backward (PyTorch's name)."""

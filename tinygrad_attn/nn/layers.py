@@ -125,13 +125,7 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
         ``max_norm`` is not > 0 (a negative one would turn descent into ascent) or is NaN;
         ``norm_type`` is not > 0.
     """
-    if isinstance(max_norm, bool) or not isinstance(max_norm, numbers.Real) or not max_norm > 0:
-        raise ValueError(f"clip_grad_norm_: max_norm must be a number > 0, got {max_norm!r} "
-                         f"(a negative max_norm flips the gradients; fix: e.g. max_norm=5.0, "
-                         f"or math.inf to measure the norm only)")
-    if isinstance(norm_type, bool) or not isinstance(norm_type, numbers.Real) or not norm_type > 0:
-        raise ValueError(f"clip_grad_norm_: norm_type must be a number > 0 or math.inf, got "
-                         f"{norm_type!r} (fix: 2.0 for the Euclidean norm)")
+    _check_clip_args(max_norm, norm_type)
     params = [parameters] if isinstance(parameters, Tensor) else list(parameters)
     grads = [p.grad for p in params if p.grad is not None]
     if not grads:
@@ -152,6 +146,17 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
             for g in grads:
                 g *= coef
     return total
+
+
+def _check_clip_args(max_norm, norm_type) -> None:
+    """ValueError unless max_norm and norm_type are numbers > 0 (inf allowed; not NaN)."""
+    if isinstance(max_norm, bool) or not isinstance(max_norm, numbers.Real) or not max_norm > 0:
+        raise ValueError(f"clip_grad_norm_: max_norm must be a number > 0, got {max_norm!r} "
+                         f"(a negative max_norm flips the gradients; fix: e.g. max_norm=5.0, "
+                         f"or math.inf to measure the norm only)")
+    if isinstance(norm_type, bool) or not isinstance(norm_type, numbers.Real) or not norm_type > 0:
+        raise ValueError(f"clip_grad_norm_: norm_type must be a number > 0 or math.inf, got "
+                         f"{norm_type!r} (fix: 2.0 for the Euclidean norm)")
 
 
 def _first_nonfinite(params) -> str:
