@@ -2,11 +2,19 @@
 maps and training curves (matplotlib). Nothing in ``tinygrad_attn`` imports this package;
 matplotlib and graphviz are imported only here. Importing it gives every Tensor a
 ``draw(**kwargs)`` method (``draw_graph(tensor, **kwargs)``).
+
+Every picture shows user text (tokens, titles, file paths, names) literally
+(:func:`display_text`), checks its output path before drawing (:func:`check_output_path`,
+:class:`OutputPathError`) and writes its file atomically.
 """
 from .attention import (draw_attention, plot_attention, plot_attention_grid,
                         plot_attention_heads)
-from .curves import plot_compare, plot_history
-from .graph import draw_graph, has_dot, render, retain_grads
+from .curves import (OutputPathError, check_output_path, display_text, plot_compare,
+                     plot_history, save_figure)
+from .graph import (RenderError, check_graph_path, count_ops, draw_graph, graph_size, has_dot,
+                    render, retain_grads)
 
 __all__ = ["plot_compare", "plot_history", "draw_graph", "render", "retain_grads", "has_dot",
-           "draw_attention", "plot_attention", "plot_attention_grid", "plot_attention_heads"]
+           "draw_attention", "plot_attention", "plot_attention_grid", "plot_attention_heads",
+           "count_ops", "graph_size", "check_graph_path", "check_output_path", "display_text",
+           "save_figure", "OutputPathError", "RenderError"]

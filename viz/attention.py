@@ -17,7 +17,10 @@ matplotlib.use("Agg")   # files only; no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from .curves import save_figure  # noqa: E402
+from .curves import LITERAL, FIGURE_FORMATS, check_output_path, display_text, save_figure  # noqa: E402,E501
+
+#: Longest token (characters) shown whole as a tick label; longer ones are cut (display_text).
+MAX_TOKEN_CHARS = 40
 
 # Hangul (the Korean data) needs a CJK font; matplotlib falls back along this list, glyph by
 # glyph, to the first installed font that has it (DejaVu Sans ships with matplotlib).
@@ -38,7 +41,18 @@ def _font_family(tokens=()):
     return family
 
 
+def _tick(token) -> str:
+    """A token as a tick label: literal (display_text), a token of only spaces as its repr."""
+    token = token if isinstance(token, str) else str(token)
+    return repr(token)[1:-1] if token.isspace() else display_text(token, MAX_TOKEN_CHARS)
+
+
 def _check(weights, src_tokens, out_tokens, what="plot_attention"):
+    for name, tokens in (("src_tokens", src_tokens), ("out_tokens", out_tokens)):
+        if isinstance(tokens, (str, bytes)) or not hasattr(tokens, "__len__"):
+            raise TypeError(f"{what}: {name} must be a list of tokens, got "
+                            f"{type(tokens).__name__} (fix: e.g. list('abc') or "
+                            f"sentence.split())")
     w = np.asarray(weights.data if hasattr(weights, "data") else weights, dtype=np.float64)
     if w.ndim != 2 or w.shape != (len(out_tokens), len(src_tokens)):
         raise ValueError(f"{what}: weights of shape {w.shape} do not match {len(out_tokens)} "
@@ -53,18 +67,22 @@ def draw_attention(ax, weights, src_tokens, out_tokens, title=None, annotate=Non
     weights : (T, S) array-like, row t the attention of output token t over the source.
     src_tokens : S strings (columns, left to right); out_tokens : T strings (rows, top down).
     annotate : write each weight in its cell (default: when the map has <= 400 cells).
-    Returns the image (for a colour bar). Raises ValueError when the shapes disagree.
+    title : optional. Tokens and the title are drawn literally: no math-text (``$x$``,
+        ``\\frac``, ``_`` stay as typed), control characters and very long tokens as
+        :func:`viz.curves.display_text` shows them.
+    Returns the image (for a colour bar). Raises ValueError when the shapes disagree,
+    TypeError when a token list is a string.
     """
     w = _check(weights, src_tokens, out_tokens)
-    family = _font_family(list(src_tokens) + list(out_tokens))
+    xticks, yticks = [_tick(t) for t in src_tokens], [_tick(t) for t in out_tokens]
+    family = _font_family(xticks + yticks)
     img = ax.imshow(w, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto",
                     interpolation="nearest")
-    ax.set_xticks(range(len(src_tokens)))
-    ax.set_xticklabels([repr(t)[1:-1] if t.isspace() else t for t in src_tokens],
-                       rotation=90 if max(map(len, src_tokens), default=0) > 2 else 0,
-                       fontfamily=family)
-    ax.set_yticks(range(len(out_tokens)))
-    ax.set_yticklabels(out_tokens, fontfamily=family)
+    ax.set_xticks(range(len(xticks)))
+    ax.set_xticklabels(xticks, rotation=90 if max(map(len, xticks), default=0) > 2 else 0,
+                       fontfamily=family, **LITERAL)
+    ax.set_yticks(range(len(yticks)))
+    ax.set_yticklabels(yticks, fontfamily=family, **LITERAL)
     ax.set_xlabel("source")
     ax.set_ylabel("output")
     ax.tick_params(labelsize=8)
@@ -74,7 +92,7 @@ def draw_attention(ax, weights, src_tokens, out_tokens, title=None, annotate=Non
                 ax.text(s, t, f"{v:.2f}", ha="center", va="center", fontsize=6,
                         color="black" if v > 0.6 else "white")
     if title:
-        ax.set_title(title, fontsize=9, fontfamily=family)
+        ax.set_title(display_text(title), fontsize=9, fontfamily=family, **LITERAL)
     return img
 
 
@@ -86,8 +104,10 @@ def plot_attention(weights, src_tokens, out_tokens, path, title: str | None = No
     """Save the attention map of one sentence (a heatmap, source tokens across, output
     tokens down, weights 0..1) to ``path`` (.png, .svg or .pdf). Returns the path.
 
-    Raises ValueError if ``weights`` is not (len(out_tokens), len(src_tokens)).
+    Raises ValueError if ``weights`` is not (len(out_tokens), len(src_tokens)),
+    OutputPathError (before drawing) if ``path`` cannot be written.
     """
+    check_output_path(path, FIGURE_FORMATS)
     w = _check(weights, src_tokens, out_tokens)
     fig, ax = plt.subplots(figsize=(1.2 + 0.32 * w.shape[1], 1.0 + 0.3 * w.shape[0]))
     img = draw_attention(ax, w, src_tokens, out_tokens, title)
@@ -100,8 +120,10 @@ def plot_attention_grid(items, path, cols: int = 2, title: str | None = None) ->
 
     items : a list of ``(weights (T, S), src_tokens, out_tokens)`` or
         ``(weights, src_tokens, out_tokens, title)``.
-    Returns the path. Raises ValueError if ``items`` is empty or a map's shapes disagree.
+    Returns the path. Raises ValueError if ``items`` is empty or a map's shapes disagree,
+    OutputPathError (before drawing) if ``path`` cannot be written.
     """
+    check_output_path(path, FIGURE_FORMATS)
     if not items:
         raise ValueError("plot_attention_grid: no maps to draw (fix: pass at least one "
                          "(weights, src_tokens, out_tokens) item)")
@@ -116,7 +138,7 @@ def plot_attention_grid(items, path, cols: int = 2, title: str | None = None) ->
     for ax in list(axes.flat)[len(items):]:
         ax.axis("off")
     if title:
-        fig.suptitle(title, fontfamily=_font_family())
+        fig.suptitle(display_text(title), fontfamily=_font_family([title]), **LITERAL)
     fig.tight_layout()
     return _save(fig, path)
 
@@ -127,8 +149,10 @@ def plot_attention_heads(weights, src_tokens, out_tokens, path, title: str | Non
 
     weights : (h, T, S), head k's map in ``weights[k]`` (``nn.MultiheadAttention(...,
         average_attn_weights=False)`` gives (N, h, T, S): pass one sentence's).
-    Returns the path. Raises ValueError for a weights array that is not 3-D.
+    Returns the path. Raises ValueError for a weights array that is not 3-D,
+    OutputPathError (before drawing) if ``path`` cannot be written.
     """
+    check_output_path(path, FIGURE_FORMATS)
     w = np.asarray(weights.data if hasattr(weights, "data") else weights)
     if w.ndim != 3:
         raise ValueError(f"plot_attention_heads: weights must be (heads, T, S), got shape "
