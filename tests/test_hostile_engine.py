@@ -649,6 +649,44 @@ def test_split_chunk_gather_argmax_refuse_bad_arguments(call, exc, words):
     _raises(exc, words, "fix:", call=lambda: call(Tensor(np.ones((2, 3)))))
 
 
+@pytest.mark.parametrize("call, exc, words", [
+    (lambda: bool(Tensor(np.array([0.0, 1.0]))), RuntimeError, "bool: the truth value of a "
+                                                               "tensor of shape (2,) is ambiguous"),
+    (lambda: Tensor(np.ones(3)).item(), ValueError, "item: a tensor of shape (3,) has 3 "
+                                                    "elements, not 1"),
+    (lambda: float(Tensor(np.ones((2, 2)))), ValueError, "item: a tensor of shape (2, 2)"),
+    (lambda: len(Tensor(np.array(1.0))), TypeError, "len() of a 0-d tensor"),
+])
+def test_scalar_conversions_of_a_tensor_that_is_not_one_number(call, exc, words):
+    _raises(exc, words, "fix:", call=call)
+
+
+def test_scalar_conversions_of_one_element_follow_pytorch():
+    assert bool(Tensor(np.array([0.0]))) is False          # was True (a non-empty list)
+    assert bool(Tensor(np.array(2.0))) is True             # was "len() of unsized object"
+    assert float(Tensor(np.array([[1.5]]))) == 1.5 and int(Tensor(np.array(3))) == 3
+
+
+@pytest.mark.parametrize("value, words", [
+    (np.array([[None] * 3] * 2, dtype=object), "weight: dtype object, not numbers"),  # was NaN
+    (np.full((2, 3), "1"), "weight: dtype <U1, not numbers"),
+    ([[1.0, 2.0], [3.0]], "weight: not an array, not numbers"),
+    (np.zeros((3, 2)), "weight: checkpoint shape (3, 2) != model shape (2, 3)"),
+])
+def test_load_state_dict_refuses_values_that_are_not_arrays_of_the_right_shape(value, words):
+    layer = nn.Linear(3, 2)
+    before = layer.weight.data.copy()
+    sd = dict(layer.state_dict(), weight=value)
+    _raises(ValueError, "load_state_dict into Linear:", words, "left unchanged",
+            call=lambda: layer.load_state_dict(sd))
+    np.testing.assert_array_equal(layer.weight.data, before)
+
+
+def test_load_state_dict_refuses_something_that_is_not_a_dict():
+    _raises(TypeError, "expected a dict of name -> array, got list", "fix:",
+            call=lambda: nn.Linear(3, 2).load_state_dict([np.zeros((2, 3))]))
+
+
 # ====================================================================== seeds
 @pytest.mark.parametrize("seed, exc, words", [
     (2 ** 64, ValueError, "manual_seed: seed 18446744073709551616 is outside"),

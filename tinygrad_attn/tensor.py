@@ -363,14 +363,40 @@ class Tensor:
         return self.data
 
     def item(self):
-        """The value of a one-element tensor as a Python number."""
+        """The value of a one-element tensor as a Python number.
+        Raises ValueError for a tensor of another size (naming its shape)."""
+        if self.data.size != 1:
+            raise ValueError(f"item: a tensor of shape {self.shape} has {self.size} elements, "
+                             f"not 1, so it is not one number (fix: reduce it first, e.g. "
+                             f".sum() or .mean(), or index one element)")
         return self.data.item()
+
+    def __bool__(self) -> bool:
+        """The truth of a one-element tensor (PyTorch's rule); RuntimeError for any other
+        size, whose truth would be ambiguous (``if t:`` used to be True for ``[0.0]``)."""
+        if self.data.size != 1:
+            raise RuntimeError(f"bool: the truth value of a tensor of shape {self.shape} is "
+                               f"ambiguous (fix: test its values explicitly, e.g. "
+                               f"bool(t.data.any()) or bool(t.data.all()))")
+        return bool(self.data.item())
+
+    def __float__(self) -> float:
+        """``float(t)`` of a one-element tensor (see :meth:`item`)."""
+        return float(self.item())
+
+    def __int__(self) -> int:
+        """``int(t)`` of a one-element tensor (see :meth:`item`)."""
+        return int(self.item())
 
     def detach(self) -> "Tensor":
         """A tensor sharing the data, cut from the graph (``requires_grad=False``)."""
         return Tensor(self.data)
 
     def __len__(self):
+        """Length of the first axis; TypeError for a 0-d tensor (as PyTorch)."""
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor (fix: use .item() for its value or .size "
+                            "for the number of elements)")
         return len(self.data)
 
     def __repr__(self):

@@ -32,6 +32,17 @@ def _uniform(shape, bound, dtype=np.float32):
     return generator().uniform(-bound, bound, size=shape).astype(dtype)
 
 
+def _as_array(value):
+    """A state-dict value (ndarray, Tensor, nested lists) as an ndarray; None when numpy
+    cannot make one (ragged lists)."""
+    if isinstance(value, Tensor):
+        return value.data
+    try:
+        return np.asarray(value)
+    except (TypeError, ValueError):
+        return None
+
+
 class Parameter(Tensor):
     """A Tensor that is a learnable weight of a Module: float32 and ``requires_grad=True``
     by default. Modules find their parameters by looking for instances of this class."""
@@ -129,9 +140,16 @@ class Module:
         Raises
         ------
         ValueError
-            Listing every problem: missing or unexpected keys (only when ``strict``) and
-            every shape mismatch (always).
+            Listing every problem: missing or unexpected keys (only when ``strict``), every
+            shape mismatch and every value that is not numbers (always; numpy would turn
+            ``None`` into NaN).
+        TypeError
+            ``state_dict`` is not a mapping of names to arrays.
         """
+        if not hasattr(state_dict, "keys") or not hasattr(state_dict, "__getitem__"):
+            raise TypeError(f"load_state_dict into {type(self).__name__}: expected a dict of "
+                            f"name -> array, got {type(state_dict).__name__} (fix: pass "
+                            f"model.state_dict() or the arrays a checkpoint loads)")
         own = dict(self.named_parameters())
         problems = []
         missing = [k for k in own if k not in state_dict]
@@ -140,18 +158,21 @@ class Module:
             problems.append(f"missing keys: {missing}")
         if strict and unexpected:
             problems.append(f"unexpected keys: {unexpected}")
-        for k, p in own.items():
-            if k in state_dict and tuple(np.shape(state_dict[k])) != p.shape:
-                problems.append(f"{k}: checkpoint shape {tuple(np.shape(state_dict[k]))} != "
-                                f"model shape {p.shape}")
+        values = {k: _as_array(state_dict[k]) for k in own if k in state_dict}
+        for k, value in values.items():
+            if value is None or value.dtype.kind not in "biuf":
+                kind = "not an array" if value is None else f"dtype {value.dtype}"
+                problems.append(f"{k}: {kind}, not numbers")
+            elif value.shape != own[k].shape:
+                problems.append(f"{k}: checkpoint shape {value.shape} != model shape "
+                                f"{own[k].shape}")
         if problems:
             raise ValueError(
                 f"load_state_dict into {type(self).__name__}: " + "; ".join(problems) +
                 " (fix: build the model with the same sizes as the checkpoint; the model "
                 "was left unchanged)")
-        for k, p in own.items():
-            if k in state_dict:
-                p.data = np.array(state_dict[k], dtype=p.dtype)
+        for k, value in values.items():
+            own[k].data = np.array(value, dtype=own[k].dtype)
 
     def num_parameters(self) -> int:
         """Total number of scalar weights."""
