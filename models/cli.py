@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import os
 import shlex
@@ -78,7 +79,8 @@ def _cmd_train(args) -> int:
     with RunDir(out, _run_mode(args)) as run:     # refuses a busy or trained folder first
         data = load_data(args)
         cfg = config_from_args(args)
-        model, history = train(data, cfg, out_dir=run)
+        with _resume_hint("train", out):
+            model, history = train(data, cfg, out_dir=run)
         pictures = save_pictures(model, data, history, run.path, max_len=cfg.max_decode_len)
     pred = predict(model, data.src_test[:5], data, beam=cfg.beam, max_len=cfg.max_decode_len)
     print("examples from the test set (the chosen epoch's weights):")
@@ -92,6 +94,19 @@ def _cmd_train(args) -> int:
     print(f"try: tinygrad-attn translate {shlex.quote(run.file('model.npz'))} "
           f"{shlex.quote(example)}")
     return 0
+
+
+@contextlib.contextmanager
+def _resume_hint(command: str, out: str):
+    """Add to Ctrl-C's message the command that resumes the run, when there is a state."""
+    try:
+        yield
+    except TrainingInterrupted as e:
+        if not e.saved_epoch:
+            raise
+        raise TrainingInterrupted(f"{e} (resume with: tinygrad-attn {command} --resume --out "
+                                  f"{shlex.quote(out)} [the same options])",
+                                  e.saved_epoch) from None
 
 
 def _run_mode(args) -> str:
@@ -310,9 +325,11 @@ def _cmd_compare(args) -> int:
         histories = {}
         for name in names:
             print(f"\n=== {name} ===")
-            _, histories[name] = train(data, config_from_args(args, name),
-                                       out_dir=os.path.join(out, name), resume=args.resume,
-                                       overwrite=args.overwrite)
+            with _resume_hint("compare", out):
+                sub = os.path.join(out, name)     # --resume: models not begun start anew
+                resume = args.resume and os.path.isfile(os.path.join(sub, "last.npz"))
+                _, histories[name] = train(data, config_from_args(args, name), out_dir=sub,
+                                           resume=resume, overwrite=args.overwrite)
         metric = "accuracy" if data.metric == "exact_match" else "bleu"
         print(f"\n{data.source}: validation {'exact match (%)' if metric == 'accuracy' else 'BLEU'}"
               f" after each epoch; test scored once, with the epoch chosen on validation and "

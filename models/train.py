@@ -221,7 +221,12 @@ def selection_metric(data) -> str:
 
 
 class TrainingInterrupted(Exception):
-    """Ctrl-C during training; the message says what was saved and how to resume."""
+    """Ctrl-C during training; the message says what was saved. ``saved_epoch``: the
+    epoch that ``last.npz`` holds (0: nothing to resume)."""
+
+    def __init__(self, message: str, saved_epoch: int = 0):
+        super().__init__(message)
+        self.saved_epoch = saved_epoch
 
 
 class NonFiniteError(ArithmeticError):
@@ -405,7 +410,7 @@ def _train(data, config, run, log, model):
                 log(f"stopping: the time limit of {config.max_minutes} minutes is reached")
                 break
     except KeyboardInterrupt:
-        raise TrainingInterrupted(_interrupted_message(run, saved)) from None
+        raise TrainingInterrupted(_interrupted_message(run, saved), saved) from None
     return _finish(model, data, config, run, history, best, best_state, log)
 
 
@@ -455,8 +460,7 @@ def _interrupted_message(run, saved: int) -> str:
         return "interrupted; nothing was saved (no output folder)"
     if saved == 0:
         return f"interrupted before the first epoch ended; nothing was saved in {run.path}"
-    return (f"interrupted; {os.path.join(run.path, 'last.npz')} holds epoch {saved} "
-            f"(resume with: tinygrad-attn train --resume --out {run.path} [the same options])")
+    return f"interrupted; {os.path.join(run.path, 'last.npz')} holds epoch {saved}"
 
 
 def _save_epoch(run, model, data, config, optimizer, scheduler, rng, epoch, history, best,

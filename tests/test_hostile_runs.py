@@ -392,3 +392,21 @@ def test_a_read_only_folder_is_refused_before_training(small_tmpfs, reference, c
         assert "cannot write in the output folder" in err and "Read-only" in err
     assert main(["train", "--data", str(data), *TINY, "--out", str(small_tmpfs / "new")]) == 2
     assert "fix:" in capsys.readouterr().err
+
+
+def test_an_interrupted_compare_resumes_to_the_same_weights(tmp_path, reference):
+    data = reference[0]
+    argv = ["compare", "--models", "seq2seq,peeky", "--data", str(data), *TINY]
+    assert main(argv + ["--out", str(tmp_path / "ref")]) == 0
+    out = tmp_path / "cmp"
+    child = _start_paused(tmp_path, "step", argv + ["--out", str(out)])   # seq2seq, epoch 2
+    child.send_signal(signal.SIGINT)
+    _, err = child.communicate(timeout=60)
+    assert child.returncode == 130 and "Traceback" not in err
+    assert f"resume with: tinygrad-attn compare --resume --out {out}" in err
+    assert not (out / "peeky").exists()                  # never begun
+    assert main(argv + ["--out", str(out), "--resume"]) == 0
+    for name in ("seq2seq", "peeky"):
+        assert _same(_arrays(out / name / "last.npz"), _arrays(tmp_path / "ref" / name /
+                                                               "last.npz"))
+    assert (out / "compare.csv").read_text().count("\n") == 9   # header, 6 epochs, 2 tests

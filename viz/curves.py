@@ -17,6 +17,7 @@ import matplotlib
 
 matplotlib.use("Agg")   # files only; no display needed
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.backend_bases import FigureCanvasBase  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from tinygrad_attn.fileio import atomic_open  # noqa: E402
@@ -26,8 +27,9 @@ from tinygrad_attn.fileio import atomic_open  # noqa: E402
 #: matplotlib would make a picture as wide as the text.
 MAX_TEXT_CHARS = 200
 
-#: Formats ``save_figure`` writes (matplotlib's Agg, SVG and PDF back ends).
-FIGURE_FORMATS = ("png", "svg", "pdf")
+#: Formats ``save_figure`` writes: every one matplotlib knows, .png, .svg and .pdf first.
+FIGURE_FORMATS = ("png", "svg", "pdf") + tuple(sorted(
+    set(FigureCanvasBase.get_supported_filetypes()) - {"png", "svg", "pdf"}))
 
 #: Text properties that keep matplotlib from reading ``$...$`` as math (``parse_math``) or
 #: sending the text through LaTeX (``usetex``, when rcParams turn it on): user text is
@@ -84,7 +86,8 @@ def _show_path(path) -> str:
     return repr(display_text(path, 120))
 
 
-def check_output_path(path, formats=FIGURE_FORMATS, what: str = "picture") -> tuple[str, str]:
+def check_output_path(path, formats=FIGURE_FORMATS,
+                      what: str = "picture") -> tuple[str, str]:
     """Check, before any work, that a picture can be written to ``path``.
 
     path : str or PathLike. formats : the extensions (lower case, no dot) allowed.
@@ -157,7 +160,8 @@ def save_figure(fig, path, **savefig_kwargs) -> str:
     """Save ``fig`` to ``path`` atomically (:func:`write_bytes`: a half-written picture
     never replaces a good one), close it and return the path as a str.
 
-    The format is the extension (.png, .svg or .pdf), passed to matplotlib explicitly.
+    The format is the extension (.png, .svg, .pdf or another of ``FIGURE_FORMATS``),
+    passed to matplotlib explicitly (it writes to the temporary file object).
     Raises TypeError / OutputPathError as :func:`check_output_path` and :func:`write_bytes`;
     the figure is closed either way.
     """
@@ -174,22 +178,35 @@ def _check_histories(histories) -> None:
                          "and pass {model name: its history list})")
     for name, hist in histories.items():
         ok = isinstance(hist, (list, tuple)) and hist and all(
-            isinstance(h, dict) and "epoch" in h and "loss" in h
-            and ("accuracy" in h or "bleu" in h) for h in hist)
+            isinstance(h, dict) and "epoch" in h and "loss" in h for h in hist)
         if not ok:
             raise ValueError(f"plot_compare: the history of {display_text(name, 60)!r} is "
-                             f"not a non-empty list of per-epoch dicts with 'epoch', 'loss' "
-                             f"and 'accuracy' or 'bleu' (fix: pass what models.train.train "
-                             f"returns, or the history.json a run wrote)")
+                             f"not a non-empty list of per-epoch dicts with 'epoch' and "
+                             f"'loss' (fix: pass what models.train.train returns, or the "
+                             f"history.json a run wrote)")
+
+
+#: The per-epoch score of a history record: (key, axis label, scale). ``models.train``
+#: writes the validation score; histories from before it had the test score.
+SCORE_KEYS = (("valid_accuracy", "validation exact match (%)", 100.0),
+              ("valid_bleu", "validation BLEU", 1.0),
+              ("accuracy", "test exact match (%)", 100.0), ("bleu", "test BLEU", 1.0))
+
+
+def _score_key(record: dict):
+    """(key, axis label, scale) of the score in a history record, or (None, None, None)
+    (a run without a validation split has none: only its loss is drawn)."""
+    return next((k for k in SCORE_KEYS if k[0] in record), (None, None, None))
 
 
 def plot_compare(histories: dict, path, title: str | None = None) -> str:
-    """Save a figure of test score and training loss per epoch for several models.
+    """Save a figure of the validation score and training loss per epoch for several models.
 
     Parameters
     ----------
     histories : {model name: list of per-epoch dicts}, as ``models.train.train`` returns
-        (keys ``epoch``, ``loss``, and ``accuracy`` (0-1) or ``bleu`` (0-100)).
+        (keys ``epoch``, ``loss``, and ``valid_accuracy`` (0-1) or ``valid_bleu`` (0-100);
+        an older history's ``accuracy`` / ``bleu`` are drawn as test scores).
     path : str or PathLike, ending in .png, .svg or .pdf.
     title : optional figure title. The title and the model names are drawn literally
         (:func:`display_text`; no math-text, a name starting with ``_`` is still listed).
@@ -203,10 +220,11 @@ def plot_compare(histories: dict, path, title: str | None = None) -> str:
     score_lines, loss_lines = [], []
     for hist in histories.values():
         epochs = [h["epoch"] for h in hist]
-        key, scale = ("accuracy", 100) if "accuracy" in hist[0] else ("bleu", 1)
-        score_lines += ax_score.plot(epochs, [scale * h.get(key, math.nan) for h in hist],
-                                     marker="o")
-        ax_score.set_ylabel("test exact match (%)" if key == "accuracy" else "test BLEU")
+        key, label, scale = _score_key(hist[0])
+        score_lines += ax_score.plot(epochs, [scale * h.get(key, math.nan) if key else
+                                              math.nan for h in hist], marker="o")
+        if key:
+            ax_score.set_ylabel(label)
         loss_lines += ax_loss.plot(epochs, [h["loss"] for h in hist], marker="o")
     ax_loss.set_ylabel("training loss (nats / token)")
     labels = [display_text(name, 60) for name in histories]
