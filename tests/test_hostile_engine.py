@@ -140,6 +140,26 @@ def test_anomaly_does_not_blame_an_op_for_passing_on_nan_or_a_masked_minus_inf()
     assert np.isfinite(scores.grad).all()
 
 
+@pytest.mark.parametrize("name", ["AttentionSeq2Seq", "BahdanauSeq2Seq", "Transformer"])
+def test_anomaly_mode_raises_nothing_on_a_healthy_training_step_with_padding(name):
+    import models
+    rng = np.random.default_rng(0)
+    src, tgt = rng.integers(1, 13, (4, 7)), rng.integers(1, 13, (4, 5))
+    src[:, -2:], tgt[:, -1] = 0, 0
+    tgt[1, 1:] = 0                          # a sentence whose targets are all padding
+    if name == "Transformer":
+        src[0] = 0                          # a fully padded source: masked rows give zeros
+    model = models.Transformer(13, 13, d_model=8, nhead=2, num_encoder_layers=1,
+                               num_decoder_layers=1, dim_feedforward=16, seed=0) \
+        if name == "Transformer" else getattr(models, name)(13, wordvec_size=4, hidden_size=8,
+                                                            seed=0)
+    with detect_anomaly():
+        loss = model.loss(src, tgt, src == 0, pad_id=0, label_smoothing=0.1)
+        loss.backward()
+    assert math.isfinite(loss.item())
+    assert all(np.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+
+
 def test_anomaly_backward_of_a_graph_built_outside_says_so():
     x = Tensor(np.array([0.0]), requires_grad=True)
     loss = x.sqrt().sum()
@@ -614,6 +634,12 @@ def test_reductions_name_themselves_for_an_axis_out_of_range(op, axis):
 def test_reductions_refuse_an_axis_that_is_not_an_int(axis):
     _raises(TypeError, "sum: axis must be an int or a tuple of ints", "fix:",
             call=lambda: Tensor(np.ones((2, 3))).sum(axis=axis))
+
+
+@pytest.mark.parametrize("op", ["unsqueeze", "transpose"])
+def test_axis_arguments_refuse_floats(op):
+    _raises(TypeError, f"{op}: axis must be an int, got float 0.5", "fix:",
+            call=lambda: getattr(Tensor(np.ones((2, 3))), op)(0.5))
 
 
 @pytest.mark.parametrize("shape, exc, words", [

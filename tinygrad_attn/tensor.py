@@ -596,6 +596,7 @@ class Tensor:
     def transpose(self, dim0: int = -2, dim1: int = -1) -> "Tensor":
         """Swap two axes (default: the last two, as for a batch of matrices)."""
         for d in (dim0, dim1):
+            _int_axis("transpose", d)
             if not -self.ndim <= d < self.ndim:
                 raise ValueError(f"transpose: axis {d} is out of range for shape {self.shape} "
                                  f"(fix: use an axis in [-{self.ndim}, {self.ndim - 1}])")
@@ -703,6 +704,7 @@ class Tensor:
 
     def unsqueeze(self, axis: int) -> "Tensor":
         """Insert a size-1 axis at ``axis`` (negative counts from the new end)."""
+        _int_axis("unsqueeze", axis)
         if not -self.ndim - 1 <= axis <= self.ndim:
             raise ValueError(f"unsqueeze: axis {axis} is out of range for shape {self.shape} "
                              f"(fix: use an axis in [-{self.ndim + 1}, {self.ndim}])")
@@ -770,6 +772,13 @@ class Tensor:
         """Log-softmax along ``axis`` (``ops.LogSoftmax``)."""
         _ops._axes(axis, self.ndim, "log_softmax")
         return _ops.LogSoftmax.apply(self, axis=axis)
+
+
+def _int_axis(op: str, axis) -> None:
+    """TypeError naming ``op`` unless ``axis`` is an int (not a bool, float or string)."""
+    if not isinstance(axis, (int, np.integer)) or isinstance(axis, (bool, np.bool_)):
+        raise TypeError(f"{op}: axis must be an int, got {type(axis).__name__} {axis!r} "
+                        f"(fix: e.g. -1 for the last axis)")
 
 
 def _describe(data) -> str:
