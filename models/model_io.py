@@ -44,7 +44,8 @@ def _int(lo: int, hi: int, none_ok: bool = False):
     def rule(v):
         if (v is None and none_ok) or (type(v) is int and lo <= v <= hi):
             return None
-        return f"an integer from {lo:,} to {hi:,}" + (" or null" if none_ok else "")
+        need = f"the integer {lo}" if lo == hi else f"an integer from {lo:,} to {hi:,}"
+        return need + (" or null" if none_ok else "")
     return rule
 
 
@@ -128,7 +129,7 @@ CONFIG_SCHEMAS = {
                     "num_encoder_layers": (_LAYERS, 2), "num_decoder_layers": (_LAYERS, 2),
                     "dim_feedforward": (_int(1, 4 * MAX_SIZE), 256), "dropout": (_fraction, 0.1),
                     "max_len": (_int(1, MAX_LENGTH), 256), "norm_first": (_bool, False),
-                    "seed": (_int(0, 2 ** 63 - 1, True), None)},
+                    "seed": (_int(-2 ** 63, 2 ** 64 - 1, True), None)},
 }
 """Per model name: {config field: (rule, default or _REQUIRED)}; the defaults are the
 constructors'. A rule returns None for a good value, else what is needed."""
@@ -293,7 +294,7 @@ def _check_options(options, where: str) -> None:
              if p.kind is p.KEYWORD_ONLY}
     rules = {"max_len": _int(1, MAX_LENGTH, True), "min_len": _int(1, MAX_LENGTH),
              "lower": _bool, "split_punctuation": _bool, "reverse_source": _bool,
-             "test_fraction": _fraction, "seed": _int(0, 2 ** 63 - 1),
+             "test_fraction": _fraction, "seed": _int(0, 2 ** 128),
              "min_freq": _int(1, 2 ** 31), "max_pairs": _int(1, 2 ** 40, True)}
     options = _section(options, "the data's options", where)
     for k, v in options.items():

@@ -690,7 +690,7 @@ def translation_ckpt(tmp_path_factory):
     (dict(tgt_vocab={"id_to_token": ["<pad>", "<sos>", "<eos>", "<unk>", 5]}),
      "first problem: 5"),
     (dict(src_lang=["fra"]), "src_lang is a list of 1 items"),
-    (dict(version=2), "version is 2, not an integer from 1 to 1"),
+    (dict(version=2), "version is 2, not the integer 1"),
     (dict(lower="true"), "lower is 'true', not true or false"),
     (dict(counts={"train": -5}), "train is -5"),
 ])
