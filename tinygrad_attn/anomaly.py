@@ -22,10 +22,14 @@ import linecache
 import math
 import os
 import sys
+import threading
 
 import numpy as np
 
+from . import tensor as _tensor
 from .tensor import _state
+
+_users_lock = threading.Lock()
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
@@ -79,10 +83,14 @@ class detect_anomaly:
     def __enter__(self):
         self._prev = (_state.anomaly, _state.anomaly_check_nan)
         _state.anomaly, _state.anomaly_check_nan = True, self.check_nan
+        with _users_lock:           # lets the engine skip the per-thread flag when 0
+            _tensor._anomaly_users += 1
         return self
 
     def __exit__(self, *exc):
         _state.anomaly, _state.anomaly_check_nan = self._prev
+        with _users_lock:
+            _tensor._anomaly_users -= 1
         return False
 
     def __call__(self, fn):

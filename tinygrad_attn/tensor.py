@@ -31,6 +31,9 @@ class _ThreadState(threading.local):
 
 
 _state = _ThreadState()
+# How many ``detect_anomaly()`` blocks are open in any thread: a plain global, so the hot path
+# outside anomaly mode costs one global load (the per-thread flag is read only when it is > 0).
+_anomaly_users = 0
 _creation = itertools.count()      # numbers the recorded nodes in the order they are made
 
 
@@ -185,13 +188,13 @@ class Function:
                 f"{cls.__name__}: shapes {[t.shape for t in tensors]} cannot be broadcast "
                 f"together (NumPy rules: axes are compared from the right and must be equal "
                 f"or 1; fix: reshape or unsqueeze an operand)") from None
-        result = Tensor(out, requires_grad=needs)
+        result = Tensor._result(out, needs)
         if needs:
             fn.inputs = tensors
             fn.input_versions = tuple(t._version for t in tensors)
             fn.created, fn.scope = next(_creation), _state.scope
             result._ctx = fn
-        if _state.anomaly:      # the one check the engine pays outside detect_anomaly()
+        if _anomaly_users and _state.anomaly:   # outside detect_anomaly(): one global load
             _anomaly.forward_hook(fn, tensors, kwargs, out, needs)
         return result
 
@@ -296,13 +299,14 @@ class Tensor:
             arr = _from_python(data, dtype)
             if dtype is None and arr.dtype == np.float64:
                 arr = arr.astype(np.float32)
-        if arr.dtype.kind not in "biuf":    # one string test: cheap enough for every op
+        kind = arr.dtype.kind
+        if kind not in "biuf":              # (op results skip this: see ``_result``)
             raise TypeError(
                 f"Tensor: cannot hold {_describe(data)} (numpy dtype {arr.dtype}): a tensor "
                 f"holds bool, integer (up to int64) or float numbers only (fix: convert the "
                 f"data to numbers first, e.g. token ids via a vocabulary; join Tensors with "
                 f"tinygrad_attn.stack)")
-        if requires_grad and arr.dtype.kind != "f":
+        if requires_grad and kind != "f":
             raise TypeError(
                 f"Tensor: only floating-point tensors can require grad, got dtype {arr.dtype}; "
                 f"token ids and other integers never need gradients (fix: pass a float array "
@@ -326,6 +330,18 @@ class Tensor:
     def data(self, value: np.ndarray) -> None:
         self._data = value
         self._version += 1
+
+    @staticmethod
+    def _result(out, requires_grad: bool) -> "Tensor":
+        """The tensor an op returns (``Function.apply``): ``out``, an array an op computed
+        from numbers, wrapped without the constructor's checks of user data."""
+        t = Tensor.__new__(Tensor)
+        t._data = out if type(out) is np.ndarray else np.asarray(out)
+        if requires_grad and t._data.dtype.kind != "f":
+            raise TypeError(f"Tensor: only floating-point tensors can require grad, got dtype "
+                            f"{t._data.dtype} (fix: pass a float array or requires_grad=False)")
+        t._version, t.requires_grad, t.grad, t._ctx, t.name = 0, requires_grad, None, None, None
+        return t
 
     @staticmethod
     def _const(value, like: "Tensor | None") -> "Tensor":
@@ -428,7 +444,7 @@ class Tensor:
         """
         grads = {id(self): self._seed_gradient(gradient)}
         order = itertools.count()
-        anomaly = _state.anomaly
+        anomaly = _anomaly_users and _state.anomaly
         for t in reversed(_toposort(self)):
             g = grads.pop(id(t), None)
             if g is None:
