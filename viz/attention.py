@@ -17,7 +17,8 @@ matplotlib.use("Agg")   # files only; no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from .curves import LITERAL, FIGURE_FORMATS, check_output_path, display_text, save_figure  # noqa: E402,E501
+from .curves import (FIGURE_FORMATS, LITERAL, check_output_path, display_text,  # noqa: E402
+                     save_figure)
 
 #: Longest token (characters) shown whole as a tick label; longer ones are cut (display_text).
 MAX_TOKEN_CHARS = 40
@@ -49,10 +50,11 @@ def _tick(token) -> str:
 
 def _check(weights, src_tokens, out_tokens, what="plot_attention"):
     for name, tokens in (("src_tokens", src_tokens), ("out_tokens", out_tokens)):
-        if isinstance(tokens, (str, bytes)) or not hasattr(tokens, "__len__"):
-            raise TypeError(f"{what}: {name} must be a list of tokens, got "
-                            f"{type(tokens).__name__} (fix: e.g. list('abc') or "
-                            f"sentence.split())")
+        if isinstance(tokens, bytes) or not hasattr(tokens, "__len__") \
+                or not hasattr(tokens, "__getitem__"):
+            raise TypeError(f"{what}: {name} must be a list of tokens (a str counts as its "
+                            f"characters), got {type(tokens).__name__} (fix: e.g. "
+                            f"list('abc') or sentence.split())")
     w = np.asarray(weights.data if hasattr(weights, "data") else weights, dtype=np.float64)
     if w.ndim != 2 or w.shape != (len(out_tokens), len(src_tokens)):
         raise ValueError(f"{what}: weights of shape {w.shape} do not match {len(out_tokens)} "
@@ -71,7 +73,7 @@ def draw_attention(ax, weights, src_tokens, out_tokens, title=None, annotate=Non
         ``\\frac``, ``_`` stay as typed), control characters and very long tokens as
         :func:`viz.curves.display_text` shows them.
     Returns the image (for a colour bar). Raises ValueError when the shapes disagree,
-    TypeError when a token list is a string.
+    TypeError when a token list is not a sequence.
     """
     w = _check(weights, src_tokens, out_tokens)
     xticks, yticks = [_tick(t) for t in src_tokens], [_tick(t) for t in out_tokens]

@@ -111,14 +111,14 @@ def check_output_path(path, formats=FIGURE_FORMATS,
         problem = "is empty" if not path else "holds a NUL character"
         raise OutputPathError(f"{what} path {_show_path(path)} {problem} (fix: name a file "
                               f"such as 'out.{formats[0]}')")
+    if os.path.isdir(path):
+        raise OutputPathError(f"{what} file {_show_path(path)} is a folder (fix: name a file "
+                              f"inside it, e.g. {_show_path(os.path.join(path, 'out.' + formats[0]))})")
     ext = os.path.splitext(path)[1].lstrip(".").lower()
     if ext not in formats:
         has = f".{display_text(ext, 20)}" if ext else "(the name has no extension)"
         raise OutputPathError(f"{what} file {_show_path(path)}: unknown picture format {has} "
                               f"(fix: end the name in one of {names})")
-    if os.path.isdir(path):
-        raise OutputPathError(f"{what} file {_show_path(path)} is a folder (fix: name a file "
-                              f"inside it, e.g. {_show_path(os.path.join(path, 'out.' + ext))})")
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.exists(folder):
         raise OutputPathError(f"cannot write {_show_path(path)}: its folder {_show_path(folder)} "

@@ -28,7 +28,8 @@ spelled ``\\x00``, ``\\n``, ``\\udcff``; more than 200 characters cut), then are
 for dot: a backslash is doubled (``graphviz.escape``: ``\\N``, ``\\G``, ``\\l``, ``\\n``
 stay two characters), ``<...>`` is never an HTML-like label (``graphviz.nohtml``), and
 ``&`` becomes ``&amp;``, because dot decodes entities in every label and tooltip (``&amp;``
-typed by a user would otherwise be drawn as ``&``). Tested against the real ``dot``: any
+typed by a user would otherwise be drawn as ``&``); a tooltip's backslashes are doubled
+twice, as dot reads them twice. Tested against the real ``dot``: any
 string comes out verbatim in the SVG text (where dot writes a run of spaces as a space
 followed by no-break spaces, U+00A0, so that viewers keep them).
 
@@ -90,6 +91,13 @@ def _dot_text(text: str) -> str:
 def _label(lines) -> str:
     """Lines of text as one dot label, each line shown literally (display_text)."""
     return _dot_text("\n".join(display_text(line) for line in lines))
+
+
+def _tooltip(text) -> str:
+    """``text`` as a dot tooltip drawn verbatim. dot reads a tooltip's backslashes twice
+    (once as an escString, once more when it substitutes ``\\N`` and the like for the
+    SVG), so they are doubled twice; checked with the real dot in the tests."""
+    return graphviz.escape(_label([text]))
 
 
 class _TensorNode:
@@ -531,7 +539,7 @@ class _Picture:
         if key in self.op_nodes:
             op = self.op_nodes[key]
             g.node(self.nid(key), self.op_label(op), shape="ellipse", style="filled",
-                   fillcolor=COLORS["op"], tooltip=_label([op.doc]))
+                   fillcolor=COLORS["op"], tooltip=_tooltip(op.doc))
             return
         node = self.tensor_nodes[key]
         attrs = dict(shape="box", style="rounded,filled", fillcolor=COLORS[node.kind])
@@ -629,11 +637,13 @@ def has_dot() -> bool:
 def _dot_formats(dot_path: str) -> frozenset:
     """The output formats this ``dot`` knows (its answer to ``dot -T?``, base names)."""
     try:
-        out = subprocess.run([dot_path, "-T?"], capture_output=True, text=True, timeout=10,
+        out = subprocess.run([dot_path, "-T?"], capture_output=True, text=True, timeout=5,
                              errors="replace")
     except (OSError, subprocess.SubprocessError):
+        return frozenset()                       # unknown: every format is tried
+    if "Use one of:" not in out.stderr:
         return frozenset()
-    listed = out.stderr.split("Use one of:", 1)[-1].split()
+    listed = out.stderr.split("Use one of:", 1)[1].split()
     return frozenset(f.split(":")[0] for f in listed)
 
 
