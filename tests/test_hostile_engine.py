@@ -180,6 +180,16 @@ def test_no_anomaly_error_and_no_recorded_line_outside_the_context():
     assert not tg.is_anomaly_enabled()
 
 
+def test_outside_the_context_no_anomaly_hook_runs(monkeypatch):
+    def fail(*args):
+        raise AssertionError("an anomaly hook ran outside detect_anomaly()")
+    monkeypatch.setattr(tg.anomaly, "forward_hook", fail)
+    monkeypatch.setattr(tg.anomaly, "backward_hook", fail)
+    x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    (x.log() * x).sum().backward()
+    assert tg.tensor._anomaly_users == 0
+
+
 def test_anomaly_check_nan_false_records_lines_but_does_not_raise():
     x = Tensor(np.array([0.0]), requires_grad=True)
     with detect_anomaly(check_nan=False), warnings.catch_warnings():
@@ -198,7 +208,7 @@ def test_anomaly_mode_is_restored_after_an_error_and_works_as_a_decorator():
 
     with pytest.raises(AnomalyError, match="Log forward"):
         inside()
-    assert not tg.is_anomaly_enabled()
+    assert not tg.is_anomaly_enabled() and tg.tensor._anomaly_users == 0
     with detect_anomaly():
         with detect_anomaly(check_nan=False):
             Tensor(np.array([0.0])).log()             # inner block: no check
