@@ -394,8 +394,8 @@ def _cell(value, scale) -> str:
 # -- parser -----------------------------------------------------------------------------
 def _add_training_options(t):
     t.add_argument("--data", default=None, help="a question_answer file (e.g. "
-                   "../shared/data/dlfs2/date.txt) or a tab-separated sentence-pair file "
-                   "(e.g. ../shared/data/eng-fra/fra.tutorial-filter.txt); default: the "
+                   "samples/dlfs2/date.sample.txt) or a tab-separated sentence-pair file "
+                   "(e.g. samples/eng-fra/fra.tutorial-filter.sample.txt); default: the "
                    "built-in date task")
     t.add_argument("--direction", default=None, help="translation direction, e.g. fra-eng "
                    "(default: the non-English column into English)")

@@ -195,7 +195,7 @@ def test_readme_example_moving_weights_to_pytorch_runs(tmp_path, monkeypatch):
     data_file.write_text("\n".join(generate_date_task(40, seed=0)) + "\n")
     data = load_dataset(data_file)
     save_model(AttentionSeq2Seq(len(data.vocab), 16, 256, seed=0), data,
-               tmp_path / "runs" / "date" / "model.npz")
+               tmp_path / "runs" / "date" / "version_0" / "model.npz")
     readme = (ROOT / "README.md").read_text()
     block = re.search(r"### Taking the weights to PyTorch.*?```python\n(.*?)```", readme, re.S).group(1)
     monkeypatch.chdir(tmp_path)
