@@ -22,6 +22,7 @@ import tracemalloc
 import warnings
 import zipfile
 from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -31,8 +32,13 @@ from hypothesis import strategies as st
 import tinygrad_attn as tg
 from models.bahdanau_seq2seq import BahdanauSeq2Seq
 from models.data import load_dataset
-from models.model_io import (MODEL_NAMES, check_config, expected_shapes, load_model,
-                             save_model)
+from models.model_io import (
+    MODEL_NAMES,
+    check_config,
+    expected_shapes,
+    load_model,
+    save_model,
+)
 from models.train import TrainConfig, build_model
 from models.translation_data import load_translation
 from tinygrad_attn.checkpoint import CheckpointError
@@ -176,7 +182,7 @@ def test_an_empty_file_is_refused(tmp_path):
 
 @pytest.mark.parametrize("keep", [300, -23])
 def test_a_truncated_file_is_refused(tmp_path, saved, keep):
-    raw = open(saved["seq2seq"], "rb").read()
+    raw = Path(saved["seq2seq"]).read_bytes()
     (tmp_path / "cut.npz").write_bytes(raw[:keep])
     refused(tmp_path / "cut.npz")
 
@@ -268,7 +274,7 @@ def test_an_object_array_is_refused_and_pickle_is_never_loaded(tmp_path):
 
 @pytest.mark.parametrize("descr", [[("a", "<f4"), ("b", "<i4")], "<M8[s]", "<m8[s]", "|V8"])
 def test_structured_datetime_and_void_dtypes_are_refused(tmp_path, descr):
-    itemsize = np.dtype(descr if isinstance(descr, str) else descr).itemsize
+    itemsize = np.dtype(descr).itemsize
     member = npy(header=repr({"descr": descr, "fortran_order": False, "shape": (2,)}),
                  data=b"\0" * 2 * itemsize)
     path = write_zip(tmp_path / "dt.npz", with_meta({"w.npy": member}))
@@ -348,7 +354,7 @@ def test_more_members_than_the_limit_are_refused(tmp_path, monkeypatch):
 
 
 def test_a_directory_that_claims_a_million_members_is_refused_at_once(tmp_path):
-    raw = open(write_zip(tmp_path / "z.npz", with_meta({"w.npy": npy()})), "rb").read()
+    raw = Path(write_zip(tmp_path / "z.npz", with_meta({"w.npy": npy()}))).read_bytes()
     pos = raw.rfind(b"PK\x05\x06")
     _, _, _, _, _, cd_size, cd_offset, _ = struct.unpack_from("<4s4H2LH", raw, pos)
     zip64_at = pos
@@ -366,7 +372,7 @@ def test_a_directory_that_claims_a_million_members_is_refused_at_once(tmp_path):
 def test_overlapping_members_that_reuse_one_big_array_are_refused(tmp_path):
     big = npy("<f4", (MiB // 4,))
     members = with_meta({"a.npy": big, "b.npy": npy(), "c.npy": npy()})
-    raw = open(write_zip(tmp_path / "o.npz", members), "rb").read()
+    raw = Path(write_zip(tmp_path / "o.npz", members)).read_bytes()
     first = {}
 
     def point_all_at_a(b, p):                        # every entry reuses a's 1 MiB of data
@@ -381,7 +387,7 @@ def test_overlapping_members_that_reuse_one_big_array_are_refused(tmp_path):
 
 
 def test_an_encrypted_member_is_refused(tmp_path):
-    raw = open(write_zip(tmp_path / "e.npz", with_meta({"w.npy": npy()})), "rb").read()
+    raw = Path(write_zip(tmp_path / "e.npz", with_meta({"w.npy": npy()}))).read_bytes()
 
     def encrypt(b, p):
         b[p + 8] |= 1
@@ -460,7 +466,7 @@ def test_save_refuses_what_load_would_refuse(tmp_path, state, meta, error):
 @settings(max_examples=60)
 @given(data=st.data())
 def test_random_damage_to_a_checkpoint_is_refused_or_harmless(saved, tmp_path_factory, data):
-    raw = bytearray(open(saved["seq2seq"], "rb").read())
+    raw = bytearray(Path(saved["seq2seq"]).read_bytes())
     for _ in range(data.draw(st.integers(1, 6))):
         i = data.draw(st.integers(0, len(raw) - 1))
         raw[i] = data.draw(st.integers(0, 255))
@@ -490,7 +496,7 @@ def test_a_translation_checkpoint_loads_back(tmp_path):
     model = build_model(TrainConfig(model="transformer", hidden_size=8, heads=2, ff_size=8,
                                     num_layers=1), len(data.src_vocab), len(data.tgt_vocab))
     save_model(model, data, tmp_path / "t.npz")
-    _, meta, codec = load_model(tmp_path / "t.npz")
+    _, _, codec = load_model(tmp_path / "t.npz")
     assert codec.src_vocab == data.src_vocab and codec.tgt_vocab == data.tgt_vocab
 
 
@@ -643,8 +649,8 @@ def _set_data(**fields):
     (dict(vocab={"id_to_char": ["ab"] * 60}), "not a list of distinct single characters"),
     (dict(vocab={"id_to_char": [chr(0x4E00 + i) for i in range(59)] + ["\u4e00"]}),
      "first problem: a repeat"),
-    (dict(vocab={"id_to_char": list("abcdefgh")}), "has 8 entries but the model's embedding "
-                                                   "has 60 rows"),
+    (dict(vocab={"id_to_char": list("abcdefgh")}),
+     "has 8 entries but the model's embedding has 60 rows"),
     (dict(start_id=60), "start_id is 60, not an integer from 0 to 59"),
     (dict(start_id="_"), "start_id is '_'"),
     (dict(source_width=0), "source_width is 0"),
