@@ -101,7 +101,7 @@ def save(state_dict: dict, path, metadata: dict | None = None) -> None:
     """
     arrays = {}
     for k, v in state_dict.items():
-        a = np.asarray(v.data if hasattr(v, "data") and not isinstance(v, np.ndarray) else v)
+        a = v if isinstance(v, np.ndarray) else np.asarray(getattr(v, "data", v))
         if k == _META or not _storable_name(k) or a.dtype.kind not in _ALLOWED_KINDS \
                 or a.dtype.fields is not None or a.dtype.subdtype is not None:
             raise ValueError(f"checkpoint.save: key {_excerpt(k)} is reserved or not a plain "
@@ -272,6 +272,9 @@ def _check_array_header(info, shape, dtype, header_bytes: int, where: str) -> in
                      f"({nbytes:,} bytes) but which stores "
                      f"{max(info.file_size - header_bytes, 0):,} bytes; the file is crafted "
                      f"or corrupt")
+    if math.prod(max(d, 1) for d in shape) * max(dtype.itemsize, 1) >= 2 ** 62:
+        raise _error(where, f"has an empty {label} with an impossible shape "
+                     f"{_excerpt(str(shape), 80)}")      # numpy cannot even reshape to it
     return nbytes
 
 
