@@ -490,7 +490,7 @@ def _resume(run, data, config, model, optimizer, scheduler, rng, log):
     changed = [k for k in now if k not in ("epochs", "max_minutes") and saved.get(k) != now[k]]
     if changed:
         raise ValueError(f"resume: {', '.join(f'{k}={now[k]!r} (the run has {saved.get(k)!r})' for k in changed)} (fix: resume with the run's own settings)")
-    if config.epochs != saved["epochs"] and config.lr_schedule == "cosine":
+    if config.epochs != saved.get("epochs") and config.lr_schedule == "cosine":
         raise ValueError("resume: a cosine-scheduled run cannot change --epochs (fix: resume "
                          f"with --epochs {saved['epochs']})")
     if _vocab_meta(meta["data"]) != _vocab_meta(data.metadata()):

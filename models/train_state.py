@@ -11,6 +11,9 @@ parameter name, scalars and generator states as JSON metadata (no pickle: see
 """
 from __future__ import annotations
 
+import math
+import os
+
 import numpy as np
 
 import tinygrad_attn as tg
@@ -49,13 +52,36 @@ def save_state(path, *, model, optimizer, scheduler, rng, epoch: int, history: l
 
 def load_state(path) -> tuple[dict, dict]:
     """Read ``last.npz``: returns (arrays, metadata). Raises ``tg.CheckpointError`` for a
-    file that is not a training state of this program."""
+    file that is not a training state of this program, or whose metadata has a field of the
+    wrong type (checked here, before anything uses it)."""
     arrays, meta = checkpoint.load(path)
     if not isinstance(meta, dict) or meta.get("format") != STATE_FORMAT:
-        raise tg.CheckpointError(f"{path!r} is not a training state written by tinygrad-attn "
-                                 f"train (fix: resume from a run folder's last.npz, or start a "
-                                 f"new run)")
+        raise tg.CheckpointError(f"{os.fspath(path)!r:.200} is not a training state written "
+                                 f"by tinygrad-attn train (fix: resume from a run folder's "
+                                 f"last.npz, or start a new run)")
+    for key, ok in _STATE_FIELDS.items():
+        if not ok(meta.get(key)):
+            raise tg.CheckpointError(f"training state {os.fspath(path)!r:.200}: its field "
+                                     f"{key!r} is missing or malformed (fix: start a new run, "
+                                     f"or resume from an intact last.npz)")
     return arrays, meta
+
+
+def _int(v, low=0) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= low
+
+
+_STATE_FIELDS = {
+    "epoch": _int,
+    "history": lambda v: isinstance(v, list) and all(isinstance(h, dict) for h in v),
+    "best": lambda v: isinstance(v, dict) and _int(v.get("epoch")),
+    "train_config": lambda v: isinstance(v, dict) and all(isinstance(k, str) for k in v),
+    "data": lambda v: isinstance(v, dict),
+    "optimizer": lambda v: isinstance(v, dict) and _int(v.get("step"))
+    and isinstance(v.get("lr"), (int, float)) and math.isfinite(v["lr"]),
+    "scheduler": lambda v: v is None or (isinstance(v, dict) and _int(v.get("last_epoch"))),
+    "rng": lambda v: isinstance(v, dict), "engine_rng": lambda v: isinstance(v, dict),
+}
 
 
 def restore_state(arrays: dict, meta: dict, *, model, optimizer, scheduler, rng) -> None:
@@ -64,7 +90,7 @@ def restore_state(arrays: dict, meta: dict, *, model, optimizer, scheduler, rng)
     state = {k[len("model."):]: v for k, v in arrays.items() if k.startswith("model.")}
     try:
         model.load_state_dict(state)
-    except (KeyError, ValueError) as e:
+    except (KeyError, TypeError, ValueError) as e:
         raise tg.CheckpointError(f"the training state does not fit the model: {e} (fix: "
                                  f"resume with the run's own settings)") from None
     for i, (name, p) in enumerate(model.named_parameters()):
@@ -78,8 +104,12 @@ def restore_state(arrays: dict, meta: dict, *, model, optimizer, scheduler, rng)
     optimizer.lr = float(meta["optimizer"]["lr"])
     if scheduler is not None:
         scheduler.last_epoch = int(meta["scheduler"]["last_epoch"])
-    rng.bit_generator.state = meta["rng"]
-    tg.random.generator().bit_generator.state = meta["engine_rng"]
+    try:
+        rng.bit_generator.state = meta["rng"]
+        tg.random.generator().bit_generator.state = meta["engine_rng"]
+    except (KeyError, TypeError, ValueError) as e:
+        raise tg.CheckpointError(f"the training state's generator state is malformed "
+                                 f"({type(e).__name__}) (fix: start a new run)") from None
 
 
 def all_finite(model) -> bool:

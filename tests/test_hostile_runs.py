@@ -410,3 +410,42 @@ def test_an_interrupted_compare_resumes_to_the_same_weights(tmp_path, reference)
         assert _same(_arrays(out / name / "last.npz"), _arrays(tmp_path / "ref" / name /
                                                                "last.npz"))
     assert (out / "compare.csv").read_text().count("\n") == 9   # header, 6 epochs, 2 tests
+
+
+def _drop_optimizer_arrays(arrays: dict) -> dict:
+    return {k: v for k, v in arrays.items() if not k.startswith("optimizer.")}
+
+
+def _shrink_a_weight(arrays: dict) -> dict:
+    key = next(k for k in arrays if k.startswith("model."))
+    return {**arrays, key: arrays[key][:1]}
+
+
+@pytest.mark.parametrize("edit_meta,edit_arrays", [
+    (lambda m: m.update(format="something else"), None),
+    (lambda m: m.update(epoch="2"), None), (lambda m: m.update(epoch=-1), None),
+    (lambda m: m.pop("history"), None), (lambda m: m.update(history={"epoch": 1}), None),
+    (lambda m: m.update(best=None), None), (lambda m: m.update(train_config=[1, 2]), None),
+    (lambda m: m.update(optimizer={"step": 3}), None),
+    (lambda m: m.update(optimizer={"step": 3, "lr": float("inf")}), None),
+    (lambda m: m.update(scheduler={"last_epoch": "x"}), None),
+    (lambda m: m.update(rng={"bit_generator": "PCG64", "state": "garbage"}), None),
+    (lambda m: m.update(engine_rng=[]), None),
+    (None, _drop_optimizer_arrays), (None, _shrink_a_weight),
+])
+def test_a_crafted_training_state_is_a_one_line_error(tmp_path, reference, capsys, edit_meta,
+                                                      edit_arrays):
+    data = reference[0]
+    out = tmp_path / "run"
+    argv = ["train", "--data", str(data), *TINY[:-1], "1", "--out", str(out)]
+    assert main(argv) == 0
+    arrays, meta = checkpoint.load(out / "last.npz")
+    if edit_meta:
+        edit_meta(meta)
+    if edit_arrays:
+        arrays = edit_arrays(arrays)
+    checkpoint.save(arrays, out / "last.npz", metadata=meta)
+    capsys.readouterr()
+    assert main(["train", "--data", str(data), *TINY, "--out", str(out), "--resume"]) == 2
+    err = capsys.readouterr().err.replace("\r", "\n").strip().splitlines()[-1]
+    assert "Traceback" not in err and "fix:" in err and err.startswith("tinygrad-attn train: error")
