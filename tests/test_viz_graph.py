@@ -203,7 +203,7 @@ def test_render_writes_real_svg_and_png(tmp_path):
     assert open(svg, encoding="utf-8").read().lstrip().startswith("<?xml")
     assert "<svg" in open(svg, encoding="utf-8").read()
     assert open(png, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
-    assert not list(tmp_path.glob("*.tmp"))
+    assert not list(tmp_path.glob("*.tmp")) and not list(tmp_path.glob(".tmp-*"))   # atomic
 
 
 def test_without_dot_the_source_is_kept_and_the_fix_is_named(tmp_path, monkeypatch):
