@@ -112,8 +112,9 @@ def check_output_path(path, formats=FIGURE_FORMATS,
         raise OutputPathError(f"{what} path {_show_path(path)} {problem} (fix: name a file "
                               f"such as 'out.{formats[0]}')")
     if os.path.isdir(path):
+        inside = _show_path(os.path.join(path, "out." + formats[0]))
         raise OutputPathError(f"{what} file {_show_path(path)} is a folder (fix: name a file "
-                              f"inside it, e.g. {_show_path(os.path.join(path, 'out.' + formats[0]))})")
+                              f"inside it, e.g. {inside})")
     ext = os.path.splitext(path)[1].lstrip(".").lower()
     if ext not in formats:
         has = f".{display_text(ext, 20)}" if ext else "(the name has no extension)"
