@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinygrad_attn import concat, nn, stack
+from tinygrad_attn import concat, nn, scope, stack
 
 from .base import RecurrentSeq2Seq
 
@@ -61,7 +61,8 @@ class BahdanauSeq2Seq(RecurrentSeq2Seq):
     def decode(self, tgt_in, memory):
         state, steps, ws = self.init_decoder(memory), [], []
         for t in range(np.asarray(tgt_in).shape[1]):
-            logits, state, w = self.decode_step(np.asarray(tgt_in)[:, t], state)
+            with scope(t):                    # one cluster per step in the graph picture
+                logits, state, w = self.decode_step(np.asarray(tgt_in)[:, t], state)
             steps.append(logits)
             ws.append(w)
         return stack(steps, axis=1), stack(ws, axis=1)

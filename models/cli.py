@@ -511,7 +511,12 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--fused", action="store_true", help="keep each LSTM layer as one fused "
                    "node (default: the composed cells, step by step)")
     g.add_argument("--rankdir", default="TB", choices=("TB", "BT", "LR", "RL"))
-    g.add_argument("--max-nodes", type=int_at_least(1), default=None, help="draw at most this many ops")
+    g.add_argument("--max-nodes", type=int_at_least(1), default=None, help="draw at most "
+                   "this many ops (default: a readable picture of at most 100: each "
+                   "recurrence drawn once, then the ops nearest the loss; a note says what "
+                   "was left out)")
+    g.add_argument("--dot-timeout", type=float_in(0, low_open=True), default=60.0,
+                   metavar="SECONDS", help="stop graphviz's dot after this many seconds")
     g.add_argument("-o", "--output", default="graph.svg", help="picture file: .svg, .png, "
                    ".pdf, or .gv for the DOT source")
     g.set_defaults(func=_cmd_graph)

@@ -251,14 +251,25 @@ def count_ops(root: Tensor, *, collapse_steps: bool = False) -> int:
     return len(set(keys.values()))
 
 
+class _AnyStep:
+    """The scope label of "every step of a recurrence" in a collapsed picture: an object of
+    its own, so that no user's scope label (a string "*", say) can be taken for it."""
+
+    def __repr__(self) -> str:
+        return "ANY_STEP"
+
+
+ANY_STEP = _AnyStep()
+
+
 def _generic_path(path, model, collapse_steps):
     """A node's scope path without the model itself (the model is the whole picture), with
-    every step number replaced by "*" when collapsing."""
+    every step number replaced by ``ANY_STEP`` when collapsing."""
     path = tuple(path)
     if model is not None and path and path[0] is model:
         path = path[1:]
     if collapse_steps:
-        path = tuple("*" if _is_step(lab) else lab for lab in path)
+        path = tuple(ANY_STEP if _is_step(lab) else lab for lab in path)
     return path
 
 
@@ -562,7 +573,7 @@ class _Picture:
             for child in children[path]:
                 with g.subgraph(name=f"cluster_{first[child]}_{len(child)}") as sub:
                     lab = child[-1]
-                    if lab == "*":
+                    if lab is ANY_STEP:
                         n = len(self.steps_seen.get(child, ())) or 1
                         sub.attr(label=_label([f"one step, drawn once for all {n} "
                                                f"(x {n} steps)"]),
