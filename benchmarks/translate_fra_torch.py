@@ -54,19 +54,9 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from models.train import (
-    TrainConfig,
-    _trim,
-    build_model,
-    training_batch,
-    with_validation,
-)
-from models.translation_data import (
-    bleu_report,
-    corpus_bleu,
-    corpus_chrf,
-    load_translation,
-)
+from models.train import (TrainConfig, _trim, build_model, format_score,
+                          training_batch, translation_score, with_validation)
+from models.translation_data import load_translation
 from tinygrad_attn.fileio import atomic_open
 
 DEFAULT_DATA = "../shared/data/eng-fra/fra.tutorial-filter.txt"
@@ -155,19 +145,7 @@ def evaluate(model, data, max_len, split="test", batch_size=500, confidence=Fals
                 break
         hyps += [data.decode_target(row) for row in torch.stack(ids, dim=1).numpy()]
     model.train()
-    refs = data.references() if split == "test" else data.valid_references()
-    score = {"bleu": corpus_bleu(hyps, refs), "chrf": corpus_chrf(hyps, refs)}
-    if confidence:
-        rep = bleu_report(hyps, refs, lowercased=data.lower)
-        score.update(bleu_ci=[rep["ci_low"], rep["ci_high"]], bleu_signature=rep["signature"],
-                     bleu_description=rep["description"])
-    return score
-
-
-def format_score(score, split="test"):
-    """``score`` from :func:`evaluate` as text, e.g. "test BLEU 51.34 (95 % CI ...), chrF ..."."""
-    ci = " (95 % CI {:.2f}-{:.2f})".format(*score["bleu_ci"]) if "bleu_ci" in score else ""
-    return f"{split} BLEU {score['bleu']:.2f}{ci}, chrF {score['chrf']:.2f}"
+    return translation_score(data, hyps, split, confidence)
 
 
 def check_first_batch(ours, model, data, args):

@@ -196,8 +196,16 @@ def evaluate(model, data, *, beam: int = 1, max_len: int = 40, split: str = "tes
     if data.metric == "exact_match":
         acc = float((pred == tgt[:, 1:]).all(axis=1).mean()) if len(pred) else 0.0
         return {"accuracy": acc}
+    return translation_score(data, [data.decode_target(row) for row in pred], split,
+                             confidence)
+
+
+def translation_score(data, hyps: list[str], split: str = "test",
+                      confidence: bool = False) -> dict:
+    """BLEU and chrF of the hypotheses ``hyps`` (text, one per item of ``split``) against
+    the raw references of ``data``'s ``split``; with ``confidence`` also sacreBLEU's
+    bootstrap interval and signature (see :func:`evaluate`)."""
     from .translation_data import bleu_report, corpus_bleu, corpus_chrf
-    hyps = [data.decode_target(row) for row in pred]
     refs = data.references() if split == "test" else data.valid_references()
     score = {"bleu": corpus_bleu(hyps, refs), "chrf": corpus_chrf(hyps, refs)}
     if confidence:
@@ -236,7 +244,10 @@ class NonFiniteError(ArithmeticError):
 class History(list):
     """The per-epoch records of :func:`train` (a list of dicts), and ``results``: the test
     scores of the epoch chosen on the validation split and of the last epoch."""
-    results: dict = {}
+
+    def __init__(self, records=()):
+        super().__init__(records)
+        self.results: dict = {}
 
 
 def _check_config(config: TrainConfig) -> None:
