@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import viz
-from models.cli import attention_view, main
+from models.cli import attention_view
 from models.data import CharCodec, CharVocab, date_alignment, date_source_spans
 
 PNG = b"\x89PNG\r\n\x1a\n"
