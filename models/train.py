@@ -150,6 +150,7 @@ def predict(model, src, data_or_codec, *, beam: int = 1, max_len: int | None = N
             ids = np.pad(ids, ((0, 0), (0, max_len - ids.shape[1])), constant_values=d.eos_id)
         return ids
 
+    batch_size = _decode_batch_size(batch_size, beam, d)
     batches = [src[i:i + batch_size] for i in range(0, len(src), batch_size)]
     workers = min(workers or _cpu_count(), len(batches))
     if workers <= 1:
@@ -158,6 +159,18 @@ def predict(model, src, data_or_codec, *, beam: int = 1, max_len: int | None = N
         with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(workers) as pool:
             out = list(pool.map(decode, batches))
     return np.concatenate(out) if out else np.zeros((0, max_len or 0), np.int64)
+
+
+#: Floats that one decoding batch's scores (rows x beam x vocabulary) may take: 64 MiB.
+DECODE_BUDGET = 2 ** 24
+
+
+def _decode_batch_size(batch_size: int, beam: int, d) -> int:
+    """``batch_size``, made smaller for a wide beam over a large vocabulary so that a step's
+    scores stay within DECODE_BUDGET floats (beam 256 over 3,000 words: 21 rows)."""
+    vocab = getattr(d, "tgt_vocab", None) or getattr(d, "vocab", None)
+    width = beam * max(1, len(vocab) if vocab is not None else 1)
+    return max(1, min(int(batch_size), DECODE_BUDGET // width))
 
 
 def _cpu_count() -> int:

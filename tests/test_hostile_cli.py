@@ -216,3 +216,14 @@ def test_a_nan_loss_names_the_epoch_and_step_and_saves_nothing(tmp_path, adds):
     from tinygrad_attn import checkpoint
     _, meta = checkpoint.load(tmp_path / "run" / "last.npz")
     assert meta["epoch"] == 1                        # epoch 1 kept, epoch 2 never saved
+
+
+@pytest.mark.parametrize("beam,vocab,want", [(1, 60, 500), (4, 3000, 500), (256, 3000, 21),
+                                             (256, 10 ** 6, 1)])
+def test_a_wide_beam_over_a_large_vocabulary_decodes_in_smaller_batches(beam, vocab, want):
+    from types import SimpleNamespace
+
+    from models.train import DECODE_BUDGET, _decode_batch_size
+    d = SimpleNamespace(tgt_vocab=range(vocab))
+    assert _decode_batch_size(500, beam, d) == want
+    assert want == 1 or want * beam * vocab <= DECODE_BUDGET
