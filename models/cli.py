@@ -24,6 +24,7 @@ from .train import (LR_SCHEDULES, MODEL_NAMES, NONFINITE, NonFiniteError, TrainC
 MAX_SIZE = 16_384         # embedding / hidden sizes (a 16k LSTM already needs ~8 GiB)
 MAX_BEAM = 256
 MAX_DECODE = 10_000
+MAX_TEXT = 5_000           # characters of one input to translate
 
 
 # -- data -------------------------------------------------------------------------------
@@ -145,6 +146,10 @@ def _cmd_translate(args) -> int:
     if not args.text.strip():
         raise ValueError("the input text is empty (fix: pass the sentence or date to "
                          "translate, in quotes)")
+    if len(args.text) > MAX_TEXT:
+        raise ValueError(f"the input text is {len(args.text):,} characters long; translate "
+                         f"takes one sentence of at most {MAX_TEXT:,} (fix: split it into "
+                         f"sentences)")
     if args.plot is not None:
         check_output_file(args.plot, ("png", "svg", "pdf"), "--plot")
     if args.beam > 1 and args.plot:

@@ -136,10 +136,11 @@ def test_compare_refuses_a_bad_model_list(tmp_path, monkeypatch, capsys, adds, m
     _one_line_error(capsys, "--models")
 
 
-@pytest.mark.parametrize("text", ["", "   ", "\t"])
-def test_translate_refuses_empty_input_before_loading(tmp_path, capsys, text):
+@pytest.mark.parametrize("text,words", [("", "is empty"), ("   ", "is empty"),
+                                        ("\t", "is empty"), ("word " * 2000, "at most 5,000")])
+def test_translate_refuses_empty_or_huge_input_before_loading(tmp_path, capsys, text, words):
     assert main(["translate", str(tmp_path / "missing.npz"), text]) == 2
-    _one_line_error(capsys, "input text is empty")
+    _one_line_error(capsys, "input text", words)
 
 
 @pytest.mark.parametrize("plot,words", [
