@@ -850,16 +850,14 @@ def _encode_all(texts: list[str], vocab: CharVocab) -> np.ndarray:
 
 
 def load_dataset(path=None, *, reverse: bool = True, seed: int = 1984,
-                 n_generated: int = 55000, generator_seed: int = 0) -> Dataset:
+                 n_generated: int = 50000, generator_seed: int = 0) -> Dataset:
     """Load (or generate), encode and split a ``question_answer`` task.
 
     Parameters
     ----------
     path : str or os.PathLike, optional
         File to read with ``load_question_answer``; ``None`` uses
-        ``generate_date_task(n_generated, generator_seed)``: 55,000 dates by default, so
-        that after the test split (5,500) and a validation split of 10 % of the rest
-        (4,950), 44,550 remain for training, as many as the book's 45,000 give.
+        ``generate_date_task(n_generated, generator_seed)``.
     reverse : bool
         Reverse the input sequences (``x[:, ::-1]``, contiguous), the book's trick.
     seed : int
