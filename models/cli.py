@@ -135,7 +135,8 @@ def check_output_file(path, extensions: tuple, flag: str) -> None:
                          f"attn.{extensions[0]})")
     if ext not in extensions:
         raise ValueError(f"{flag} {path!r:.100}: the name must end in "
-                         f"{', '.join('.' + e for e in extensions)} (fix: e.g. attn.{extensions[0]})")
+                         f"{', '.join('.' + e for e in extensions)} (fix: e.g. "
+                         f"attn.{extensions[0]})")
     parent = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(parent):
         raise ValueError(f"{flag} {path!r:.100}: the folder {parent!r:.100} does not exist "
@@ -416,30 +417,38 @@ def _add_training_options(t):
     t.add_argument("--wordvec-size", type=int_at_least(1, MAX_SIZE), default=16)
     t.add_argument("--hidden-size", type=int_at_least(1, MAX_SIZE), default=256,
                    help="LSTM size (per direction); d_model of the Transformer")
-    t.add_argument("--num-layers", type=int_at_least(1, 64), default=1, help="encoder layers (Transformer: "
+    t.add_argument("--num-layers", type=int_at_least(1, 64), default=1,
+                   help="encoder layers (Transformer: "
                    "encoder and decoder layers)")
     t.add_argument("--bidirectional", action="store_true", help="bidirectional encoder "
                    "(always on for bahdanau)")
     t.add_argument("--residual", action="store_true", help="residual connections between "
                    "stacked encoder layers")
     t.add_argument("--dropout", type=float_in(0, 1, high_open=True), default=0.0)
-    t.add_argument("--heads", type=int_at_least(1, 1024), default=4, help="Transformer attention heads")
-    t.add_argument("--ff-size", type=int_at_least(1, 4 * MAX_SIZE), default=512, help="Transformer feed-forward width")
+    t.add_argument("--heads", type=int_at_least(1, 1024), default=4,
+                   help="Transformer attention heads")
+    t.add_argument("--ff-size", type=int_at_least(1, 4 * MAX_SIZE), default=512,
+                   help="Transformer feed-forward width")
     t.add_argument("--lr", type=float_in(0, low_open=True), default=1e-3, help="Adam learning rate")
     t.add_argument("--lr-schedule", default="constant", choices=LR_SCHEDULES,
                    help="constant (the book's) or cosine: the rate falls to 0 over training")
-    t.add_argument("--clip", type=float_in(0, low_open=True), default=5.0, help="global gradient-norm clip")
-    t.add_argument("--teacher-forcing", type=float_in(0, 1), default=1.0, help="probability of feeding "
+    t.add_argument("--clip", type=float_in(0, low_open=True), default=5.0,
+                   help="global gradient-norm clip")
+    t.add_argument("--teacher-forcing", type=float_in(0, 1), default=1.0,
+                   help="probability of feeding "
                    "the true previous token (below 1: scheduled sampling)")
     t.add_argument("--label-smoothing", type=float_in(0, 1, high_open=True), default=0.0)
     t.add_argument("--reverse", action=argparse.BooleanOptionalAction, default=None,
                    help="reverse the input sequence (default: on for the character tasks, "
                    "off for translation)")
-    t.add_argument("--max-len", type=int_at_least(1), default=None, help="translation: drop pairs with a "
+    t.add_argument("--max-len", type=int_at_least(1), default=None,
+                   help="translation: drop pairs with a "
                    "side longer than this many tokens")
-    t.add_argument("--min-freq", type=int_at_least(1), default=1, help="translation: words seen fewer "
+    t.add_argument("--min-freq", type=int_at_least(1), default=1,
+                   help="translation: words seen fewer "
                    "times become <unk>")
-    t.add_argument("--max-pairs", type=int_at_least(1), default=None, help="translation: use only the "
+    t.add_argument("--max-pairs", type=int_at_least(1), default=None,
+                   help="translation: use only the "
                    "first pairs of the file")
     t.add_argument("--lower", action=argparse.BooleanOptionalAction, default=True,
                    help="translation: lower-case the text")
@@ -495,9 +504,11 @@ def build_parser() -> argparse.ArgumentParser:
                         formatter_class=fmt)
     tr.add_argument("checkpoint", help="model.npz written by train")
     tr.add_argument("text", help='the input, e.g. "september 27, 1994"')
-    tr.add_argument("--beam", type=int_at_least(1, MAX_BEAM), default=1, help="beam width (1: greedy, and the "
+    tr.add_argument("--beam", type=int_at_least(1, MAX_BEAM), default=1,
+                    help="beam width (1: greedy, and the "
                     "attention table is printed)")
-    tr.add_argument("--alpha", type=float_in(0, 10), default=0.6, help="beam length-penalty exponent")
+    tr.add_argument("--alpha", type=float_in(0, 10), default=0.6,
+                    help="beam length-penalty exponent")
     tr.add_argument("--max-decode-len", type=int_at_least(1, MAX_DECODE), default=40)
     tr.add_argument("--quiet", action="store_true", help="print only the output")
     tr.add_argument("--plot", default=None, metavar="PATH", help="save the attention map as "
@@ -546,8 +557,10 @@ def check_applicable(args, models: list[str]) -> None:
          "applies to translation data (a tab-separated sentence-pair --data file) only"),
         (("max_decode_len",), not translation,
          "applies to translation only (the character tasks' answers have a fixed width)"),
-        (("score", "input_feeding"), "attention" not in models, "applies to --model attention only"),
-        (("heads", "ff_size"), "transformer" not in models, "applies to --model transformer only"),
+        (("score", "input_feeding"), "attention" not in models,
+         "applies to --model attention only"),
+        (("heads", "ff_size"), "transformer" not in models,
+         "applies to --model transformer only"),
         (("bidirectional", "residual", "wordvec_size"), set(models) <= {"transformer"},
          "does not apply to the Transformer"),
         (("residual",), args.num_layers < 2, "needs --num-layers 2 or more"),

@@ -414,7 +414,8 @@ def _train(data, config, run, log, model):
         run.clear_old_run()
         _write_json(asdict(config), run.file("config.json"))
     _log_start(data, config, model, log)
-    deadline = None if config.max_minutes is None else time.perf_counter() + 60 * config.max_minutes
+    deadline = None if config.max_minutes is None else \
+        time.perf_counter() + 60 * config.max_minutes
     saved = start - 1
     try:
         for epoch in range(start, config.epochs + 1):
@@ -513,12 +514,15 @@ def _resume(run, data, config, model, optimizer, scheduler, rng, log):
     now = asdict(config)
     changed = [k for k in now if k not in ("epochs", "max_minutes") and saved.get(k) != now[k]]
     if changed:
-        raise ValueError(f"resume: {', '.join(f'{k}={now[k]!r} (the run has {saved.get(k)!r})' for k in changed)} (fix: resume with the run's own settings)")
+        diffs = ", ".join(f"{k}={now[k]!r} (the run has {saved.get(k)!r})" for k in changed)
+        raise ValueError(f"resume: {diffs} (fix: resume with the run's own settings)")
     if config.epochs != saved.get("epochs") and config.lr_schedule == "cosine":
         raise ValueError("resume: a cosine-scheduled run cannot change --epochs (fix: resume "
                          f"with --epochs {saved['epochs']})")
     if _vocab_meta(meta["data"]) != _vocab_meta(data.metadata()):
-        raise ValueError(f"resume: the data differs from the run's ({meta['data'].get('data_source')!r:.80}) (fix: pass the same --data)")
+        source = str(meta["data"].get("data_source"))
+        raise ValueError(f"resume: the data differs from the run's ({source!r:.80}) (fix: "
+                         f"pass the same --data)")
     restore_state(arrays, meta, model=model, optimizer=optimizer, scheduler=scheduler, rng=rng)
     history = History(meta["history"])
     best = meta["best"]
