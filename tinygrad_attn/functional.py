@@ -29,7 +29,7 @@ def _check_probability(op: str, name: str, p) -> float:
     return float(p)
 
 
-def softmax(x: Tensor, axis: int = -1) -> Tensor:
+def softmax(x: Tensor, axis: int = -1, *, dim=None) -> Tensor:
     """Softmax along ``axis``: same shape and dtype as ``x``, non-negative, sums to 1.
 
     Math: Bridle (1990); computed as e^(x - max x) / sum e^(x - max x), which cannot
@@ -39,18 +39,19 @@ def softmax(x: Tensor, axis: int = -1) -> Tensor:
     entries are all -inf, or that holds +inf or NaN, is all NaN. To mask, prefer
     :func:`masked_softmax` (a fully masked row is zeros); to find where a NaN came from,
     run under :func:`tinygrad_attn.detect_anomaly`. Raises TypeError for a dtype other
-    than float32/float64 and AxisError for a missing axis.
+    than float32/float64 and AxisError for a missing axis. ``dim``: PyTorch's name for
+    ``axis``.
     """
-    return x.softmax(axis)
+    return x.softmax(axis, dim=dim)
 
 
-def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
+def log_softmax(x: Tensor, axis: int = -1, *, dim=None) -> Tensor:
     """log(softmax(x)) along ``axis``, computed as x - max - log sum e^(x - max)
     (stable for any magnitude; never takes the log of a rounded-to-zero probability).
     Same shape and dtype as ``x``; non-finite inputs give PyTorch's results (-inf where
     x is -inf, NaN rows as in :func:`softmax`). Raises TypeError for a dtype other than
-    float32/float64."""
-    return x.log_softmax(axis)
+    float32/float64. ``dim``: PyTorch's name for ``axis``."""
+    return x.log_softmax(axis, dim=dim)
 
 
 def embedding(ids, weight: Tensor) -> Tensor:
@@ -244,9 +245,11 @@ def layer_norm(x: Tensor, normalized_shape, weight=None, bias=None, eps: float =
     return y
 
 
-def logsumexp(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
-    """log(sum(exp(x))) over ``axis``, stable (see ``ops.LogSumExp``)."""
-    return x.logsumexp(axis=axis, keepdims=keepdims)
+def logsumexp(x: Tensor, axis=None, keepdims: bool = False, *, dim=None,
+              keepdim=None) -> Tensor:
+    """log(sum(exp(x))) over ``axis``, stable (see ``ops.LogSumExp``); ``dim`` /
+    ``keepdim`` as in PyTorch."""
+    return x.logsumexp(axis=axis, keepdims=keepdims, dim=dim, keepdim=keepdim)
 
 
 def _bool_mask(mask, op: str, what: str) -> np.ndarray:

@@ -575,12 +575,15 @@ class Tensor:
         mask = np.asarray(mask.data if isinstance(mask, Tensor) else mask, dtype=bool)
         return _ops.MaskedFill.apply(self, Tensor(mask), value=value)
 
-    def sum(self, axis=None, keepdims: bool = False) -> "Tensor":
-        """Sum over ``axis`` (None: all; int or tuple; negatives allowed)."""
+    def sum(self, axis=None, keepdims: bool = False, *, dim=None, keepdim=None) -> "Tensor":
+        """Sum over ``axis`` (None: all; int or tuple; negatives allowed). PyTorch's
+        ``dim`` / ``keepdim`` are accepted for ``axis`` / ``keepdims``."""
+        axis, keepdims = _torch_names("sum", axis, keepdims, dim, keepdim)
         return _ops.Sum.apply(self, axis=axis, keepdims=keepdims)
 
-    def mean(self, axis=None, keepdims: bool = False) -> "Tensor":
-        """Mean over ``axis`` (None: all; int or tuple)."""
+    def mean(self, axis=None, keepdims: bool = False, *, dim=None, keepdim=None) -> "Tensor":
+        """Mean over ``axis`` (None: all; int or tuple); ``dim`` / ``keepdim`` as in PyTorch."""
+        axis, keepdims = _torch_names("mean", axis, keepdims, dim, keepdim)
         return _ops.Mean.apply(self, axis=axis, keepdims=keepdims)
 
     def max(self, axis=None, keepdims: bool = False) -> "Tensor":
@@ -670,21 +673,29 @@ class Tensor:
         """Minimum over ``axis``; ties share the gradient equally (``ops.Min``)."""
         return _ops.Min.apply(self, axis=axis, keepdims=keepdims)
 
-    def var(self, axis=None, correction: int = 1, keepdims: bool = False) -> "Tensor":
+    def var(self, axis=None, correction: int = 1, keepdims: bool = False, *, dim=None,
+            keepdim=None) -> "Tensor":
         """Variance over ``axis``: sum((x - mean)^2) / (n - correction); ``correction=1``
-        is the unbiased estimate (PyTorch's default). Composed from primitive ops."""
+        is the unbiased estimate (PyTorch's default). Composed from primitive ops.
+        ``dim`` / ``keepdim`` as in PyTorch."""
+        axis, keepdims = _torch_names("var", axis, keepdims, dim, keepdim)
         axes = _ops._axes(axis, self.ndim, "var")
         n = int(np.prod([self.shape[a] for a in axes])) if self.ndim else 1
         centered = self - self.mean(axis=axes, keepdims=True)
         return (centered * centered).sum(axis=axes, keepdims=keepdims) / max(n - correction, 0)
 
-    def logsumexp(self, axis=None, keepdims: bool = False) -> "Tensor":
-        """log(sum(exp(x))) over ``axis``, stable for any magnitude (``ops.LogSumExp``)."""
+    def logsumexp(self, axis=None, keepdims: bool = False, *, dim=None,
+                  keepdim=None) -> "Tensor":
+        """log(sum(exp(x))) over ``axis``, stable for any magnitude (``ops.LogSumExp``);
+        ``dim`` / ``keepdim`` as in PyTorch."""
+        axis, keepdims = _torch_names("logsumexp", axis, keepdims, dim, keepdim)
         return _ops.LogSumExp.apply(self, axis=axis, keepdims=keepdims)
 
-    def argmax(self, axis=None, keepdims: bool = False) -> "Tensor":
-        """Index of the largest element over ``axis`` (one int or None; int64; no gradient).
-        Raises AxisError for an axis that does not exist, ValueError for an empty tensor."""
+    def argmax(self, axis=None, keepdims: bool = False, *, dim=None, keepdim=None) -> "Tensor":
+        """Index of the largest element over ``axis`` (one int or None; int64; no gradient);
+        ``dim`` / ``keepdim`` as in PyTorch. Raises AxisError for an axis that does not
+        exist, ValueError for an empty tensor."""
+        axis, keepdims = _torch_names("argmax", axis, keepdims, dim, keepdim)
         if axis is not None:
             if not isinstance(axis, (int, np.integer)) or isinstance(axis, bool):
                 raise TypeError(f"argmax: axis must be one int or None, got {axis!r} (fix: "
@@ -779,15 +790,33 @@ class Tensor:
                              f"check the ids against the axis length)")
         return _ops.Gather.apply(self, Tensor(index), axis=axis)
 
-    def softmax(self, axis: int = -1) -> "Tensor":
-        """Softmax along ``axis`` (``ops.Softmax``)."""
+    def softmax(self, axis: int = -1, *, dim=None) -> "Tensor":
+        """Softmax along ``axis`` (``ops.Softmax``); PyTorch's ``dim`` is accepted."""
+        axis, _ = _torch_names("softmax", axis if dim is None else None, False, dim, None)
+        axis = -1 if axis is None else axis
         _ops._axes(axis, self.ndim, "softmax")
         return _ops.Softmax.apply(self, axis=axis)
 
-    def log_softmax(self, axis: int = -1) -> "Tensor":
-        """Log-softmax along ``axis`` (``ops.LogSoftmax``)."""
+    def log_softmax(self, axis: int = -1, *, dim=None) -> "Tensor":
+        """Log-softmax along ``axis`` (``ops.LogSoftmax``); PyTorch's ``dim`` is accepted."""
+        axis, _ = _torch_names("log_softmax", axis if dim is None else None, False, dim, None)
+        axis = -1 if axis is None else axis
         _ops._axes(axis, self.ndim, "log_softmax")
         return _ops.LogSoftmax.apply(self, axis=axis)
+
+
+def _torch_names(op: str, axis, keepdims, dim, keepdim):
+    """(axis, keepdims) from numpy's names or PyTorch's ``dim`` / ``keepdim`` (either, not
+    both). Raises TypeError when both name the same thing."""
+    if dim is not None:
+        if axis is not None:
+            raise TypeError(f"{op}: got both axis={axis!r} and dim={dim!r} (fix: pass one)")
+        axis = dim
+    if keepdim is not None:
+        if keepdims:
+            raise TypeError(f"{op}: got both keepdims and keepdim (fix: pass one)")
+        keepdims = keepdim
+    return axis, bool(keepdims)
 
 
 def _int_axis(op: str, axis) -> None:

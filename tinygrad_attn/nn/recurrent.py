@@ -40,12 +40,38 @@ def _gate_parameters(gates: int, input_size: int, hidden_size: int, owner: str =
             Parameter(_uniform((G,), k)), Parameter(_uniform((G,), k)))
 
 
-class LSTMCell(Module):
+class _Cell(Module):
+    """One step of a recurrent cell with ``GATES`` gates (RNN 1, GRU 3, LSTM 4): PyTorch's ``weight_ih`` (gH, D),
+    ``weight_hh`` (gH, H), ``bias_ih``, ``bias_hh`` (gH,) (none with ``bias=False``).
+    forward(x (N, D), hx (N, H) or None for zeros) -> h' (N, H)."""
+
+    GATES = 1
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True):
+        name = type(self).__name__
+        if not isinstance(bias, (bool, np.bool_)):
+            raise TypeError(f"{name}: bias must be True or False, got {bias!r}")
+        self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bool(bias)
+        w_ih, w_hh, b_ih, b_hh = _gate_parameters(self.GATES, input_size, hidden_size, name)
+        self.weight_ih, self.weight_hh = w_ih, w_hh
+        if self.bias:
+            self.bias_ih, self.bias_hh = b_ih, b_hh
+
+    def _args(self, x: Tensor, hx):
+        h = hx if hx is not None else Tensor(np.zeros((x.shape[0], self.hidden_size), x.dtype))
+        if self.bias:
+            return x, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh
+        zeros = Tensor(np.zeros(self.weight_hh.shape[0], dtype=x.dtype))
+        return x, h, self.weight_ih, self.weight_hh, zeros, zeros
+
+
+class LSTMCell(_Cell):
     """One LSTM step (PyTorch's ``nn.LSTMCell``).
 
-    Parameters ``weight_ih`` (4H, D), ``weight_hh`` (4H, H), ``bias_ih``, ``bias_hh`` (4H,),
-    gate order i, f, g, o; init U(-1/sqrt(H), 1/sqrt(H)).
-    forward(x (N, D), (h, c) each (N, H) or None for zeros) -> (h', c').
+    ``LSTMCell(input_size, hidden_size, bias=True, *, fused=False)``: parameters
+    ``weight_ih`` (4H, D), ``weight_hh`` (4H, H), ``bias_ih``, ``bias_hh`` (4H,) (none with
+    ``bias=False``), gate order i, f, g, o; init U(-1/sqrt(H), 1/sqrt(H)).
+    forward(x (N, D), hx = (h, c) each (N, H), or None for zeros) -> (h', c').
 
     ``fused=False`` (default) composes the step from primitive ops (:func:`lstm_cell`, the
     path a learner can follow op by op); ``fused=True`` runs it as one node with a
@@ -53,16 +79,18 @@ class LSTMCell(Module):
     same values and gradients with fewer nodes and passes (for decoders that step a cell).
     """
 
-    def __init__(self, input_size: int, hidden_size: int, fused: bool = False):
-        self.input_size, self.hidden_size, self.fused = input_size, hidden_size, fused
-        self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh = _gate_parameters(
-            4, input_size, hidden_size, "LSTMCell")
+    GATES = 4
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, *,
+                 fused: bool = False):
+        super().__init__(input_size, hidden_size, bias)
+        self.fused = fused
 
     def forward(self, x: Tensor, hx=None):
         if hx is None:
             z = Tensor(np.zeros((x.shape[0], self.hidden_size), dtype=x.dtype))
             hx = (z, z)
-        weights = (self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
+        weights = self._args(x, hx[0])[2:]
         if not self.fused:
             return lstm_cell(x, hx[0], hx[1], *weights)
         hc = ops.LSTMSequence.apply(x.unsqueeze(1), hx[0], hx[1], *weights)   # (2, N, 1, H)
@@ -90,35 +118,32 @@ def gru_cell(x, h, w_ih, w_hh, b_ih, b_hh):
     return (1 - z) * n + z * h
 
 
-class RNNCell(Module):
-    """One Elman RNN step (PyTorch's ``nn.RNNCell``): parameters ``weight_ih`` (H, D),
-    ``weight_hh`` (H, H), ``bias_ih``, ``bias_hh`` (H,). forward(x (N, D), h (N, H) or None)."""
+class RNNCell(_Cell):
+    """One Elman RNN step (PyTorch's ``nn.RNNCell(input_size, hidden_size, bias=True,
+    nonlinearity='tanh')``): parameters ``weight_ih`` (H, D), ``weight_hh`` (H, H),
+    ``bias_ih``, ``bias_hh`` (H,). forward(x (N, D), hx (N, H) or None) -> (N, H)."""
 
-    def __init__(self, input_size: int, hidden_size: int, nonlinearity: str = "tanh"):
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
+                 nonlinearity: str = "tanh"):
         if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(f"RNNCell: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
-        self.input_size, self.hidden_size, self.nonlinearity = input_size, hidden_size, nonlinearity
-        self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh = _gate_parameters(
-            1, input_size, hidden_size, "RNNCell")
+            raise ValueError(f"RNNCell: nonlinearity must be 'tanh' or 'relu', got "
+                             f"{nonlinearity!r}")
+        self.nonlinearity = nonlinearity
+        super().__init__(input_size, hidden_size, bias)
 
-    def forward(self, x: Tensor, h=None) -> Tensor:
-        h = h if h is not None else Tensor(np.zeros((x.shape[0], self.hidden_size), x.dtype))
-        return rnn_cell(x, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh,
-                        self.nonlinearity)
+    def forward(self, x: Tensor, hx=None) -> Tensor:
+        return rnn_cell(*self._args(x, hx), self.nonlinearity)
 
 
-class GRUCell(Module):
-    """One GRU step (PyTorch's ``nn.GRUCell``): ``weight_ih`` (3H, D), ``weight_hh`` (3H, H),
-    ``bias_ih``, ``bias_hh`` (3H,), gate order r, z, n. forward(x (N, D), h (N, H) or None)."""
+class GRUCell(_Cell):
+    """One GRU step (PyTorch's ``nn.GRUCell(input_size, hidden_size, bias=True)``):
+    ``weight_ih`` (3H, D), ``weight_hh`` (3H, H), ``bias_ih``, ``bias_hh`` (3H,), gate
+    order r, z, n. forward(x (N, D), hx (N, H) or None) -> (N, H)."""
 
-    def __init__(self, input_size: int, hidden_size: int):
-        self.input_size, self.hidden_size = input_size, hidden_size
-        self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh = _gate_parameters(
-            3, input_size, hidden_size, "GRUCell")
+    GATES = 3
 
-    def forward(self, x: Tensor, h=None) -> Tensor:
-        h = h if h is not None else Tensor(np.zeros((x.shape[0], self.hidden_size), x.dtype))
-        return gru_cell(x, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
+    def forward(self, x: Tensor, hx=None) -> Tensor:
+        return gru_cell(*self._args(x, hx))
 
 
 class _StackedRecurrent(Module):
@@ -127,7 +152,7 @@ class _StackedRecurrent(Module):
     unrolled from the subclass's cell function with primitive ops (``LSTM`` overrides
     ``_run`` to use its fused node). PyTorch's parameter names: ``weight_ih_l{k}[_reverse]`` etc.
 
-    forward(x (N, T, D), h0 (L * dirs, N, H) or None, lengths=None) -> output (N, T, dirs * H)
+    forward(x (N, T, D), hx (L * dirs, N, H) or None, lengths=None) -> output (N, T, dirs * H)
     and h_n (L * dirs, N, H), ordered layer by layer, forward direction first (PyTorch's).
 
     ``lengths`` (N,) int, optional: the real length of each right-padded sequence (this
@@ -147,9 +172,11 @@ class _StackedRecurrent(Module):
     GATES = 1
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
-                 bidirectional: bool = False, dropout: float = 0.0, batch_first: bool = True,
-                 residual: bool = False):
+                 bias: bool = True, batch_first: bool = True, dropout: float = 0.0,
+                 bidirectional: bool = False, *, residual: bool = False):
         name = type(self).__name__
+        if not isinstance(bias, (bool, np.bool_)):
+            raise TypeError(f"{name}: bias must be True or False, got {bias!r}")
         if not batch_first:
             raise NotImplementedError(f"{name}: only batch_first=True (fix: pass (N, T, D) "
                                       f"inputs, e.g. x.transpose(0, 1) of a (T, N, D) tensor)")
@@ -159,7 +186,7 @@ class _StackedRecurrent(Module):
         dropout = F._check_probability(name, "dropout", dropout)
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.bidirectional, self.dropout, self.batch_first = bidirectional, dropout, batch_first
-        self.residual = residual
+        self.residual, self.bias = residual, bool(bias)
         self.directions = 2 if bidirectional else 1
         for layer in range(num_layers):
             d_in = input_size if layer == 0 else hidden_size * self.directions
@@ -167,8 +194,18 @@ class _StackedRecurrent(Module):
                 w_ih, w_hh, b_ih, b_hh = _gate_parameters(self.GATES, d_in, hidden_size, name)
                 setattr(self, f"weight_ih_l{layer}{suffix}", w_ih)
                 setattr(self, f"weight_hh_l{layer}{suffix}", w_hh)
-                setattr(self, f"bias_ih_l{layer}{suffix}", b_ih)
-                setattr(self, f"bias_hh_l{layer}{suffix}", b_hh)
+                if self.bias:           # bias=False: no bias parameters (as in PyTorch)
+                    setattr(self, f"bias_ih_l{layer}{suffix}", b_ih)
+                    setattr(self, f"bias_hh_l{layer}{suffix}", b_hh)
+
+    def _weights(self, layer: int, suffix: str, dtype) -> list:
+        """[W_ih, W_hh, b_ih, b_hh] of one layer and direction; without bias the biases are
+        constant zeros (no parameters, no gradient)."""
+        w = [getattr(self, f"{n}_l{layer}{suffix}") for n in ("weight_ih", "weight_hh")]
+        if self.bias:
+            return w + [getattr(self, f"{n}_l{layer}{suffix}") for n in ("bias_ih", "bias_hh")]
+        zeros = Tensor(np.zeros(w[1].shape[0], dtype=dtype))
+        return w + [zeros, zeros]
 
     def _cell(self, x, h, *weights):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -197,7 +234,7 @@ class _StackedRecurrent(Module):
     def _final(self, states):
         return stack([s[0] for s in states], axis=0)
 
-    def forward(self, x: Tensor, h0=None, lengths=None):
+    def forward(self, x: Tensor, hx=None, lengths=None):
         name = type(self).__name__
         if x.ndim != 3 or x.shape[2] != self.input_size:
             raise ValueError(f"{name}: input must be (N, T, {self.input_size}), got {x.shape} "
@@ -217,13 +254,12 @@ class _StackedRecurrent(Module):
         else:
             last = (np.arange(N), lengths - 1)
             reverse = (lambda a: ops.ReversePadded.apply(a, lengths=lengths))
-        states = self._states(h0, N, x.dtype)
+        states = self._states(hx, N, x.dtype)
         layer_in, finals = x, []
         for layer in range(self.num_layers):
             outs = []
             for d, suffix in enumerate(("", "_reverse")[:self.directions]):
-                weights = [getattr(self, f"{n}_l{layer}{suffix}")
-                           for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+                weights = self._weights(layer, suffix, x.dtype)
                 seqs = self._run(reverse(layer_in) if d else layer_in,
                                  states[layer * self.directions + d], weights)
                 finals.append(tuple(s[last] for s in seqs))
@@ -262,10 +298,10 @@ class LSTM(_StackedRecurrent):
     GATES = 4
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
-                 batch_first: bool = True, fused: bool = True, bidirectional: bool = False,
-                 dropout: float = 0.0, residual: bool = False):
-        super().__init__(input_size, hidden_size, num_layers, bidirectional, dropout, batch_first,
-                         residual)
+                 bias: bool = True, batch_first: bool = True, dropout: float = 0.0,
+                 bidirectional: bool = False, *, fused: bool = True, residual: bool = False):
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, residual=residual)
         self.fused = fused
 
     def _states(self, hx, N, dtype):
@@ -295,13 +331,13 @@ class RNN(_StackedRecurrent):
     ``nonlinearity`` is 'tanh' (default) or 'relu'. Math: Elman (1990)."""
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
-                 nonlinearity: str = "tanh", bidirectional: bool = False, dropout: float = 0.0,
-                 batch_first: bool = True, residual: bool = False):
+                 nonlinearity: str = "tanh", bias: bool = True, batch_first: bool = True,
+                 dropout: float = 0.0, bidirectional: bool = False, *, residual: bool = False):
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"RNN: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
         self.nonlinearity = nonlinearity
-        super().__init__(input_size, hidden_size, num_layers, bidirectional, dropout, batch_first,
-                         residual)
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, residual=residual)
 
     def _cell(self, x, h, *weights):
         return rnn_cell(x, h, *weights, nonlinearity=self.nonlinearity)
