@@ -31,6 +31,8 @@ from typing import Iterable
 
 import numpy as np
 
+from tinygrad_attn.fileio import excerpt as _excerpt
+
 __all__ = ["DataError", "DataFileNotFoundError", "MAX_DATA_BYTES", "check_path",
            "read_text_file", "sniff_format", "validation_indices", "load_question_answer",
            "CharVocab", "CharCodec", "Dataset",
@@ -45,11 +47,6 @@ def _show_path(path) -> str:
     """``path`` as text for a one-line message (``repr`` if it holds control characters)."""
     text = os.fsdecode(path) if isinstance(path, (bytes, os.PathLike)) else str(path)
     return text if text.isprintable() else repr(text)
-
-
-def _excerpt(line: str) -> str:
-    """A line as a ``repr`` cut at 60 characters (``...`` when cut): one line, any bytes."""
-    return repr(line[:60]) + ("..." if len(line) > 60 else "")
 
 
 class DataError(ValueError):

@@ -18,6 +18,7 @@ import numpy as np
 
 import tinygrad_attn as tg
 from tinygrad_attn import checkpoint
+from tinygrad_attn.fileio import quote_path
 
 from .attention_seq2seq import AttentionSeq2Seq
 from .bahdanau_seq2seq import BahdanauSeq2Seq
@@ -392,7 +393,7 @@ def load_model(path, *, max_bytes: int = checkpoint.DEFAULT_MAX_BYTES):
         parameter, and a fix.
     """
     state, meta = checkpoint.load(path, max_bytes=max_bytes)
-    where = checkpoint.quote_path(path)
+    where = quote_path(path)
     name = meta.get("model_name")
     if not isinstance(name, str) or name not in MODEL_NAMES or "data" not in meta:
         raise _bad(where, f"not written by tinygrad-attn train (metadata model_name="

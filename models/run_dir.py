@@ -22,6 +22,7 @@ import tempfile
 
 from filelock import FileLock, Timeout
 
+from tinygrad_attn.fileio import quote_path as _show
 from tinygrad_attn.fileio import remove_stale_temps
 
 # The files a run writes; --overwrite removes exactly these (never anything else).
@@ -32,12 +33,6 @@ LOCK_NAME = ".lock"
 
 class RunDirError(ValueError):
     """An output folder cannot be used; the message names it and a fix."""
-
-
-def _show(path) -> str:
-    """A path for a one-line message: repr (so control characters are visible), shortened."""
-    text = repr(os.fspath(path))
-    return text if len(text) <= 120 else text[:80] + "..." + text[-37:]
 
 
 def next_version_dir(parent) -> str:

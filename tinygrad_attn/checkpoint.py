@@ -33,7 +33,8 @@ import zlib
 import numpy as np
 from numpy.lib import format as npy_format
 
-from .fileio import atomic_open
+from .fileio import atomic_open, quote_path
+from .fileio import excerpt as _excerpt
 
 _META = "__metadata__"
 MAX_MEMBERS = 16_384                 # a 64-layer Transformer's training state has ~6,000
@@ -56,18 +57,6 @@ class CheckpointError(Exception):
     The message is one line: it names the path (``repr``, shortened when very long), what
     is wrong and a fix, and never quotes more than a short excerpt of the file.
     """
-
-
-def quote_path(path) -> str:
-    """``repr`` of ``path`` (str or PathLike) for an error message, shortened to about 200
-    characters (a crafted or absurd path never floods the terminal)."""
-    text = repr(os.fspath(path))
-    return text if len(text) <= 200 else f"{text[:120]}...{text[-60:]}"
-
-
-def _excerpt(text, limit: int = 60) -> str:
-    """``repr`` of at most ``limit`` characters of ``text`` (a str or bytes)."""
-    return repr(text[:limit]) + ("..." if len(text) > limit else "")
 
 
 def _error(where: str, problem: str, fix: str = _FIX_RESAVE) -> CheckpointError:

@@ -76,6 +76,20 @@ def atomic_write(path, data: bytes | str) -> str:
     return os.fspath(path)
 
 
+def quote_path(path) -> str:
+    """``repr`` of ``path`` (str or PathLike) for a one-line error message (control
+    characters visible), shortened to about 200 characters (a crafted or absurd path never
+    floods the terminal)."""
+    text = repr(os.fspath(path))
+    return text if len(text) <= 200 else f"{text[:120]}...{text[-60:]}"
+
+
+def excerpt(text, limit: int = 60) -> str:
+    """``repr`` of at most ``limit`` characters of ``text`` (a str or bytes, e.g. a line of
+    a file), with ``...`` when cut: what an error message may quote of a file."""
+    return repr(text[:limit]) + ("..." if len(text) > limit else "")
+
+
 def remove_stale_temps(folder) -> list[str]:
     """Remove the temporary files an interrupted :func:`atomic_open` left in ``folder``
     (only regular files named ``.tmp-*``, never symlinks or folders). Returns their paths."""
