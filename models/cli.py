@@ -13,13 +13,15 @@ import warnings
 import numpy as np
 
 from tinygrad_attn import CheckpointError
+from tinygrad_attn.fileio import excerpt, quote_path
 
 from .cli_types import OneLineParser, float_in, int_at_least
 from .data import DataError, load_dataset, sniff_format
 from .model_io import load_model
 from .run_dir import RunDir, RunDirError, next_version_dir
 from .train import (LR_SCHEDULES, MODEL_NAMES, NONFINITE, NonFiniteError, TrainConfig,
-                    TrainingInterrupted, evaluate, format_score, predict, train)
+                    TrainingInterrupted, evaluate, format_score, predict, selection_metric,
+                    train)
 
 MAX_SIZE = 16_384         # embedding / hidden sizes (a 16k LSTM already needs ~8 GiB)
 MAX_BEAM = 256
@@ -126,23 +128,6 @@ def _out_dir(args, task: str) -> str:
     return next_version_dir(os.path.join("runs", task))
 
 
-def check_output_file(path, extensions: tuple, flag: str) -> None:
-    """Refuse, before any work, an output file name that cannot be written: a wrong
-    extension, an existing folder, a missing parent folder. ValueError naming the fix."""
-    ext = os.path.splitext(path)[1].lower().lstrip(".")
-    if os.path.isdir(path):
-        raise ValueError(f"{flag} {path!r:.100} is a folder (fix: name a file such as "
-                         f"attn.{extensions[0]})")
-    if ext not in extensions:
-        raise ValueError(f"{flag} {path!r:.100}: the name must end in "
-                         f"{', '.join('.' + e for e in extensions)} (fix: e.g. "
-                         f"attn.{extensions[0]})")
-    parent = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(parent):
-        raise ValueError(f"{flag} {path!r:.100}: the folder {parent!r:.100} does not exist "
-                         f"(fix: create it first)")
-
-
 def _cmd_translate(args) -> int:
     if not args.text.strip():
         raise ValueError("the input text is empty (fix: pass the sentence or date to "
@@ -151,8 +136,12 @@ def _cmd_translate(args) -> int:
         raise ValueError(f"the input text is {len(args.text):,} characters long; translate "
                          f"takes one sentence of at most {MAX_TEXT:,} (fix: split it into "
                          f"sentences)")
-    if args.plot is not None:
-        check_output_file(args.plot, ("png", "svg", "pdf"), "--plot")
+    if args.plot is not None:                  # checked before the model is loaded
+        from viz import OutputPathError, check_output_path
+        try:
+            check_output_path(args.plot, ("png", "svg", "pdf"), "attention map")
+        except OutputPathError as e:
+            raise ValueError(f"--plot: {e}") from None
     if args.beam > 1 and args.plot:
         raise ValueError("--plot draws the attention of greedy decoding (fix: drop --beam "
                          "or --plot)")
@@ -288,7 +277,7 @@ def _cmd_eval(args) -> int:
     stored = dmeta.get("data_path")
     if args.data is None and stored is not None:
         # never open a file that only the checkpoint names: the user names it
-        raise ValueError(f"this model was trained on the file {str(stored)!r:.100}; "
+        raise ValueError(f"this model was trained on the file {quote_path(str(stored))}; "
                         f"pass it (or another file of the same format) with --data (fix: "
                         f"tinygrad-attn eval CKPT --data PATH)")
     if dmeta["kind"] == "char":
@@ -300,9 +289,9 @@ def _cmd_eval(args) -> int:
         data = load_translation(args.data, dmeta.get("direction"), **opts)
         same = data.src_vocab == codec.src_vocab and data.tgt_vocab == codec.tgt_vocab
     if not same:
-        raise ValueError(f"the vocabulary of {data.source!r:.100} differs from the "
+        raise ValueError(f"the vocabulary of {quote_path(data.source)} differs from the "
                         f"checkpoint's, which was trained on "
-                        f"{str(dmeta.get('data_source', '?'))!r:.100} (fix: pass that file "
+                        f"{quote_path(str(dmeta.get('data_source', '?')))} (fix: pass that file "
                         f"with --data)")
     score = evaluate(model, data, beam=args.beam, max_len=args.max_decode_len,
                      confidence=True)
@@ -320,8 +309,9 @@ def _cmd_compare(args) -> int:
     names = [m.strip() for m in args.models.split(",") if m.strip()]
     bad = [m for m in names if m not in MODEL_NAMES]
     if bad or not names or len(set(names)) != len(names):
-        raise ValueError(f"compare: --models {args.models!r:.80} must name each model once, "
-                         f"from {', '.join(MODEL_NAMES)} (fix: e.g. --models seq2seq,attention)")
+        raise ValueError(f"compare: --models {excerpt(args.models, 80)} must name each model "
+                         f"once, from {', '.join(MODEL_NAMES)} (fix: e.g. --models "
+                         f"seq2seq,attention)")
     check_applicable(args, names)
     out = _out_dir(args, "compare")
     # the models' own folders hold the models: each is checked (new, overwrite, resume) by
@@ -336,11 +326,11 @@ def _cmd_compare(args) -> int:
                 resume = args.resume and os.path.isfile(os.path.join(sub, "last.npz"))
                 _, histories[name] = train(data, config_from_args(args, name), out_dir=sub,
                                            resume=resume, overwrite=args.overwrite)
-        metric = "accuracy" if data.metric == "exact_match" else "bleu"
-        print(f"\n{data.source}: validation {'exact match (%)' if metric == 'accuracy' else 'BLEU'}"
-              f" after each epoch; test scored once, with the epoch chosen on validation and "
-              f"after the last epoch (seed {args.seed}, same split and batches for every "
-              f"model)\n")
+        metric = selection_metric(data)
+        what = "exact match (%)" if metric == "accuracy" else "BLEU"
+        print(f"\n{data.source}: validation {what} after each epoch; test scored once, "
+              f"with the epoch chosen on validation and after the last epoch (seed "
+              f"{args.seed}, same split and batches for every model)\n")
         print(comparison_table(histories, metric))
         csv_path = _write_compare_csv(histories, run.file("compare.csv"))
         from viz import plot_compare
@@ -429,7 +419,8 @@ def _add_training_options(t):
                    help="Transformer attention heads")
     t.add_argument("--ff-size", type=int_at_least(1, 4 * MAX_SIZE), default=512,
                    help="Transformer feed-forward width")
-    t.add_argument("--lr", type=float_in(0, low_open=True), default=1e-3, help="Adam learning rate")
+    t.add_argument("--lr", type=float_in(0, low_open=True), default=1e-3,
+                   help="Adam learning rate")
     t.add_argument("--lr-schedule", default="constant", choices=LR_SCHEDULES,
                    help="constant (the book's) or cosine: the rate falls to 0 over training")
     t.add_argument("--clip", type=float_in(0, low_open=True), default=5.0,
@@ -604,7 +595,7 @@ def main(argv=None) -> int:
         print(f"{name}: error: {e}", file=sys.stderr)
         return 2
     except OSError as e:                      # a full disk, a read-only or vanished folder
-        where = f" {e.filename!r:.100}" if e.filename else ""
+        where = f" {quote_path(e.filename)}" if e.filename else ""
         print(f"{name}: error: cannot read or write{where}: {e.strerror or e} (fix: check "
               f"the path, its permissions and the free disk space; finished files were "
               f"written whole or not at all)", file=sys.stderr)

@@ -19,7 +19,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
-from tinygrad_attn.fileio import atomic_open
+from tinygrad_attn.fileio import atomic_open, quote_path
 
 import tinygrad_attn as tg
 
@@ -521,7 +521,7 @@ def _resume(run, data, config, model, optimizer, scheduler, rng, log):
                          f"with --epochs {saved['epochs']})")
     if _vocab_meta(meta["data"]) != _vocab_meta(data.metadata()):
         source = str(meta["data"].get("data_source"))
-        raise ValueError(f"resume: the data differs from the run's ({source!r:.80}) (fix: "
+        raise ValueError(f"resume: the data differs from the run's ({quote_path(source)}) (fix: "
                          f"pass the same --data)")
     restore_state(arrays, meta, model=model, optimizer=optimizer, scheduler=scheduler, rng=rng)
     history = History(meta["history"])

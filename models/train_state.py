@@ -12,12 +12,12 @@ parameter name, scalars and generator states as JSON metadata (no pickle: see
 from __future__ import annotations
 
 import math
-import os
 
 import numpy as np
 
 import tinygrad_attn as tg
 from tinygrad_attn import checkpoint
+from tinygrad_attn.fileio import quote_path
 
 STATE_FORMAT = "tinygrad-attn training state 1"
 
@@ -56,12 +56,12 @@ def load_state(path) -> tuple[dict, dict]:
     wrong type (checked here, before anything uses it)."""
     arrays, meta = checkpoint.load(path)
     if not isinstance(meta, dict) or meta.get("format") != STATE_FORMAT:
-        raise tg.CheckpointError(f"{os.fspath(path)!r:.200} is not a training state written "
+        raise tg.CheckpointError(f"{quote_path(path)} is not a training state written "
                                  f"by tinygrad-attn train (fix: resume from a run folder's "
                                  f"last.npz, or start a new run)")
     for key, ok in _STATE_FIELDS.items():
         if not ok(meta.get(key)):
-            raise tg.CheckpointError(f"training state {os.fspath(path)!r:.200}: its field "
+            raise tg.CheckpointError(f"training state {quote_path(path)}: its field "
                                      f"{key!r} is missing or malformed (fix: start a new run, "
                                      f"or resume from an intact last.npz)")
     return arrays, meta

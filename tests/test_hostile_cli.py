@@ -144,8 +144,8 @@ def test_translate_refuses_empty_or_huge_input_before_loading(tmp_path, capsys, 
 
 
 @pytest.mark.parametrize("plot,words", [
-    ("{tmp}", "is a folder"), ("{tmp}/attn.bmp", "must end in .png"),
-    ("{tmp}/attn", "must end in"), ("{tmp}/no/such/attn.png", "does not exist"),
+    ("{tmp}", "is a folder"), ("{tmp}/attn.bmp", "end the name in one of .png, .svg, .pdf"),
+    ("{tmp}/attn", "the name has no extension"), ("{tmp}/no/such/attn.png", "does not exist"),
 ])
 def test_translate_checks_the_plot_path_before_loading(tmp_path, capsys, plot, words):
     ckpt = tmp_path / "missing.npz"                 # never opened: the path check comes first
