@@ -79,7 +79,8 @@ def _print_examples(data, src, tgt, pred, n=5):
 def _cmd_train(args) -> int:
     check_applicable(args, [args.model])
     out = _out_dir(args, "date" if args.data is None else args.model)
-    with RunDir(out, _run_mode(args)) as run:     # refuses a busy or trained folder first
+    # refuses a busy or trained folder first
+    with RunDir(out, _run_mode(args), claimed=args.out is None) as run:
         data = load_data(args)
         cfg = config_from_args(args)
         with _resume_hint("train", out):
@@ -316,7 +317,8 @@ def _cmd_compare(args) -> int:
     out = _out_dir(args, "compare")
     # the models' own folders hold the models: each is checked (new, overwrite, resume) by
     # its own run; this one holds the table and the picture
-    with RunDir(out, "new" if _run_mode(args) == "new" else "overwrite") as run:
+    with RunDir(out, "new" if _run_mode(args) == "new" else "overwrite",
+                claimed=args.out is None) as run:
         data = load_data(args)
         histories = {}
         for name in names:

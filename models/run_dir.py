@@ -86,25 +86,27 @@ class RunDir:
 
     path : the folder. mode : "new" (refuse a folder that holds a trained model),
     "overwrite" (allow it; :meth:`clear_old_run` removes the old run's files) or "resume"
-    (the folder must hold ``last.npz``).
+    (the folder must hold ``last.npz``). claimed : the folder was just made for this run
+    (:func:`next_version_dir`); such a folder, like one that did not exist, is removed again
+    if the run writes nothing into it. A folder the user made is never removed.
 
     Raises RunDirError (in ``__enter__``): the path is a file, cannot be created or
     written, is in use by another run, holds a trained model in mode "new", or holds no
     training state in mode "resume".
     """
 
-    def __init__(self, path, mode: str = "new"):
+    def __init__(self, path, mode: str = "new", *, claimed: bool = False):
         if mode not in ("new", "overwrite", "resume"):
             raise ValueError(f"RunDir: mode must be new, overwrite or resume, not {mode!r}")
         self.path, self.mode = os.fspath(path), mode
         self._lock = None
-        self._created = False
+        self._created = claimed
 
     def file(self, name: str) -> str:
         return os.path.join(self.path, name)
 
     def __enter__(self) -> "RunDir":
-        self._created = not os.path.exists(self.path) or _is_empty(self.path)
+        self._created = self._created or not os.path.exists(self.path)
         _make_folder(self.path)
         _check_writable(self.path)
         self._lock = FileLock(self.file(LOCK_NAME), timeout=0)
@@ -153,7 +155,3 @@ class RunDir:
                     with contextlib.suppress(FileNotFoundError):
                         os.remove(self.file(LOCK_NAME))
                     os.rmdir(self.path)
-
-
-def _is_empty(path) -> bool:
-    return os.path.isdir(path) and not os.path.islink(path) and not os.listdir(path)

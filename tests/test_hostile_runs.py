@@ -449,3 +449,13 @@ def test_a_crafted_training_state_is_a_one_line_error(tmp_path, reference, capsy
     assert main(["train", "--data", str(data), *TINY, "--out", str(out), "--resume"]) == 2
     err = capsys.readouterr().err.replace("\r", "\n").strip().splitlines()[-1]
     assert "Traceback" not in err and "fix:" in err and err.startswith("tinygrad-attn train: error")
+
+
+def test_a_failed_run_keeps_an_empty_folder_the_user_made(tmp_path, capsys):
+    out = tmp_path / "mine"
+    out.mkdir()
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"caf\xe9_1\n")
+    assert main(["train", "--data", str(bad), *TINY, "--out", str(out)]) == 2
+    assert "UTF-8" in capsys.readouterr().err
+    assert out.is_dir() and list(out.iterdir()) == []
