@@ -334,24 +334,22 @@ def _train_epoch(model, data, config, optimizer, scheduler, rng, epoch, deadline
         loss.backward()
         norm = tg.clip_grad_norm_(model.parameters(), config.max_grad_norm)
         value = loss.item()
-        if not (math.isfinite(value) and math.isfinite(norm)):
+        if math.isfinite(value) and math.isfinite(norm):
+            optimizer.step()
+            losses.append(value)
+        elif config.nonfinite == "stop":
+            bar.close()
             what = f"the loss is {value}" if not math.isfinite(value) else \
                 f"the gradient norm is {norm}"
-            if config.nonfinite == "stop":
-                bar.close()
-                raise NonFiniteError(
-                    f"{what} at epoch {epoch}, step {b + 1} of {n_batches}; training stopped "
-                    f"and this epoch was not saved (fix: lower --lr, or --nonfinite skip to "
-                    f"skip such steps)")
+            raise NonFiniteError(
+                f"{what} at epoch {epoch}, step {b + 1} of {n_batches}; training stopped "
+                f"and this epoch was not saved (fix: lower --lr, or --nonfinite skip to "
+                f"skip such steps)")
+        else:
             skipped += 1
-            if scheduler is not None:           # the schedule follows the batches
-                scheduler.step()
-            continue
-        optimizer.step()
-        if scheduler is not None:
+        if scheduler is not None:               # the schedule follows the batches
             scheduler.step()
-        losses.append(value)
-        if b % 10 == 0:
+        if b % 10 == 0 and losses:
             bar.set_postfix(loss=f"{np.mean(losses[-10:]):.4f}")
         if deadline is not None and time.perf_counter() > deadline:
             break
@@ -554,7 +552,8 @@ def _finish(model, data, config, run, history, best, best_state, log):
                        "test_items": len(data.src_test),
                        "test_chosen": chosen, "test_last": last}
     log(f"test ({len(data.src_test)} items, scored once): {format_score(chosen)} with the "
-        f"weights of epoch {best['epoch']} (chosen on validation); {format_score(last)} "
+        f"weights of epoch {best['epoch']} (chosen on {history.results['chosen_on']}); "
+        f"{format_score(last)} "
         f"after the last epoch, {history[-1]['epoch']}")
     if "bleu_signature" in last:
         log(f"BLEU: {last['bleu_description']}; sacreBLEU signature {last['bleu_signature']}")
