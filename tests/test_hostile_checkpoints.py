@@ -521,14 +521,19 @@ def test_expected_shapes_follow_bahdanau_s_attn_size():
                                                    for k, v in model.state_dict().items()}
 
 
-def _set_config(**fields):
+def _set(section: str, **fields):
+    """A metadata edit: set ``fields`` of ``meta[section]`` (KeyError as a value: delete)."""
     def fn(meta):
         for k, v in fields.items():
             if v is KeyError:
-                del meta["config"][k]
+                del meta[section][k]
             else:
-                meta["config"][k] = v
+                meta[section][k] = v
     return fn
+
+
+def _set_config(**fields):
+    return _set("config", **fields)
 
 
 @pytest.mark.parametrize("field, value, words", [
@@ -634,13 +639,7 @@ def test_a_weight_that_does_not_fit_the_config_is_named(tmp_path, saved, change,
 
 
 def _set_data(**fields):
-    def fn(meta):
-        for k, v in fields.items():
-            if v is KeyError:
-                del meta["data"][k]
-            else:
-                meta["data"][k] = v
-    return fn
+    return _set("data", **fields)
 
 
 @pytest.mark.parametrize("fields, words", [

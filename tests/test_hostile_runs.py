@@ -123,29 +123,35 @@ def _check_folder_after_kill(out: Path, phase: str):
 PHASES = ["step", "write", "replace", "between", "history"]
 
 
+def _paused_run(tmp_path, reference, phase):
+    """(argv of a 3-epoch run into tmp_path/run, its folder, the child paused at ``phase``)."""
+    out = tmp_path / "run"
+    argv = ["train", "--data", str(reference[0]), *TINY, "--out", str(out)]
+    return argv, out, _start_paused(tmp_path, phase, argv)
+
+
+def _resume_gives_the_reference(argv, out, reference):
+    """Resume the run and check it ends with the uninterrupted run's weights."""
+    assert main(argv + ["--resume"]) == 0               # clears the temporaries it finds
+    assert _same(_arrays(out / "last.npz"), reference[1])
+    assert _same(_arrays(out / "model.npz"), reference[2])
+
+
 @pytest.mark.parametrize("phase", PHASES)
 def test_sigkill_at_any_phase_loses_nothing_and_resume_gives_the_same_weights(
         tmp_path, reference, phase):
-    data, ref_last, ref_model = reference
-    out = tmp_path / "run"
-    argv = ["train", "--data", str(data), *TINY, "--out", str(out)]
-    child = _start_paused(tmp_path, phase, argv)
+    argv, out, child = _paused_run(tmp_path, reference, phase)
     child.kill()                                        # SIGKILL: no cleanup at all
     child.communicate()
     _check_folder_after_kill(out, phase)
-    assert main(argv + ["--resume"]) == 0               # clears the temporaries it finds
-    assert _same(_arrays(out / "last.npz"), ref_last)
-    assert _same(_arrays(out / "model.npz"), ref_model)
+    _resume_gives_the_reference(argv, out, reference)
     assert not [p for p in out.iterdir() if p.name.startswith(".tmp-")]
 
 
 @pytest.mark.parametrize("phase", PHASES)
 def test_ctrl_c_at_any_phase_is_one_line_exit_130_and_resume_gives_the_same_weights(
         tmp_path, reference, phase):
-    data, ref_last, ref_model = reference
-    out = tmp_path / "run"
-    argv = ["train", "--data", str(data), *TINY, "--out", str(out)]
-    child = _start_paused(tmp_path, phase, argv)
+    argv, out, child = _paused_run(tmp_path, reference, phase)
     child.send_signal(signal.SIGINT)
     _, err = child.communicate(timeout=60)
     assert child.returncode == 130
@@ -154,9 +160,7 @@ def test_ctrl_c_at_any_phase_is_one_line_exit_130_and_resume_gives_the_same_weig
     saved = 2 if phase == "history" else 1
     assert f"last.npz holds epoch {saved}" in last and "resume with" in last and "--resume" in last
     assert _check_folder_after_kill(out, phase) == []   # Ctrl-C leaves no temporary file
-    assert main(argv + ["--resume"]) == 0
-    assert _same(_arrays(out / "last.npz"), ref_last)
-    assert _same(_arrays(out / "model.npz"), ref_model)
+    _resume_gives_the_reference(argv, out, reference)
 
 
 def test_a_second_run_into_a_folder_in_use_is_refused(tmp_path, reference, capsys):
