@@ -23,7 +23,6 @@ import json
 import operator
 import os
 import re
-import stat
 import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -31,6 +30,7 @@ from typing import Iterable
 
 import numpy as np
 
+from tinygrad_attn.fileio import NotRegularFileError, open_regular
 from tinygrad_attn.fileio import excerpt as _excerpt
 
 __all__ = ["DataError", "DataFileNotFoundError", "MAX_DATA_BYTES", "check_path",
@@ -94,8 +94,6 @@ class DataFileNotFoundError(DataError, FileNotFoundError):
 #: Read at call time, so it can be changed on the module.
 MAX_DATA_BYTES = 128 * 2 ** 20
 _SNIFF_BYTES = 64 * 2 ** 10          # how much of a file sniff_format reads
-_KINDS = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
-          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
 _MAGIC = ((b"\x1f\x8b", "a gzip archive", "unpack it (gunzip) and pass the text file inside"),
           (b"PK\x03\x04", "a zip archive",
            "unzip it and pass the text file inside (e.g. fra.txt from fra-eng.zip)"),
@@ -140,21 +138,17 @@ def _stat_error(path, e: OSError, example: str) -> DataError:
                      f"pass a readable file such as {example}")
 
 
-def _check_kind(path, st: os.stat_result, max_bytes: int) -> None:
-    """Refuse a folder, a pipe/device/socket and a file larger than ``max_bytes``."""
-    if stat.S_ISDIR(st.st_mode):
+def _not_regular(path, e: NotRegularFileError) -> DataError:
+    """The DataError for a folder (naming files inside it), a pipe, a device or a socket."""
+    if e.kind == "a folder":
         link = " (a symbolic link to a folder)" if os.path.islink(path) else ""
         inside = _files_in(os.fspath(path))
         hint = ("pass one of the files inside it, e.g. " + ", ".join(map(_show_path, inside))
                 if inside else "pass the path of a data file, not of a folder")
-        raise DataError(path, None, None, f"is a folder, not a file{link}", hint)
-    if not stat.S_ISREG(st.st_mode):
-        kind = next((name for test, name in _KINDS if test(st.st_mode)), "not a regular file")
-        raise DataError(path, None, None, f"is {kind}, not a regular file (it is not read, "
-                        "so it cannot hang or fill memory)", "save the data to a file first "
-                        "and pass that file")
-    if st.st_size > max_bytes:
-        raise _too_big(path, st.st_size, max_bytes)
+        return DataError(path, None, None, f"is a folder, not a file{link}", hint)
+    return DataError(path, None, None, f"is {e.kind}, not a regular file (it is not read, "
+                     "so it cannot hang or fill memory)", "save the data to a file first "
+                     "and pass that file")
 
 
 def _too_big(path, size: int, max_bytes: int) -> DataError:
@@ -165,17 +159,18 @@ def _too_big(path, size: int, max_bytes: int) -> DataError:
 
 
 def _read_bytes(path, max_bytes: int, example: str, limit: int | None = None) -> bytes:
-    """The bytes of a regular file (at most ``limit`` of them if given), after the checks
-    of :func:`_check_kind`; the fd is opened non-blocking and checked again with ``fstat``,
-    so a pipe swapped in after the first check is refused too, never read."""
+    """The bytes of a regular file (at most ``limit`` of them if given), opened with
+    ``tinygrad_attn.fileio.open_regular`` (a folder, pipe or device is refused, never read)
+    and refused when larger than ``max_bytes``."""
     try:
-        _check_kind(path, os.stat(path), max_bytes)
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
-                     | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
+        fd, st = open_regular(path)
+    except NotRegularFileError as e:
+        raise _not_regular(path, e) from None
     except OSError as e:
         raise _stat_error(path, e, example) from None
     try:
-        _check_kind(path, os.fstat(fd), max_bytes)
+        if st.st_size > max_bytes:
+            raise _too_big(path, st.st_size, max_bytes)
         want = max_bytes + 1 if limit is None else min(limit, max_bytes + 1)
         chunks, total = [], 0
         while total < want:

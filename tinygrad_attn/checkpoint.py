@@ -25,7 +25,6 @@ import io
 import json
 import math
 import os
-import stat
 import struct
 import zipfile
 import zlib
@@ -33,7 +32,7 @@ import zlib
 import numpy as np
 from numpy.lib import format as npy_format
 
-from .fileio import atomic_open, quote_path
+from .fileio import NotRegularFileError, atomic_open, open_regular, quote_path
 from .fileio import excerpt as _excerpt
 
 _META = "__metadata__"
@@ -116,36 +115,20 @@ def save(state_dict: dict, path, metadata: dict | None = None) -> None:
 
 def _open_regular_file(path: str, where: str):
     """Open ``path`` for reading if it is a regular file (symlinks followed); never opens
-    a FIFO, device or folder (so nothing blocks). Returns (binary file, size in bytes)."""
+    a FIFO, device or folder (so nothing blocks: :func:`fileio.open_regular`). Returns
+    (binary file, size in bytes)."""
     try:
-        st = os.stat(path)
+        fd, st = open_regular(path)
+    except NotRegularFileError as e:
+        problem = "changed into something other than a regular file while it was opened" \
+            if e.changed else f"is {e.kind}, not a checkpoint file"
+        raise _error(where, problem, "name the model.npz file itself") from None
     except FileNotFoundError:
         raise _error(where, "does not exist", "check the path; training writes model.npz in "
                      "its --out folder") from None
     except OSError as e:
         raise _error(where, f"cannot be read ({e.strerror or type(e).__name__})",
                      "check the path and its permissions") from None
-    kinds = [(stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
-             (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-             (stat.S_ISSOCK, "a socket")]
-    for test, kind in kinds:
-        if test(st.st_mode):
-            raise _error(where, f"is {kind}, not a checkpoint file",
-                         "name the model.npz file itself")
-    if not stat.S_ISREG(st.st_mode):
-        raise _error(where, "is not a regular file", "name the model.npz file itself")
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) \
-        | getattr(os, "O_BINARY", 0)
-    try:
-        fd = os.open(path, flags)
-    except OSError as e:
-        raise _error(where, f"cannot be opened ({e.strerror or type(e).__name__})",
-                     "check the path and its permissions") from None
-    st = os.fstat(fd)            # the file opened may differ from the one checked: re-check
-    if not stat.S_ISREG(st.st_mode):
-        os.close(fd)
-        raise _error(where, "changed into something other than a regular file while it was "
-                     "opened", "name the model.npz file itself")
     return os.fdopen(fd, "rb"), st.st_size
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import glob
 import os
+import stat
 import tempfile
 import threading
 
@@ -74,6 +75,51 @@ def atomic_write(path, data: bytes | str) -> str:
     with atomic_open(path, "wb" if isinstance(data, bytes) else "w") as f:
         f.write(data)
     return os.fspath(path)
+
+
+_KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
+          (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+          (stat.S_ISSOCK, "a socket"))
+
+
+class NotRegularFileError(OSError):
+    """A path to read is not a regular file. ``kind``: what it is ("a folder", "a named
+    pipe (FIFO)", "a character device", ...); ``changed``: it was a regular file when
+    checked and something else once opened."""
+
+    def __init__(self, path, kind: str, changed: bool = False):
+        super().__init__(f"{quote_path(path)} is {kind}, not a regular file")
+        self.filename, self.kind, self.changed = os.fspath(path), kind, changed
+
+
+def file_kind(mode: int) -> str | None:
+    """None for a regular file's ``st_mode``, else what the file is ("a folder", ...)."""
+    if stat.S_ISREG(mode):
+        return None
+    return next((name for test, name in _KINDS if test(mode)), "not a regular file")
+
+
+def open_regular(path) -> tuple[int, os.stat_result]:
+    """Open ``path`` (symlinks followed) for reading only if it is a regular file: checked
+    with ``stat`` before opening, opened non-blocking (a FIFO or device is never read, so
+    nothing hangs), and checked again with ``fstat`` on the open descriptor (a file swapped
+    after the first check is refused too). Returns (file descriptor, its stat); the caller
+    closes the descriptor.
+
+    Raises NotRegularFileError for a folder, FIFO, device or socket; the OSError of
+    ``stat``/``open`` (FileNotFoundError, PermissionError, ...) otherwise.
+    """
+    kind = file_kind(os.stat(path).st_mode)
+    if kind:
+        raise NotRegularFileError(path, kind)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+                 | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
+    st = os.fstat(fd)
+    kind = file_kind(st.st_mode)
+    if kind:
+        os.close(fd)
+        raise NotRegularFileError(path, kind, changed=True)
+    return fd, st
 
 
 def quote_path(path) -> str:
