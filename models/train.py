@@ -272,16 +272,18 @@ def _check_config(config: TrainConfig) -> None:
         v = getattr(config, name)
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
             raise ValueError(f"train: {name}={v!r} must be an integer >= {low} (fix: pass one)")
-    ranges = dict(lr=(0, None), max_grad_norm=(0, None), dropout=(0, 1),
-                  teacher_forcing=(0, 1), label_smoothing=(0, 1), valid_fraction=(0, 0.9))
-    for name, (low, high) in ranges.items():
+    # name: (interval as text, test); NaN fails every test
+    ranges = dict(lr=("> 0", lambda v: v > 0), max_grad_norm=("> 0", lambda v: v > 0),
+                  dropout=("in [0, 1)", lambda v: 0 <= v < 1),
+                  teacher_forcing=("in [0, 1]", lambda v: 0 <= v <= 1),
+                  label_smoothing=("in [0, 1)", lambda v: 0 <= v < 1),
+                  valid_fraction=("in [0, 0.9]", lambda v: 0 <= v <= 0.9))
+    for name, (text, ok) in ranges.items():
         v = getattr(config, name)
-        ok = isinstance(v, (int, float)) and math.isfinite(v) and v >= low \
-            and (high is None or v <= high)
-        ok = ok and (v > 0 if name in ("lr", "max_grad_norm") else True)
-        ok = ok and (v < 1 if name in ("dropout", "label_smoothing") else True)
-        if not ok:
-            raise ValueError(f"train: {name}={v!r} is out of range (fix: see TrainConfig)")
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not ok(v) \
+                or not math.isfinite(v):
+            raise ValueError(f"train: {name}={v!r} must be a number {text} (fix: see "
+                             f"TrainConfig)")
     if config.lr_schedule not in LR_SCHEDULES:
         raise ValueError(f"train: unknown lr_schedule {config.lr_schedule!r} (fix: choose "
                          f"one of {', '.join(LR_SCHEDULES)})")

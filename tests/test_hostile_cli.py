@@ -228,3 +228,19 @@ def test_a_wide_beam_over_a_large_vocabulary_decodes_in_smaller_batches(beam, vo
     d = SimpleNamespace(tgt_vocab=range(vocab))
     assert _decode_batch_size(500, beam, d) == want
     assert want == 1 or want * beam * vocab <= DECODE_BUDGET
+
+
+@pytest.mark.parametrize("field,value", [
+    ("epochs", 0), ("epochs", 1.5), ("batch_size", True), ("hidden_size", -1), ("seed", -1),
+    ("lr", 0.0), ("lr", float("nan")), ("max_grad_norm", float("inf")), ("dropout", 1.0),
+    ("teacher_forcing", 1.5), ("label_smoothing", -0.1), ("valid_fraction", 0.95),
+    ("lr_schedule", "linear"), ("nonfinite", "ignore"), ("max_minutes", 0.0)])
+def test_train_checks_its_config_in_the_api_too(tmp_path, field, value):
+    from dataclasses import replace
+
+    from models.data import load_dataset
+    from models.train import TrainConfig, train
+    cfg = replace(TrainConfig(hidden_size=8, wordvec_size=4, epochs=1), **{field: value})
+    with pytest.raises(ValueError, match=f"train: .*{field}"):
+        train(load_dataset(n_generated=200), cfg, out_dir=tmp_path / "run")
+    assert not (tmp_path / "run").exists()            # refused before any folder is made
