@@ -46,6 +46,11 @@ def _arrays(path) -> dict:
     return arrays
 
 
+def _contents(folder: Path) -> dict:
+    """{file name: bytes} of the files in ``folder``: to show nothing in it changed."""
+    return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+
+
 def _same(a: dict, b: dict) -> bool:
     return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
 
@@ -212,11 +217,11 @@ def test_a_folder_with_a_trained_model_is_not_overwritten(tmp_path, reference, c
     out = tmp_path / "run"
     argv = ["train", "--data", str(data), *TINY[:-1], "1", "--out", str(out)]
     assert main(argv) == 0
-    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    before = _contents(out)
     assert main(argv + ["--seed", "1"]) == 2
     err = capsys.readouterr().err
     assert "already holds a trained model" in err and "--overwrite" in err and "--resume" in err
-    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+    assert _contents(out) == before
     assert main(argv + ["--seed", "1", "--overwrite"]) == 0
     assert json.loads((out / "config.json").read_text())["seed"] == 1
 
@@ -371,13 +376,13 @@ def test_a_full_disk_is_one_line_and_keeps_the_previous_files(small_tmpfs, refer
     out = small_tmpfs / "run"
     argv = ["train", "--data", str(data), *TINY[:-1], "1", "--out", str(out)]
     assert main(argv) == 0
-    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    before = _contents(out)
     _fill(small_tmpfs)
     assert main(["train", "--data", str(data), *TINY[:-1], "2", "--out", str(out),
                  "--resume"]) == 2
     err = capsys.readouterr().err.replace("\r", "\n").strip().splitlines()[-1]
     assert "No space left on device" in err and "fix:" in err
-    after = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    after = _contents(out)
     assert after == before                              # nothing half-written, nothing lost
     (small_tmpfs / "filler").unlink()
     assert main(["train", "--data", str(data), *TINY[:-1], "2", "--out", str(out),
