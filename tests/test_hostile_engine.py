@@ -176,7 +176,7 @@ def test_no_anomaly_error_and_no_recorded_line_outside_the_context():
         assert y.data[0] == -np.inf                    # propagated, as PyTorch does
         y.sum().backward()
     assert x.grad[0] == np.inf
-    assert not hasattr(y._ctx, "anomaly_trace")        # no stack walked when the mode is off
+    assert not hasattr(y.grad_fn, "anomaly_trace")        # no stack walked when the mode is off
     assert not tg.is_anomaly_enabled()
 
 
@@ -187,7 +187,7 @@ def test_outside_the_context_no_anomaly_hook_runs(monkeypatch):
     monkeypatch.setattr(tg.anomaly, "backward_hook", fail)
     x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
     (x.log() * x).sum().backward()
-    assert tg.tensor._anomaly_users == 0
+    assert tg.grad_mode.anomaly_users == 0
 
 
 def test_anomaly_check_nan_false_records_lines_but_does_not_raise():
@@ -197,7 +197,7 @@ def test_anomaly_check_nan_false_records_lines_but_does_not_raise():
         line = _next_line()
         y = x.log()
     assert y.data[0] == -np.inf
-    assert y._ctx.anomaly_trace[1] == line
+    assert y.grad_fn.anomaly_trace[1] == line
 
 
 def test_anomaly_mode_is_restored_after_an_error_and_works_as_a_decorator():
@@ -208,7 +208,7 @@ def test_anomaly_mode_is_restored_after_an_error_and_works_as_a_decorator():
 
     with pytest.raises(AnomalyError, match="Log forward"):
         inside()
-    assert not tg.is_anomaly_enabled() and tg.tensor._anomaly_users == 0
+    assert not tg.is_anomaly_enabled() and tg.grad_mode.anomaly_users == 0
     with detect_anomaly():
         with detect_anomaly(check_nan=False):
             Tensor(np.array([0.0])).log()             # inner block: no check

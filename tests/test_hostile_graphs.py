@@ -143,7 +143,7 @@ class Weird(Function):
     def forward(self, x):
         return x.copy()
 
-    def backward(self, g):
+    def backward(self, g, x, out):
         return g
 
 

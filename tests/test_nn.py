@@ -51,7 +51,7 @@ def test_fused_lstm_passes_gradcheck():
     N, T, D, H = 2, 4, 3, 5
     args = [rng.standard_normal(s) * 0.7 for s in
             [(N, T, D), (N, H), (N, H), (4 * H, D), (4 * H, H), (4 * H,), (4 * H,)]]
-    assert tg.gradcheck(lambda *a: tg.ops.LSTMSequence.apply(*a), args)
+    assert tg.gradcheck(lambda *a: tg.fused.LSTMSequence.apply(*a), args)
 
 
 def test_lstm_state_dict_has_pytorch_names_and_layout():
@@ -266,7 +266,7 @@ def test_lstm_inference_runs_shared_prefixes_once_with_the_same_values(ids, same
     h0 = rng.standard_normal((1, 1 if same_start else len(ids), 5)).astype(np.float32)
     state = (Tensor(np.broadcast_to(h0, (1, len(ids), 5)).copy()),) * 2
     out, (h, c) = layer(emb(ids), state)
-    with tg.no_grad(), mock.patch.object(tg.ops, "_row_ids", wraps=tg.ops._row_ids) as spy:
+    with tg.no_grad(), mock.patch.object(tg.fused, "_row_ids", wraps=tg.fused._row_ids) as spy:
         out2, (h2, c2) = layer(emb(ids), state)
     assert spy.called == same_start
     for a, b in ((out, out2), (h, h2), (c, c2)):

@@ -181,7 +181,7 @@ def test_gradcheck_reports_worst_element():
         def forward(self, x):
             return x * x
 
-        def backward(self, g):
+        def backward(self, g, x, out):
             return g * 3.0     # wrong: should be 2x
 
     with pytest.raises(tg.GradcheckError, match=r"element \(0,\): analytic .* vs numeric"):

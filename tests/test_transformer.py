@@ -368,7 +368,7 @@ def test_label_smoothing_zero_is_the_old_loss_and_all_padding_gives_zero():
     x, target = Tensor(r(4, 3), requires_grad=True), np.array([0, 2, -100, 1])
     plain, zero = F.cross_entropy(x, target), F.cross_entropy(x, target, label_smoothing=0.0)
     assert plain.item() == zero.item()
-    assert type(zero._ctx).__name__ == "NLLLoss"                   # the same single node
+    assert type(zero.grad_fn).__name__ == "NLLLoss"                   # the same single node
     loss = F.cross_entropy(x, np.full(4, -100), label_smoothing=0.1)
     loss.backward()
     assert loss.item() == 0.0 and np.all(x.grad == 0)

@@ -8,17 +8,18 @@ built on it.
 >>> a.grad                       # d/da sum((2a)^2) = 8a
 array([ 8., 16., 24.], dtype=float32)
 """
-from . import anomaly, checkpoint, functional, kernels, nn, ops, optim, random
+from . import anomaly, autograd, checkpoint, functional, fused, kernels, nn, ops, optim, random
 from .anomaly import AnomalyError, detect_anomaly, is_anomaly_enabled
+from .autograd import Function, grad, unbroadcast
 from .checkpoint import CheckpointError
 from .gradcheck import GradcheckError, gradcheck
 from .nn import clip_grad_norm_
 from .random import manual_seed
-from .tensor import (Function, Tensor, concat, is_grad_enabled, no_grad, scope, stack,
-                     unbroadcast, where)
+from .grad_mode import enable_grad, is_grad_enabled, no_grad, scope, set_grad_enabled
+from .tensor import Tensor, concat, stack, where
 
-__all__ = ["Tensor", "Function", "no_grad", "is_grad_enabled", "concat", "stack", "where",
-           "scope",
+__all__ = ["Tensor", "Function", "grad", "no_grad", "enable_grad", "set_grad_enabled",
+           "is_grad_enabled", "concat", "stack", "where", "scope", "autograd", "fused",
            "unbroadcast", "functional", "nn", "optim", "ops", "kernels", "checkpoint",
            "CheckpointError", "clip_grad_norm_", "manual_seed", "gradcheck", "GradcheckError",
            "anomaly", "detect_anomaly", "is_anomaly_enabled", "AnomalyError"]

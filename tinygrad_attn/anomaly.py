@@ -26,8 +26,8 @@ import threading
 
 import numpy as np
 
-from . import tensor as _tensor
-from .tensor import _state
+from . import grad_mode as _grad_mode
+from .grad_mode import _state
 
 _users_lock = threading.Lock()
 
@@ -84,13 +84,13 @@ class detect_anomaly:
         self._prev = (_state.anomaly, _state.anomaly_check_nan)
         _state.anomaly, _state.anomaly_check_nan = True, self.check_nan
         with _users_lock:           # lets the engine skip the per-thread flag when 0
-            _tensor._anomaly_users += 1
+            _grad_mode.anomaly_users += 1
         return self
 
     def __exit__(self, *exc):
         _state.anomaly, _state.anomaly_check_nan = self._prev
         with _users_lock:
-            _tensor._anomaly_users -= 1
+            _grad_mode.anomaly_users -= 1
         return False
 
     def __call__(self, fn):
@@ -181,7 +181,7 @@ def forward_hook(fn, tensors, kwargs, out, recorded: bool) -> None:
 
 
 def backward_hook(fn, grad, in_grads) -> None:
-    """Called by ``Tensor.backward`` after a node's backward while the mode is on.
+    """Called by ``autograd.backward`` after a node's backward while the mode is on.
 
     Raises AnomalyError when the incoming gradient ``grad`` is finite and one of the
     gradients ``in_grads`` (one per input) has a NaN/inf.

@@ -3,15 +3,27 @@
 Notation in the docstrings: ``y`` is the op's output, ``g = dL/dy`` the incoming
 gradient, and each rule gives ``dL/dx`` for an input ``x``. Products are elementwise
 unless written ``@``. Broadcasting is not handled here: a backward may return a gradient
-of the broadcast shape and the engine (:func:`tinygrad_attn.tensor.unbroadcast`) sums it
+of the broadcast shape and the engine (:func:`tinygrad_attn.autograd.unbroadcast`) sums it
 back to the input's shape.
+
+Each ``backward(self, g, *inputs, out)`` receives the op's input and output values (``out``
+is ``y``) and is written once for every order of derivative: with operators and
+:mod:`tinygrad_attn.dual` it runs on arrays in a first-order pass and on Tensors, recording
+the derivative's own graph, with ``create_graph=True``. Masks and signs are constants of
+the derivative: they are computed from ``dual.value(...)``, the arrays. Where a numba
+kernel computes a rule on arrays, the composed expression stands beside it and is what runs
+on Tensors (``tests/test_kernels.py`` holds the two together).
+
+Fused ops (one node for a whole layer, with a hand-written backward) live apart, in
+:mod:`tinygrad_attn.fused`.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from . import kernels
-from .tensor import Function, Tensor
+from . import dual, kernels
+from .autograd import Function
+from .dual import value
 
 
 def _check_float(op: str, *arrays) -> None:
@@ -38,7 +50,7 @@ class Add(Function):
     def forward(self, a, b):
         return a + b
 
-    def backward(self, g):
+    def backward(self, g, a, b, out):
         return g, g
 
 
@@ -48,7 +60,7 @@ class Sub(Function):
     def forward(self, a, b):
         return a - b
 
-    def backward(self, g):
+    def backward(self, g, a, b, out):
         return g, (-g if self.needs_input_grad[1] else None)
 
 
@@ -56,12 +68,11 @@ class Mul(Function):
     """y = a * b.   dL/da = g * b,  dL/db = g * a."""
 
     def forward(self, a, b):
-        self.a, self.b = a, b
         return a * b
 
-    def backward(self, g):
-        da = g * self.b if self.needs_input_grad[0] else None
-        db = g * self.a if self.needs_input_grad[1] else None
+    def backward(self, g, a, b, out):
+        da = g * b if self.needs_input_grad[0] else None
+        db = g * a if self.needs_input_grad[1] else None
         return da, db
 
 
@@ -69,13 +80,11 @@ class Div(Function):
     """y = a / b.   dL/da = g / b,  dL/db = -g * a / b^2 = -g * y / b."""
 
     def forward(self, a, b):
-        self.b = b
-        self.y = a / b
-        return self.y
+        return a / b
 
-    def backward(self, g):
-        da = g / self.b if self.needs_input_grad[0] else None
-        db = -g * self.y / self.b if self.needs_input_grad[1] else None
+    def backward(self, g, a, b, out):
+        da = g / b if self.needs_input_grad[0] else None
+        db = -g * out / b if self.needs_input_grad[1] else None
         return da, db
 
 
@@ -83,19 +92,16 @@ class Pow(Function):
     """y = a ** b.   dL/da = g * b * a^(b-1),  dL/db = g * y * ln(a)  (for a > 0)."""
 
     def forward(self, a, b):
-        self.a, self.b = a, b
-        self.y = a ** b
-        return self.y
+        return a ** b
 
-    def backward(self, g):
-        da = None
-        if self.needs_input_grad[0]:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                da = np.where(self.b == 0, 0, g * self.b * self.a ** (self.b - 1))  # d(a^0)/da = 0
-        db = None
-        if self.needs_input_grad[1]:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                db = g * self.y * np.where(self.a > 0, np.log(np.where(self.a > 0, self.a, 1)), 0)
+    def backward(self, g, a, b, out):
+        da = db = None
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if self.needs_input_grad[0]:                         # d(a^0)/da = 0
+                da = dual.where(value(b) == 0, 0, g * b * a ** (b - 1))
+            if self.needs_input_grad[1]:
+                positive = value(a) > 0
+                db = g * out * dual.where(positive, dual.log(dual.where(positive, a, 1)), 0)
         return da, db
 
 
@@ -104,11 +110,12 @@ class Maximum(Function):
     a == b each gets g / 2 (PyTorch's rule for ``torch.maximum``)."""
 
     def forward(self, a, b):
-        self.w = (a > b) + 0.5 * (a == b)          # share of the gradient that goes to a
         return np.maximum(a, b)
 
-    def backward(self, g):
-        return g * self.w, g * (1 - self.w)
+    def backward(self, g, a, b, out):
+        a, b = value(a), value(b)
+        w = (a > b) + 0.5 * (a == b)               # share of the gradient that goes to a
+        return g * w, g * (1 - w)
 
 
 class Minimum(Function):
@@ -116,11 +123,12 @@ class Minimum(Function):
     split g / 2 each."""
 
     def forward(self, a, b):
-        self.w = (a < b) + 0.5 * (a == b)
         return np.minimum(a, b)
 
-    def backward(self, g):
-        return g * self.w, g * (1 - self.w)
+    def backward(self, g, a, b, out):
+        a, b = value(a), value(b)
+        w = (a < b) + 0.5 * (a == b)
+        return g * w, g * (1 - w)
 
 
 class Where(Function):
@@ -128,11 +136,11 @@ class Where(Function):
     dL/da = g * cond,  dL/db = g * (1 - cond)."""
 
     def forward(self, cond, a, b):
-        self.cond = cond.astype(bool)
-        return np.where(self.cond, a, b)
+        return np.where(cond.astype(bool), a, b)
 
-    def backward(self, g):
-        return None, np.where(self.cond, g, 0), np.where(self.cond, 0, g)
+    def backward(self, g, cond, a, b, out):
+        cond = value(cond).astype(bool)
+        return None, dual.where(cond, g, 0), dual.where(cond, 0, g)
 
 
 # ---------------------------------------------------------------- elementwise, one input
@@ -141,11 +149,10 @@ class Cast(Function):
     dL/dx = g converted back to x's dtype (an identity up to rounding)."""
 
     def forward(self, x, dtype=np.float32):
-        self.in_dtype = x.dtype
         return x.astype(dtype)
 
-    def backward(self, g):
-        return g.astype(self.in_dtype) if self.in_dtype.kind == "f" else None
+    def backward(self, g, x, out):
+        return dual.astype(g, x.dtype) if x.dtype.kind == "f" else None
 
 
 class Neg(Function):
@@ -154,7 +161,7 @@ class Neg(Function):
     def forward(self, x):
         return -x
 
-    def backward(self, g):
+    def backward(self, g, x, out):
         return -g
 
 
@@ -162,78 +169,71 @@ class Exp(Function):
     """y = e^x.   dL/dx = g * y."""
 
     def forward(self, x):
-        self.y = np.exp(x)
-        return self.y
+        return np.exp(x)
 
-    def backward(self, g):
-        return g * self.y
+    def backward(self, g, x, out):
+        return g * out
 
 
 class Log(Function):
     """y = ln x.   dL/dx = g / x."""
 
     def forward(self, x):
-        self.x = x
         return np.log(x)
 
-    def backward(self, g):
-        return g / self.x
+    def backward(self, g, x, out):
+        return g / x
 
 
 class Tanh(Function):
     """y = tanh x.   dL/dx = g * (1 - y^2)."""
 
     def forward(self, x):
-        self.y = np.tanh(x)
-        return self.y
+        return np.tanh(x)
 
-    def backward(self, g):
-        return g * (1 - self.y * self.y)
+    def backward(self, g, x, out):
+        return g * (1 - out * out)
 
 
 class Sigmoid(Function):
     """y = 1 / (1 + e^-x), computed as (1 + tanh(x/2)) / 2.   dL/dx = g * y * (1 - y)."""
 
     def forward(self, x):
-        self.y = _stable_sigmoid(x)
-        return self.y
+        return _stable_sigmoid(x)
 
-    def backward(self, g):
-        return g * self.y * (1 - self.y)
+    def backward(self, g, x, out):
+        return g * out * (1 - out)
 
 
 class ReLU(Function):
     """y = max(x, 0).   dL/dx = g * [x > 0]  (the subgradient 0 is taken at x = 0)."""
 
     def forward(self, x):
-        self.mask = x > 0
         return np.maximum(x, 0)
 
-    def backward(self, g):
-        return g * self.mask
+    def backward(self, g, x, out):
+        return g * (value(x) > 0)
 
 
 class Abs(Function):
     """y = |x|.   dL/dx = g * sign(x)  (0 at x = 0, PyTorch's subgradient)."""
 
     def forward(self, x):
-        self.sign = np.sign(x)
         return np.abs(x)
 
-    def backward(self, g):
-        return g * self.sign
+    def backward(self, g, x, out):
+        return g * np.sign(value(x))
 
 
 class Sqrt(Function):
     """y = sqrt(x).   dL/dx = g / (2 y)  (inf at x = 0, as the derivative is)."""
 
     def forward(self, x):
-        self.y = np.sqrt(x)
-        return self.y
+        return np.sqrt(x)
 
-    def backward(self, g):
+    def backward(self, g, x, out):
         with np.errstate(divide="ignore"):
-            return g / (2 * self.y)
+            return g / (2 * out)
 
 
 class Clamp(Function):
@@ -241,26 +241,25 @@ class Clamp(Function):
     dL/dx = g where lo <= x <= hi, else 0 (PyTorch's rule: the bounds pass the gradient)."""
 
     def forward(self, x, lo=None, hi=None):
-        self.inside = np.ones(x.shape, dtype=bool)
-        if lo is not None:
-            self.inside &= x >= lo
-        if hi is not None:
-            self.inside &= x <= hi
+        self.lo, self.hi = lo, hi
         return np.clip(x, lo, hi)
 
-    def backward(self, g):
-        return g * self.inside
+    def backward(self, g, x, out):
+        x = value(x)
+        inside = (x >= (-np.inf if self.lo is None else self.lo)) & \
+            (x <= (np.inf if self.hi is None else self.hi))
+        return g * inside
 
 
 class MaskedFill(Function):
     """y = where(mask, value, x) for a constant boolean ``mask``.   dL/dx = g * (1 - mask)."""
 
     def forward(self, x, mask, value=0.0):
-        self.mask = np.broadcast_to(mask, np.broadcast_shapes(x.shape, mask.shape))
-        return np.where(self.mask, np.asarray(value, dtype=x.dtype), x)
+        mask = np.broadcast_to(mask, np.broadcast_shapes(x.shape, mask.shape))
+        return np.where(mask, np.asarray(value, dtype=x.dtype), x)
 
-    def backward(self, g):
-        return np.where(self.mask, 0, g), None
+    def backward(self, g, x, mask, out):
+        return dual.where(value(mask), 0, g), None
 
 
 # ---------------------------------------------------------------- reductions
@@ -285,34 +284,32 @@ def _axes(axis, ndim, op="reduction"):
     return tuple(sorted(set(out)))
 
 
-def _expand_back(g, in_shape, axes, keepdims):
-    """Re-insert the reduced axes of ``g`` (if dropped) so it broadcasts to ``in_shape``."""
-    if not keepdims:
-        g = np.expand_dims(g, axes) if axes else g
-    return np.broadcast_to(g, in_shape)
+def _kept(g, axes, keepdims):
+    """``g`` with the reduced ``axes`` re-inserted as size 1 (if the op dropped them)."""
+    return g if keepdims or not axes else dual.expand_dims(g, axes)
 
 
 class Sum(Function):
     """y = sum of x over ``axis``.   dL/dx = g broadcast back over the summed axes."""
 
     def forward(self, x, axis=None, keepdims=False):
-        self.shape, self.axes, self.keepdims = x.shape, _axes(axis, x.ndim, "sum"), keepdims
+        self.axes, self.keepdims = _axes(axis, x.ndim, "sum"), keepdims
         return np.sum(x, axis=self.axes, keepdims=keepdims)
 
-    def backward(self, g):
-        return _expand_back(g, self.shape, self.axes, self.keepdims)
+    def backward(self, g, x, out):
+        return dual.broadcast_to(_kept(g, self.axes, self.keepdims), x.shape)
 
 
 class Mean(Function):
     """y = mean of x over ``axis`` (n elements each).   dL/dx = g / n broadcast back."""
 
     def forward(self, x, axis=None, keepdims=False):
-        self.shape, self.axes, self.keepdims = x.shape, _axes(axis, x.ndim, "mean"), keepdims
+        self.axes, self.keepdims = _axes(axis, x.ndim, "mean"), keepdims
         self.n = int(np.prod([x.shape[a] for a in self.axes])) if x.ndim else 1
         return np.mean(x, axis=self.axes, keepdims=keepdims)
 
-    def backward(self, g):
-        return _expand_back(g / max(self.n, 1), self.shape, self.axes, self.keepdims)
+    def backward(self, g, x, out):
+        return dual.broadcast_to(_kept(g / max(self.n, 1), self.axes, self.keepdims), x.shape)
 
 
 class Max(Function):
@@ -322,34 +319,26 @@ class Max(Function):
     for the maximum the gradient is split equally among them (the subgradient that
     keeps the gradient check symmetric; ``numpy.amax``-style semantics).
     """
+    reduce = staticmethod(np.max)
 
     def forward(self, x, axis=None, keepdims=False):
         if x.size == 0:
-            raise ValueError(f"max: cannot reduce an empty tensor of shape {x.shape} "
-                             f"(fix: check the axis lengths)")
-        self.axes, self.keepdims = _axes(axis, x.ndim, "max"), keepdims
-        y = np.max(x, axis=self.axes, keepdims=True)
-        self.mask = x == y
-        self.mask = self.mask / self.mask.sum(axis=self.axes, keepdims=True)
-        return y if keepdims else np.squeeze(y, axis=self.axes)
+            raise ValueError(f"{self.name.lower()}: cannot reduce an empty tensor of shape "
+                             f"{x.shape} (fix: check the axis lengths)")
+        self.axes = _axes(axis, x.ndim, self.name.lower())
+        self.keepdims = keepdims
+        return self.reduce(x, axis=self.axes, keepdims=keepdims)
 
-    def backward(self, g):
-        if not self.keepdims:
-            g = np.expand_dims(g, self.axes)
-        return g * self.mask
+    def backward(self, g, x, out):
+        hit = value(x) == _kept(value(out), self.axes, self.keepdims)   # the extremes
+        share = hit / hit.sum(axis=self.axes, keepdims=True)            # ties split g
+        return _kept(g, self.axes, self.keepdims) * share
 
 
-class Min(Function):
-    """y = min of x over ``axis``.   The gradient of ``-max(-x)``: g at the minimum,
-    split equally among ties (see ``Max``)."""
-
-    def forward(self, x, axis=None, keepdims=False):
-        _axes(axis, x.ndim, "min")
-        self.max = Max()
-        return -self.max.forward(-x, axis=axis, keepdims=keepdims)
-
-    def backward(self, g):
-        return self.max.backward(g)
+class Min(Max):
+    """y = min of x over ``axis``.   dL/dx = g at the minimum, split equally among ties
+    (the rule of ``Max``, whose code it shares)."""
+    reduce = staticmethod(np.min)
 
 
 class LogSumExp(Function):
@@ -357,18 +346,17 @@ class LogSumExp(Function):
     (finite for any finite x).   dL/dx = g * softmax(x) = g * e^(x - y)."""
 
     def forward(self, x, axis=None, keepdims=False):
-        self.x, self.axes, self.keepdims = x, _axes(axis, x.ndim, "logsumexp"), keepdims
+        self.axes, self.keepdims = _axes(axis, x.ndim, "logsumexp"), keepdims
         m = np.max(x, axis=self.axes, keepdims=True) if x.size else np.zeros(())
         m = np.where(np.isfinite(m), m, 0)
         with np.errstate(under="ignore", divide="ignore"):
-            self.y = m + np.log(np.exp(x - m).sum(axis=self.axes, keepdims=True))
-        return self.y if keepdims else np.squeeze(self.y, axis=self.axes)
+            y = m + np.log(np.exp(x - m).sum(axis=self.axes, keepdims=True))
+        return y if keepdims else np.squeeze(y, axis=self.axes)
 
-    def backward(self, g):
-        if not self.keepdims:
-            g = np.expand_dims(g, self.axes)
+    def backward(self, g, x, out):
         with np.errstate(under="ignore", invalid="ignore"):
-            return g * np.exp(self.x - self.y)
+            softmax = dual.exp(x - _kept(out, self.axes, self.keepdims))
+            return _kept(g, self.axes, self.keepdims) * softmax
 
 
 # ---------------------------------------------------------------- shape ops
@@ -376,11 +364,10 @@ class Reshape(Function):
     """y = x viewed with a new shape.   dL/dx = g reshaped to x's shape."""
 
     def forward(self, x, shape=()):
-        self.in_shape = x.shape
         return x.reshape(shape)
 
-    def backward(self, g):
-        return g.reshape(self.in_shape)
+    def backward(self, g, x, out):
+        return g.reshape(x.shape)
 
 
 class Permute(Function):
@@ -390,29 +377,44 @@ class Permute(Function):
         self.dims = tuple(dims)
         return np.transpose(x, self.dims)
 
-    def backward(self, g):
-        return np.transpose(g, np.argsort(self.dims))
+    def backward(self, g, x, out):
+        return dual.permute(g, np.argsort(self.dims))
 
 
 class GetItem(Function):
     """y = x[index] (ints, slices, None, Ellipsis, integer or boolean arrays).
 
-    dL/dx = zeros with g scattered back to the indexed positions; positions selected
-    more than once (repeated integer indices) receive the sum of their gradients.
+    dL/dx = zeros with g scattered back to the indexed positions (``IndexAdd``, the
+    adjoint); positions selected more than once (repeated integer indices) receive the sum
+    of their gradients.
     """
 
     def forward(self, x, index=None):
-        self.shape, self.index = x.shape, index
+        self.index = index
         return x[index]
 
-    def backward(self, g):
-        dx = np.zeros(self.shape, dtype=g.dtype)
-        idx = self.index if isinstance(self.index, tuple) else (self.index,)
-        if any(isinstance(i, (np.ndarray, list)) for i in idx):
-            np.add.at(dx, self.index, g)   # accumulates repeated indices
+    def backward(self, g, x, out):
+        return dual.adjoint(IndexAdd, g, shape=x.shape, index=self.index)
+
+
+class IndexAdd(Function):
+    """y = zeros(``shape``) with g added at ``index`` (numpy's ``np.add.at``; PyTorch's
+    ``index_put_(..., accumulate=True)``): the adjoint of ``GetItem``, so GetItem's
+    gradient, and its own gradient is GetItem again.   dL/dg = G[index] for dL/dy = G.
+    ``unique=True`` promises no position is indexed twice (a plain assignment then)."""
+
+    def forward(self, g, shape=(), index=None, unique=False):
+        self.index = index
+        dx = np.zeros(shape, dtype=g.dtype)
+        idx = index if isinstance(index, tuple) else (index,)
+        if not unique and any(isinstance(i, (np.ndarray, list)) for i in idx):
+            np.add.at(dx, index, g)   # accumulates repeated indices
         else:
-            dx[self.index] = g
+            dx[index] = g
         return dx
+
+    def backward(self, G, g, out):
+        return G[self.index]
 
 
 class BroadcastTo(Function):
@@ -422,7 +424,7 @@ class BroadcastTo(Function):
     def forward(self, x, shape=()):
         return np.broadcast_to(x, shape)
 
-    def backward(self, g):
+    def backward(self, g, x, out):
         return g
 
 
@@ -433,8 +435,8 @@ class Flip(Function):
         self.axes = axes
         return np.flip(x, axes)
 
-    def backward(self, g):
-        return np.flip(g, self.axes)
+    def backward(self, g, x, out):
+        return dual.flip(g, self.axes)
 
 
 class ReversePadded(Function):
@@ -451,51 +453,69 @@ class ReversePadded(Function):
         return np.where(t < L, L - 1 - t, t)             # (N, T) source index of each y[n, t]
 
     def forward(self, x, lengths=None):
-        self.index = self.permutation(lengths, x.shape[1])
-        return x[np.arange(x.shape[0])[:, None], self.index]
+        self.lengths = lengths
+        return x[np.arange(x.shape[0])[:, None], self.permutation(lengths, x.shape[1])]
 
-    def backward(self, g):
-        return g[np.arange(g.shape[0])[:, None], self.index]
+    def backward(self, g, x, out):
+        return dual.adjoint(ReversePadded, g, lengths=self.lengths)
 
 
 class Gather(Function):
     """y = take_along_axis(x, index, axis) (PyTorch's ``torch.gather``): for axis 1,
     y[i, j] = x[i, index[i, j]].   dL/dx = zeros with g scatter-added back to the gathered
-    positions (repeated indices accumulate)."""
+    positions (``ScatterAdd``, the adjoint; repeated indices accumulate)."""
 
     def forward(self, x, index, axis=0):
-        self.shape, self.index, self.axis = x.shape, index, axis
+        self.axis = axis
         return np.take_along_axis(x, index, axis=axis)
 
-    def backward(self, g):
-        dx = np.zeros(self.shape, dtype=g.dtype)
-        where = list(np.indices(self.index.shape, sparse=True))
-        where[self.axis] = self.index
-        np.add.at(dx, tuple(where), g)
-        return dx, None
+    def backward(self, g, x, index, out):
+        index = value(index)
+        return dual.adjoint(ScatterAdd, g, index, axis=self.axis, shape=x.shape), None
+
+
+class ScatterAdd(Function):
+    """y = zeros(``shape``) with g[..., j, ...] added at index[..., j, ...] along ``axis``
+    (PyTorch's ``torch.zeros(shape).scatter_add(axis, index, g)``): the adjoint of
+    ``Gather``, whose gradient it is.   dL/dg = gather(G, index, axis) for dL/dy = G."""
+
+    def forward(self, g, index, axis=0, shape=()):
+        self.axis = axis
+        y = np.zeros(shape, dtype=g.dtype)
+        where = list(np.indices(index.shape, sparse=True))
+        where[axis] = index
+        np.add.at(y, tuple(where), g)
+        return y
+
+    def backward(self, G, g, index, out):
+        return dual.adjoint(Gather, G, value(index), axis=self.axis), None
 
 
 class Concat(Function):
     """y = concatenate(x_1, ..., x_k) along ``axis``.   dL/dx_i = the matching slice of g."""
 
     def forward(self, *xs, axis=0):
-        self.axis = axis
-        self.splits = np.cumsum([x.shape[axis] for x in xs])[:-1]
+        self.axis = axis % xs[0].ndim
         return np.concatenate(xs, axis=axis)
 
-    def backward(self, g):
-        return tuple(np.split(g, self.splits, axis=self.axis))
+    def backward(self, g, *xs, out):
+        lead, start, pieces = (slice(None),) * self.axis, 0, []
+        for x in xs:
+            pieces.append(g[lead + (slice(start, start + x.shape[self.axis]),)])
+            start += x.shape[self.axis]
+        return tuple(pieces)
 
 
 class Stack(Function):
     """y = stack(x_1, ..., x_k) along a new ``axis``.   dL/dx_i = g taken at index i."""
 
     def forward(self, *xs, axis=0):
-        self.axis = axis
+        self.axis = axis % (xs[0].ndim + 1)
         return np.stack(xs, axis=axis)
 
-    def backward(self, g):
-        return tuple(np.moveaxis(g, self.axis, 0))
+    def backward(self, g, *xs, out):
+        lead = (slice(None),) * self.axis
+        return tuple(g[lead + (i,)] for i in range(len(xs)))
 
 
 # ---------------------------------------------------------------- linear algebra
@@ -508,17 +528,15 @@ class MatMul(Function):
 
     def forward(self, a, b):
         _check_float("matmul", a, b)
-        self.a, self.b = a, b
-        return kernels.matmul(a, b)
+        return kernels.matmul(a, b)         # np.matmul(a, b), on the measured fastest path
 
-    def backward(self, g):
-        da = kernels.matmul(g, np.swapaxes(self.b, -1, -2)) if self.needs_input_grad[0] else None
+    def backward(self, g, a, b, out):
+        da = dual.matmul(g, dual.mT(b)) if self.needs_input_grad[0] else None
         db = None
         if self.needs_input_grad[1]:
-            a = self.a
-            if self.b.ndim == 2 and a.ndim > 2:   # (..., M, K) @ (K, N): one 2-D GEMM
+            if len(b.shape) == 2 and len(a.shape) > 2:   # (..., M, K) @ (K, N): one 2-D GEMM
                 a, g = a.reshape(-1, a.shape[-1]), g.reshape(-1, g.shape[-1])
-            db = kernels.matmul(np.swapaxes(a, -1, -2), g)
+            db = dual.matmul(dual.mT(a), g)
         return da, db
 
 
@@ -530,13 +548,12 @@ class Embedding(Function):
     """
 
     def forward(self, weight, ids):
-        self.V, self.ids = weight.shape[0], ids
         return weight[ids]
 
-    def backward(self, g):
-        dw = np.zeros((self.V, g.shape[-1]), dtype=g.dtype)
-        np.add.at(dw, self.ids.reshape(-1), g.reshape(-1, g.shape[-1]))
-        return dw, None
+    def backward(self, g, weight, ids, out):
+        rows = g.reshape(-1, g.shape[-1])                    # (M, D), one per id
+        return dual.adjoint(IndexAdd, rows, shape=weight.shape,
+                            index=value(ids).reshape(-1)), None
 
 
 # ---------------------------------------------------------------- softmax family
@@ -549,11 +566,12 @@ class Softmax(Function):
     def forward(self, x, axis=-1):
         _check_float("softmax", x)
         self.axis = axis
-        self.y = kernels.softmax(x, axis)
-        return self.y
+        return kernels.softmax(x, axis)     # e = np.exp(x - x.max(axis)); e / e.sum(axis)
 
-    def backward(self, g):
-        return kernels.softmax_backward(self.y, g, self.axis)
+    def backward(self, g, x, out):
+        if isinstance(g, np.ndarray):       # the line below, fused (kernels.softmax_backward)
+            return kernels.softmax_backward(out, g, self.axis)
+        return out * (g - (g * out).sum(self.axis, keepdims=True))
 
 
 class LogSoftmax(Function):
@@ -565,11 +583,12 @@ class LogSoftmax(Function):
     def forward(self, x, axis=-1):
         _check_float("log_softmax", x)
         self.axis = axis
-        self.y = kernels.log_softmax(x, axis)
-        return self.y
+        return kernels.log_softmax(x, axis)   # z = x - x.max(axis); z - log(exp(z).sum(axis))
 
-    def backward(self, g):
-        return kernels.log_softmax_backward(self.y, g, self.axis)
+    def backward(self, g, x, out):
+        if isinstance(g, np.ndarray):       # the line below, fused (kernels.log_softmax_backward)
+            return kernels.log_softmax_backward(out, g, self.axis)
+        return g - dual.exp(out) * g.sum(self.axis, keepdims=True)
 
 
 class NLLLoss(Function):
@@ -583,152 +602,15 @@ class NLLLoss(Function):
     """
 
     def forward(self, logp, target, ignore_index=-100):
-        self.shape, self.target = logp.shape, target
-        self.keep = target != ignore_index
-        self.n = max(int(self.keep.sum()), 1)
-        rows = np.nonzero(self.keep)[0]
-        self.rows, self.cols = rows, target[rows]
-        return np.asarray(-logp[rows, self.cols].sum() / self.n, dtype=logp.dtype)
+        keep = target != ignore_index
+        self.n = max(int(keep.sum()), 1)
+        rows = np.nonzero(keep)[0]
+        self.index = (rows, target[rows])
+        return np.asarray(-logp[self.index].sum() / self.n, dtype=logp.dtype)
 
-    def backward(self, g):
-        d = np.zeros(self.shape, dtype=g.dtype)
-        d[self.rows, self.cols] = -g / self.n
-        return d, None
-
-
-def _row_ids(a: np.ndarray) -> np.ndarray:
-    """(N,) int64 ids of the rows of a 2-D array: equal rows (bit for bit) get equal ids."""
-    a = np.ascontiguousarray(a)
-    rows = a.view(np.dtype((np.void, a.dtype.itemsize * a.shape[1]))).reshape(-1)
-    return np.unique(rows, return_inverse=True)[1].reshape(-1)
+    def backward(self, g, logp, target, out):
+        picked = dual.broadcast_to(-g / self.n, self.index[0].shape)   # one per kept row
+        return dual.adjoint(IndexAdd, picked, shape=logp.shape, index=self.index,
+                            unique=True), None
 
 
-class LSTMSequence(Function):
-    """A whole LSTM layer over a sequence as ONE node, with a hand-written backward.
-
-    Inputs: ``x`` (N, T, D), ``h0`` (N, H), ``c0`` (N, H), ``w_ih`` (4H, D),
-    ``w_hh`` (4H, H), ``b_ih`` (4H,), ``b_hh`` (4H,); gate order i, f, g, o (PyTorch's).
-    Output: (2, N, T, H): ``[0]`` the hidden states h_1..h_T, ``[1]`` the cell states.
-
-    Forward (Hochreiter & Schmidhuber 1997; the form of PyTorch's ``nn.LSTM`` docs):
-        z_t = x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh,   [i, f, g, o] = split(z_t)
-        i, f, o = sigmoid(.),  g = tanh(.),  c_t = f * c_{t-1} + i * g,  h_t = o * tanh(c_t)
-    Backward through time, t = T..1, with dh, dc carried from step t+1:
-        dh_t += g_h[t];  dc_t = g_c[t] + dc_{t+1}-carry + dh_t * o * (1 - tanh(c_t)^2)
-        do = dh_t * tanh(c_t) * o(1-o);  di = dc_t * g * i(1-i);  dg = dc_t * i * (1-g^2)
-        df = dc_t * c_{t-1} * f(1-f);    carry dc = dc_t * f;  carry dh = dz_t @ W_hh
-    and then, in one GEMM each over all steps: [dW_ih, db] = dZ^T [X, 1] (db = sum dZ, the
-    bias riding along as a column of ones, as in the forward), dW_hh = dZ^T H_prev,
-    dx = dZ W_ih. The composed path (``nn.LSTMCell`` from primitive ops) gives the same
-    gradients; a test holds the two together.
-    """
-
-    def forward(self, x, h0, c0, w_ih, w_hh, b_ih, b_hh):
-        _check_float("LSTM", x, h0, c0, w_ih, w_hh, b_ih, b_hh)
-        N, T, D = x.shape
-        H = h0.shape[1]
-        dt = x.dtype
-        # sigmoid(z) = (1 + tanh(z / 2)) / 2: with the i, f, o rows of the weights halved
-        # (exact in floating point), one tanh over all 4H columns serves every gate
-        half = np.ones((4 * H, 1), dtype=dt)
-        half[:2 * H] = half[3 * H:] = 0.5
-        if not any(self.needs_input_grad):
-            return self._forward_inference(x, h0, c0, w_ih * half, w_hh * half,
-                                           (b_ih + b_hh) * half[:, 0])
-        # input projection of all time steps in one GEMM, time-major (T, N, 4H); the biases
-        # ride along as a column of ones in x and a column b_ih + b_hh in W_ih
-        x_tm = np.empty((T * N, D + 1), dtype=dt)
-        x_tm[:, :D] = x.transpose(1, 0, 2).reshape(T * N, D)
-        x_tm[:, D] = 1
-        w_b = np.concatenate([w_ih, (b_ih + b_hh)[:, None]], axis=1) * half     # (4H, D + 1)
-        z = kernels.matmul(x_tm, w_b.T).reshape(T, N, 4 * H)
-        hs = np.empty((T + 1, N, H), dtype=dt)
-        cs = np.empty((T + 1, N, H), dtype=dt)
-        tanh_c = np.empty((T, N, H), dtype=dt)
-        hs[0], cs[0] = h0, c0
-        w_hh_t = (w_hh * half).T
-        for t in range(T):
-            z[t] += hs[t] @ w_hh_t
-            self._activate(z[t], cs[t], cs[t + 1], tanh_c[t], hs[t + 1])
-        self.x_tm, self.w_ih, self.w_hh = x_tm, w_ih, w_hh
-        self.gates, self.hs, self.cs, self.tanh_c = z, hs, cs, tanh_c  # z now holds activations
-        out = np.empty((2, N, T, H), dtype=dt)
-        out[0] = hs[1:].transpose(1, 0, 2)
-        out[1] = cs[1:].transpose(1, 0, 2)
-        return out
-
-    @staticmethod
-    def _activate(z, c_prev, c_new, tanh_c, h_new):
-        """One step's elementwise part, in place: z (N, 4H) holds the pre-activations with
-        the i, f, o columns halved and becomes the gates [i, f, g, o]; writes c_new =
-        f * c_prev + i * g, tanh_c = tanh(c_new) and h_new = o * tanh_c (each (N, H);
-        c_new may be c_prev)."""
-        np.tanh(z, out=z)
-        kernels.lstm_step_forward(z, c_prev, c_new)
-        np.tanh(c_new, out=tanh_c)
-        np.multiply(z[:, 3 * h_new.shape[1]:], tanh_c, out=h_new)
-
-    @staticmethod
-    def _forward_inference(x, h0, c0, w_ih, w_hh, b):
-        """The same forward when no gradient is needed (decoding, evaluation): nothing is
-        kept for a backward, so each step is one GEMM of the rows [x_t, h, 1] with
-        [W_ih, W_hh, b] (no (T, N, 4H) array). Weights and bias arrive with the i, f, o rows
-        halved (see ``forward``).
-
-        Shared prefixes: rows that start from one common state (an encoder's zero state)
-        and have read equal inputs so far are in equal states. While at most 3/4 of the
-        rows are distinct in that sense, a step runs once per distinct prefix and its
-        result is copied to the rows that share it (the same arithmetic per row, so the
-        same numbers). The book's reversed character tasks begin with the same padding
-        spaces: of the date test set's 5,000 x 29 encoder row-steps, 32 % are distinct
-        (44 % are run in batches of 500)."""
-        N, T, D = x.shape
-        H = h0.shape[1]
-        w = np.concatenate([w_ih, w_hh, b[:, None]], axis=1).T      # (D + H + 1, 4H)
-        out = np.empty((2, N, T, H), dtype=x.dtype)
-        # group[n]: the distinct prefix of row n, whose state is row group[n] of (h, c)
-        one_start = N > 1 and (h0 == h0[0]).all() and (c0 == c0[0]).all()
-        group = np.zeros(N, dtype=np.int64) if one_start else None
-        h, c = (h0[:1], c0[:1]) if one_start else (h0, c0)
-        for t in range(T):
-            rows = slice(None)
-            if group is not None:
-                key = group * N + _row_ids(x[:, t])       # (prefix so far, this input)
-                _, first, new_group = np.unique(key, return_index=True, return_inverse=True)
-                if len(first) <= 3 * N // 4:
-                    h, c, rows = h[group[first]], c[group[first]], first
-                    group = new_group.reshape(-1)
-                else:                                   # mostly distinct from here on
-                    h, c, group = h[group], c[group], None
-            xh = np.empty((len(h), D + H + 1), dtype=x.dtype)
-            xh[:, :D], xh[:, D:D + H], xh[:, D + H] = x[rows, t], h, 1
-            z = xh @ w
-            h, c_new, tanh_c = (np.empty_like(h) for _ in range(3))
-            LSTMSequence._activate(z, c, c_new, tanh_c, h)
-            c = c_new
-            out[0, :, t], out[1, :, t] = (h, c) if group is None else (h[group], c[group])
-        return out
-
-    def backward(self, grad):
-        gates, hs, cs, tanh_c = self.gates, self.hs, self.cs, self.tanh_c
-        T, N, H4 = gates.shape
-        H = H4 // 4
-        grad = np.ascontiguousarray(grad)
-        g_h, g_c = grad[0], grad[1]        # (N, T, H), C-contiguous
-        dz = np.empty_like(gates)
-        dh = np.zeros((N, H), dtype=grad.dtype)   # recurrent part: dz_{t+1} W_hh
-        dc = np.zeros((N, H), dtype=grad.dtype)   # carry: dc_{t+1} * f_{t+1}
-        for t in reversed(range(T)):
-            # the elementwise rules of the docstring, fused (kernels.lstm_step_backward)
-            kernels.lstm_step_backward(t, g_h, g_c, gates[t], tanh_c[t], cs[t], dh, dc, dz[t])
-            dh = dz[t] @ self.w_hh
-        dz2 = dz.reshape(T * N, H4)           # time-major rows, like x_tm and hs[:-1]
-        need = self.needs_input_grad
-        dx = dw_ih = db = None
-        if need[0]:
-            dx = kernels.matmul(dz2, self.w_ih).reshape(T, N, -1).transpose(1, 0, 2)
-        if need[3] or need[5] or need[6]:     # [dW_ih, db] = dZ^T [X, 1]: db is the last column
-            dw_b = kernels.matmul(dz2.T, self.x_tm)
-            dw_ih, db = dw_b[:, :-1], dw_b[:, -1]
-        dw_hh = kernels.matmul(dz2.T, hs[:-1].reshape(T * N, H)) if need[4] else None
-        return dx, dh, dc, dw_ih, dw_hh, db, db

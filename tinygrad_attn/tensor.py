@@ -1,266 +1,21 @@
-"""The Tensor, the Function node, and reverse-mode automatic differentiation.
+"""The Tensor: an ndarray that records the ops applied to it, and its array API.
 
 A ``Tensor`` wraps a ``numpy.ndarray``. Every operation on tensors goes through
-``Function.apply``: it runs the op's ``forward`` on the arrays and, when a gradient
-may be needed, records the ``Function`` instance as the node that made the result.
-``Tensor.backward`` then walks those nodes in reverse topological order and calls each
-node's ``backward`` once (the chain rule, one node at a time).
-
-The math is the standard reverse-mode derivation (e.g. Griewank & Walther,
-"Evaluating Derivatives", 2008, ch. 3): for ``y = f(x)`` and a scalar loss ``L``,
-``dL/dx = (dy/dx)^T dL/dy``; each ``backward`` computes that vector-Jacobian product.
-
-The ops themselves live in :mod:`tinygrad_attn.ops`; this module holds only the engine.
+``Function.apply`` (:mod:`tinygrad_attn.autograd`, the engine core), which records the node
+that made the result as ``grad_fn``; ``Tensor.backward`` hands the graph to
+``autograd.backward``. The ops themselves live in :mod:`tinygrad_attn.ops`; grad mode and
+scopes in :mod:`tinygrad_attn.grad_mode`. This module is the user-facing array API: the
+constructor and its checks, operators and methods, and ``concat``/``stack``/``where``.
 """
 from __future__ import annotations
 
-import functools
-import itertools
-import threading
+import collections
 
 import numpy as np
 
-
-class _ThreadState(threading.local):
-    """Per-thread recording state (as PyTorch's grad mode is per thread), so threads that
-    decode under ``no_grad()`` beside each other do not switch each other's mode."""
-    grad_enabled = True
-    scope: tuple = ()       # the labels of the enclosing ``scope`` blocks, outermost first
-    anomaly = False         # inside ``detect_anomaly()`` (tinygrad_attn.anomaly)
-    anomaly_check_nan = True
-
-
-_state = _ThreadState()
-# How many ``detect_anomaly()`` blocks are open in any thread: a plain global, so the hot path
-# outside anomaly mode costs one global load (the per-thread flag is read only when it is > 0).
-_anomaly_users = 0
-_creation = itertools.count()      # numbers the recorded nodes in the order they are made
-
-
-class no_grad:
-    """Context manager and decorator that records no graph (PyTorch's ``torch.no_grad``).
-
-    Inside it every result has ``requires_grad=False`` and no node, so nothing is kept
-    for a backward pass. Used for evaluation and decoding. The mode belongs to the thread
-    that enters it (as in PyTorch): threads that decode side by side (``models.train.
-    predict``) never switch it for each other or for the main thread.
-
-    Examples
-    --------
-    >>> from tinygrad_attn import Tensor, no_grad
-    >>> w = Tensor([1.0, 2.0], requires_grad=True)
-    >>> with no_grad():
-    ...     y = (w * 3).sum()
-    >>> y.requires_grad
-    False
-    """
-
-    def __enter__(self):
-        self._prev = _state.grad_enabled
-        _state.grad_enabled = False
-        return self
-
-    def __exit__(self, *exc):
-        _state.grad_enabled = self._prev
-        return False
-
-    def __call__(self, fn):
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            with no_grad():
-                return fn(*args, **kwargs)
-        return wrapper
-
-
-def is_grad_enabled() -> bool:
-    """True unless inside ``no_grad()`` (in this thread)."""
-    return _state.grad_enabled
-
-
-class scope:
-    """Context manager that labels every node recorded inside it (for pictures of the graph).
-
-    Each recorded ``Function`` keeps ``fn.scope``, the tuple of labels of the ``scope``
-    blocks around its creation, outermost first. The engine uses two kinds of label:
-    a ``Module`` (``Module.__call__`` opens a scope for itself, so a node knows which layer
-    made it) and an ``int``, a time step (the unrolled recurrent layers open ``scope(t)``
-    around step ``t``). Any other hashable label (a string, say) is allowed too. Labels
-    change nothing in the math; ``viz.draw_graph`` groups and collapses nodes by them.
-    Costs one tuple per block; inside ``no_grad()`` nothing is recorded, so nothing is
-    labelled.
-
-    Examples
-    --------
-    >>> from tinygrad_attn import Tensor, scope
-    >>> x = Tensor([1.0], requires_grad=True)
-    >>> with scope("neuron"):
-    ...     y = x * 2
-    >>> y._ctx.scope
-    ('neuron',)
-    """
-
-    def __init__(self, label):
-        self.label = label
-
-    def __enter__(self):
-        self._outer = _state.scope
-        _state.scope = self._outer + (self.label,)
-        return self
-
-    def __exit__(self, *exc):
-        _state.scope = self._outer
-        return False
-
-
-def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
-    """Undo NumPy broadcasting on a gradient: the ONE place the engine does it.
-
-    If ``x`` of shape ``shape`` was broadcast to ``grad.shape`` in the forward pass, each
-    element of ``x`` was used once per copy, so its gradient is the sum of the copies'
-    gradients: sum over the leading axes that broadcasting added, then over the axes
-    where ``x`` had size 1 (keeping them), and reshape to ``shape``.
-
-    Parameters
-    ----------
-    grad : ndarray, the gradient w.r.t. the broadcast value, shape ``B``.
-    shape : tuple, the input's shape, broadcastable to ``B``.
-
-    Returns
-    -------
-    ndarray of shape ``shape`` and ``grad.dtype``.
-    """
-    if grad.shape == tuple(shape):
-        return grad
-    extra = grad.ndim - len(shape)
-    if extra > 0:
-        grad = grad.sum(axis=tuple(range(extra)))
-    ones = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
-    if ones:
-        grad = grad.sum(axis=ones, keepdims=True)
-    return grad.reshape(shape)
-
-
-class Function:
-    """A node of the computation graph: one op, its forward and its backward.
-
-    Subclasses implement
-
-    - ``forward(self, *arrays, **kwargs) -> ndarray``: compute the result from the input
-      arrays, saving on ``self`` whatever ``backward`` needs;
-    - ``backward(self, grad) -> tuple``: given ``dL/dout`` (same shape as the output),
-      return ``dL/dinput`` for each input, in order (``None`` for an input that needs
-      none). A gradient may have the broadcast shape: the engine un-broadcasts it.
-
-    ``self.needs_input_grad[i]`` says whether input ``i`` wants a gradient, so a backward
-    may skip work. It is set before ``forward`` runs: when no input wants one (inside
-    ``no_grad()``, or with no input requiring grad), ``forward`` may skip saving anything.
-
-    What a recorded node also keeps, for pictures of the graph (``viz.draw_graph``):
-    ``created`` (an int; nodes made later have larger numbers), ``scope`` (the labels of
-    the enclosing :class:`scope` blocks) and, once a backward pass has run through it,
-    ``backward_order`` (0 for the first node whose backward ran, then 1, 2, ...).
-    """
-
-    def __init__(self):
-        self.inputs: tuple = ()
-        self.needs_input_grad: tuple = ()
-        self.input_versions: tuple = ()
-
-    @classmethod
-    def apply(cls, *inputs, **kwargs) -> "Tensor":
-        """Run the op on tensors (or array-likes), recording the node if needed.
-
-        Non-tensor inputs (Python numbers, float arrays) are converted to the dtype of the
-        first float tensor input, so ``x * 2`` and ``x * np.ones(3)`` keep ``x``'s dtype.
-        """
-        like = next((t for t in inputs if isinstance(t, Tensor)), None)
-        tensors = tuple(t if isinstance(t, Tensor) else Tensor._const(t, like) for t in inputs)
-        fn = cls()
-        needs = _state.grad_enabled and any(t.requires_grad for t in tensors)
-        # known before forward, so an op may skip saving what only its backward would read
-        fn.needs_input_grad = tuple(needs and t.requires_grad for t in tensors)
-        try:
-            out = fn.forward(*(t.data for t in tensors), **kwargs)
-        except ValueError as e:
-            if "broadcast" not in str(e):
-                raise
-            raise ValueError(
-                f"{cls.__name__}: shapes {[t.shape for t in tensors]} cannot be broadcast "
-                f"together (NumPy rules: axes are compared from the right and must be equal "
-                f"or 1; fix: reshape or unsqueeze an operand)") from None
-        result = Tensor._result(out, needs)
-        if needs:
-            fn.inputs = tensors
-            fn.input_versions = tuple(t._version for t in tensors)
-            fn.created, fn.scope = next(_creation), _state.scope
-            result._ctx = fn
-        if _anomaly_users and _state.anomaly:   # outside detect_anomaly(): one global load
-            _anomaly.forward_hook(fn, tensors, kwargs, out, needs)
-        return result
-
-    def forward(self, *arrays, **kwargs):  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def backward(self, grad):  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    @property
-    def name(self) -> str:
-        return type(self).__name__
-
-    def _release(self):
-        """Drop what forward saved (called after backward unless ``retain_graph``).
-
-        The node keeps the graph's structure but no arrays: leaf inputs (parameters) stay,
-        and so do inputs whose gradient was asked for (``retain_grad``: their value and
-        ``.grad`` stay readable); other non-leaf inputs are replaced by a
-        :class:`_Released` record of their place in the graph, so the intermediate results
-        can be freed once the caller lets go of them. What the pictures read (``created``,
-        ``scope``, ``backward_order``) is kept.
-        """
-        inputs = tuple(t if t._ctx is None or getattr(t, "_retains_grad", False)
-                       else _Released(t) for t in self.inputs)
-        kept = {k: self.__dict__[k] for k in ("needs_input_grad", "input_versions", "created",
-                                               "scope", "backward_order", "anomaly_trace")
-                if k in self.__dict__}
-        self.__dict__.clear()
-        self.__dict__.update(kept)
-        self.inputs, self.released = inputs, True
-
-
-class _Released:
-    """What a released node keeps of a non-leaf input: shape, dtype, name and the node
-    that made it (the graph's structure), without the data."""
-
-    __slots__ = ("shape", "dtype", "name", "requires_grad", "_ctx", "_version")
-
-    def __init__(self, t):
-        self.shape, self.dtype, self.name = t.shape, t.dtype, t.name
-        self.requires_grad, self._ctx, self._version = t.requires_grad, t._ctx, t._version
-
-
-def _toposort(root: "Tensor") -> list:
-    """Tensors reachable from ``root`` through recorded nodes, inputs before outputs.
-
-    Iterative depth-first search with an explicit stack (an unrolled RNN is thousands
-    of nodes deep; recursion would hit Python's limit).
-    """
-    order, visited = [], set()
-    stack = [(root, False)]
-    while stack:
-        t, children_done = stack.pop()
-        if children_done:
-            order.append(t)            # post-order: after everything it depends on
-            continue
-        if id(t) in visited:
-            continue
-        visited.add(id(t))
-        stack.append((t, True))
-        if t._ctx is not None:
-            for p in t._ctx.inputs:
-                if p.requires_grad and id(p) not in visited:
-                    stack.append((p, False))
-    return order
+from . import autograd
+from .autograd import Function, unbroadcast  # noqa: F401  (re-exported: tinygrad_attn.tensor.Function)
+from .grad_mode import is_grad_enabled, no_grad, scope  # noqa: F401  (re-exported)
 
 
 class Tensor:
@@ -315,7 +70,7 @@ class Tensor:
         self._version = 0  # bumped whenever ``data`` is assigned (see the property below)
         self.requires_grad: bool = bool(requires_grad)
         self.grad: np.ndarray | None = None
-        self._ctx: Function | None = None
+        self.grad_fn: Function | None = None
         self.name: str | None = None
 
     @property
@@ -331,6 +86,11 @@ class Tensor:
         self._data = value
         self._version += 1
 
+    @property
+    def _ctx(self):
+        """The old name of ``grad_fn`` (kept while the pictures move to ``grad_fn``)."""
+        return self.grad_fn
+
     @staticmethod
     def _result(out, requires_grad: bool) -> "Tensor":
         """The tensor an op returns (``Function.apply``): ``out``, an array an op computed
@@ -340,7 +100,7 @@ class Tensor:
         if requires_grad and t._data.dtype.kind != "f":
             raise TypeError(f"Tensor: only floating-point tensors can require grad, got dtype "
                             f"{t._data.dtype} (fix: pass a float array or requires_grad=False)")
-        t._version, t.requires_grad, t.grad, t._ctx, t.name = 0, requires_grad, None, None, None
+        t._version, t.requires_grad, t.grad, t.grad_fn, t.name = 0, requires_grad, None, None, None
         return t
 
     @staticmethod
@@ -356,7 +116,7 @@ class Tensor:
     ndim = property(lambda self: self.data.ndim, doc="Number of axes.")
     dtype = property(lambda self: self.data.dtype, doc="The numpy dtype.")
     size = property(lambda self: self.data.size, doc="Number of elements.")
-    is_leaf = property(lambda self: self._ctx is None,
+    is_leaf = property(lambda self: self.grad_fn is None,
                        doc="True for tensors not made by a recorded op (parameters, inputs).")
 
     def float(self) -> "Tensor":
@@ -417,24 +177,29 @@ class Tensor:
 
     def __repr__(self):
         extra = ", requires_grad=True" if self.requires_grad else ""
-        node = f", grad_fn={self._ctx.name}" if self._ctx is not None else ""
+        node = f", grad_fn={self.grad_fn.name}" if self.grad_fn is not None else ""
         return f"Tensor({np.array2string(self.data, precision=4, threshold=20)}, dtype={self.dtype}{extra}{node})"
 
     # ----- autograd -----
-    def backward(self, gradient=None, retain_graph: bool = False) -> None:
-        """Compute the gradient of this tensor w.r.t. every leaf that requires grad.
+    def backward(self, gradient=None, retain_graph=None, create_graph: bool = False) -> None:
+        """Compute the gradient of this tensor w.r.t. every leaf that requires grad and add
+        it into the leaf's ``.grad`` (PyTorch's ``Tensor.backward``).
 
-        Gradients are accumulated (added) into each leaf's ``.grad``, as PyTorch does.
-        Every node's ``backward`` runs once; a tensor used by several ops gets the sum of
-        the gradients from all its uses.
+        Every node's rule runs once; a tensor used by several ops gets the sum of the
+        gradients from all its uses (:func:`tinygrad_attn.autograd.backward`).
 
         Parameters
         ----------
-        gradient : array-like, optional
+        gradient : array-like or Tensor, optional
             ``dL/dself``, same shape as ``self``. May be omitted only for a one-element
             tensor (a scalar loss), where it is 1.
-        retain_graph : bool
-            Keep what the nodes saved so ``backward`` can run through the graph again.
+        retain_graph : bool, optional
+            Keep what the nodes saved so ``backward`` can run through the graph again
+            (default: ``create_graph``).
+        create_graph : bool
+            Record the graph of the derivative: ``.grad`` is then a Tensor with a
+            ``grad_fn`` that can be differentiated again (higher-order derivatives);
+            otherwise ``.grad`` is an ndarray.
 
         Raises
         ------
@@ -442,54 +207,16 @@ class Tensor:
             ``self`` does not require grad; ``self`` is not a scalar and no ``gradient``
             was given; or the graph was already freed by an earlier backward.
         """
-        grads = {id(self): self._seed_gradient(gradient)}
-        order = itertools.count()
-        anomaly = _anomaly_users and _state.anomaly
-        for t in reversed(_toposort(self)):
-            g = grads.pop(id(t), None)
-            if g is None:
-                continue
-            fn = t._ctx
-            if fn is None or getattr(t, "_retains_grad", False):
-                t.grad = g.copy() if t.grad is None else t.grad + g
-            if fn is None:
-                continue
-            if getattr(fn, "released", False):
-                raise RuntimeError(
-                    f"backward: trying to backward through the graph a second time (node "
-                    f"{fn.name}); its saved values were freed after the first backward (fix: "
-                    f"call backward(retain_graph=True) the first time)")
-            changed = [i for i, (inp, v) in enumerate(zip(fn.inputs, fn.input_versions))
-                       if inp._version != v]
-            if changed:
-                inp = fn.inputs[changed[0]]
-                raise RuntimeError(
-                    f"backward: input {changed[0]} of {fn.name} (shape {inp.shape}) was "
-                    f"modified after the forward pass (its .data was assigned, e.g. by "
-                    f"optimizer.step() or load_state_dict), so its saved value is stale and "
-                    f"the gradient would be wrong (fix: compute the forward pass again after "
-                    f"the update)")
-            in_grads = fn.backward(g)
-            fn.backward_order = next(order)
-            if not isinstance(in_grads, tuple):
-                in_grads = (in_grads,)
-            if anomaly:
-                _anomaly.backward_hook(fn, g, in_grads)
-            for inp, ig in zip(fn.inputs, in_grads):
-                if ig is None or not inp.requires_grad:
-                    continue
-                ig = unbroadcast(np.asarray(ig, dtype=inp.data.dtype), inp.shape)
-                key = id(inp)
-                # out-of-place sum: an array handed out by one backward is never mutated
-                grads[key] = ig if key not in grads else grads[key] + ig
-            if not retain_graph:
-                fn._release()
+        seed = self._seed_gradient(gradient, create_graph)
+        retain = create_graph if retain_graph is None else retain_graph
+        autograd.backward([self], [seed], retain, create_graph, _accumulate)
 
-    def _seed_gradient(self, gradient) -> np.ndarray:
+    def _seed_gradient(self, gradient, create_graph: bool = False):
         """``dL/dself`` for ``backward``: ones for a one-element tensor when ``gradient`` is
-        None, else ``gradient`` as an array of self's dtype and shape. Raises RuntimeError
-        (no graph, a non-scalar without gradient, a gradient of another shape) and
-        TypeError (a gradient that is not numbers), each naming the fix."""
+        None, else ``gradient`` as an array of self's dtype and shape (a Tensor with
+        ``create_graph``; a Tensor ``gradient`` that requires grad is then kept as it is).
+        Raises RuntimeError (no graph, a non-scalar without gradient, a gradient of another
+        shape) and TypeError (a gradient that is not numbers), each naming the fix."""
         if not self.requires_grad:
             raise RuntimeError(
                 "backward: this tensor does not require grad and has no graph (fix: create "
@@ -500,7 +227,13 @@ class Tensor:
                     f"backward: the tensor has shape {self.shape}, not a scalar, so the "
                     f"gradient is ambiguous (fix: reduce it first, e.g. loss.sum() or "
                     f"loss.mean(), or pass gradient= of shape {self.shape})")
-            return np.ones_like(self.data)
+            return Tensor(np.ones_like(self.data)) if create_graph else np.ones_like(self.data)
+        if create_graph and isinstance(gradient, Tensor) and gradient.requires_grad:
+            if gradient.shape != self.shape:
+                raise RuntimeError(f"backward: gradient has shape {gradient.shape} but the "
+                                   f"tensor has shape {self.shape} (fix: pass a gradient of the "
+                                   f"tensor's shape)")
+            return gradient
         try:
             arr = np.asarray(gradient.data if isinstance(gradient, Tensor) else gradient)
         except ValueError:                     # ragged lists
@@ -513,7 +246,8 @@ class Tensor:
             raise RuntimeError(
                 f"backward: gradient has shape {arr.shape} but the tensor has shape "
                 f"{self.shape} (fix: pass a gradient of the tensor's shape)")
-        return arr.astype(self.data.dtype, copy=False)
+        arr = arr.astype(self.data.dtype, copy=False)
+        return Tensor(arr) if create_graph else arr
 
     def retain_grad(self) -> None:
         """Keep ``.grad`` for this non-leaf tensor after backward (PyTorch's name)."""
@@ -586,9 +320,42 @@ class Tensor:
         axis, keepdims = _torch_names("mean", axis, keepdims, dim, keepdim)
         return _ops.Mean.apply(self, axis=axis, keepdims=keepdims)
 
-    def max(self, axis=None, keepdims: bool = False) -> "Tensor":
-        """Maximum over ``axis``; ties share the gradient equally (``ops.Max``)."""
+    def max(self, axis=None, keepdims: bool = False, *, dim=None, keepdim=None):
+        """Maximum over ``axis`` (None: all; int or tuple); ties share the gradient equally
+        (``ops.Max``). With PyTorch's ``dim`` (one int) the result is PyTorch's
+        ``(values, indices)`` pair instead (see :meth:`_with_indices`)."""
+        if dim is not None:
+            return self._with_indices("max", axis, dim, keepdim)
+        axis, keepdims = _torch_names("max", axis, keepdims, None, keepdim)
         return _ops.Max.apply(self, axis=axis, keepdims=keepdims)
+
+    def min(self, axis=None, keepdims: bool = False, *, dim=None, keepdim=None):
+        """Minimum over ``axis``; ties share the gradient equally (``ops.Min``). With
+        ``dim``: PyTorch's ``(values, indices)`` pair (see :meth:`_with_indices`)."""
+        if dim is not None:
+            return self._with_indices("min", axis, dim, keepdim)
+        axis, keepdims = _torch_names("min", axis, keepdims, None, keepdim)
+        return _ops.Min.apply(self, axis=axis, keepdims=keepdims)
+
+    def _with_indices(self, op: str, axis, dim, keepdim) -> "ValuesIndices":
+        """PyTorch's ``torch.max(x, dim)`` / ``torch.min(x, dim)``: ``values`` (a Tensor) and
+        ``indices`` (int64, the first extreme along ``dim``); the gradient flows to the
+        element at ``indices`` only (``gather``), as in PyTorch. Raises TypeError for
+        ``axis`` and ``dim`` together or a ``dim`` that is not one int, AxisError for a
+        missing axis, ValueError for an empty tensor."""
+        if axis is not None:
+            raise TypeError(f"{op}: got both axis={axis!r} and dim={dim!r} (fix: pass one)")
+        _int_axis(op, dim)
+        dim = _ops._axes(dim, self.ndim, op)[0]
+        if self.size == 0:
+            raise ValueError(f"{op}: cannot reduce an empty tensor of shape {self.shape} "
+                             f"(fix: check the axis lengths)")
+        pick = np.argmax if op == "max" else np.argmin
+        index = pick(self.data, axis=dim, keepdims=True)
+        values = self.gather(dim, index)
+        if not keepdim:
+            values, index = values.squeeze(dim), np.squeeze(index, dim)
+        return ValuesIndices(values, Tensor(index.astype(np.int64)))
 
     def reshape(self, *shape) -> "Tensor":
         """The same elements in a new shape (one axis may be -1)."""
@@ -668,10 +435,6 @@ class Tensor:
     def minimum(self, other) -> "Tensor":
         """Elementwise min with ``other`` (broadcast); ties share the gradient."""
         return _ops.Minimum.apply(self, other)
-
-    def min(self, axis=None, keepdims: bool = False) -> "Tensor":
-        """Minimum over ``axis``; ties share the gradient equally (``ops.Min``)."""
-        return _ops.Min.apply(self, axis=axis, keepdims=keepdims)
 
     def var(self, axis=None, correction: int = 1, keepdims: bool = False, *, dim=None,
             keepdim=None) -> "Tensor":
@@ -805,6 +568,18 @@ class Tensor:
         return _ops.LogSoftmax.apply(self, axis=axis)
 
 
+ValuesIndices = collections.namedtuple("ValuesIndices", ["values", "indices"])
+ValuesIndices.__doc__ = "``(values, indices)`` of ``max``/``min`` with ``dim`` (PyTorch's pair)."
+
+
+def _accumulate(t: Tensor, g) -> None:
+    """``backward``'s sink: add a complete gradient into ``.grad`` of a leaf or of a tensor
+    that called ``retain_grad()`` (an array is copied on first write: none is shared)."""
+    if t.grad_fn is None or getattr(t, "_retains_grad", False):
+        first = g.copy() if isinstance(g, np.ndarray) else g
+        t.grad = first if t.grad is None else t.grad + g
+
+
 def _torch_names(op: str, axis, keepdims, dim, keepdim):
     """(axis, keepdims) from numpy's names or PyTorch's ``dim`` / ``keepdim`` (either, not
     both). Raises TypeError when both name the same thing."""
@@ -901,5 +676,4 @@ def stack(tensors, axis: int = 0) -> Tensor:
     return _ops.Stack.apply(*tensors, axis=axis)
 
 
-from . import anomaly as _anomaly  # noqa: E402  (anomaly imports _state from this module)
 from . import ops as _ops  # noqa: E402  (ops imports Function and Tensor from this module)

@@ -9,7 +9,7 @@ import math
 import numpy as np
 
 from .. import functional as F
-from .. import ops
+from .. import fused, ops
 from ..tensor import Tensor, scope, stack
 from .module import Module, Parameter, _check_size, _uniform
 
@@ -75,7 +75,7 @@ class LSTMCell(_Cell):
 
     ``fused=False`` (default) composes the step from primitive ops (:func:`lstm_cell`, the
     path a learner can follow op by op); ``fused=True`` runs it as one node with a
-    hand-written backward (:class:`tinygrad_attn.ops.LSTMSequence` over one time step), the
+    hand-written backward (:class:`tinygrad_attn.fused.LSTMSequence` over one time step), the
     same values and gradients with fewer nodes and passes (for decoders that step a cell).
     """
 
@@ -93,7 +93,7 @@ class LSTMCell(_Cell):
         weights = self._args(x, hx[0])[2:]
         if not self.fused:
             return lstm_cell(x, hx[0], hx[1], *weights)
-        hc = ops.LSTMSequence.apply(x.unsqueeze(1), hx[0], hx[1], *weights)   # (2, N, 1, H)
+        hc = fused.LSTMSequence.apply(x.unsqueeze(1), hx[0], hx[1], *weights)   # (2, N, 1, H)
         return hc[0, :, 0], hc[1, :, 0]
 
 
@@ -285,7 +285,7 @@ class LSTM(_StackedRecurrent):
         the last layer) and ``(h_n, c_n)``, each (L * dirs, N, H).
 
     ``fused=True`` (default) runs each layer and direction as one node with a hand-written
-    backward (:class:`tinygrad_attn.ops.LSTMSequence`; the reverse direction runs on the
+    backward (:class:`tinygrad_attn.fused.LSTMSequence`; the reverse direction runs on the
     time-flipped input); ``fused=False`` unrolls :func:`lstm_cell` from primitive ops, which
     a learner can follow op by op. Both give the same values and gradients. ``residual``:
     see ``_StackedRecurrent``. Math: Hochreiter & Schmidhuber (1997), with a forget gate
@@ -319,7 +319,7 @@ class LSTM(_StackedRecurrent):
                 hs.append(h)
                 cs.append(c)
             return stack(hs, axis=1), stack(cs, axis=1)
-        hc = ops.LSTMSequence.apply(x, state[0], state[1], *weights)   # (2, N, T, H)
+        hc = fused.LSTMSequence.apply(x, state[0], state[1], *weights)   # (2, N, T, H)
         return hc[0], hc[1]
 
     def _final(self, states):

@@ -1,0 +1,162 @@
+"""Fused ops: one node for a whole layer, with a hand-written backward, for speed.
+
+Each fused ``Function`` here stands beside its composed teaching twin, the same math built
+from the one-screen primitive ops of :mod:`tinygrad_attn.ops`, and names it in its
+``composed`` attribute (pictures of the graph show it). A test holds the two to the same
+values and gradients. A fused op's backward is first-order only: with
+``create_graph=True`` it raises a one-line error naming the option that builds the
+composed path, whose derivative rules work for every order.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import kernels
+from .autograd import Function
+from .ops import _check_float
+
+
+def _row_ids(a: np.ndarray) -> np.ndarray:
+    """(N,) int64 ids of the rows of a 2-D array: equal rows (bit for bit) get equal ids."""
+    a = np.ascontiguousarray(a)
+    rows = a.view(np.dtype((np.void, a.dtype.itemsize * a.shape[1]))).reshape(-1)
+    return np.unique(rows, return_inverse=True)[1].reshape(-1)
+
+
+class LSTMSequence(Function):
+    """A whole LSTM layer over a sequence as ONE node, with a hand-written backward: the
+    fused twin of :func:`tinygrad_attn.nn.recurrent.lstm_cell` unrolled over time
+    (``nn.LSTM(..., fused=True)``, the default; ``fused=False`` runs the composed path).
+
+    Inputs: ``x`` (N, T, D), ``h0`` (N, H), ``c0`` (N, H), ``w_ih`` (4H, D),
+    ``w_hh`` (4H, H), ``b_ih`` (4H,), ``b_hh`` (4H,); gate order i, f, g, o (PyTorch's).
+    Output: (2, N, T, H): ``[0]`` the hidden states h_1..h_T, ``[1]`` the cell states.
+
+    Forward (Hochreiter & Schmidhuber 1997; the form of PyTorch's ``nn.LSTM`` docs):
+        z_t = x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh,   [i, f, g, o] = split(z_t)
+        i, f, o = sigmoid(.),  g = tanh(.),  c_t = f * c_{t-1} + i * g,  h_t = o * tanh(c_t)
+    Backward through time, t = T..1, with dh, dc carried from step t+1:
+        dh_t += g_h[t];  dc_t = g_c[t] + dc_{t+1}-carry + dh_t * o * (1 - tanh(c_t)^2)
+        do = dh_t * tanh(c_t) * o(1-o);  di = dc_t * g * i(1-i);  dg = dc_t * i * (1-g^2)
+        df = dc_t * c_{t-1} * f(1-f);    carry dc = dc_t * f;  carry dh = dz_t @ W_hh
+    and then, in one GEMM each over all steps: [dW_ih, db] = dZ^T [X, 1] (db = sum dZ, the
+    bias riding along as a column of ones, as in the forward), dW_hh = dZ^T H_prev,
+    dx = dZ W_ih. The composed path (``nn.LSTMCell`` from primitive ops) gives the same
+    gradients; a test holds the two together.
+    """
+    composed = "tinygrad_attn.nn.recurrent.lstm_cell"
+
+    def forward(self, x, h0, c0, w_ih, w_hh, b_ih, b_hh):
+        _check_float("LSTM", x, h0, c0, w_ih, w_hh, b_ih, b_hh)
+        N, T, D = x.shape
+        H = h0.shape[1]
+        dt = x.dtype
+        # sigmoid(z) = (1 + tanh(z / 2)) / 2: with the i, f, o rows of the weights halved
+        # (exact in floating point), one tanh over all 4H columns serves every gate
+        half = np.ones((4 * H, 1), dtype=dt)
+        half[:2 * H] = half[3 * H:] = 0.5
+        if not any(self.needs_input_grad):
+            return self._forward_inference(x, h0, c0, w_ih * half, w_hh * half,
+                                           (b_ih + b_hh) * half[:, 0])
+        # input projection of all time steps in one GEMM, time-major (T, N, 4H); the biases
+        # ride along as a column of ones in x and a column b_ih + b_hh in W_ih
+        x_tm = np.empty((T * N, D + 1), dtype=dt)
+        x_tm[:, :D] = x.transpose(1, 0, 2).reshape(T * N, D)
+        x_tm[:, D] = 1
+        w_b = np.concatenate([w_ih, (b_ih + b_hh)[:, None]], axis=1) * half     # (4H, D + 1)
+        z = kernels.matmul(x_tm, w_b.T).reshape(T, N, 4 * H)
+        hs = np.empty((T + 1, N, H), dtype=dt)
+        cs = np.empty((T + 1, N, H), dtype=dt)
+        tanh_c = np.empty((T, N, H), dtype=dt)
+        hs[0], cs[0] = h0, c0
+        w_hh_t = (w_hh * half).T
+        for t in range(T):
+            z[t] += hs[t] @ w_hh_t
+            self._activate(z[t], cs[t], cs[t + 1], tanh_c[t], hs[t + 1])
+        self.x_tm, self.w_ih, self.w_hh = x_tm, w_ih, w_hh
+        self.gates, self.hs, self.cs, self.tanh_c = z, hs, cs, tanh_c  # z now holds activations
+        out = np.empty((2, N, T, H), dtype=dt)
+        out[0] = hs[1:].transpose(1, 0, 2)
+        out[1] = cs[1:].transpose(1, 0, 2)
+        return out
+
+    @staticmethod
+    def _activate(z, c_prev, c_new, tanh_c, h_new):
+        """One step's elementwise part, in place: z (N, 4H) holds the pre-activations with
+        the i, f, o columns halved and becomes the gates [i, f, g, o]; writes c_new =
+        f * c_prev + i * g, tanh_c = tanh(c_new) and h_new = o * tanh_c (each (N, H);
+        c_new may be c_prev)."""
+        np.tanh(z, out=z)
+        kernels.lstm_step_forward(z, c_prev, c_new)
+        np.tanh(c_new, out=tanh_c)
+        np.multiply(z[:, 3 * h_new.shape[1]:], tanh_c, out=h_new)
+
+    @staticmethod
+    def _forward_inference(x, h0, c0, w_ih, w_hh, b):
+        """The same forward when no gradient is needed (decoding, evaluation): nothing is
+        kept for a backward, so each step is one GEMM of the rows [x_t, h, 1] with
+        [W_ih, W_hh, b] (no (T, N, 4H) array). Weights and bias arrive with the i, f, o rows
+        halved (see ``forward``).
+
+        Shared prefixes: rows that start from one common state (an encoder's zero state)
+        and have read equal inputs so far are in equal states. While at most 3/4 of the
+        rows are distinct in that sense, a step runs once per distinct prefix and its
+        result is copied to the rows that share it (the same arithmetic per row, so the
+        same numbers). The book's reversed character tasks begin with the same padding
+        spaces: of the date test set's 5,000 x 29 encoder row-steps, 32 % are distinct
+        (44 % are run in batches of 500)."""
+        N, T, D = x.shape
+        H = h0.shape[1]
+        w = np.concatenate([w_ih, w_hh, b[:, None]], axis=1).T      # (D + H + 1, 4H)
+        out = np.empty((2, N, T, H), dtype=x.dtype)
+        # group[n]: the distinct prefix of row n, whose state is row group[n] of (h, c)
+        one_start = N > 1 and (h0 == h0[0]).all() and (c0 == c0[0]).all()
+        group = np.zeros(N, dtype=np.int64) if one_start else None
+        h, c = (h0[:1], c0[:1]) if one_start else (h0, c0)
+        for t in range(T):
+            rows = slice(None)
+            if group is not None:
+                key = group * N + _row_ids(x[:, t])       # (prefix so far, this input)
+                _, first, new_group = np.unique(key, return_index=True, return_inverse=True)
+                if len(first) <= 3 * N // 4:
+                    h, c, rows = h[group[first]], c[group[first]], first
+                    group = new_group.reshape(-1)
+                else:                                   # mostly distinct from here on
+                    h, c, group = h[group], c[group], None
+            xh = np.empty((len(h), D + H + 1), dtype=x.dtype)
+            xh[:, :D], xh[:, D:D + H], xh[:, D + H] = x[rows, t], h, 1
+            z = xh @ w
+            h, c_new, tanh_c = (np.empty_like(h) for _ in range(3))
+            LSTMSequence._activate(z, c, c_new, tanh_c, h)
+            c = c_new
+            out[0, :, t], out[1, :, t] = (h, c) if group is None else (h[group], c[group])
+        return out
+
+    def backward(self, grad, x, h0, c0, w_ih, w_hh, b_ih, b_hh, out):
+        if not isinstance(grad, np.ndarray):
+            raise RuntimeError(
+                "LSTMSequence (the fused LSTM) has a first derivative only, so create_graph="
+                "True cannot differentiate it again (fix: build the layer with nn.LSTM(..., "
+                "fused=False), the composed lstm_cell path, for higher-order gradients)")
+        gates, hs, cs, tanh_c = self.gates, self.hs, self.cs, self.tanh_c
+        T, N, H4 = gates.shape
+        H = H4 // 4
+        grad = np.ascontiguousarray(grad)
+        g_h, g_c = grad[0], grad[1]        # (N, T, H), C-contiguous
+        dz = np.empty_like(gates)
+        dh = np.zeros((N, H), dtype=grad.dtype)   # recurrent part: dz_{t+1} W_hh
+        dc = np.zeros((N, H), dtype=grad.dtype)   # carry: dc_{t+1} * f_{t+1}
+        for t in reversed(range(T)):
+            # the elementwise rules of the docstring, fused (kernels.lstm_step_backward)
+            kernels.lstm_step_backward(t, g_h, g_c, gates[t], tanh_c[t], cs[t], dh, dc, dz[t])
+            dh = dz[t] @ self.w_hh
+        dz2 = dz.reshape(T * N, H4)           # time-major rows, like x_tm and hs[:-1]
+        need = self.needs_input_grad
+        dx = dw_ih = db = None
+        if need[0]:
+            dx = kernels.matmul(dz2, self.w_ih).reshape(T, N, -1).transpose(1, 0, 2)
+        if need[3] or need[5] or need[6]:     # [dW_ih, db] = dZ^T [X, 1]: db is the last column
+            dw_b = kernels.matmul(dz2.T, self.x_tm)
+            dw_ih, db = dw_b[:, :-1], dw_b[:, -1]
+        dw_hh = kernels.matmul(dz2.T, hs[:-1].reshape(T * N, H)) if need[4] else None
+        return dx, dh, dc, dw_ih, dw_hh, db, db
