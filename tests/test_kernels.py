@@ -160,3 +160,93 @@ def test_a_compile_is_announced_once_and_cached_where_numba_cache_dir_says(tmp_p
     assert "compiled the numba kernel lstm_step_forward_numba for float32" in runs[0].stderr
     assert any(p.suffix == ".nbc" for p in tmp_path.rglob("*"))      # the cache is there
     assert "compiled" not in runs[1].stderr                             # and loaded silently
+
+
+def _called(fn, *args):
+    """Run ``fn`` with every kernel and twin of the module wrapped; return "numba" or
+    "numpy" by which one ran (the way benchmarks/kernels.py observes the dispatch)."""
+    names = [n for n in vars(K) if n.endswith(("_numba", "_numpy")) and n != "_use_numba"]
+    seen, saved = [], {n: getattr(K, n) for n in names}
+    try:
+        for n, f in saved.items():
+            setattr(K, n, lambda *a, _n=n, _f=f, **k: (seen.append(_n), _f(*a, **k))[1])
+        fn(*args)
+    finally:
+        for n, f in saved.items():
+            setattr(K, n, f)
+    assert seen, "no kernel or twin ran"
+    return "numba" if any(s.endswith("_numba") for s in seen) else "numpy"
+
+
+def _lstm_args(N, H, T=3, dtype=np.float32):
+    rng = np.random.default_rng(0)
+    f = lambda *s: rng.random(s).astype(dtype)                       # noqa: E731
+    forward = (np.tanh(f(N, 4 * H)), f(N, H), np.empty((N, H), dtype))
+    backward = (T - 1, f(N, T, H), f(N, T, H), f(N, 4 * H), f(N, H), f(N, H), f(N, H),
+                f(N, H), np.empty((N, 4 * H), dtype))
+    return forward, backward
+
+
+@pytest.mark.parametrize("shape_a,shape_b,transposed_b,want_class", [
+    ((128, 256), (256, 1024), False, "matmul_2d"),
+    ((128, 10, 512), (512, 59), False, "matmul_folded"),
+    ((128, 10, 256), (128, 256, 29), False, "matmul_batched_large"),
+    ((128, 1, 256), (128, 256, 29), True, "matmul_batched_few"),
+    ((1000, 1, 256), (1000, 256, 29), False, "matmul_batched_many"),
+    ((1000, 1, 256), (1000, 256, 29), True, "matmul_batched_many"),
+    ((1000, 1, 29), (1000, 29, 256), False, "matmul_batched_many"),
+    ((2, 300, 1, 8), (300, 8, 3), False, "matmul_batched_many"),      # broadcast batch axes
+])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dispatch_table_is_what_matmul_runs(shape_a, shape_b, transposed_b, want_class, dtype):
+    K.BACKEND = "auto"
+    a = np.ones(shape_a, dtype)
+    b = np.ones(shape_b[:-2] + shape_b[:-3:-1], dtype).swapaxes(-1, -2) if transposed_b \
+        else np.ones(shape_b, dtype)
+    assert K.matmul_shape_class(a, b) == want_class
+    assert _called(K.matmul, a, b) == K.DISPATCH[want_class].auto
+
+
+@pytest.mark.parametrize("shape", [(128, 10, 29), (128, 1, 29), (1280, 59), (128, 1024)])
+@pytest.mark.parametrize("op", ["softmax", "log_softmax"])
+def test_dispatch_table_is_what_the_softmax_family_runs(shape, op):
+    K.BACKEND = "auto"
+    x = np.random.default_rng(0).normal(size=shape).astype(np.float32)
+    y = getattr(K, op + "_numpy")(x)
+    assert _called(getattr(K, op), x) == K.DISPATCH[op].auto
+    assert _called(getattr(K, op + "_backward"), y, x) == K.DISPATCH[op + "_backward"].auto
+
+
+@pytest.mark.parametrize("N,H", [(128, 256), (1000, 256), (3, 5)])
+def test_dispatch_table_is_what_the_lstm_steps_run(N, H):
+    K.BACKEND = "auto"
+    forward, backward = _lstm_args(N, H)
+    assert _called(K.lstm_step_forward, *forward) == K.DISPATCH["lstm_step_forward"].auto
+    assert _called(K.lstm_step_backward, *backward) == K.DISPATCH["lstm_step_backward"].auto
+
+
+def test_dispatch_settings_override_the_table_and_the_docstring_states_it():
+    forward, backward = _lstm_args(4, 3)
+    x = np.ones((4, 6), np.float32)
+    for setting in ("numba", "numpy"):
+        K.BACKEND = setting
+        assert _called(K.softmax, x) == _called(K.lstm_step_backward, *backward) == setting
+        assert _called(K.matmul, x, x.T) == setting
+    K.BACKEND = "auto"
+    assert set(K.DISPATCH) == {"matmul_2d", "matmul_folded", "matmul_batched_large",
+                               "matmul_batched_few", "matmul_batched_many", "softmax",
+                               "softmax_backward", "log_softmax", "log_softmax_backward",
+                               "lstm_step_forward", "lstm_step_backward"}
+    # the module docstring's table gives each row's choice: it must be the table's
+    table = K.__doc__.split("auto   why")[1].split("\n====")[1]
+    rows = [[]]
+    for line in table.strip("\n").splitlines()[1:]:
+        if line.strip() and not line.startswith(" ") and rows[-1]:
+            rows.append([])
+        rows[-1].append(line)
+    stated = {}
+    for row in rows:
+        text = " ".join(row)
+        key = text.split("(")[-1].split(")")[0] if text.startswith("matmul") else row[0].split()[0]
+        stated[key] = row[0][36:41]
+    assert stated == {op: route.auto for op, route in K.DISPATCH.items()}

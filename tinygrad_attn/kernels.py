@@ -2,34 +2,60 @@
 
 Ops call the dispatching functions at the bottom of this module (``matmul``,
 ``softmax``, ``softmax_backward``, ``log_softmax``, ``log_softmax_backward``,
-``lstm_step_forward``, ``lstm_step_backward``). Each one
-picks, per shape class, the implementation that ``benchmarks/kernels.py`` measured to
-be faster on this project's reference machine (2 cores, OpenBLAS):
+``lstm_step_forward``, ``lstm_step_backward``). Which implementation each one runs is
+decided in ONE table, ``DISPATCH``, beside the measurements behind it
+(``python benchmarks/kernels.py``, its output quoted in ``benchmarks/RESULTS.md``: 2 cores,
+OpenBLAS, numba without SVML). What the default (``auto``) runs:
 
-- 2-D matmul, and (..., M, K) @ (K, N) folded into one 2-D product, go to numpy's ``@``
-  (OpenBLAS runs near the machine's peak there; a hand-written loop is 3-7x slower);
-- batched matmul goes to the numba loop only for many tiny products (the greedy
-  decoding step over a large batch), where numpy's per-matrix BLAS calls cost more;
-- softmax backward goes to the numba row kernel (three passes fused into one, no
-  transcendental), and so does one step of the LSTM backward (about fifteen numpy
-  passes over (N, H) arrays fused into one); softmax / log_softmax forward and
-  log_softmax backward stay on numpy, because ``exp`` inside numba is scalar on this
-  machine (no SVML).
+==================================  =====  ==========================================
+op (``DISPATCH`` key)               auto   why (measured; nb/np = numba time / numpy's)
+==================================  =====  ==========================================
+matmul, 2-D @ 2-D (matmul_2d)       numpy  OpenBLAS runs near the machine's peak; the
+                                           loop is 3-7x slower at every model shape
+matmul, (..., M, K) @ (K, N)        numpy  one 2-D product after a reshape: as above
+  (matmul_folded)
+matmul, batched, a product of more  numpy  the loop is 2.2-6.4x slower at the training
+  than 2*1*256*64 flops                    shapes (M = T = 10)
+  (matmul_batched_large)
+matmul, batched, tiny products,     numpy  decoding at batch 128: nb/np 0.85-1.56 by
+  fewer than 512 of them                   memory layout, no stable win
+  (matmul_batched_few)
+matmul, batched, tiny products,     numba  greedy decoding of the evaluation batch
+  at least 512 of them                     (1000): numpy's per-matrix BLAS calls cost
+  (matmul_batched_many)                    more; the loop is 1.2-2.4x faster
+softmax                             numpy  calls exp, scalar in numba (no SVML): 1.3-2.7x
+                                           slower at rows of 59 and 1024, 0.7-1.03 of
+                                           numpy's time at rows of 29 (not stable)
+softmax_backward                    numba  no transcendental, three passes fused into
+                                           one: 2-3.6x faster at every row length
+log_softmax                         numpy  exp and log: as softmax
+log_softmax_backward                numpy  exp: 1.05-2.4x slower in numba
+lstm_step_forward                   numba  the gates' arithmetic after numpy's one
+                                           ``tanh``: one pass instead of five and two
+                                           temporaries, about 2.2x faster
+lstm_step_backward                  numba  about fifteen numpy passes over (N, H) fused
+                                           into one, no transcendental: 2.2-3x faster
+==================================  =====  ==========================================
 
-The measured reasons are next to the thresholds below. ``TINYGRAD_ATTN_KERNELS=numba``
-sends every call to the kernels (used by tests and benchmarks).
+Guards that hold before the table, in every setting: mixed or non-float dtypes
+(matmul, softmax family), 0-size arrays (softmax family) and empty batched products
+(matmul) run numpy; the LSTM steps run numpy when their arrays' dtypes differ.
 
-Set the environment variable ``TINYGRAD_ATTN_KERNELS=numpy`` before importing to run the
-whole engine on the numpy twins (the kernels are then never compiled). numba is imported
-only in this module.
+The environment variable ``TINYGRAD_ATTN_KERNELS`` chooses the setting, read at import
+(and ``kernels.BACKEND`` at every call): ``auto`` (the default) follows the table;
+``numpy`` runs the whole engine on the numpy twins (numba is then never imported nor
+compiled); ``numba`` sends every call past the guards to its kernel (tests and
+benchmarks use it). numba is imported only in this module.
 
 The math is the standard one: matmul ``C[i, j] = sum_k A[i, k] B[k, j]``; softmax and its
-backward as written in :mod:`tinygrad_attn.ops`.
+backward as written in :mod:`tinygrad_attn.ops`; the LSTM step as in
+``fused.LSTMSequence`` (whose composed twin is ``nn.lstm_cell``).
 """
 from __future__ import annotations
 
 import math
 import os
+from typing import NamedTuple
 
 import numpy as np
 
@@ -219,7 +245,7 @@ def log_softmax_backward_rows_numba(y, g):
 
 @njit(cache=True, fastmath=FASTMATH)
 def lstm_step_forward_numba(gates, c_prev, c_new):
-    """The elementwise part of one LSTM step (ops.LSTMSequence) after its one ``tanh``.
+    """The elementwise part of one LSTM step (fused.LSTMSequence) after its one ``tanh``.
 
     On entry ``gates`` (N, 4H) holds tanh of [z_i / 2, z_f / 2, z_g, z_o / 2]; since
     sigmoid(z) = (1 + tanh(z / 2)) / 2, one pass turns the i, f, o columns into their
@@ -244,7 +270,7 @@ def lstm_step_forward_numba(gates, c_prev, c_new):
 
 @njit(cache=True, fastmath=FASTMATH)
 def lstm_step_backward_numba(t, g_h, g_c, gates, tanh_c, c_prev, dh, dc, dz_t):
-    """One step of the LSTM backward (ops.LSTMSequence), fused into one pass.
+    """One step of the LSTM backward (fused.LSTMSequence), fused into one pass.
 
     Reads the activated gates (N, 4H) [i, f, g, o], tanh(c_t) and c_{t-1} (N, H), the
     output gradients g_h, g_c (N, T, H) at step ``t``, the carried dh (N, H) (the
@@ -336,25 +362,87 @@ def lstm_step_backward_numpy(t, g_h, g_c, gates, tanh_c, c_prev, dh, dc, dz_t):
 
 
 # ============================================================ dispatch
-# Decided by benchmarks/kernels.py on the reference machine (2 cores, OpenBLAS; its
-# output is quoted in benchmarks/RESULTS.md). What it showed:
-# - 2-D matmul: numpy's BLAS is 3-7x faster than the loop at every model shape -> numpy.
-# - batched matmul at the training shapes (M = T = 10): numpy 2-7x faster -> numpy.
-#   At the greedy-decoding shapes (M = 1, a tiny product per item) with a large batch
-#   (1000, the evaluation batch) the numba loop is 1.3-2.5x faster -> numba; at batch
-#   128 the two tie, so numpy keeps it.
-# - softmax backward (no transcendental, three passes fused into one) is 2-3x faster in
-#   numba at every row length -> numba. softmax / log_softmax forward and log_softmax
-#   backward call exp, which is scalar in numba here (no SVML) -> numpy.
+# ONE table: for each op (and, for matmul, each shape class) the implementation that the
+# default setting ``auto`` runs, and the measurement behind the choice. The numbers are
+# ``nb/np``, the numba kernel's median time over its numpy twin's, from the run of
+# ``python benchmarks/kernels.py`` quoted in benchmarks/RESULTS.md (2 cores, OpenBLAS,
+# float32, the date model's shapes: N=128, S=29, T=10, H=256, V=59); < 1 means numba is
+# faster. ``TINYGRAD_ATTN_KERNELS=numba`` overrides every "numpy" below, ``=numpy`` every
+# "numba"; the guards named in the module docstring hold in every setting.
+NUMBA, NUMPY = "numba", "numpy"
+
+
+class Route(NamedTuple):
+    """One row of ``DISPATCH``: what ``auto`` runs (``"numba"`` or ``"numpy"``) and why."""
+    auto: str
+    why: str
+
+
 BATCHED_MATMUL_MAX_FLOPS_PER_MATRIX = 2 * 1 * 256 * 64   # 2*M*K*N of one product
 BATCHED_MATMUL_MIN_BATCH = 512                            # number of products
-SOFTMAX_BACKWARD_NUMBA = True
-LSTM_BACKWARD_NUMBA = True
-LSTM_FORWARD_NUMBA = True
+
+DISPATCH: dict[str, Route] = {
+    "matmul_2d": Route(NUMPY, "numpy's @ runs OpenBLAS near the machine's peak; the "
+                       "i-k-j loop: nb/np 3.03-7.16 at the six model shapes"),
+    "matmul_folded": Route(NUMPY, "(..., M, K) @ (K, N) is one 2-D product after a "
+                           "reshape (one BLAS call): as matmul_2d"),
+    "matmul_batched_large": Route(NUMPY, "products of more than "
+                                  "BATCHED_MATMUL_MAX_FLOPS_PER_MATRIX flops (the training "
+                                  "shapes, M = T = 10): nb/np 2.15-6.42"),
+    "matmul_batched_few": Route(NUMPY, "tiny products, fewer than BATCHED_MATMUL_MIN_BATCH "
+                                "of them (greedy decoding at batch 128): nb/np 0.85-1.56 by "
+                                "layout, the plain layout loses 1.5-1.8x: no stable win"),
+    "matmul_batched_many": Route(NUMBA, "tiny products, at least BATCHED_MATMUL_MIN_BATCH of "
+                                 "them (greedy decoding of the evaluation batch, 1000): "
+                                 "numpy's per-matrix BLAS calls cost more; nb/np 0.41-0.83"),
+    "softmax": Route(NUMPY, "calls exp, which is scalar in numba here (no SVML): nb/np 1.33 "
+                     "at rows of 59, 2.74 at 1024; 0.7-1.03 at rows of 29 over five runs"),
+    "softmax_backward": Route(NUMBA, "no transcendental, three passes fused into one: "
+                              "nb/np 0.28-0.51 at every row length (29, 59, 1024)"),
+    "log_softmax": Route(NUMPY, "calls exp and log (scalar in numba): nb/np 1.44 at rows of "
+                         "59, 2.55 at 1024; 0.74-0.94 at rows of 29, not stable"),
+    "log_softmax_backward": Route(NUMPY, "calls exp (scalar in numba): nb/np 1.05-2.42"),
+    "lstm_step_forward": Route(NUMBA, "pure arithmetic after numpy's one tanh, one pass "
+                               "instead of five and two temporaries: nb/np 0.44-0.46 at "
+                               "(128, 256) and (1000, 256)"),
+    "lstm_step_backward": Route(NUMBA, "about fifteen numpy passes over (N, H) fused into "
+                                "one, no transcendental: nb/np 0.33-0.45 at (128, 256) and "
+                                "(1000, 256)"),
+}
+# benchmarks/kernels.py prints this one in its header line
+SOFTMAX_BACKWARD_NUMBA = DISPATCH["softmax_backward"].auto == NUMBA
 
 
 def _use_numba() -> bool:
     return BACKEND != "numpy"
+
+
+def numba_for(op: str) -> bool:
+    """Whether ``op`` (a key of ``DISPATCH``) runs its numba kernel in the current setting
+    (``BACKEND``, read at every call), once past the guards of its dispatching function."""
+    return BACKEND == NUMBA or (BACKEND == "auto" and DISPATCH[op].auto == NUMBA)
+
+
+def matmul_shape_class(a: np.ndarray, b: np.ndarray) -> str:
+    """The ``DISPATCH`` key of ``a @ b`` (a, b: >= 2-D arrays whose inner sizes agree).
+
+    Raises ValueError (numpy's) when batched operands' batch axes do not broadcast and their
+    products are tiny (the only case where the batch size is needed)."""
+    if b.ndim == 2:
+        return "matmul_2d" if a.ndim == 2 else "matmul_folded"
+    M, K, N = a.shape[-2], a.shape[-1], b.shape[-1]
+    if 2 * M * K * N > BATCHED_MATMUL_MAX_FLOPS_PER_MATRIX:
+        return "matmul_batched_large"
+    if math.prod(_batch_shape(a, b)) < BATCHED_MATMUL_MIN_BATCH:
+        return "matmul_batched_few"
+    return "matmul_batched_many"
+
+
+def _batch_shape(a, b) -> tuple:
+    """The broadcast batch axes of ``a @ b`` (numpy's rule; a fast path for equal 3-D)."""
+    if a.ndim == 3 and b.ndim == 3 and a.shape[0] == b.shape[0]:
+        return a.shape[:1]
+    return np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
 
 
 def _rows(x, axis):
@@ -369,18 +457,20 @@ def _rows(x, axis):
             lambda r: np.moveaxis(r.reshape(shape), -1, axis))
 
 
-def _rows_kernel(x, axis, auto_choice: bool) -> bool:
-    """Run a row kernel? ``auto_choice`` is the measured default for this op."""
+def _rows_kernel(x, op: str) -> bool:
+    """Run the numba row kernel of ``op`` on ``x``? The guards (numpy setting, 0-size,
+    non-float), then the table."""
     if not _use_numba() or x.size == 0 or x.dtype.kind != "f":
         return False
-    return BACKEND == "numba" or auto_choice
+    return numba_for(op)
 
 
 def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``a @ b`` for >= 2-D float arrays with numpy's broadcasting of batch axes.
 
-    Dispatch: numba for batched products of at least ``BATCHED_MATMUL_MIN_BATCH`` tiny
-    matrices (``2*M*K*N <= BATCHED_MATMUL_MAX_FLOPS_PER_MATRIX``), numpy's BLAS otherwise.
+    Dispatch: ``DISPATCH`` by ``matmul_shape_class`` (numba only for at least
+    ``BATCHED_MATMUL_MIN_BATCH`` tiny batched products), after the guards: mixed or
+    non-float dtypes and empty batched products run numpy.
 
     Raises
     ------
@@ -394,22 +484,22 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
             f"({b.shape[-2]}) (fix: transpose one operand, e.g. b.transpose(-1, -2))")
     if not _use_numba() or a.dtype != b.dtype or a.dtype.kind != "f":
         return matmul_numpy(a, b)
-    if a.ndim == 2 and b.ndim == 2:
-        if BACKEND == "numba":
-            return matmul2d_numba(np.ascontiguousarray(a), np.ascontiguousarray(b))
-        return matmul_numpy(a, b)
-    M, K, N = a.shape[-2], a.shape[-1], b.shape[-1]
-    if BACKEND == "auto":  # cheap Python checks first: this runs for every matmul
-        if b.ndim == 2:    # (..., M, K) @ (K, N): fold into one 2-D GEMM
+    shape_class = matmul_shape_class(a, b) if BACKEND == "auto" else None
+    if shape_class is not None and DISPATCH[shape_class].auto == NUMPY:
+        if shape_class == "matmul_folded":     # (..., M, K) @ (K, N): one 2-D GEMM
+            K, N = b.shape
             return matmul_numpy(a.reshape(-1, K), b).reshape(a.shape[:-1] + (N,))
-        if 2 * M * K * N > BATCHED_MATMUL_MAX_FLOPS_PER_MATRIX:
-            return matmul_numpy(a, b)
-    if a.ndim == 3 and b.ndim == 3 and a.shape[0] == b.shape[0]:
-        batch = a.shape[:1]
-    else:
-        batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
-    n_batch = math.prod(batch)
-    if n_batch == 0 or M * N == 0 or (BACKEND == "auto" and n_batch < BATCHED_MATMUL_MIN_BATCH):
+        return matmul_numpy(a, b)
+    if a.ndim == 2 and b.ndim == 2:
+        return matmul2d_numba(np.ascontiguousarray(a), np.ascontiguousarray(b))
+    return _matmul_batched(a, b)
+
+
+def _matmul_batched(a, b):
+    """``a @ b`` on the batched numba kernels (numpy for an empty product)."""
+    M, K, N = a.shape[-2], a.shape[-1], b.shape[-1]
+    batch = _batch_shape(a, b)
+    if math.prod(batch) == 0 or M * N == 0:
         return matmul_numpy(a, b)
     if a.ndim == 3 and a.shape[:-2] == b.shape[:-2]:
         if b.strides[-2] < b.strides[-1]:     # b is a transposed view (e.g. keys^T): the
@@ -424,50 +514,52 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
-    """Softmax along ``axis`` (shape and dtype of ``x``); numpy by default (measured)."""
-    if _rows_kernel(x, axis, False):
+    """Softmax along ``axis`` (shape and dtype of ``x``); ``DISPATCH["softmax"]``."""
+    if _rows_kernel(x, "softmax"):
         rows, back = _rows(x, axis)
         return back(softmax_rows_numba(rows))
     return softmax_numpy(x, axis)
 
 
 def softmax_backward(y: np.ndarray, g: np.ndarray, axis: int = -1) -> np.ndarray:
-    """dL/dx from y = softmax(x) and g = dL/dy; the numba row kernel by default."""
-    if _rows_kernel(y, axis, SOFTMAX_BACKWARD_NUMBA):
+    """dL/dx from y = softmax(x) and g = dL/dy; ``DISPATCH["softmax_backward"]``."""
+    if _rows_kernel(y, "softmax_backward"):
         rows, back = _rows(y, axis)
         return back(softmax_backward_rows_numba(rows, _rows(g, axis)[0]))
     return softmax_backward_numpy(y, g, axis)
 
 
 def log_softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
-    """Log-softmax along ``axis``; numpy by default (measured)."""
-    if _rows_kernel(x, axis, False):
+    """Log-softmax along ``axis``; ``DISPATCH["log_softmax"]``."""
+    if _rows_kernel(x, "log_softmax"):
         rows, back = _rows(x, axis)
         return back(log_softmax_rows_numba(rows))
     return log_softmax_numpy(x, axis)
 
 
 def log_softmax_backward(y: np.ndarray, g: np.ndarray, axis: int = -1) -> np.ndarray:
-    """dL/dx from y = log_softmax(x) and g = dL/dy; numpy by default (measured)."""
-    if _rows_kernel(y, axis, False):
+    """dL/dx from y = log_softmax(x) and g = dL/dy; ``DISPATCH["log_softmax_backward"]``."""
+    if _rows_kernel(y, "log_softmax_backward"):
         rows, back = _rows(y, axis)
         return back(log_softmax_backward_rows_numba(rows, _rows(g, axis)[0]))
     return log_softmax_backward_numpy(y, g, axis)
 
 
 def lstm_step_forward(gates, c_prev, c_new) -> None:
-    """The elementwise part of one LSTM step (see ``lstm_step_forward_numba``); numba by
-    default (measured: one pass instead of five numpy passes and two temporaries)."""
-    if _use_numba() and LSTM_FORWARD_NUMBA and gates.dtype == c_prev.dtype == c_new.dtype:
+    """The elementwise part of one LSTM step (see ``lstm_step_forward_numba``), in place;
+    ``DISPATCH["lstm_step_forward"]`` (numpy when the three dtypes differ)."""
+    if _use_numba() and gates.dtype == c_prev.dtype == c_new.dtype \
+            and numba_for("lstm_step_forward"):
         lstm_step_forward_numba(gates, c_prev, c_new)
     else:
         lstm_step_forward_numpy(gates, c_prev, c_new)
 
 
 def lstm_step_backward(t, g_h, g_c, gates, tanh_c, c_prev, dh, dc, dz_t) -> None:
-    """One LSTM backward step (see ``lstm_step_backward_numba``); numba by default
-    (measured: one fused pass instead of about fifteen numpy passes)."""
-    if _use_numba() and LSTM_BACKWARD_NUMBA and gates.dtype == dh.dtype == g_h.dtype:
+    """One LSTM backward step (see ``lstm_step_backward_numba``), in place;
+    ``DISPATCH["lstm_step_backward"]`` (numpy when the dtypes of gates, dh, g_h differ)."""
+    if _use_numba() and gates.dtype == dh.dtype == g_h.dtype \
+            and numba_for("lstm_step_backward"):
         lstm_step_backward_numba(t, g_h, g_c, gates, tanh_c, c_prev, dh, dc, dz_t)
     else:
         lstm_step_backward_numpy(t, g_h, g_c, gates, tanh_c, c_prev, dh, dc, dz_t)
