@@ -1,11 +1,10 @@
-"""The engine core: the graph node (``Function``), the topological walk, and the chain rule.
+"""The engine core: the graph node (``Function``), the topological walk, the chain rule.
 
-An op on tensors runs ``Function.apply``: the op's ``forward`` on the arrays, and, when a
-gradient may be needed, the ``Function`` instance recorded as the result's ``grad_fn``.
-:func:`backward` walks those nodes from the output in reverse topological order and, for
-each, calls the op's derivative rule once (reverse mode: for ``y = f(x)`` and a scalar loss
-``L``, ``dL/dx = (dy/dx)^T dL/dy``; Griewank & Walther, "Evaluating Derivatives", 2008,
-ch. 3), un-broadcasts what it returns and adds it to the gradient of each input.
+``Function.apply`` runs an op's ``forward`` and, when a gradient may be needed, records the
+node as the result's ``grad_fn``. :func:`backward` walks the nodes from the output in
+reverse topological order and calls each op's derivative rule once (reverse mode: for
+``y = f(x)`` and a scalar loss ``L``, ``dL/dx = (dy/dx)^T dL/dy``; Griewank & Walther,
+"Evaluating Derivatives", 2008, ch. 3), then un-broadcasts and adds each input's share.
 
 One rule, every order: an op's ``backward(g, *inputs, out)`` is written with operators and
 the functions of :mod:`tinygrad_attn.dual`, so the same expression runs on arrays (the
@@ -188,7 +187,7 @@ def backward(roots, seeds, retain_graph: bool, create_graph: bool, sink) -> None
             fn = t.grad_fn
             if fn is None:
                 continue
-            _check_saved(fn, t)
+            checks.saved_values(fn, t)
             values = fn.inputs if create_graph else tuple(i.data for i in fn.inputs)
             in_grads = fn.backward(g, *values, out=t if create_graph else t.data)
             in_grads = in_grads if isinstance(in_grads, tuple) else (in_grads,)
@@ -197,7 +196,7 @@ def backward(roots, seeds, retain_graph: bool, create_graph: bool, sink) -> None
                 _anomaly.backward_hook(fn, _value(g), tuple(map(_value, in_grads)))
             for inp, ig in zip(fn.inputs, in_grads):
                 if ig is not None and inp.requires_grad:
-                    ig = unbroadcast(_as_gradient(ig, inp, create_graph), inp.shape)
+                    ig = unbroadcast(checks.as_gradient(ig, inp, create_graph), inp.shape)
                     # out-of-place sum: an array handed out by one rule is never mutated
                     grads[id(inp)] = ig if id(inp) not in grads else grads[id(inp)] + ig
             if not retain_graph:
@@ -206,54 +205,33 @@ def backward(roots, seeds, retain_graph: bool, create_graph: bool, sink) -> None
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bool = False,
          allow_unused: bool = False) -> tuple:
-    """The gradients of ``outputs`` w.r.t. ``inputs``, returned, not stored in ``.grad``
-    (PyTorch's ``torch.autograd.grad``, same arguments and semantics).
-
-    Parameters
-    ----------
-    outputs, inputs : Tensor or sequence of Tensors (``inputs`` must require grad).
-    grad_outputs : None or one array-like/Tensor per output, ``dL/doutput`` (may be None
-        for a one-element output, where it is 1).
-    retain_graph : keep the saved values for another backward (default: ``create_graph``).
-    create_graph : record the graph of the derivative, so the results can be
-        differentiated again (second and higher derivatives; Hessian-vector products).
-    allow_unused : return None for an input the outputs do not depend on, instead of
-        raising.
-
-    Returns
-    -------
-    tuple of Tensors, one per input, of the input's shape and dtype.
-
-    Raises
-    ------
-    RuntimeError: an input that does not require grad, or one the outputs do not use
-    (unless ``allow_unused``); as ``Tensor.backward`` for the outputs and grad_outputs.
+    """The gradients of ``outputs`` w.r.t. ``inputs``, returned as Tensors of the inputs'
+    shapes and dtypes, not added to ``.grad`` (PyTorch's ``torch.autograd.grad``: the same
+    arguments and semantics). ``outputs``/``inputs``: a Tensor or a sequence of them;
+    ``grad_outputs``: one ``dL/doutput`` per output (None: 1 for a one-element output);
+    ``retain_graph`` defaults to ``create_graph``, which records the derivative's graph so
+    the results can be differentiated again; ``allow_unused``: None for an input the
+    outputs do not use. Raises RuntimeError for an input that does not require grad or is
+    unused (unless ``allow_unused``), and as ``Tensor.backward`` for the outputs.
     """
     outputs, inputs = _listed(outputs), _listed(inputs)
     grad_outputs = [None] * len(outputs) if grad_outputs is None else _listed(grad_outputs)
-    if len(grad_outputs) != len(outputs):
-        raise RuntimeError(f"grad: {len(grad_outputs)} grad_outputs for {len(outputs)} outputs "
-                           f"(fix: pass one per output, None for a scalar output)")
-    for k, t in enumerate(inputs):
-        if not t.requires_grad:
-            raise RuntimeError(f"grad: input {k} (shape {t.shape}) does not require grad, so "
-                               f"it has no gradient (fix: create it with requires_grad=True)")
+    checks.grad_arguments(outputs, inputs, grad_outputs)
     seeds = [o._seed_gradient(g, create_graph) for o, g in zip(outputs, grad_outputs)]
-    found, wanted = {}, {id(t) for t in inputs}
+    found = {id(t): None for t in inputs}
 
     def keep(t, g):
-        if id(t) in wanted:
+        if id(t) in found:
             found[id(t)] = g
     backward(outputs, seeds, create_graph if retain_graph is None else retain_graph,
              create_graph, keep)
-    unused = [k for k, t in enumerate(inputs) if id(t) not in found]
+    unused = [k for k, t in enumerate(inputs) if found[id(t)] is None]
     if unused and not allow_unused:
         raise RuntimeError(f"grad: input {unused[0]} was not used to compute the outputs, so "
                            f"its gradient is undefined (fix: pass allow_unused=True to get "
                            f"None for it)")
-    Tensor = _tensor.Tensor
-    return tuple(None if id(t) not in found else found[id(t)]
-                 if isinstance(found[id(t)], Tensor) else Tensor(found[id(t)]) for t in inputs)
+    return tuple(checks.as_gradient(found[id(t)], t, True) if found[id(t)] is not None else None
+                 for t in inputs)
 
 
 def _listed(x) -> list:
@@ -265,37 +243,6 @@ def _value(x):
     return x.data if isinstance(x, _tensor.Tensor) else x
 
 
-def _as_gradient(ig, inp, create_graph: bool):
-    """A rule's result for input ``inp`` as a gradient of ``inp``'s dtype: an ndarray in a
-    first-order pass, a Tensor (recorded) with ``create_graph``."""
-    dtype = inp.dtype
-    if not create_graph:
-        return np.asarray(ig, dtype=dtype)
-    if not isinstance(ig, _tensor.Tensor):
-        return _tensor.Tensor(np.asarray(ig, dtype=dtype))
-    return ig if ig.dtype == dtype else ig.double() if dtype == np.float64 else ig.float()
-
-
-def _check_saved(fn, out) -> None:
-    """RuntimeError when the rule of ``fn`` would read freed or stale values: the graph was
-    released by an earlier backward, or an input's or the output's data were reassigned
-    after the forward pass (e.g. by ``optimizer.step()``)."""
-    if getattr(fn, "released", False):
-        raise RuntimeError(
-            f"backward: trying to backward through the graph a second time (node {fn.name}); "
-            f"its saved values were freed after the first backward (fix: call "
-            f"backward(retain_graph=True) the first time)")
-    stale = [(i, t) for i, (t, v) in enumerate(zip(fn.inputs, fn.input_versions))
-             if t._version != v] + ([("output", out)] if out._version else [])
-    if stale:
-        which, t = stale[0]
-        raise RuntimeError(
-            f"backward: {'the output' if which == 'output' else f'input {which}'} of "
-            f"{fn.name} (shape {t.shape}) was modified after the forward pass (its .data was "
-            f"assigned, e.g. by optimizer.step() or load_state_dict), so its saved value is "
-            f"stale and the gradient would be wrong (fix: compute the forward pass again "
-            f"after the update)")
-
-
 from . import anomaly as _anomaly  # noqa: E402  (after Function: the modules import each other)
+from . import checks  # noqa: E402
 from . import tensor as _tensor  # noqa: E402

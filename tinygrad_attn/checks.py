@@ -1,0 +1,50 @@
+"""The checks of the engine core (:mod:`tinygrad_attn.autograd`), one named helper each, so
+that the core's loop reads as the chain rule: the arguments of ``grad()``, saved values that
+were freed or went stale, and the dtype of a gradient. Each error is one line naming the
+fix."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def grad_arguments(outputs, inputs, grad_outputs) -> None:
+    """RuntimeError unless ``grad_outputs`` has one entry per output and every input
+    requires grad (``autograd.grad``)."""
+    if len(grad_outputs) != len(outputs):
+        raise RuntimeError(f"grad: {len(grad_outputs)} grad_outputs for {len(outputs)} outputs "
+                           f"(fix: pass one per output, None for a scalar output)")
+    for k, t in enumerate(inputs):
+        if not t.requires_grad:
+            raise RuntimeError(f"grad: input {k} (shape {t.shape}) does not require grad, so "
+                               f"it has no gradient (fix: create it with requires_grad=True)")
+
+
+def as_gradient(ig, inp, as_tensor: bool):
+    """A rule's result for ``inp`` as a gradient of ``inp``'s dtype: an ndarray, or a Tensor
+    (recorded when it is one already) with ``as_tensor``."""
+    if not as_tensor:
+        return np.asarray(ig, dtype=inp.dtype)
+    if not isinstance(ig, Tensor):
+        return Tensor(np.asarray(ig, dtype=inp.dtype))
+    return ig if ig.dtype == inp.dtype else ig.double() if inp.dtype == np.float64 else ig.float()
+
+
+def saved_values(fn, out) -> None:
+    """RuntimeError when ``fn``'s rule would read freed values (an earlier backward released
+    the graph) or stale ones (an input's or the output's ``.data`` was assigned since)."""
+    if getattr(fn, "released", False):
+        raise RuntimeError(
+            f"backward: trying to backward through the graph a second time (node {fn.name}); "
+            f"its saved values were freed after the first backward (fix: call "
+            f"backward(retain_graph=True) the first time)")
+    stale = [(f"input {i}", t) for i, (t, v) in enumerate(zip(fn.inputs, fn.input_versions))
+             if t._version != v] + ([("the output", out)] if out._version else [])
+    if stale:
+        raise RuntimeError(
+            f"backward: {stale[0][0]} of {fn.name} (shape {stale[0][1].shape}) was modified "
+            f"after the forward pass (its .data was assigned, e.g. by optimizer.step() or "
+            f"load_state_dict), so its saved value is stale and the gradient would be wrong "
+            f"(fix: compute the forward pass again after the update)")
+
+
+from .tensor import Tensor  # noqa: E402  (tensor imports autograd, which imports this)
