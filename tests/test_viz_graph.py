@@ -10,7 +10,7 @@ import viz
 from models import graphs
 from models.cli import main
 from tinygrad_attn import Tensor, nn, scope
-from viz import graph as vgraph
+from viz import graph_render
 
 
 def _labels(dot_source: str) -> list[str]:
@@ -55,12 +55,12 @@ def test_neuron_graph_shows_every_value_grad_and_the_backward_order():
     numbers = sorted(int(k) for k in re.findall(r"backward #(\d+)", src))
     assert numbers == list(range(1, 8))
     for t in [loss, *names.values()]:
-        fn = t._ctx
+        fn = t.grad_fn
         if fn is None:
             continue
         for inp in fn.inputs:
-            if inp._ctx is not None:
-                assert inp._ctx.backward_order > fn.backward_order
+            if inp.grad_fn is not None:
+                assert inp.grad_fn.backward_order > fn.backward_order
     assert re.search(r'label="Pow\nbackward #1"', src)          # the loss's op runs first
     assert re.search(r'label="Tanh\nbackward #3"', src)
 
@@ -152,16 +152,16 @@ def test_scope_labels_nodes_and_survives_backward():
     with scope("outer"):
         with scope(3):
             y = (x * 2).sum()
-    assert y._ctx.scope == ("outer", 3)
+    assert y.grad_fn.scope == ("outer", 3)
     lin = nn.Linear(2, 1)
     z = lin(x)
-    assert z._ctx.scope == (lin,)
-    assert (x * 1)._ctx.scope == ()
+    assert z.grad_fn.scope == (lin,)
+    assert (x * 1).grad_fn.scope == ()
     y.backward()
-    assert y._ctx.scope == ("outer", 3) and y._ctx.backward_order == 0
-    assert y._ctx.inputs[0]._ctx.backward_order == 1
+    assert y.grad_fn.scope == ("outer", 3) and y.grad_fn.backward_order == 0
+    assert y.grad_fn.inputs[0].grad_fn.backward_order == 1
     later = x * 1
-    assert later._ctx.created > y._ctx.created                 # creation order, kept after release
+    assert later.grad_fn.created > y.grad_fn.created     # creation order, kept after release
 
 
 def test_retain_grads_keeps_intermediate_values_and_grads_after_backward():
@@ -170,7 +170,7 @@ def test_retain_grads_keeps_intermediate_values_and_grads_after_backward():
     loss = h.tanh().sum()
     assert viz.retain_grads(loss) == 3
     loss.backward()
-    kept = loss._ctx.inputs[0]
+    kept = loss.grad_fn.inputs[0]
     assert isinstance(kept, Tensor) and kept.grad is not None
     np.testing.assert_allclose(h.grad, 1 - np.tanh(3 * a.data) ** 2, rtol=1e-6)
 
@@ -207,7 +207,7 @@ def test_render_writes_real_svg_and_png(tmp_path):
 
 
 def test_without_dot_the_source_is_kept_and_the_fix_is_named(tmp_path, monkeypatch):
-    monkeypatch.setattr(vgraph.shutil, "which", lambda name: None)
+    monkeypatch.setattr(graph_render.shutil, "which", lambda name: None)
     x = Tensor([1.0], requires_grad=True)
     with pytest.raises(RuntimeError, match="apt-get install graphviz"):
         viz.render(viz.draw_graph(x * 2), tmp_path / "g.svg")

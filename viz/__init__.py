@@ -11,8 +11,10 @@ from .attention import (draw_attention, plot_attention, plot_attention_grid,
                         plot_attention_heads)
 from .curves import (OutputPathError, check_output_path, display_text, plot_compare,
                      plot_history, save_figure)
-from .graph import (RenderError, check_graph_path, count_ops, draw_graph, graph_size, has_dot,
-                    render, retain_grads)
+from .graph import draw_graph
+from .graph_group import count_ops
+from .graph_render import RenderError, check_graph_path, graph_size, has_dot, render
+from .graph_walk import retain_grads
 
 __all__ = ["plot_compare", "plot_history", "draw_graph", "render", "retain_grads", "has_dot",
            "draw_attention", "plot_attention", "plot_attention_grid", "plot_attention_heads",
