@@ -1,4 +1,6 @@
-"""Tests for models/data.py (question_answer loading, vocabulary, split, date generator)."""
+"""The book's character tasks: question_answer loading (models/pair_files.py), the character
+vocabulary (models/vocab.py), the split (models/datasets.py), the date generator
+(models/date_task.py) and the encoded data set (models/char_dataset.py)."""
 import datetime
 import json
 import re
@@ -9,8 +11,13 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from models.data import (CharVocab, DataError, Dataset, encode_questions, generate_date_task,
-                         load_dataset, load_question_answer, split_train_test)
+from models.char_dataset import Dataset, load_dataset
+from models.codecs import encode_questions
+from models.data_files import DataError
+from models.datasets import split_train_test
+from models.date_task import generate_date_task
+from models.pair_files import load_question_answer
+from models.vocab import Vocab
 from tests.conftest import DATA, SAMPLES, needs_whole_corpus, whole_or_sample
 
 DLFS2 = DATA / "dlfs2"                   # the book's whole files (may be absent)
@@ -55,33 +62,36 @@ def test_load_dataset_date_split_vocab_and_reverse(book):
     ds = load_dataset(book.path, reverse=False)
     n_train, n_test = book.split
     assert isinstance(ds, Dataset) and not ds.reversed and ds.source == str(book.path)
-    assert ds.x_train.shape == (n_train, 29) and ds.t_train.shape == (n_train, 11)
-    assert ds.x_test.shape == (n_test, 29) and ds.t_test.shape == (n_test, 11)
-    assert all(a.dtype == np.int64 for a in (ds.x_train, ds.t_train, ds.x_test, ds.t_test))
-    assert (ds.t_train[:, 0] == ds.start_id).all() and (ds.t_test[:, 0] == ds.start_id).all()
+    assert ds.src_train.shape == (n_train, 29) and ds.tgt_train.shape == (n_train, 11)
+    assert ds.src_test.shape == (n_test, 29) and ds.tgt_test.shape == (n_test, 11)
+    assert all(a.dtype == np.int64
+               for a in (ds.src_train, ds.tgt_train, ds.src_test, ds.tgt_test))
+    assert (ds.tgt_train[:, 0] == ds.start_id).all()
+    assert (ds.tgt_test[:, 0] == ds.start_id).all()
     # vocabulary: first appearance, line by line (question chars, then answer chars)
     qs, ans = load_question_answer(book.path)
     expected = list(dict.fromkeys("".join(q + a for q, a in zip(qs, ans))))
-    assert ds.vocab.id_to_char == expected and len(ds.vocab) == 59
-    assert ds.vocab.id_to_char[:17] == list("septmbr 27,194_-0")
+    assert ds.vocab.itos == expected and len(ds.vocab) == 59
+    assert ds.vocab.itos[:17] == list("septmbr 27,194_-0")
     # the split is a permutation of the encoded rows, matching the book's shuffle
     x = np.stack([ds.vocab.encode(q) for q in qs])
     t = np.stack([ds.vocab.encode(a) for a in ans])
     idx = np.arange(book.lines)
     np.random.seed(1984)
     np.random.shuffle(idx)
-    assert np.array_equal(np.concatenate([ds.x_train, ds.x_test]), x[idx])
-    assert np.array_equal(np.concatenate([ds.t_train, ds.t_test]), t[idx])
+    assert np.array_equal(np.concatenate([ds.src_train, ds.src_test]), x[idx])
+    assert np.array_equal(np.concatenate([ds.tgt_train, ds.tgt_test]), t[idx])
     rows = lambda a, b: sorted(map(tuple, np.concatenate([a, b], axis=1).tolist()))
-    assert rows(np.concatenate([ds.x_train, ds.x_test]),
-                np.concatenate([ds.t_train, ds.t_test])) == rows(x, t)
+    assert rows(np.concatenate([ds.src_train, ds.src_test]),
+                np.concatenate([ds.tgt_train, ds.tgt_test])) == rows(x, t)
     # deterministic, and reverse flips only the inputs
     rev = load_dataset(book.path)
-    assert rev.reversed and rev.x_train.flags["C_CONTIGUOUS"]
-    assert np.array_equal(rev.x_train, ds.x_train[:, ::-1])
-    assert np.array_equal(rev.x_test, ds.x_test[:, ::-1])
-    assert np.array_equal(rev.t_train, ds.t_train) and np.array_equal(rev.t_test, ds.t_test)
-    assert ds.vocab.decode(rev.x_train[0][::-1]) + ds.vocab.decode(rev.t_train[0]) in \
+    assert rev.reversed and rev.src_train.flags["C_CONTIGUOUS"]
+    assert np.array_equal(rev.src_train, ds.src_train[:, ::-1])
+    assert np.array_equal(rev.src_test, ds.src_test[:, ::-1])
+    assert np.array_equal(rev.tgt_train, ds.tgt_train)
+    assert np.array_equal(rev.tgt_test, ds.tgt_test)
+    assert ds.vocab.decode(rev.src_train[0][::-1]) + ds.vocab.decode(rev.tgt_train[0]) in \
         {q + a for q, a in zip(qs, ans)}
 
 
@@ -179,10 +189,10 @@ def test_generator_determinism_and_seed():
 
 def test_load_dataset_builtin():
     ds = load_dataset(n_generated=2000, generator_seed=4, reverse=False)
-    assert ds.x_train.shape == (1800, 29) and ds.t_test.shape == (200, 11)
-    assert "seed=4" in ds.source and (ds.t_train[:, 0] == ds.start_id).all()
+    assert ds.src_train.shape == (1800, 29) and ds.tgt_test.shape == (200, 11)
+    assert "seed=4" in ds.source and (ds.tgt_train[:, 0] == ds.start_id).all()
     lines = set(generate_date_task(2000, seed=4))
-    for x, t in zip(ds.x_test[:50], ds.t_test[:50]):
+    for x, t in zip(ds.src_test[:50], ds.tgt_test[:50]):
         assert ds.vocab.decode(x) + ds.vocab.decode(t) in lines
 
 
@@ -236,9 +246,9 @@ def test_long_line_is_truncated_in_message(tmp_path):
 # ---------------------------------------------------------------- vocabulary
 
 def test_vocab_first_appearance_encode_decode():
-    v = CharVocab.from_texts(["ba b", "_ac"])
-    assert v.id_to_char == ["b", "a", " ", "_", "c"] and len(v) == 5
-    assert v.char_to_id == {"b": 0, "a": 1, " ": 2, "_": 3, "c": 4}
+    v = Vocab.from_texts(["ba b", "_ac"])
+    assert v.itos == ["b", "a", " ", "_", "c"] and len(v) == 5
+    assert v.stoi == {"b": 0, "a": 1, " ": 2, "_": 3, "c": 4}
     ids = v.encode("cab _")
     assert ids.dtype == np.int64 and ids.shape == (5,) and ids.tolist() == [4, 1, 0, 2, 3]
     assert v.decode(ids) == v.decode(ids.tolist()) == v.decode(iter([4, 1, 0, 2, 3])) == "cab _"
@@ -254,31 +264,31 @@ def test_vocab_first_appearance_encode_decode():
 
 
 def test_vocab_dict_and_save_load(tmp_path):
-    v = CharVocab.from_texts(["héllo wörld_", "2024-01-02"])
-    assert CharVocab.from_dict(json.loads(json.dumps(v.to_dict()))) == v
+    v = Vocab.from_texts(["héllo wörld_", "2024-01-02"])
+    assert Vocab.from_dict(json.loads(json.dumps(v.to_dict()))) == v
     p = tmp_path / "vocab.json"
     v.save(p)
     v.save(p)  # overwriting works
-    assert CharVocab.load(p) == v and CharVocab.load(p).char_to_id == v.char_to_id
-    assert json.loads(p.read_text(encoding="utf-8")) == {"id_to_char": v.id_to_char}
+    assert Vocab.load(p) == v and Vocab.load(p).stoi == v.stoi
+    assert json.loads(p.read_text(encoding="utf-8")) == {"id_to_char": v.itos}
     assert [f.name for f in tmp_path.iterdir()] == ["vocab.json"]  # no temp file left
     with pytest.raises(ValueError):
-        CharVocab.from_dict({"id_to_char": ["a", "a"]})
+        Vocab.from_dict({"id_to_char": ["a", "a"]})
     with pytest.raises(ValueError):
-        CharVocab.from_dict({"chars": "ab"})
+        Vocab.from_dict({"chars": "ab"})
 
 
 @settings(max_examples=50, deadline=None)
 @given(st.lists(st.text(max_size=20), max_size=5))
 def test_vocab_roundtrip_property(texts):
-    v = CharVocab.from_texts(texts)
+    v = Vocab.from_texts(texts)
     assert len(v) == len(set("".join(texts)))
     for s in texts:
         assert v.decode(v.encode(s)) == s
 
 
 def test_encode_questions():
-    v = CharVocab.from_texts(["12+3 _15"])
+    v = Vocab.from_texts(["12+3 _15"])
     x = encode_questions(["1+2", "12+3"], v, width=5, reverse=False)
     assert x.dtype == np.int64 and x.shape == (2, 5)
     assert v.decode(x[0]) == "1+2  "

@@ -13,11 +13,12 @@ import zipfile
 import numpy as np
 import pytest
 
-import models.data as mdata
-from models.data import (DataError, DataFileNotFoundError, load_dataset, load_question_answer,
-                         sniff_format)
-from models.translation_data import (TranslationDataError, load_pairs, load_translation,
-                                     tokenize)
+import models.data_files as data_files
+from models.char_dataset import load_dataset
+from models.data_files import DataError, DataFileNotFoundError, sniff_format
+from models.pair_files import TranslationDataError, load_pairs, load_question_answer
+from models.text import tokenize
+from models.translation_dataset import load_translation
 
 LOADERS = {"question_answer": load_question_answer, "pairs": load_pairs, "sniff": sniff_format}
 QA_LINES = [f"{a}+{b}".ljust(5) + "_" + str(a + b).ljust(3) for a in range(10) for b in range(3)]
@@ -144,7 +145,7 @@ def test_an_unreadable_file_is_explained(tmp_path, monkeypatch):
     if sys.platform == "win32" or os.geteuid() == 0:       # permissions do not bind root
         def refuse(path, *args, **kwargs):
             raise PermissionError(13, "Permission denied", str(path))
-        monkeypatch.setattr(mdata.os, "open", refuse)
+        monkeypatch.setattr(data_files.os, "open", refuse)
     else:
         p.chmod(0)
     try:
@@ -159,7 +160,7 @@ def test_an_unreadable_file_is_explained(tmp_path, monkeypatch):
 @pytest.mark.parametrize("loader", ["question_answer", "pairs"])
 def test_a_file_over_the_size_limit_is_refused_before_reading(tmp_path, loader, monkeypatch):
     p = write_pairs(tmp_path) if loader == "pairs" else write_qa(tmp_path)
-    monkeypatch.setattr(mdata, "MAX_DATA_BYTES", 100)
+    monkeypatch.setattr(data_files, "MAX_DATA_BYTES", 100)
     with pytest.raises(DataError) as e:
         LOADERS[loader](p)
     one_line_error(e, "MiB", "limit", "sample")
@@ -225,7 +226,7 @@ def test_a_bom_is_stripped_from_a_question_answer_file(tmp_path):
     p.write_bytes("\ufeff".encode() + "".join(ln + "\n" for ln in QA_LINES).encode())
     questions, answers = load_question_answer(p)
     assert questions[0] == QA_LINES[0][:5] and answers[0] == QA_LINES[0][5:]
-    assert "\ufeff" not in load_dataset(p).vocab.id_to_char
+    assert "\ufeff" not in load_dataset(p).vocab.itos
 
 
 def test_a_bom_is_stripped_from_a_pair_file(tmp_path):
@@ -452,14 +453,16 @@ def pair_data(tmp_path):
 def test_split_validation_of_question_answer_data_is_a_seeded_partition(qa_data):
     v = qa_data.split_validation(0.2, seed=3)
     rows = lambda a, b: sorted(map(tuple, np.concatenate([a, b], 1).tolist()))  # noqa: E731
-    assert sorted(rows(v.x_train, v.t_train) + rows(v.x_valid, v.t_valid)) == \
-        rows(qa_data.x_train, qa_data.t_train)
-    assert len(v.src_valid) == int(27 * 0.2) and v.tgt_valid is v.t_valid
-    assert np.array_equal(v.x_test, qa_data.x_test) and qa_data.x_valid is None
+    assert sorted(rows(v.src_train, v.tgt_train) + rows(v.src_valid, v.tgt_valid)) == \
+        rows(qa_data.src_train, qa_data.tgt_train)
+    assert len(v.src_valid) == len(v.tgt_valid) == int(27 * 0.2)
+    assert not any(hasattr(v, old) for old in ("x_train", "t_train", "x_valid", "t_valid",
+                                               "x_test", "t_test"))   # one name per array
+    assert np.array_equal(v.src_test, qa_data.src_test) and qa_data.src_valid is None
     assert v.counts == {"read": 30, "used": 30, "train": 22, "test": 3, "valid": 5}
     again, other = qa_data.split_validation(0.2, seed=3), qa_data.split_validation(0.2, seed=4)
-    assert np.array_equal(again.x_valid, v.x_valid) and not np.array_equal(other.x_valid,
-                                                                            v.x_valid)
+    assert np.array_equal(again.src_valid, v.src_valid)
+    assert not np.array_equal(other.src_valid, v.src_valid)
     assert v.metadata()["validation"] == {"fraction": 0.2, "seed": 3}
 
 

@@ -17,12 +17,14 @@ import numpy as np
 import pytest
 import sacrebleu
 
-from models.data import CharVocab, Dataset
+import models.metrics as metrics
+from models.char_dataset import Dataset
 from models.decoding import beam_search, greedy_decode, length_penalty
+from models.metrics import BOOTSTRAP_BUDGET, bleu_report, corpus_bleu, format_bleu_report
+from models.text import tokenize
 from models.train import evaluate, exact_match
-from models.translation_data import (BOOTSTRAP_BUDGET, bleu_report, corpus_bleu,
-                                     format_bleu_report, load_translation, tokenize)
-import models.translation_data as td
+from models.translation_dataset import load_translation
+from models.vocab import Vocab
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -60,7 +62,7 @@ class OracleModel:
 
 # ------------------------------------------------------------------ exact match: all, not any
 def _char_data():
-    vocab = CharVocab("_0123456789+ ")
+    vocab = Vocab("_0123456789+ ", kind="char")
     enc = lambda texts: np.stack([vocab.encode(s) for s in texts])      # noqa: E731
     questions = ["1+2 ", "2+2 ", "3+4 ", "9+9 "]
     answers = ["_3  ", "_4  ", "_7  ", "_18 "]
@@ -84,9 +86,13 @@ def test_exact_match_counts_an_item_only_if_every_position_matches():
 
 def test_the_exact_match_helper_counts_only_whole_answers():
     data, model, outputs = _char_data()
-    acc, pred = exact_match(model, data.x_test, data.t_test, data.start_id)
+    acc, pred = exact_match(model, data.src_test, data.tgt_test, data.start_id)
     assert acc == 0.25
     assert [data.vocab.decode(p) for p in pred] == outputs
+    assert metrics.exact_match(pred, data.tgt_test[:, 1:]) == 0.25      # the metric alone
+    assert metrics.exact_match(pred[:0], data.tgt_test[:0, 1:]) == 0.0
+    with pytest.raises(ValueError, match="start column"):
+        metrics.exact_match(pred, data.tgt_test)
 
 
 def test_exact_match_with_beam_search_counts_whole_answers_too():
@@ -274,7 +280,7 @@ def test_bleu_report_of_identical_corpora_is_100_with_no_spread():
 def test_bleu_report_for_a_large_corpus_uses_bounded_memory_and_agrees(monkeypatch):
     hyps, refs = HYPS * 25, REFS * 25
     own = bleu_report(hyps, refs, n_bootstrap=400, seed=3)
-    monkeypatch.setattr(td, "BOOTSTRAP_BUDGET", 0)
+    monkeypatch.setattr(metrics, "BOOTSTRAP_BUDGET", 0)
     bounded = bleu_report(hyps, refs, n_bootstrap=400, seed=3)
     assert bounded["bleu"] == own["bleu"] and bounded["signature"] == own["signature"]
     assert abs(bounded["ci_low"] - own["ci_low"]) < 1.5

@@ -1,4 +1,7 @@
-"""Word-level translation data: tokenizer, Vocab, pair files, TranslationData, metrics.
+"""Word-level translation data: the tokenizer (models/text.py), Vocab (models/vocab.py), pair
+files (models/pair_files.py), TranslationData (models/translation_dataset.py), the codec
+(models/codecs.py), padding and the data protocol (models/datasets.py), metrics
+(models/metrics.py).
 
 Real Tatoeba files: each test of a whole file runs on it when ``tests.conftest.DATA`` has it
 (``whole``, skipped with the file named when absent) and on its sample in ``samples/``
@@ -7,6 +10,7 @@ Real Tatoeba files: each test of a whole file runs on it when ``tests.conftest.D
 import json
 import unicodedata
 from pathlib import Path
+from types import SimpleNamespace
 from typing import NamedTuple
 
 import numpy as np
@@ -14,11 +18,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from models.data import DataError
-from models.translation_data import (TranslationDataError, Vocab, corpus_bleu, corpus_chrf,
-                                     detokenize, load_pairs, load_translation, normalize,
-                                     pad_sequences, src_padding_mask, tokenize,
-                                     translation_codec_from_metadata)
+from models.char_dataset import load_dataset
+from models.codecs import translation_codec_from_metadata
+from models.data_files import DataError
+from models.datasets import Seq2SeqData, pad_sequences, src_padding_mask
+from models.metrics import corpus_bleu, corpus_chrf
+from models.pair_files import TranslationDataError, load_pairs
+from models.text import detokenize, normalize, tokenize
+from models.translation_dataset import load_translation
+from models.vocab import Vocab
 from tests.conftest import DATA, SAMPLES, needs_whole_corpus, whole_or_sample
 
 FRA_SMALL = DATA / "eng-fra" / "fra.tutorial-filter.txt"   # the whole files (may be absent)
@@ -197,23 +205,24 @@ def test_vocab_specials_order_and_round_trip():
     assert (Vocab.PAD, Vocab.SOS, Vocab.EOS, Vocab.UNK) == ("<pad>", "<sos>", "<eos>", "<unk>")
     assert (Vocab.PAD_ID, Vocab.SOS_ID, Vocab.EOS_ID, Vocab.UNK_ID) == (0, 1, 2, 3)
     # frequency descending, ties by first appearance
-    assert v.id_to_token == ["<pad>", "<sos>", "<eos>", "<unk>", "a", "c", "b", "d"]
-    assert len(v) == 8 and v.token_to_id["c"] == 5 and v.lookup("zzz") == Vocab.UNK_ID
+    assert v.itos == ["<pad>", "<sos>", "<eos>", "<unk>", "a", "c", "b", "d"]
+    assert len(v) == 8 and v.stoi["c"] == 5 and v["zzz"] == Vocab.UNK_ID
     ids = v.encode(["d", "a", "zzz"], add_sos=True, add_eos=True)
     assert ids.dtype == np.int64 and ids.tolist() == [1, 7, 4, 3, 2]
-    assert v.decode(ids) == ["d", "a", "<unk>"]
-    assert v.decode(ids, strip_special=False) == ["<sos>", "d", "a", "<unk>", "<eos>"]
-    assert v.decode([4, 2, 5, 0]) == ["a"]  # stops at the first <eos>
-    assert v.decode([0, 4, 0, 5]) == ["a", "c"]  # pads dropped
+    assert v.decode(ids) == "d a <unk>"
+    assert v.decode(ids, strip_special=False) == "<sos> d a <unk> <eos>"
+    assert v.lookup_tokens(ids) == ["<sos>", "d", "a", "<unk>", "<eos>"]
+    assert v.decode([4, 2, 5, 0]) == "a"  # stops at the first <eos>
+    assert v.decode([0, 4, 0, 5]) == "a c"  # pads dropped
     back = Vocab.from_dict(json.loads(json.dumps(v.to_dict())))
     assert back == v and back is not v and back != Vocab(["a"])
 
 
 def test_vocab_min_freq_max_size_and_errors():
     lists = [["x", "y", "y", "z", "z", "z"]]
-    assert Vocab.build(lists, min_freq=2).id_to_token[4:] == ["z", "y"]
-    assert Vocab.build(lists, max_size=5).id_to_token[4:] == ["z"]
-    assert Vocab.build([["<pad>", "w"]]).id_to_token[4:] == ["w"]  # specials never doubled
+    assert Vocab.build(lists, min_freq=2).itos[4:] == ["z", "y"]
+    assert Vocab.build(lists, max_size=5).itos[4:] == ["z"]
+    assert Vocab.build([["<pad>", "w"]]).itos[4:] == ["w"]  # specials never doubled
     with pytest.raises(TypeError, match="tokenize"):
         Vocab.build(["a sentence", "not tokenised"])
     with pytest.raises(ValueError):
@@ -228,6 +237,44 @@ def test_vocab_min_freq_max_size_and_errors():
         Vocab(["a"]).encode("a b")
     with pytest.raises(ValueError):
         Vocab.from_dict({"id_to_token": ["a", "b"]})
+
+
+def test_one_vocab_class_serves_characters_and_words(tmp_path):
+    chars, words = Vocab.from_texts(["ab_", "ba c"]), Vocab.build([["b", "a"], ["a"]])
+    assert (chars.kind, words.kind) == ("char", "word")
+    assert (chars.specials, words.specials) == ((), Vocab.SPECIALS)
+    assert (chars.default_index, words.default_index) == (None, Vocab.UNK_ID)
+    assert chars.itos == ["a", "b", "_", " ", "c"] and words.itos[4:] == ["a", "b"]
+    # the same calls on both: ids in, text out (joined by "" or by " ")
+    assert chars["c"] == 4 and chars.lookup_indices("ba") == [1, 0] and "_" in chars
+    assert words["b"] == 5 and words.lookup_indices(["b", "zz"]) == [5, Vocab.UNK_ID]
+    assert chars.decode(chars.encode("cab")) == "cab" and chars.lookup_tokens([4, 0]) == [
+        "c", "a"]
+    assert words.decode(words.encode(["b", "a"], add_eos=True)) == "b a"
+    assert chars.lookup_indices(["a", "b"]) == [0, 1]   # a list of characters is fine too
+    # what differs by kind: an unknown character is an error, a str is not a word list
+    with pytest.raises(ValueError, match=r"unknown character 'z' at position 1 of 'az'"):
+        chars.lookup_indices("az")
+    with pytest.raises(ValueError, match="unknown character 'z'"):
+        chars["z"]
+    with pytest.raises(TypeError, match="tokenize"):
+        words.lookup_indices("b a")
+    with pytest.raises(ValueError, match="no <sos>"):
+        chars.encode("ab", add_sos=True)
+    with pytest.raises(ValueError, match="1-D"):
+        chars.decode(np.zeros((1, 2), np.int64))
+    # each kind keeps its on-disk layout and comes back as itself
+    assert chars.to_dict() == {"id_to_char": chars.itos}
+    assert words.to_dict() == {"id_to_token": words.itos}
+    for v in (chars, words):
+        assert Vocab.from_dict(json.loads(json.dumps(v.to_dict())), kind=v.kind) == v
+        v.save(tmp_path / f"{v.kind}.json")
+        assert Vocab.load(tmp_path / f"{v.kind}.json") == v
+    assert chars != Vocab(chars.itos) and words != Vocab(words.itos[4:], kind="char")
+    with pytest.raises(ValueError, match="of kind 'word'"):
+        Vocab.from_dict(chars.to_dict(), kind="word")
+    with pytest.raises(ValueError, match="kind must be"):
+        Vocab(["a"], kind="byte")
 
 
 # --- pair files -------------------------------------------------------------------------
@@ -364,7 +411,7 @@ def test_vocabularies_come_from_the_training_split_only(fra):
     for i, (_, tgt_text) in enumerate(fra.test_pairs):
         tokens = tokenize(tgt_text)
         ids = fra.tgt_test[i, 1:1 + len(tokens)]
-        assert ids.tolist() == [fra.tgt_vocab.lookup(t) for t in tokens]
+        assert ids.tolist() == fra.tgt_vocab.lookup_indices(tokens)
         unknown += sum(t not in fra.tgt_vocab for t in tokens)
     assert unknown > 0 and unknown == int((fra.tgt_test == Vocab.UNK_ID).sum())
     assert fra.references()[0] == detokenize(tokenize(fra.test_pairs[0][1]))
@@ -374,12 +421,12 @@ def test_korean_to_english_keeps_hangul_words_in_the_vocabulary(kor, kor_file):
     assert (kor.src_lang, kor.tgt_lang) == ("kor", "eng")
     _check_arrays(kor)
     assert "고양이는" in kor.src_vocab and "cat" in kor.tgt_vocab
-    words = [t for t in kor.src_vocab.id_to_token[4:] if t.isalnum()]
+    words = [t for t in kor.src_vocab.itos[4:] if t.isalnum()]
     assert len(words) > kor_file.min_words and all(_is_hangul_syllable(c) or c.isascii()
                                      for w in words for c in w)
     assert kor_file.counter_word in kor.src_vocab  # digits and a Hangul counter: one token
     assert kor.encode_source("고양이는 귀여워.")[0].tolist() == [
-        kor.src_vocab.lookup(w) for w in ("고양이는", "귀여워", ".")]
+        kor.src_vocab[w] for w in ("고양이는", "귀여워", ".")]
 
 
 def test_length_filter_counts_tokens_without_sos_and_eos(tmp_path):
@@ -406,7 +453,7 @@ def test_reversal_reverses_tokens_and_keeps_padding_on_the_right(fra, fra_file):
         n = int((a != 0).sum())
         assert b[:n].tolist() == a[:n][::-1].tolist() and (b[n:] == 0).all()
     assert rev.encode_source(["Je suis là."]).tolist() == [
-        [fra.src_vocab.lookup(t) for t in (".", "là", "suis", "je")]]
+        [fra.src_vocab[t] for t in (".", "là", "suis", "je")]]
 
 
 def test_split_is_seeded_and_leaves_global_numpy_state_alone(tmp_path):
@@ -470,12 +517,12 @@ def test_source_tokens_are_in_model_order(fra):
     assert fra.codec().source_tokens("Je suis là\u202f!") == ["je", "suis", "là", "!"]
     assert rev.source_tokens("Je suis là\u202f!") == ["!", "là", "suis", "je"]
     assert rev.encode_source("Je suis là !")[0].tolist() == [
-        rev.src_vocab.lookup(t) for t in rev.source_tokens("Je suis là !")]
+        rev.src_vocab[t] for t in rev.source_tokens("Je suis là !")]
 
 
 def test_decode_target_stops_at_eos_and_drops_specials(fra):
     v = fra.tgt_vocab
-    ids = [v.SOS_ID, v.lookup("i'm"), v.lookup("ok"), v.lookup("."), v.EOS_ID, v.lookup("no")]
+    ids = [v.SOS_ID, v["i'm"], v["ok"], v["."], v.EOS_ID, v["no"]]
     assert fra.decode_target(np.array(ids)) == "i'm ok ."
     assert fra.decode_target([v.SOS_ID, v.UNK_ID, v.EOS_ID]) == "<unk>"
     with pytest.raises(ValueError):
@@ -490,6 +537,50 @@ def test_pad_sequences_and_src_padding_mask():
     assert pad_sequences([]).shape == (0, 0)
     with pytest.raises(ValueError):
         src_padding_mask(np.zeros(3, np.int64))
+
+
+# --- the data protocol of the training loop -----------------------------------------------
+
+def _check_protocol(data):
+    """``data`` is a ``Seq2SeqData`` in name and in its arrays' shapes and dtypes."""
+    assert isinstance(data, Seq2SeqData)
+    splits = [("train", data.src_train, data.tgt_train), ("test", data.src_test, data.tgt_test)]
+    if data.src_valid is not None:
+        splits.append(("valid", data.src_valid, data.tgt_valid))
+    else:
+        assert data.tgt_valid is None
+    for name, src, tgt in splits:
+        assert src.dtype == tgt.dtype == np.int64 and src.ndim == tgt.ndim == 2, name
+        assert len(src) == len(tgt) > 0 and tgt.shape[1] >= 2, name
+        assert (tgt[:, 0] == data.start_id).all(), name
+        assert 0 <= src.min() and src.max() < len(data.src_vocab), name
+        assert 0 <= tgt.min() and tgt.max() < len(data.tgt_vocab), name
+    assert data.src_train.shape[1] == data.src_test.shape[1] or data.pad_id is not None
+    for special in (data.pad_id, data.eos_id):
+        assert special is None or (isinstance(special, int) and special < len(data.tgt_vocab))
+    assert isinstance(data.start_id, int) and isinstance(data.reversed, bool)
+    assert data.metric in ("exact_match", "bleu") and isinstance(data.source, str)
+    assert json.loads(json.dumps(data.metadata())) == data.metadata()
+    if data.metric == "bleu":      # what train.evaluate uses of data scored by BLEU
+        assert isinstance(data.lower, bool) and callable(data.decode_target)
+        assert len(data.references()) == len(data.src_test)
+
+
+@pytest.mark.parametrize("kind", ["char", "translation"])
+def test_both_kinds_of_data_satisfy_the_protocol_of_the_training_loop(kind, fra):
+    data = load_dataset(n_generated=300, generator_seed=1) if kind == "char" else fra
+    _check_protocol(data)
+    valid = data.split_validation(0.2, seed=0)
+    _check_protocol(valid)
+    assert len(valid.src_valid) == int(len(data.src_train) * 0.2)
+    if kind == "translation":
+        assert len(valid.valid_references()) == len(valid.src_valid)
+    # the protocol is not vacuous: an object without a validation split's names is not one
+    missing = SimpleNamespace(**{k: getattr(data, k) for k in (
+        "src_train", "tgt_train", "src_test", "tgt_test", "src_vocab", "tgt_vocab", "pad_id",
+        "start_id", "eos_id", "metric", "source", "reversed", "metadata",
+        "split_validation")})
+    assert not isinstance(missing, Seq2SeqData)
 
 
 # --- metrics ----------------------------------------------------------------------------

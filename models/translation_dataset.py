@@ -1,0 +1,407 @@
+"""Word-level translation data: a sentence-pair file -> padded, split int64 id arrays.
+
+The pipeline (:func:`load_translation`) is
+
+    pair file --load_pairs--> sentences --tokenize--> tokens --length filter--> shuffle,
+    split --Vocab.build (training split only)--> vocabularies --encode, pad--> (N, S)
+
+with the pieces in their own modules: ``models.pair_files`` (reading the file),
+``models.text`` (normalisation and tokenisation), ``models.vocab``, ``models.datasets``
+(padding) and ``models.codecs`` (encoding user text like the training data).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from typing import Sequence
+
+import numpy as np
+
+from .codecs import TranslationCodec
+from .datasets import pad_sequences, validation_indices
+from .pair_files import TranslationDataError, check_columns, load_pairs
+from .text import tokenize
+from .vocab import Vocab
+
+__all__ = ["TranslationData", "load_translation"]
+
+
+@dataclass(eq=False)
+class TranslationData:
+    """Tokenised, filtered, split and encoded sentence pairs (a ``models.datasets.Seq2SeqData``).
+
+    Attributes
+    ----------
+    src_train, src_test : np.ndarray, int64, shape (N, S)
+        Source ids right-padded with ``pad_id`` (0); no ``<sos>``/``<eos>``.  With
+        ``reversed`` each sentence's tokens are reversed *before* padding, so padding stays
+        on the right.  Train and test are each padded to their own longest sentence.
+    tgt_train, tgt_test : np.ndarray, int64, shape (N, T + 1)
+        ``<sos> w_1 ... w_k <eos> <pad> ...``: column 0 is always ``start_id``, each row has
+        exactly one ``eos_id``.  T is the longest target in tokens plus one.
+    src_vocab, tgt_vocab : Vocab
+        Built from the training split only; test words unseen in training are ``<unk>``.
+    src_lang, tgt_lang : str
+    reversed : bool
+    lower, split_punctuation : bool
+        Tokeniser options.
+    source : str
+        Human-readable description (file, direction, pair counts, seed).
+    path : str or None
+        Absolute path of the file read.
+    test_pairs : list of (str, str)
+        Raw (source, target) sentences of the test split, in the row order of
+        ``src_test``/``tgt_test``.
+    options : dict
+        The keyword arguments of ``load_translation`` (JSON-safe), so that
+        ``load_translation(path, f"{src_lang}-{tgt_lang}", **options)`` rebuilds this data.
+    counts : dict
+        ``{"read": pairs in the file, "used": after filter and max_pairs, "train", "test"}``,
+        and ``"valid"`` after :meth:`split_validation`.
+    train_pairs : list of (str, str)
+        Raw (source, target) sentences of the training split, in the row order of
+        ``src_train``/``tgt_train``.
+    src_valid, tgt_valid : np.ndarray or None
+        The validation split (layout of the training arrays), None until
+        :meth:`split_validation` made one; ``valid_pairs`` holds its raw sentences.
+    validation : dict or None
+        ``{"fraction": f, "seed": s}`` of :meth:`split_validation`, else None.
+    metric : str
+        ``"bleu"``: the metric to report (``models.metrics.corpus_bleu(hyps,
+        data.references())``).
+    pad_id, start_id, eos_id, unk_id : int
+        0, 1, 2, 3 (identical in both vocabularies).
+    """
+
+    src_train: np.ndarray
+    tgt_train: np.ndarray
+    src_test: np.ndarray
+    tgt_test: np.ndarray
+    src_vocab: Vocab
+    tgt_vocab: Vocab
+    src_lang: str
+    tgt_lang: str
+    reversed: bool
+    lower: bool
+    split_punctuation: bool
+    source: str
+    path: str | None
+    test_pairs: list = field(default_factory=list)
+    options: dict = field(default_factory=dict)
+    counts: dict = field(default_factory=dict)
+    metric: str = "bleu"
+    train_pairs: list = field(default_factory=list)
+    src_valid: np.ndarray | None = None
+    tgt_valid: np.ndarray | None = None
+    valid_pairs: list = field(default_factory=list)
+    validation: dict | None = None
+
+    pad_id = Vocab.PAD_ID
+    start_id = Vocab.SOS_ID
+    eos_id = Vocab.EOS_ID
+    unk_id = Vocab.UNK_ID
+
+    def codec(self) -> TranslationCodec:
+        """The vocabularies and tokeniser options, without the arrays (a new object)."""
+        return TranslationCodec(self.src_vocab, self.tgt_vocab, self.src_lang, self.tgt_lang,
+                                self.reversed, self.lower, self.split_punctuation)
+
+    def encode_source(self, texts) -> np.ndarray:
+        """Encode user sentences like ``src_test``; see ``TranslationCodec.encode_source``.
+
+        Returns ``np.ndarray``, int64, shape (N, S), right-padded; raises ``ValueError`` for a
+        sentence without tokens.
+        """
+        return self.codec().encode_source(texts)
+
+    def decode_target(self, ids) -> str:
+        """One row of target ids -> space-joined text, stopping at ``<eos>``; see
+        ``TranslationCodec.decode_target`` (raises ``ValueError`` for 2-D input)."""
+        return self.codec().decode_target(ids)
+
+    def references(self) -> list[str]:
+        """Test targets as tokenised, space-joined text (len ``len(tgt_test)``).
+
+        Built from the raw test sentences, not from ``tgt_test``, so words missing from the
+        training vocabulary are the real words (a model cannot match them), and compared
+        like with like against ``decode_target`` output by ``models.metrics.corpus_bleu``.
+        """
+        codec = self.codec()
+        return [codec.tokenized_text(tgt) for _, tgt in self.test_pairs]
+
+    def valid_references(self) -> list[str]:
+        """Validation targets as tokenised, space-joined text (len ``len(tgt_valid)``),
+        from the raw sentences like :meth:`references`.
+
+        Raises
+        ------
+        ValueError
+            If there is no validation split (fix: ``split_validation`` first).
+        """
+        if self.src_valid is None:
+            raise ValueError("this TranslationData has no validation split (fix: "
+                             "data = data.split_validation(0.1, seed=0))")
+        codec = self.codec()
+        return [codec.tokenized_text(tgt) for _, tgt in self.valid_pairs]
+
+    def split_validation(self, fraction: float = 0.1, seed: int = 0) -> "TranslationData":
+        """A new TranslationData whose training pairs are split into training and validation.
+
+        ``int(len(src_train) * fraction)`` training pairs, drawn with
+        ``np.random.default_rng(seed).permutation``, become ``src_valid``/``tgt_valid`` (and
+        ``valid_pairs``, their raw sentences, for :meth:`valid_references`); the rest stay
+        the training pairs in their order.  The test split, ``self`` and the vocabularies
+        are unchanged: they were built on the whole training split, so a checkpoint's
+        vocabulary still matches ``load_translation`` with the stored options, and no
+        validation word is ``<unk>`` (validation BLEU is therefore a little optimistic
+        next to test BLEU; use it to choose, the test split to report).
+
+        Parameters
+        ----------
+        fraction : float in (0, 1)
+        seed : int >= 0
+
+        Returns
+        -------
+        TranslationData
+            With ``src_valid``, ``tgt_valid``, ``valid_pairs``, ``counts["valid"]``,
+            ``validation`` set and ``source`` naming the split.
+
+        Raises
+        ------
+        TranslationDataError
+            If the validation or the remaining training split would be empty (with the
+            counts), a validation split exists already, or ``train_pairs`` is missing.
+        ValueError
+            If ``fraction`` is not in (0, 1) or ``seed`` is not an integer >= 0.
+        """
+        if len(self.train_pairs) != len(self.src_train):
+            raise TranslationDataError(self.path or self.source, None, None,
+                                       "holds no raw training sentences (train_pairs)",
+                                       "make the data with load_translation")
+        train, valid = validation_indices(self, len(self.src_train), fraction, seed)
+        counts = {**self.counts, "train": len(train), "valid": len(valid)}
+        source = self.source.replace(f"{self.counts.get('train')} train /",
+                                     f"{len(train)} train / {len(valid)} valid "
+                                     f"(seed {seed}) /")
+        return replace(self, src_train=self.src_train[train], tgt_train=self.tgt_train[train],
+                       src_valid=self.src_train[valid], tgt_valid=self.tgt_train[valid],
+                       train_pairs=[self.train_pairs[i] for i in train.tolist()],
+                       valid_pairs=[self.train_pairs[i] for i in valid.tolist()],
+                       counts=counts, source=source,
+                       validation={"fraction": float(fraction), "seed": int(seed)})
+
+    def metadata(self) -> dict:
+        """JSON-safe description for a checkpoint.
+
+        Returns
+        -------
+        dict
+            ``TranslationCodec.metadata()`` plus ``direction`` (``"fra-eng"``),
+            ``options`` (``load_translation`` keyword arguments), ``counts``, ``metric``,
+            ``data_path``, ``data_source`` and ``validation`` (None, or the fraction and
+            seed of :meth:`split_validation`).
+            ``models.codecs.translation_codec_from_metadata`` rebuilds the codec from it,
+            ``load_translation(meta["data_path"], meta["direction"], **meta["options"])``
+            rebuilds the data, and ``.split_validation(**meta["validation"])`` on it the
+            validation split.
+        """
+        meta = self.codec().metadata()
+        meta.update(direction=f"{self.src_lang}-{self.tgt_lang}", options=dict(self.options),
+                    counts=dict(self.counts), metric=self.metric, data_path=self.path,
+                    data_source=self.source, validation=self.validation)
+        return meta
+
+
+def load_translation(path, direction=None, *, max_len: int | None = None, min_len: int = 1,
+                     lower: bool = True, split_punctuation: bool = True,
+                     reverse_source: bool = False, test_fraction: float = 0.1,
+                     seed: int = 1984, min_freq: int = 1, max_pairs: int | None = None,
+                     columns: Sequence[str] | None = None) -> TranslationData:
+    """Load a sentence-pair file as padded, split word-id arrays.
+
+    Steps: ``load_pairs`` -> ``tokenize`` both sides -> length filter -> shuffle with
+    ``np.random.default_rng(seed).permutation`` (numpy's global state is untouched) ->
+    keep the first ``max_pairs`` -> the last ``int(n * test_fraction)`` pairs are the test
+    split -> ``Vocab.build`` on the training split only -> encode and right-pad.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        See ``load_pairs``.
+    direction : str, optional
+        ``"fra-eng"`` = French source, English target; default non-English -> English.
+    max_len : int, optional
+        Drop pairs where either side has more than ``max_len`` tokens.  Counted in
+        ``tokenize`` tokens, *without* ``<sos>``/``<eos>`` (so targets are at most
+        ``max_len + 2`` ids wide).
+    min_len : int
+        Drop pairs where either side has fewer than ``min_len`` (>= 1) tokens.
+    lower, split_punctuation : bool
+        ``tokenize`` options (stored, and reused by ``encode_source``).
+    reverse_source : bool
+        Reverse each source sentence before padding.
+    test_fraction : float
+        In ``[0, 1)``.
+    seed : int
+        Shuffle seed.
+    min_freq : int
+        ``Vocab.build`` threshold, applied to each language separately.
+    max_pairs : int, optional
+        Use at most this many pairs (a random subset, taken after filtering and shuffling,
+        before splitting).
+    columns : (str, str), optional
+        Languages of column 1 and 2 when the file name does not tell; see ``load_pairs``.
+
+    Returns
+    -------
+    TranslationData
+        Split sizes in ``counts``; :meth:`TranslationData.split_validation` carves a
+        validation split from the training pairs.
+
+    Raises
+    ------
+    FileNotFoundError, TranslationDataError
+        As ``load_pairs``; also ``TranslationDataError`` if no pair survives the length
+        filter (the message gives the limits that would keep some), if no pair is left for
+        training, if ``test_fraction > 0`` leaves the test split empty (with the counts),
+        or if ``max_len``, ``min_len``, ``max_pairs`` or ``min_freq`` is not an integer
+        >= 1 (``max_len``/``max_pairs`` may be None).
+    ValueError
+        If ``test_fraction`` is not in [0, 1) or ``min_len > max_len``.
+    """
+    _check_options(path, max_len, min_len, max_pairs, min_freq, test_fraction)
+    src_texts, tgt_texts, src_lang, tgt_lang = load_pairs(path, direction, columns=columns)
+    n_read = len(src_texts)
+    kept = _length_filter(path, src_texts, tgt_texts, lower, split_punctuation, min_len,
+                          max_len)
+    train, test, n_used = _shuffle_and_split(path, kept, seed, max_pairs, test_fraction,
+                                             n_read)
+    src_vocab = Vocab.build((p[2] for p in train), min_freq=min_freq)
+    tgt_vocab = Vocab.build((p[3] for p in train), min_freq=min_freq)
+    src_train, tgt_train = _encode_pairs(train, src_vocab, tgt_vocab, reverse_source)
+    src_test, tgt_test = _encode_pairs(test, src_vocab, tgt_vocab, reverse_source)
+    abspath = os.path.abspath(path)
+    source = (f"{abspath} ({src_lang}->{tgt_lang}; {n_read} pairs read, "
+              f"{n_used} used: {len(train)} train / {len(test)} test; seed {seed})")
+    options = {"max_len": max_len, "min_len": int(min_len), "lower": bool(lower),
+               "split_punctuation": bool(split_punctuation),
+               "reverse_source": bool(reverse_source), "test_fraction": float(test_fraction),
+               "seed": int(seed), "min_freq": int(min_freq), "max_pairs": max_pairs,
+               "columns": None if columns is None else list(check_columns(columns))}
+    counts = {"read": n_read, "used": n_used, "train": len(train), "test": len(test)}
+    return TranslationData(
+        src_train=src_train, tgt_train=tgt_train, src_test=src_test, tgt_test=tgt_test,
+        src_vocab=src_vocab, tgt_vocab=tgt_vocab, src_lang=src_lang, tgt_lang=tgt_lang,
+        reversed=bool(reverse_source), lower=bool(lower),
+        split_punctuation=bool(split_punctuation), source=source, path=abspath,
+        test_pairs=[(p[0], p[1]) for p in test], options=options, counts=counts,
+        train_pairs=[(p[0], p[1]) for p in train])
+
+
+# -- the steps of load_translation -------------------------------------------------------
+
+def _check_options(path, max_len, min_len, max_pairs, min_freq, test_fraction) -> None:
+    """The argument checks of :func:`load_translation` (its Raises section)."""
+    _check_int_option(path, "max_len", max_len, "--max-len", none_ok=True)
+    _check_int_option(path, "min_len", min_len, None)
+    _check_int_option(path, "max_pairs", max_pairs, "--max-pairs", none_ok=True)
+    _check_int_option(path, "min_freq", min_freq, "--min-freq")
+    if max_len is not None and min_len > max_len:
+        raise ValueError(f"min_len={min_len} is larger than max_len={max_len} (fix: keep "
+                         "min_len <= max_len)")
+    if (isinstance(test_fraction, bool) or not isinstance(test_fraction, (int, float))
+            or not 0 <= test_fraction < 1):
+        raise ValueError(f"test_fraction must be a number in [0, 1), got {test_fraction!r} "
+                         "(fix: e.g. 0.1 holds out 10 % of the pairs for testing)")
+
+
+def _check_int_option(path, name: str, value, flag: str | None, none_ok: bool = False):
+    """DataError unless ``value`` is an integer >= 1 (or None when ``none_ok``)."""
+    if value is None and none_ok:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        flag_text = f" ({flag})" if flag else ""
+        raise TranslationDataError(
+            path, None, None, f"{name}={value!r}{flag_text} would leave no pair to use",
+            f"pass an integer {name} >= 1" + (" or None for no limit" if none_ok else ""))
+
+
+def _length_filter(path, src_texts, tgt_texts, lower: bool, split_punctuation: bool,
+                   min_len: int, max_len: int | None) -> list[tuple]:
+    """The pairs with ``min_len``..``max_len`` tokens on both sides, each as (source text,
+    target text, source tokens, target tokens), in file order; TranslationDataError (with
+    the limits that would keep some) if none is left."""
+    upper = max_len if max_len is not None else float("inf")
+    kept = []
+    shortest, longest_short = float("inf"), 0   # in tokens: smallest longer side, largest
+    for s, t in zip(src_texts, tgt_texts):       # shorter side (for the error message)
+        s_tok = tokenize(s, lower, split_punctuation)
+        t_tok = tokenize(t, lower, split_punctuation)
+        short, long = min(len(s_tok), len(t_tok)), max(len(s_tok), len(t_tok))
+        shortest, longest_short = min(shortest, long), max(longest_short, short)
+        if min_len <= short and long <= upper:
+            kept.append((s, t, s_tok, t_tok))
+    if not kept:
+        raise _all_filtered(path, len(src_texts), min_len, max_len, shortest, longest_short)
+    return kept
+
+
+def _shuffle_and_split(path, kept: list, seed: int, max_pairs, test_fraction: float,
+                       n_read: int):
+    """(train, test, number used): ``kept`` shuffled with ``np.random.default_rng(seed)``,
+    cut to ``max_pairs``, the last ``int(n * test_fraction)`` the test split;
+    TranslationDataError if a split that must hold pairs is empty."""
+    n_filtered = len(kept)
+    order = np.random.default_rng(seed).permutation(len(kept))
+    kept = [kept[i] for i in order.tolist()]
+    if max_pairs is not None:
+        kept = kept[:max_pairs]
+    n_test = int(len(kept) * test_fraction)
+    train, test = kept[:len(kept) - n_test], kept[len(kept) - n_test:]
+    if not train or (test_fraction > 0 and not test):
+        raise _split_error(path, n_read, n_filtered, len(kept), len(train), len(test),
+                           test_fraction, max_pairs)
+    return train, test, len(kept)
+
+
+def _encode_pairs(pairs: list, src_vocab: Vocab, tgt_vocab: Vocab, reverse_source: bool):
+    """(src (N, S), tgt (N, T + 1)) int64: sources right-padded (reversed first if
+    ``reverse_source``), targets ``<sos> ... <eos>`` right-padded (2 columns if N = 0)."""
+    src = pad_sequences([src_vocab.encode(p[2][::-1] if reverse_source else p[2])
+                         for p in pairs])
+    tgt = pad_sequences([tgt_vocab.encode(p[3], add_sos=True, add_eos=True)
+                         for p in pairs], width=None if pairs else 2)
+    return src, tgt
+
+
+def _all_filtered(path, n_read: int, min_len: int, max_len, shortest: int,
+                  longest_short: int) -> TranslationDataError:
+    """The error for a length filter that drops every pair (with the limits that keep some)."""
+    need = []
+    if max_len is not None and shortest > max_len:
+        need.append(f"max_len (--max-len) >= {shortest}")
+    if longest_short < min_len:
+        need.append(f"min_len <= {longest_short}")
+    return TranslationDataError(
+        path, None, None, f"none of the {n_read} pairs has {min_len}..{max_len} tokens on "
+        f"both sides (the shortest pair's longer side has {shortest} tokens)",
+        "pass " + (" and ".join(need) or "wider length limits") + ", or no limit (leave out "
+        "--max-len; max_len=None)")
+
+
+def _split_error(path, n_read, n_filtered, n_used, n_train, n_test, test_fraction,
+                 max_pairs) -> TranslationDataError:
+    """The error for a split with no training pair or (with test_fraction > 0) no test pair."""
+    need = 1
+    while ((test_fraction > 0 and int(need * test_fraction) < 1)
+           or need - int(need * test_fraction) < 1):
+        need += 1
+    why = [f"{n_read} pairs read", f"{n_filtered} kept by the length filter"]
+    if max_pairs is not None:
+        why.append(f"{n_used} used (max_pairs={max_pairs})")
+    empty = "training" if not n_train else "test"
+    return TranslationDataError(
+        path, None, None, f"the {empty} split is empty: {', '.join(why)}, split "
+        f"{n_train} train / {n_test} test at test_fraction={test_fraction:g}",
+        f"use at least {need} pairs (more data, a larger --max-pairs or --max-len)")
