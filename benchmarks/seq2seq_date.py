@@ -52,7 +52,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import tinygrad_attn as tg  # noqa: E402
-from models.data import load_dataset  # noqa: E402
+from models.char_dataset import load_dataset  # noqa: E402
 from models.train import TrainConfig, build_model  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "dlfs2" / "date.txt"
@@ -250,7 +250,7 @@ import time, json
 t0 = time.perf_counter()
 import tinygrad_attn
 t1 = time.perf_counter()
-from models.data import load_dataset
+from models.char_dataset import load_dataset
 from models.train import TrainConfig, build_model
 data = load_dataset({path!r})
 model = build_model(TrainConfig(), len(data.src_vocab), len(data.tgt_vocab))
@@ -270,7 +270,7 @@ import json, resource, statistics, sys, time
 sys.argv = ["x"]
 sys.path.insert(0, "benchmarks")
 import seq2seq_date as b
-from models.data import load_dataset
+from models.char_dataset import load_dataset
 from models.train import TrainConfig
 data = load_dataset({path!r})
 cfg = TrainConfig()

@@ -56,7 +56,7 @@ sys.path.insert(0, str(ROOT))
 
 from models.train import (TrainConfig, _trim, build_model, format_score,
                           training_batch, translation_score, with_validation)
-from models.translation_data import load_translation
+from models.translation_dataset import load_translation
 from tinygrad_attn.fileio import atomic_open
 
 DEFAULT_DATA = "../shared/data/eng-fra/fra.tutorial-filter.txt"
