@@ -313,19 +313,54 @@ def _attention_mask(T: int, S: int, batch: tuple = (), attn_mask=None, key_paddi
     return mask
 
 
-def masked_softmax(scores: Tensor, mask=None) -> Tensor:
-    """softmax over the last axis of ``scores`` where ``mask`` (bool, broadcastable to
-    ``scores``; True = masked out) is False, and exactly 0 where it is True.
+def masked_softmax(scores: Tensor, mask=None, dim: int = -1) -> Tensor:
+    """Softmax of ``scores`` along ``dim`` over the positions the mask leaves in: the one
+    masked softmax of this project (attention layers, ``scaled_dot_product_attention``).
 
-    Masked scores are set to the dtype's most negative finite number before the softmax (so
-    e^(min - max) underflows to 0 and no inf - inf = NaN appears), and the weights there
-    are then set to 0, so a row whose every position is masked is all zeros, not uniform.
-    ``mask=None`` is a plain softmax. Composed from masked_fill and softmax.
+    Parameters
+    ----------
+    scores : Tensor float32/float64, any shape, e.g. attention scores (N, T, S).
+    mask : optional bool array or Tensor, broadcastable to ``scores.shape`` by numpy's
+        (and PyTorch's) rule, trailing axes aligned: **True = masked out** (the position
+        gets weight 0), False = kept. This is the meaning of a bool ``key_padding_mask`` /
+        ``attn_mask`` in PyTorch's ``nn.MultiheadAttention`` and of ``torch._masked_softmax``
+        (the opposite of ``F.scaled_dot_product_attention``'s bool ``attn_mask`` and of
+        ``torch.masked``, where True = kept). A key padding mask (N, S) for scores (N, T, S)
+        is passed as ``mask[:, None, :]``. ``None``: a plain softmax.
+    dim : int, the axis the weights sum over (default the last, the keys).
+
+    Returns
+    -------
+    Tensor of the shape and dtype of ``scores``: non-negative, exactly 0 where masked, each
+    slice along ``dim`` summing to 1 over its kept positions. **A fully masked slice is
+    all zeros** (where PyTorch's masked softmaxes give NaN), so a padded query contributes
+    nothing and never NaN; its gradient is zero too.
+
+    Raises
+    ------
+    ValueError  ``mask`` does not broadcast to ``scores.shape`` (a mask that would widen
+        the result is refused too).
+    TypeError  ``scores`` is not float32/float64 (from softmax).
+
+    Math: masked scores are set to the dtype's most negative finite number before the
+    softmax (e^(min - max) underflows to 0, and no inf - inf = NaN appears), then the
+    weights there are set to 0. Composed from ``masked_fill`` and ``softmax``, so its
+    backward is theirs.
     """
     if mask is None:
-        return scores.softmax(axis=-1)
+        return scores.softmax(dim)
+    mask = np.asarray(mask.data if isinstance(mask, Tensor) else mask, dtype=bool)
+    try:
+        fits = np.broadcast_shapes(mask.shape, scores.shape) == scores.shape
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(f"masked_softmax: the mask's shape {mask.shape} does not broadcast to "
+                         f"the scores' shape {scores.shape} (fix: give it the scores' trailing "
+                         f"axes, True where masked; e.g. a key padding mask (N, S) for scores "
+                         f"(N, T, S) as mask[:, None, :])")
     scores = scores.masked_fill(mask, float(np.finfo(scores.dtype).min))
-    return scores.softmax(axis=-1).masked_fill(mask, 0.0)
+    return scores.softmax(dim).masked_fill(mask, 0.0)
 
 
 def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn_mask=None,

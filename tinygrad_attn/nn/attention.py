@@ -10,27 +10,25 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import functional as F
+from ..functional import masked_softmax
 from ..tensor import Tensor
 from .layers import Linear
 from .module import Module, _check_size
 
 
-def masked_softmax(scores: Tensor, key_padding_mask=None) -> Tensor:
-    """softmax over the last axis (S) of ``scores`` (N, ..., S), with source padding removed:
-    :func:`tinygrad_attn.functional.masked_softmax` with ``key_padding_mask`` bool (N, S),
-    True = padding, broadcast over the middle axes. Padded positions get exactly 0 and a
-    fully padded row is all zeros. Raises ValueError if the mask's shape is not (N, S).
-    """
+def _padding_mask(scores: Tensor, key_padding_mask):
+    """``key_padding_mask`` bool (N, S), True = padding, as a mask for
+    :func:`tinygrad_attn.functional.masked_softmax` over ``scores`` (N, ..., S): (N, 1, ..., S)
+    (None stays None). Raises ValueError if the mask's shape is not (N, S)."""
     if key_padding_mask is None:
-        return scores.softmax(axis=-1)
+        return None
     mask = np.asarray(key_padding_mask, dtype=bool)
     N, S = scores.shape[0], scores.shape[-1]
     if mask.shape != (N, S):
         raise ValueError(f"attention: key_padding_mask must be (N, S) = ({N}, {S}) for scores "
                          f"{scores.shape}, got {mask.shape} (fix: one row per sentence, True "
                          f"where the source is padding)")
-    return F.masked_softmax(scores, mask.reshape((N,) + (1,) * (scores.ndim - 2) + (S,)))
+    return mask.reshape((N,) + (1,) * (scores.ndim - 2) + (S,))
 
 
 class LuongAttention(Module):
@@ -50,7 +48,7 @@ class LuongAttention(Module):
         query : (N, T, Hq) decoder states h_t.  keys : (N, S, Hk) encoder states h_s (also
         the values). key_padding_mask : optional bool (N, S), True where the source is padding.
         Returns ``context`` (N, T, Hk) = sum_s a_ts h_s and ``weights`` a (N, T, S) =
-        softmax over S of the scores (see :func:`masked_softmax`).
+        softmax over S of the scores (:func:`tinygrad_attn.functional.masked_softmax`).
 
     Raises ValueError for an unknown score, missing sizes, sizes < 1 or inputs of the wrong
     shape; TypeError for sizes that are not ints.
@@ -78,6 +76,10 @@ class LuongAttention(Module):
             self.W_a = Linear(query_size + key_size, self.attn_size, bias=False)
             self.v_a = Linear(self.attn_size, 1, bias=False)
 
+    def extra_repr(self) -> str:
+        """``score=general`` (the layers themselves print as sub-modules)."""
+        return f"score={self.score}"
+
     def scores(self, query: Tensor, keys: Tensor) -> Tensor:
         """The unnormalised scores (N, T, S) of eq. 8."""
         if self.score == "dot":
@@ -99,7 +101,8 @@ class LuongAttention(Module):
             raise ValueError(f"LuongAttention({self.score!r}): query (N, T, H) and keys "
                              f"(N, S, H) must {want}, got {query.shape} and {keys.shape} (fix: "
                              f"build the layer with the decoder's and encoder's sizes)")
-        weights = masked_softmax(self.scores(query, keys), key_padding_mask)   # (N, T, S)
+        scores = self.scores(query, keys)                                      # (N, T, S)
+        weights = masked_softmax(scores, _padding_mask(scores, key_padding_mask))
         return weights @ keys, weights
 
 
@@ -118,7 +121,7 @@ class BahdanauAttention(Module):
         query : (N, Hq) the previous decoder state. keys : (N, S, Hk) encoder states h_j.
         key_padding_mask : optional bool (N, S), True = padding. projected_keys : optional
         ``project_keys(keys)`` (N, S, A), computed once per sentence instead of every step.
-        Returns ``context`` (N, Hk) and ``weights`` (N, S) (see :func:`masked_softmax`).
+        Returns ``context`` (N, Hk) and ``weights`` (N, S) (masked as in ``LuongAttention``).
 
     Raises ValueError for inputs of the wrong shape or sizes < 1; TypeError for sizes that
     are not ints.
@@ -147,6 +150,6 @@ class BahdanauAttention(Module):
                              f"pass one decoder state per sentence, the previous one)")
         uh = projected_keys if projected_keys is not None else self.project_keys(keys)
         e = self.v_a((self.W_a(query).unsqueeze(1) + uh).tanh()).squeeze(-1)      # (N, S)
-        weights = masked_softmax(e, key_padding_mask)
+        weights = masked_softmax(e, _padding_mask(e, key_padding_mask))
         context = (weights.unsqueeze(1) @ keys).squeeze(1)                         # (N, Hk)
         return context, weights

@@ -40,6 +40,11 @@ class Linear(Module):
         y = x @ self.weight.T
         return y + self.bias if self.bias is not None else y
 
+    def extra_repr(self) -> str:
+        """``in_features=4, out_features=8, bias=True`` (PyTorch's text)."""
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"bias={self.bias is not None}")
+
 
 class Embedding(Module):
     """A lookup table (PyTorch's ``nn.Embedding``): ids (any shape, int) -> ids.shape + (D,).
@@ -58,6 +63,11 @@ class Embedding(Module):
     def forward(self, ids) -> Tensor:
         return F.embedding(ids, self.weight)
 
+    def extra_repr(self) -> str:
+        """``10, 4``: num_embeddings, embedding_dim (PyTorch's text)."""
+        return f"{self.num_embeddings}, {self.embedding_dim}"
+
+
 class Dropout(Module):
     """Inverted dropout with probability ``p`` in training mode, identity in eval mode
     (PyTorch's ``nn.Dropout``; see :func:`tinygrad_attn.functional.dropout`).
@@ -69,15 +79,21 @@ class Dropout(Module):
     def forward(self, x: Tensor) -> Tensor:
         return F.dropout(x, self.p, self.training)
 
+    def extra_repr(self) -> str:
+        """``p=0.1, inplace=False`` (PyTorch's text; this Dropout never works in place)."""
+        return f"p={self.p}, inplace=False"
+
 
 class LayerNorm(Module):
     """Layer normalisation over the trailing ``normalized_shape`` axes (Ba et al. 2016),
     with learnable ``weight`` (ones) and ``bias`` (zeros) of that shape (PyTorch's
-    ``nn.LayerNorm``; see :func:`tinygrad_attn.functional.layer_norm`).
+    ``nn.LayerNorm``; see :func:`tinygrad_attn.functional.layer_norm`). Neither with
+    ``elementwise_affine=False``; no ``bias`` with ``bias=False``, as in PyTorch.
     Raises TypeError / ValueError for sizes that are not ints >= 1, ValueError for an eps
     that is negative or not finite."""
 
-    def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True):
+    def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True,
+                 bias: bool = True):
         shape = (normalized_shape,) if not isinstance(normalized_shape, (tuple, list)) \
             else tuple(normalized_shape)
         shape = tuple(_check_size("LayerNorm", "normalized_shape", n) for n in shape)
@@ -86,10 +102,16 @@ class LayerNorm(Module):
                              f"the usual value is 1e-5)")
         self.normalized_shape, self.eps = shape, eps
         self.weight = Parameter(np.ones(shape)) if elementwise_affine else None
-        self.bias = Parameter(np.zeros(shape)) if elementwise_affine else None
+        self.bias = Parameter(np.zeros(shape)) if elementwise_affine and bias else None
 
     def forward(self, x: Tensor) -> Tensor:
         return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        """``(8,), eps=1e-05, elementwise_affine=True, bias=True`` (PyTorch's text)."""
+        return (f"{self.normalized_shape}, eps={self.eps}, elementwise_affine="
+                f"{self.weight is not None}, bias={self.bias is not None}")
+
 
 def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
                     error_if_nonfinite: bool = False) -> float:

@@ -174,6 +174,60 @@ class Module:
         for k, value in values.items():
             own[k].data = np.array(value, dtype=own[k].dtype)
 
+    def extra_repr(self) -> str:
+        """The text inside this module's parentheses in ``repr`` (PyTorch's hook): empty
+        here; layers return their constructor arguments, e.g. ``Linear``'s
+        ``in_features=4, out_features=8, bias=True``. May span several lines."""
+        return ""
+
+    def __repr__(self) -> str:
+        """PyTorch's layout: ``Name(extra)`` for a module without sub-modules, otherwise
+        ``Name(`` then the lines of ``extra_repr()`` and one ``(attribute): child`` per
+        sub-module, each indented by two spaces, then ``)``. A list, tuple or dict of
+        modules prints as PyTorch's ``ModuleList`` / ``ModuleDict``, with runs of equal
+        consecutive entries folded (``(0-1): 2 x Layer(...)``). Parameters are not shown."""
+        lines = self.extra_repr().split("\n") if self.extra_repr() else []
+        children = [f"({name}): {text}" for name, text in self._child_reprs()]
+        if not children and len(lines) <= 1:
+            return f"{type(self).__name__}({''.join(lines)})"
+        return _block(type(self).__name__, lines + children)
+
+    def _child_reprs(self):
+        """(attribute, repr text) of each sub-module or container of sub-modules, in
+        definition order."""
+        for name, value in vars(self).items():
+            if isinstance(value, Module):
+                yield name, repr(value)
+            elif isinstance(value, (list, tuple)) and any(isinstance(v, Module) for v in value):
+                yield name, _module_list_repr([(i, v) for i, v in enumerate(value)
+                                               if isinstance(v, Module)])
+            elif isinstance(value, dict) and any(isinstance(v, Module) for v in value.values()):
+                yield name, _block("ModuleDict", [f"({k}): {v!r}" for k, v in value.items()
+                                                  if isinstance(v, Module)])
+
     def num_parameters(self) -> int:
         """Total number of scalar weights."""
         return sum(p.size for p in self.parameters())
+
+
+def _block(name: str, lines: list) -> str:
+    """``name(`` + the lines indented by two spaces (each line of a multi-line entry) + ``)``."""
+    body = "\n".join(lines).replace("\n", "\n  ")
+    return f"{name}(\n  {body}\n)"
+
+
+def _module_list_repr(items: list) -> str:
+    """PyTorch's ``ModuleList`` text for (index, module) pairs: a run of consecutive entries
+    with the same text prints once as ``(first-last): n x text``."""
+    texts = [repr(m) for _, m in items]
+    entries, k = [], 0
+    while k < len(items):
+        end = k + 1
+        while end < len(items) and items[end][0] == items[end - 1][0] + 1 \
+                and texts[end] == texts[k]:
+            end += 1
+        first, last = items[k][0], items[end - 1][0]
+        entries.append(f"({first}): {texts[k]}" if end - k == 1 else
+                       f"({first}-{last}): {end - k} x {texts[k]}")
+        k = end
+    return _block("ModuleList", entries)

@@ -57,6 +57,10 @@ class _Cell(Module):
         if self.bias:
             self.bias_ih, self.bias_hh = b_ih, b_hh
 
+    def extra_repr(self) -> str:
+        """PyTorch's text: the sizes, then ``bias=False`` when there is no bias (``4, 8``)."""
+        return f"{self.input_size}, {self.hidden_size}" + ("" if self.bias else ", bias=False")
+
     def _args(self, x: Tensor, hx):
         h = hx if hx is not None else Tensor(np.zeros((x.shape[0], self.hidden_size), x.dtype))
         if self.bias:
@@ -85,6 +89,10 @@ class LSTMCell(_Cell):
                  fused: bool = False):
         super().__init__(input_size, hidden_size, bias)
         self.fused = fused
+
+    def extra_repr(self) -> str:
+        """PyTorch's text, and ``fused=True`` (not in PyTorch) when set."""
+        return super().extra_repr() + (", fused=True" if self.fused else "")
 
     def forward(self, x: Tensor, hx=None):
         if hx is None:
@@ -133,6 +141,11 @@ class RNNCell(_Cell):
 
     def forward(self, x: Tensor, hx=None) -> Tensor:
         return rnn_cell(*self._args(x, hx), self.nonlinearity)
+
+    def extra_repr(self) -> str:
+        """PyTorch's text: ``4, 8, nonlinearity=relu`` when not tanh."""
+        relu = ", nonlinearity=relu" if self.nonlinearity != "tanh" else ""
+        return super().extra_repr() + relu
 
 
 class GRUCell(_Cell):
@@ -206,6 +219,20 @@ class _StackedRecurrent(Module):
             return w + [getattr(self, f"{n}_l{layer}{suffix}") for n in ("bias_ih", "bias_hh")]
         zeros = Tensor(np.zeros(w[1].shape[0], dtype=dtype))
         return w + [zeros, zeros]
+
+    def extra_repr(self) -> str:
+        """PyTorch's text: the sizes, then each argument that differs from PyTorch's default
+        (``4, 8, num_layers=2, batch_first=True``; PyTorch's ``batch_first`` default is
+        False, so it always shows), then ``residual=True`` (not in PyTorch) when set."""
+        parts = [str(self.input_size), str(self.hidden_size)]
+        for name, shown in (("num_layers", self.num_layers != 1), ("bias", not self.bias),
+                            ("batch_first", bool(self.batch_first)),
+                            ("dropout", self.dropout != 0),
+                            ("bidirectional", bool(self.bidirectional)),
+                            ("residual", bool(self.residual))):
+            if shown:
+                parts.append(f"{name}={getattr(self, name)}")
+        return ", ".join(parts)
 
     def _cell(self, x, h, *weights):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -324,6 +351,10 @@ class LSTM(_StackedRecurrent):
 
     def _final(self, states):
         return stack([h for h, _ in states], axis=0), stack([c for _, c in states], axis=0)
+
+    def extra_repr(self) -> str:
+        """PyTorch's text (see ``_StackedRecurrent``), and ``fused=False`` when set."""
+        return super().extra_repr() + ("" if self.fused else ", fused=False")
 
 
 class RNN(_StackedRecurrent):

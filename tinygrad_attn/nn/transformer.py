@@ -181,13 +181,6 @@ def _check_layer_sizes(owner: str, d_model, nhead, dim_feedforward) -> None:
                          f"(fix: pick nhead among the divisors of d_model)")
 
 
-def _layer_norm(d_model: int, eps: float, bias: bool) -> LayerNorm:
-    norm = LayerNorm(d_model, eps=eps)
-    if not bias:
-        norm.bias = None
-    return norm
-
-
 class TransformerEncoderLayer(Module):
     """One encoder layer (Vaswani et al. 2017, sec. 3.1; PyTorch's ``nn.TransformerEncoderLayer``):
     multi-head self-attention, then the position-wise feed-forward net
@@ -223,8 +216,8 @@ class TransformerEncoderLayer(Module):
         self.dropout = Dropout(dropout)
         self.linear2 = Linear(dim_feedforward, d_model, bias=bias)
         self.norm_first = norm_first
-        self.norm1 = _layer_norm(d_model, layer_norm_eps, bias)
-        self.norm2 = _layer_norm(d_model, layer_norm_eps, bias)
+        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias)
+        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias)
         self.dropout1, self.dropout2 = Dropout(dropout), Dropout(dropout)
         self.activation = _activation(activation, "TransformerEncoderLayer")
         self.self_attn_weights: Tensor | None = None
@@ -289,9 +282,9 @@ class TransformerDecoderLayer(Module):
         self.dropout = Dropout(dropout)
         self.linear2 = Linear(dim_feedforward, d_model, bias=bias)
         self.norm_first = norm_first
-        self.norm1 = _layer_norm(d_model, layer_norm_eps, bias)
-        self.norm2 = _layer_norm(d_model, layer_norm_eps, bias)
-        self.norm3 = _layer_norm(d_model, layer_norm_eps, bias)
+        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias)
+        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias)
+        self.norm3 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias)
         self.dropout1, self.dropout2 = Dropout(dropout), Dropout(dropout)
         self.dropout3 = Dropout(dropout)
         self.activation = _activation(activation, "TransformerDecoderLayer")
@@ -427,3 +420,7 @@ class PositionalEncoding(Module):
                              f"T <= {self.max_len}, got {x.shape} (fix: build it with a "
                              f"larger max_len, or shorten the sequences)")
         return self.dropout(x + self.pe[:x.shape[-2]])
+
+    def extra_repr(self) -> str:
+        """``d_model=8, max_len=5000`` (PositionalEncoding is not in PyTorch)."""
+        return f"d_model={self.d_model}, max_len={self.max_len}"
