@@ -16,10 +16,10 @@ from .gradcheck import GradcheckError, gradcheck
 from .nn import clip_grad_norm_
 from .random import manual_seed
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, scope, set_grad_enabled
-from .tensor import Tensor, concat, stack, where
+from .tensor import Tensor, cat, concat, stack, where
 
 __all__ = ["Tensor", "Function", "grad", "no_grad", "enable_grad", "set_grad_enabled",
-           "is_grad_enabled", "concat", "stack", "where", "scope", "autograd", "fused",
+           "is_grad_enabled", "cat", "concat", "stack", "where", "scope", "autograd", "fused",
            "unbroadcast", "functional", "nn", "optim", "ops", "kernels", "checkpoint",
            "CheckpointError", "clip_grad_norm_", "manual_seed", "gradcheck", "GradcheckError",
            "anomaly", "detect_anomaly", "is_anomaly_enabled", "AnomalyError"]

@@ -10,12 +10,28 @@ constructor and its checks, operators and methods, and ``concat``/``stack``/``wh
 from __future__ import annotations
 
 import collections
+import functools
 
 import numpy as np
 
 from . import autograd
 from .autograd import Function, unbroadcast  # noqa: F401  (re-exported: tinygrad_attn.tensor.Function)
 from .grad_mode import is_grad_enabled, no_grad, scope  # noqa: F401  (re-exported)
+
+
+def _accepts_dim(name: str):
+    """Let a function whose axis argument has numpy's name ``axis`` take PyTorch's name
+    (``dim``, or ``dims`` for ``flip``) as a keyword too. Raises TypeError for both."""
+    def decorate(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            if name in kwargs:
+                if "axis" in kwargs:
+                    raise TypeError(f"{fn.__name__}: got both axis and {name} (fix: pass one)")
+                kwargs["axis"] = kwargs.pop(name)
+            return fn(*args, **kwargs)
+        return wrapper
+    return decorate
 
 
 class Tensor:
@@ -486,12 +502,14 @@ class Tensor:
         shape = tuple(self.shape[i - lead] if n == -1 else n for i, n in enumerate(shape))
         return self.broadcast_to(shape)
 
+    @_accepts_dim("dim")
     def squeeze(self, axis=None) -> "Tensor":
         """Drop size-1 axes (all, or the given one(s))."""
         axes = range(self.ndim) if axis is None else _ops._axes(axis, self.ndim, "squeeze")
         keep = [n for i, n in enumerate(self.shape) if not (i in axes and n == 1)]
         return self.reshape(tuple(keep))
 
+    @_accepts_dim("dim")
     def unsqueeze(self, axis: int) -> "Tensor":
         """Insert a size-1 axis at ``axis`` (negative counts from the new end)."""
         _int_axis("unsqueeze", axis)
@@ -501,10 +519,12 @@ class Tensor:
         axis = axis % (self.ndim + 1)
         return self.reshape(self.shape[:axis] + (1,) + self.shape[axis:])
 
+    @_accepts_dim("dims")
     def flip(self, axis) -> "Tensor":
         """Reverse the order of elements along ``axis`` (int or tuple) (``ops.Flip``)."""
         return _ops.Flip.apply(self, axes=_ops._axes(axis, self.ndim, "flip"))
 
+    @_accepts_dim("dim")
     def split(self, split_size_or_sections, axis: int = 0) -> list:
         """Pieces along ``axis``: of size ``split_size`` each (the last may be smaller) or
         of the listed sizes (PyTorch's ``torch.split``). Each piece is a slice (GetItem).
@@ -529,6 +549,7 @@ class Tensor:
             start += k
         return pieces
 
+    @_accepts_dim("dim")
     def chunk(self, chunks: int, axis: int = 0) -> list:
         """Split into ``chunks`` pieces of size ceil(n / chunks) along ``axis``.
         Raises ValueError when chunks < 1."""
@@ -637,6 +658,7 @@ def _plain_index(index):
     return tuple(conv(i) for i in index) if isinstance(index, tuple) else conv(index)
 
 
+@_accepts_dim("dim")
 def concat(tensors, axis: int = 0) -> Tensor:
     """Join tensors along an existing axis (``torch.cat``); all other axes must agree.
 
@@ -664,6 +686,7 @@ def where(condition, a, b) -> Tensor:
     return _ops.Where.apply(Tensor(cond), a, b)
 
 
+@_accepts_dim("dim")
 def stack(tensors, axis: int = 0) -> Tensor:
     """Join same-shape tensors along a new axis (``torch.stack``)."""
     tensors = list(tensors)
@@ -675,5 +698,7 @@ def stack(tensors, axis: int = 0) -> Tensor:
                          f"(fix: pad or reshape the inputs)")
     return _ops.Stack.apply(*tensors, axis=axis)
 
+
+cat = concat            # PyTorch's name (torch.cat)
 
 from . import ops as _ops  # noqa: E402  (ops imports Function and Tensor from this module)
