@@ -24,13 +24,14 @@ from tinygrad_attn.fileio import atomic_open, quote_path
 import tinygrad_attn as tg
 
 from .decoding import beam_search, greedy_decode
-from .model_io import (MODEL_NAMES, RNN_MODELS, load_model,  # noqa: F401 (re-exported)
-                       model_from_config, save_model)
+from .model_io import MODEL_NAMES, RNN_MODELS, save_model
 from .run_dir import RunDir
 from .train_state import all_finite, load_state, restore_state, save_state
 
 LR_SCHEDULES = ("constant", "cosine")
 NONFINITE = ("stop", "skip")
+#: Longest translation output in tokens when none is given (training, evaluation, predict).
+DEFAULT_MAX_DECODE_LEN = 40
 
 
 @dataclass
@@ -76,9 +77,60 @@ class TrainConfig:
     ff_size: int = 512
     beam: int = 1
     max_minutes: float | None = None
-    max_decode_len: int = 40
+    max_decode_len: int = DEFAULT_MAX_DECODE_LEN
     valid_fraction: float = 0.1
     nonfinite: str = "stop"
+
+
+@dataclass(frozen=True)
+class Interval:
+    """The values a numeric :class:`TrainConfig` field may take: a ``kind`` (int or float)
+    from ``low`` to ``high`` (None: no upper end), each end closed or open; with
+    ``none_ok`` also None. A bool is never in it, nor NaN or inf. ``str()`` gives the
+    interval as the error messages name it: ``>= 1``, ``> 0``, ``in [0, 1)``."""
+    kind: type
+    low: float
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    none_ok: bool = False
+
+    def __contains__(self, value) -> bool:
+        if value is None:
+            return self.none_ok
+        kinds = (int, np.integer) if self.kind is int else (int, float)
+        if isinstance(value, bool) or not isinstance(value, kinds):
+            return False
+        if self.kind is float and not math.isfinite(float(value)):
+            return False
+        above = value > self.low if self.low_open else value >= self.low
+        below = self.high is None or (value < self.high if self.high_open else
+                                      value <= self.high)
+        return above and below
+
+    def __str__(self) -> str:
+        if self.high is None:
+            return f"{'>' if self.low_open else '>='} {self.low}"
+        left, right = "(" if self.low_open else "[", ")" if self.high_open else "]"
+        return f"in {left}{self.low}, {self.high}{right}"
+
+
+#: The one table of the numeric fields' ranges: :func:`train` checks a config against it,
+#: and the command line builds its option types from it (``models.cli_options``, which adds
+#: upper ends of its own to the integer sizes).
+CONFIG_RANGES = {
+    **{name: Interval(int, 1) for name in ("epochs", "batch_size", "wordvec_size",
+                                           "hidden_size", "num_layers", "heads", "ff_size",
+                                           "beam", "max_decode_len")},
+    "seed": Interval(int, 0),
+    "lr": Interval(float, 0, low_open=True),
+    "max_grad_norm": Interval(float, 0, low_open=True),
+    "dropout": Interval(float, 0, 1, high_open=True),
+    "teacher_forcing": Interval(float, 0, 1),
+    "label_smoothing": Interval(float, 0, 1, high_open=True),
+    "valid_fraction": Interval(float, 0, 0.9),
+    "max_minutes": Interval(float, 0, low_open=True, none_ok=True),
+}
 
 
 def build_model(config: TrainConfig, src_vocab_size: int, tgt_vocab_size: int):
@@ -128,8 +180,9 @@ def training_batch(data, idx):
 def predict(model, src, data_or_codec, *, beam: int = 1, max_len: int | None = None,
             batch_size: int = 500, alpha: float = 0.6, workers: int | None = None):
     """Decode ``src`` (N, S) in batches; returns ids (N, L) int64. For a character task
-    (no ``eos_id``) the length is the answer width; for translation ``max_len`` tokens at
-    most (stopping at ``<eos>``).
+    (no ``eos_id``) L is the answer width (``max_len`` is ignored); for translation L is
+    ``max_len`` tokens (default DEFAULT_MAX_DECODE_LEN), each row padded with ``<eos>``
+    after its own ``<eos>``.
 
     ``workers`` threads (default: the CPUs this process may use, at most one per batch)
     decode batches side by side, each with a one-thread BLAS (``threadpoolctl``): a
@@ -139,6 +192,8 @@ def predict(model, src, data_or_codec, *, beam: int = 1, max_len: int | None = N
     d = data_or_codec
     if d.eos_id is None:
         max_len = d.answer_length if hasattr(d, "answer_length") else d.tgt_train.shape[1] - 1
+    elif max_len is None:
+        max_len = DEFAULT_MAX_DECODE_LEN
     model.eval()
     kw = dict(start_id=d.start_id, max_len=max_len, eos_id=d.eos_id)
 
@@ -158,7 +213,7 @@ def predict(model, src, data_or_codec, *, beam: int = 1, max_len: int | None = N
     else:
         with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(workers) as pool:
             out = list(pool.map(decode, batches))
-    return np.concatenate(out) if out else np.zeros((0, max_len or 0), np.int64)
+    return np.concatenate(out) if out else np.zeros((0, max_len), np.int64)
 
 
 #: Floats that one decoding batch's scores (rows x beam x vocabulary) may take: 64 MiB.
@@ -192,7 +247,8 @@ def exact_match(model, x: np.ndarray, t: np.ndarray, start_id: int,
     return float((pred == t[:, 1:]).all(axis=1).mean()) if len(x) else 0.0, pred
 
 
-def evaluate(model, data, *, beam: int = 1, max_len: int = 40, split: str = "test",
+def evaluate(model, data, *, beam: int = 1, max_len: int = DEFAULT_MAX_DECODE_LEN,
+             split: str = "test",
              confidence: bool = False) -> dict:
     """Score of ``model`` on ``data``'s ``split`` ("test", or "valid" for a dataset from
     ``split_validation``): ``{"accuracy": exact match 0-1}`` for a character task (an item
@@ -264,34 +320,21 @@ class History(list):
 
 
 def _check_config(config: TrainConfig) -> None:
-    """The ranges every field must be in (the command line checks them first, with its own
-    messages); ValueError with the field and a fix."""
-    ints = dict(epochs=1, batch_size=1, wordvec_size=1, hidden_size=1, num_layers=1, heads=1,
-                ff_size=1, beam=1, max_decode_len=1, seed=0)
-    for name, low in ints.items():
+    """Every numeric field in its CONFIG_RANGES interval (the command line checks them
+    first, with its own messages), the named choices known; ValueError with the field
+    and a fix."""
+    for name, interval in CONFIG_RANGES.items():
         v = getattr(config, name)
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
-            raise ValueError(f"train: {name}={v!r} must be an integer >= {low} (fix: pass one)")
-    # name: (interval as text, test); NaN fails every test
-    ranges = dict(lr=("> 0", lambda v: v > 0), max_grad_norm=("> 0", lambda v: v > 0),
-                  dropout=("in [0, 1)", lambda v: 0 <= v < 1),
-                  teacher_forcing=("in [0, 1]", lambda v: 0 <= v <= 1),
-                  label_smoothing=("in [0, 1)", lambda v: 0 <= v < 1),
-                  valid_fraction=("in [0, 0.9]", lambda v: 0 <= v <= 0.9))
-    for name, (text, ok) in ranges.items():
-        v = getattr(config, name)
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not ok(v) \
-                or not math.isfinite(v):
-            raise ValueError(f"train: {name}={v!r} must be a number {text} (fix: see "
-                             f"TrainConfig)")
+        if v not in interval:
+            what, fix = ("an integer", "pass one") if interval.kind is int else \
+                ("a number", "see TrainConfig")
+            raise ValueError(f"train: {name}={v!r} must be {what} {interval} (fix: {fix})")
     if config.lr_schedule not in LR_SCHEDULES:
         raise ValueError(f"train: unknown lr_schedule {config.lr_schedule!r} (fix: choose "
                          f"one of {', '.join(LR_SCHEDULES)})")
     if config.nonfinite not in NONFINITE:
         raise ValueError(f"train: nonfinite={config.nonfinite!r} (fix: one of "
                          f"{', '.join(NONFINITE)})")
-    if config.max_minutes is not None and not (config.max_minutes > 0):
-        raise ValueError(f"train: max_minutes={config.max_minutes!r} must be > 0")
 
 
 def with_validation(data, config: TrainConfig):

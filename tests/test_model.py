@@ -88,6 +88,25 @@ def test_decoding_batches_in_threads_gives_the_same_ids(tmp_path, beam):
     np.testing.assert_array_equal(predict(model, src[:20], data, beam=beam), alone[:20])
 
 
+def test_predict_with_its_default_max_len_decodes_translation_data(tmp_path):
+    from models.train import DEFAULT_MAX_DECODE_LEN
+    from models.translation_data import load_translation
+
+    from .conftest import SAMPLES                    # real Tatoeba pairs, shipped in the repo
+    lines = (SAMPLES / "eng-fra" / "fra.tutorial-filter.sample.txt").read_text(
+        encoding="utf-8").splitlines()
+    path = tmp_path / "fra.txt"
+    path.write_text("\n".join(lines[:200]) + "\n", encoding="utf-8")
+    data = load_translation(path)
+    model = AttentionSeq2Seq(len(data.src_vocab), 8, 16, tgt_vocab_size=len(data.tgt_vocab),
+                             seed=3)
+    ids = predict(model, data.src_test[:3], data)               # max_len=None: the default
+    assert ids.shape == (3, DEFAULT_MAX_DECODE_LEN) and ids.dtype == np.int64
+    np.testing.assert_array_equal(ids, predict(model, data.src_test[:3], data,
+                                               max_len=DEFAULT_MAX_DECODE_LEN))
+    assert predict(model, data.src_test[:0], data).shape == (0, DEFAULT_MAX_DECODE_LEN)
+
+
 def test_command_line_train_translate_eval(tmp_path, capsys):
     path = tmp_path / "dates.txt"
     path.write_text("\n".join(generate_date_task(600, seed=7)) + "\n")

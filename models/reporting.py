@@ -1,0 +1,212 @@
+"""What the command line shows a person: test examples, attention tables and maps, the
+pictures a training run leaves, the closing lines of a run, and the side-by-side table
+and CSV of ``compare``.
+
+Every function here reads a trained model, a dataset or a training history and prints,
+formats or draws it; none trains or changes a model. Pictures go through ``viz``
+(matplotlib), imported only when a picture is drawn.
+"""
+from __future__ import annotations
+
+import csv
+import os
+
+import numpy as np
+
+from .train import DEFAULT_MAX_DECODE_LEN, format_score, selection_metric
+
+
+# -- examples ---------------------------------------------------------------------------
+def source_text(data, i: int, src=None) -> str:
+    """Test item ``i``'s source as a person typed it (``src``: the encoded test sources
+    (N, S) int64, default ``data.src_test``)."""
+    if data.metric == "exact_match":
+        row = (data.src_test if src is None else src)[i]
+        return data.codec().vocab.decode(row[::-1] if data.reversed else row).rstrip()
+    return data.test_pairs[i][0]
+
+
+def print_examples(data, src, tgt, pred, n: int = 5) -> None:
+    """Print the first ``n`` items: source, prediction and reference. ``src`` (N, S),
+    ``tgt`` (N, T+1) (starting with the start symbol) and ``pred`` (N, T') int64 ids; a
+    character task marks each answer ``ok`` or ``BAD`` (exact match)."""
+    codec = data.codec()
+    for i in range(min(n, len(src))):
+        if data.metric == "exact_match":
+            q = source_text(data, i, src)
+            ok = np.array_equal(tgt[i, 1:], pred[i])
+            print(f"  [{'ok ' if ok else 'BAD'}] {q!r:34} -> {codec.decode_target(pred[i])}"
+                  f"   (answer {codec.decode_target(tgt[i, 1:])})")
+        else:
+            s, t = data.test_pairs[i]
+            print(f"  {s}\n    -> {codec.decode_target(pred[i])}\n    (reference: {t})")
+
+
+def training_summary(history, model_path: str, pictures: list[str]) -> str:
+    """The closing line of ``train``: the test score of the chosen and of the last epoch
+    (``history.results``, see ``models.train.train``), the mean seconds per epoch and the
+    files written."""
+    res = history.results
+    return (f"final: {format_score(res['test_chosen'])} (epoch {res['chosen_epoch']}, chosen "
+            f"on {res['chosen_on']}); {format_score(res['test_last'])} after epoch "
+            f"{res['last_epoch']}; {np.mean([h['epoch_seconds'] for h in history]):.1f} s per "
+            f"epoch. Saved {model_path}, " + ", ".join(pictures))
+
+
+def score_report(score: dict, data) -> str:
+    """``eval``'s lines: the score (``models.train.evaluate``) on ``data``'s test items
+    and, for BLEU, what exactly was computed (the sacreBLEU signature)."""
+    text = f"{format_score(score)} on {len(data.src_test)} test items of {data.source}"
+    if "bleu_signature" in score:
+        text += (f"\nBLEU: {score['bleu_description']}; sacreBLEU signature "
+                 f"{score['bleu_signature']}")
+    return text
+
+
+# -- attention --------------------------------------------------------------------------
+def attention_view(codec, text, ids, weights):
+    """One sentence's attention in reading order, for a table or a heatmap.
+
+    text : the source as typed; ids : the output ids (L,); weights : (L, S) or (h, L, S) in
+    the model's source order. Returns (source tokens, output tokens up to and including
+    <eos>, weights (L', S') or (h, L', S')): columns in reading order, whitespace-only
+    character columns (the fixed-width padding of the book's tasks) dropped.
+    """
+    src_tokens = codec.source_tokens(text)                 # in the model's order
+    order = list(range(len(src_tokens)))
+    if codec.reversed:
+        order = order[::-1]
+    cols = [j for j in order if src_tokens[j].strip()]
+    out_tokens = []
+    for i in ids:
+        if codec.eos_id is not None and i == codec.eos_id:
+            out_tokens.append("<eos>")
+            break
+        out_tokens.append(codec.decode_target(np.array([i])) or "?")
+    w = np.asarray(weights)[..., :len(out_tokens), :][..., cols]
+    return [src_tokens[j] for j in cols], out_tokens, w
+
+
+def print_attention(codec, text, ids, weights) -> None:
+    """Print the attention table of one input: rows = output tokens, columns = input
+    tokens in reading order (``ids`` (L,), ``weights`` (L, S): see :func:`attention_view`)."""
+    src, out, w = attention_view(codec, text, ids, weights)
+    width = max(4, *(len(t) for t in src)) + 1
+    print("\nattention weights (rows: output tokens; columns: input tokens):")
+    print(" " * 8 + "".join(f"{t:>{width}}" for t in src))
+    for r, tok in enumerate(out):
+        print(f"{tok[:7]:>7} " + "".join(f"{w[r, j]:>{width}.2f}" for j in range(len(src))))
+
+
+def head_weights(model, src, ids, start_id):
+    """Per-head encoder-decoder attention of a Transformer for the output ``ids`` (N, L):
+    one teacher-forced pass over ``[start] + ids[:, :-1]``, which gives the same weights as
+    the greedy steps (decoding is causal). Returns (N, h, L, S), or None for a model
+    without heads."""
+    layers = getattr(getattr(model, "decoder", None), "layers", None)
+    if not layers or not hasattr(layers[-1], "cross_attn_head_weights"):
+        return None
+    from tinygrad_attn import no_grad
+    tgt_in = np.concatenate([np.full((len(ids), 1), start_id), ids[:, :-1]], axis=1)
+    with no_grad():
+        model.decode(tgt_in, model.encode(src))
+    return layers[-1].cross_attn_head_weights.data
+
+
+def plot_translation(path, model, codec, text, x, ids, weights) -> None:
+    """Save the attention map of one translated input ``text`` (encoded ``x`` (1, S),
+    output ``ids`` (1, L), greedy ``weights`` (1, L, S)) to ``path``: one panel per head
+    for a Transformer."""
+    import viz
+    title = f"{text}  ->  {codec.decode_target(ids[0])}"
+    heads = head_weights(model, x, ids, codec.start_id)
+    src, out, w = attention_view(codec, text, ids[0], weights[0] if heads is None else heads[0])
+    plot = viz.plot_attention if heads is None else viz.plot_attention_heads
+    plot(w, src, out, path, title=title)
+    print(f"saved the attention map to {path}")
+
+
+def save_pictures(model, data, history, out_dir, n_items: int = 4,
+                  max_len: int = DEFAULT_MAX_DECODE_LEN) -> list[str]:
+    """What ``train`` leaves for a person to look at: ``curves.png`` (training loss and test
+    score per epoch) and, for a model with attention, ``attention.png`` (the maps of the
+    first ``n_items`` test items, decoded greedily, at most ``max_len`` tokens for
+    translation). Returns the paths written."""
+    import viz
+
+    from .decoding import greedy_decode
+    from .train import _trim
+    written = [viz.plot_history(history, os.path.join(out_dir, "curves.png"),
+                                name=model.MODEL_NAME, title=str(data.source))]
+    codec = data.codec()
+    texts = [source_text(data, i) for i in range(min(n_items, len(data.src_test)))]
+    if not texts:
+        return written
+    x, mask = _trim(np.asarray(data.src_test[:len(texts)]), data.pad_id)
+    max_len = codec.answer_length if codec.eos_id is None else max_len
+    ids, weights = greedy_decode(model.eval(), x, mask, start_id=codec.start_id,
+                                 max_len=max_len, eos_id=codec.eos_id)
+    if weights is None:
+        return written
+    items = []
+    for i, text in enumerate(texts):
+        src, out, w = attention_view(codec, text, ids[i], weights[i])
+        items.append((w, src, out, text if len(text) < 40 else text[:37] + "..."))
+    written.append(viz.plot_attention_grid(items, os.path.join(out_dir, "attention.png"),
+                                           title=f"attention of {type(model).__name__}"))
+    return written
+
+
+# -- compare ----------------------------------------------------------------------------
+def comparison_report(data, histories: dict, seed: int) -> str:
+    """``compare``'s heading and :func:`comparison_table` of ``histories`` ({model name:
+    ``models.train.History``}) trained on ``data`` with ``seed``."""
+    metric = selection_metric(data)
+    what = "exact match (%)" if metric == "accuracy" else "BLEU"
+    return (f"\n{data.source}: validation {what} after each epoch; test scored once, "
+            f"with the epoch chosen on validation and after the last epoch (seed "
+            f"{seed}, same split and batches for every model)\n\n"
+            + comparison_table(histories, metric))
+
+
+def comparison_table(histories: dict, metric: str) -> str:
+    """A plain-text table: one row per model; the validation score after each epoch, the
+    epoch chosen on validation, the test score with that epoch's weights and after the
+    last epoch (each scored once), mean seconds per epoch and parameter count."""
+    epochs = max(len(h) for h in histories.values())
+    scale = 100.0 if metric == "accuracy" else 1.0
+    head = f"{'model':<12}" + "".join(f"{'valid ' + str(e + 1):>10}" for e in range(epochs)) \
+        + f"{'chosen':>8}{'test@chosen':>13}{'test@last':>11}{'s/epoch':>9}{'params':>12}"
+    lines = [head, "-" * len(head)]
+    for name, hist in histories.items():
+        cells = [f"{_cell(h.get('valid_' + metric), scale):>10}" for h in hist] \
+            + [f"{'':>10}"] * (epochs - len(hist))
+        r = hist.results
+        lines.append(f"{name:<12}" + "".join(cells) + f"{r['chosen_epoch']:>8}"
+                     + f"{scale * r['test_chosen'][metric]:>13.2f}"
+                     + f"{scale * r['test_last'][metric]:>11.2f}"
+                     + f"{np.mean([h['epoch_seconds'] for h in hist]):>9.1f}"
+                     + f"{hist[-1]['parameters']:>12,}")
+    return "\n".join(lines)
+
+
+def _cell(value, scale) -> str:
+    return "-" if value is None else f"{scale * value:.2f}"
+
+
+def write_compare_csv(histories: dict, path) -> str:
+    """One row per model and epoch (validation scores), then one per model with its test
+    scores (epoch chosen on validation, last epoch); written atomically. Returns ``path``."""
+    from tinygrad_attn.fileio import atomic_open
+    rows = [dict(model=name, **h) for name, hist in histories.items() for h in hist]
+    for name, hist in histories.items():
+        r = hist.results
+        rows.append({"model": name, "epoch": "test", **{f"test_chosen_{k}": v for k, v in
+                     r["test_chosen"].items()}, **{f"test_last_{k}": v for k, v in
+                     r["test_last"].items()}, "chosen_epoch": r["chosen_epoch"]})
+    fields = list(dict.fromkeys(k for row in rows for k in row))
+    with atomic_open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=fields)
+        w.writeheader()
+        w.writerows(rows)
+    return path
