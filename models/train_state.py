@@ -8,6 +8,12 @@ engine's generator (dropout); the epoch; and the history and the best validation
 so far (with that epoch's weights, the run's ``model.npz``). Arrays are stored by
 parameter name, scalars and generator states as JSON metadata (no pickle: see
 :mod:`tinygrad_attn.checkpoint`).
+
+The optimizer's and the scheduler's parts are read through their ``state_dict()`` and
+written back through ``load_state_dict()`` (PyTorch's protocol); the file keeps the layout
+it has had since format 1: ``optimizer.exp_avg.NAME`` / ``optimizer.exp_avg_sq.NAME``
+arrays, metadata ``optimizer: {step, lr}`` and ``scheduler: {last_epoch}`` (the other
+hyperparameters come from the run's config), so files of every version load.
 """
 from __future__ import annotations
 
@@ -37,14 +43,17 @@ def save_state(path, *, model, optimizer, scheduler, rng, epoch: int, history: l
     names = [n for n, _ in model.named_parameters()]
     arrays = {f"model.{k}": v for k, v in model.state_dict().items()}
     arrays.update({f"best.{k}": v for k, v in (best_state or {}).items()})
-    for name, m, v in zip(names, optimizer.m, optimizer.v):
-        arrays[f"optimizer.exp_avg.{name}"] = m
-        arrays[f"optimizer.exp_avg_sq.{name}"] = v
+    opt = optimizer.state_dict()
+    for i, name in enumerate(names):
+        arrays[f"optimizer.exp_avg.{name}"] = opt["state"][i]["exp_avg"]
+        arrays[f"optimizer.exp_avg_sq.{name}"] = opt["state"][i]["exp_avg_sq"]
     meta = {"format": STATE_FORMAT, "epoch": int(epoch), "history": list(history),
             "best": dict(best), "train_config": dict(config), "data": data_meta,
             "model_name": model.MODEL_NAME, "model_config": model.config,
-            "optimizer": {"step": int(optimizer.t), "lr": float(optimizer.lr)},
-            "scheduler": None if scheduler is None else {"last_epoch": scheduler.last_epoch},
+            "optimizer": {"step": int(opt["state"][0]["step"]),
+                          "lr": float(opt["param_groups"][0]["lr"])},
+            "scheduler": None if scheduler is None else
+            {"last_epoch": scheduler.state_dict()["last_epoch"]},
             "rng": rng.bit_generator.state,
             "engine_rng": tg.random.generator().bit_generator.state}
     checkpoint.save(arrays, path, metadata=meta)
@@ -85,31 +94,50 @@ _STATE_FIELDS = {
 
 
 def restore_state(arrays: dict, meta: dict, *, model, optimizer, scheduler, rng) -> None:
-    """Put the saved weights, optimizer, scheduler and generator states back in place.
-    Raises ``tg.CheckpointError`` when an array is missing or has the wrong shape."""
+    """Put the saved weights, optimizer, scheduler and generator states back in place
+    (the optimizer and scheduler through their ``load_state_dict``).
+    Raises ``tg.CheckpointError`` when an array is missing or has the wrong shape, or a
+    value is out of range."""
     state = {k[len("model."):]: v for k, v in arrays.items() if k.startswith("model.")}
     try:
         model.load_state_dict(state)
     except (KeyError, TypeError, ValueError) as e:
         raise tg.CheckpointError(f"the training state does not fit the model: {e} (fix: "
                                  f"resume with the run's own settings)") from None
-    for i, (name, p) in enumerate(model.named_parameters()):
-        for key, target in (("exp_avg", optimizer.m), ("exp_avg_sq", optimizer.v)):
-            a = arrays.get(f"optimizer.{key}.{name}")
-            if a is None or a.shape != p.data.shape:
-                raise tg.CheckpointError(f"the training state's optimizer.{key}.{name} is "
-                                         f"missing or mis-shaped (fix: start a new run)")
-            target[i] = a.astype(p.data.dtype, copy=True)
-    optimizer.t = int(meta["optimizer"]["step"])
-    optimizer.lr = float(meta["optimizer"]["lr"])
-    if scheduler is not None:
-        scheduler.last_epoch = int(meta["scheduler"]["last_epoch"])
+    optimizer_state = _optimizer_state(arrays, meta, model, optimizer)
+    try:
+        optimizer.load_state_dict(optimizer_state)
+        if scheduler is not None:
+            schedule = scheduler.state_dict()
+            schedule["last_epoch"] = int(meta["scheduler"]["last_epoch"])
+            scheduler.load_state_dict(schedule)
+    except ValueError as e:
+        raise tg.CheckpointError(f"the training state's optimizer or schedule is malformed: "
+                                 f"{e}") from None
     try:
         rng.bit_generator.state = meta["rng"]
         tg.random.generator().bit_generator.state = meta["engine_rng"]
     except (KeyError, TypeError, ValueError) as e:
         raise tg.CheckpointError(f"the training state's generator state is malformed "
                                  f"({type(e).__name__}) (fix: start a new run)") from None
+
+
+def _optimizer_state(arrays: dict, meta: dict, model, optimizer) -> dict:
+    """The optimizer's ``state_dict()`` with the saved moments, step and rate put in (its
+    other hyperparameters stay the run's). Raises ``tg.CheckpointError`` when a moment
+    array is missing or mis-shaped."""
+    state = optimizer.state_dict()
+    state["param_groups"][0]["lr"] = float(meta["optimizer"]["lr"])
+    for i, (name, p) in enumerate(model.named_parameters()):
+        entry = {"step": int(meta["optimizer"]["step"])}
+        for key in ("exp_avg", "exp_avg_sq"):
+            a = arrays.get(f"optimizer.{key}.{name}")
+            if a is None or a.shape != p.data.shape:
+                raise tg.CheckpointError(f"the training state's optimizer.{key}.{name} is "
+                                         f"missing or mis-shaped (fix: start a new run)")
+            entry[key] = a
+        state["state"][i] = entry
+    return state
 
 
 def all_finite(model) -> bool:
