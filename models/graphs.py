@@ -9,7 +9,7 @@ import sys
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from tinygrad_attn import Tensor, nn
+from tinygrad_attn import Tensor
 
 from .train import training_batch
 
@@ -43,20 +43,33 @@ def neuron():
     return loss, names
 
 
+def use_fused(model, fused: bool) -> int:
+    """Set the fused/composed choice of every layer of ``model`` that has one (a bool
+    ``fused`` attribute: ``nn.LSTM``, ``nn.LSTMCell``): ``fused=False`` runs the composed
+    path from primitive ops (one ``lstm_cell`` per time step), ``fused=True`` the fused
+    node (one ``LSTMSequence`` per layer and direction, or per cell step). Returns the
+    number of layers set."""
+    layers = [m for _, m in model.named_modules() if isinstance(getattr(m, "fused", None), bool)]
+    for m in layers:
+        m.fused = bool(fused)
+    return len(layers)
+
+
 def training_step(model, data, batch_size: int = 128, fused: bool = False, seed: int = 0,
                   teacher_forcing: float = 1.0):
     """One training step of ``model`` on the first ``batch_size`` items of a seeded
     shuffle of ``data``'s training set: the forward pass, the loss and ``backward()``.
 
-    ``fused=False`` (default) runs every ``nn.LSTM`` of the model on its composed path (one
+    ``fused`` is set on every layer of the model that has a fused/composed choice
+    (:func:`use_fused`: every ``nn.LSTM`` and ``nn.LSTMCell``, Bahdanau's decoder cell
+    included). ``fused=False`` (default) runs them on their composed path (one
     ``lstm_cell`` per time step, each step in a ``scope(t)``) so the picture shows the
-    recurrence; ``fused=True`` keeps the one-node-per-layer LSTM. Returns the loss (after
-    backward, every intermediate value and gradient kept).
+    recurrence; ``fused=True`` keeps one fused node per layer (per step for a cell), which
+    the picture labels with its composed twin. The model keeps that setting. Returns the
+    loss (after backward, every intermediate value and gradient kept).
     """
     import viz
-    for _, m in model.named_modules():
-        if isinstance(m, nn.LSTM):
-            m.fused = fused
+    use_fused(model, fused)
     idx = np.random.default_rng(seed).permutation(len(data.src_train))[:batch_size]
     src, tgt, mask = training_batch(data, idx)
     loss = model.loss(src, tgt, mask, pad_id=data.pad_id, teacher_forcing_ratio=teacher_forcing)
@@ -76,8 +89,9 @@ def level_of_detail(loss, max_nodes, collapse_steps, limit: int = AUTO_MAX_NODES
     """What ``tinygrad-attn graph`` draws of ``loss``'s graph.
 
     ``max_nodes`` given (an int): exactly what the user asked, ``(collapse_steps,
-    max_nodes, None)``. ``max_nodes`` None: at most ``limit`` ops: first each recurrence is
-    drawn once (as ``--collapse-steps``), then only the ``limit`` ops nearest the loss;
+    max_nodes, None)``. ``max_nodes`` None: at most ``limit`` ops drawn: first each
+    recurrence is drawn once (as ``--collapse-steps``), then, if that is still more, only
+    the ops nearest the loss, as many as draw as ``limit`` ops (:func:`_largest_cut`);
     returns ``(collapse_steps, max_nodes or None, note)`` where ``note`` (a one-line
     message, or None when nothing was left out) says what was left out and which flags
     draw more.
@@ -85,10 +99,11 @@ def level_of_detail(loss, max_nodes, collapse_steps, limit: int = AUTO_MAX_NODES
     import viz
     if max_nodes is not None:
         return collapse_steps, max_nodes, None
-    total = viz.count_ops(loss, collapse_steps=collapse_steps)
-    if total <= limit:
+    total = viz.count_ops(loss)
+    ops = viz.count_ops(loss, collapse_steps=True) if collapse_steps else total
+    if ops <= limit:
         return collapse_steps, None, None
-    done, ops = [], total
+    done = []
     if not collapse_steps:
         collapsed = viz.count_ops(loss, collapse_steps=True)
         if collapsed < total:
@@ -96,14 +111,31 @@ def level_of_detail(loss, max_nodes, collapse_steps, limit: int = AUTO_MAX_NODES
             done.append(f"each recurrence once (as --collapse-steps does: {ops} ops)")
     cut = None
     if ops > limit:
-        cut = limit
-        done.append(f"only the {limit} ops nearest the loss")
-    more = [f"--collapse-steps --max-nodes {ops}"] if cut and ops < total else []
+        cut = _largest_cut(loss, collapse_steps, limit, total)
+        drawn = viz.count_ops(loss, collapse_steps=collapse_steps, max_nodes=cut)
+        done.append(f"only the {cut:,} ops nearest the loss"
+                    + (f" ({drawn} once collapsed)" if drawn != cut else ""))
+    more = [f"--collapse-steps --max-nodes {total}"] if cut and ops < total else []
     more.append(f"--max-nodes {total}" + (" for every step" if ops < total else ""))
     note = (f"the graph has {total:,} ops, too many to read or to lay out in seconds, so "
             f"this picture shows {' and '.join(done)}; to draw more, pass "
             f"{' or '.join(more)} (dot may then run for minutes)")
     return collapse_steps, cut, note
+
+
+def _largest_cut(loss, collapse_steps: bool, limit: int, total: int) -> int:
+    """The largest ``max_nodes`` (ops nearest the loss, counted before collapsing) whose
+    picture draws at most ``limit`` ops. Bisection: the count drawn never falls as
+    ``max_nodes`` grows, and never exceeds it, so ``limit`` itself always fits."""
+    import viz
+    lo, hi = limit, total
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if viz.count_ops(loss, collapse_steps=collapse_steps, max_nodes=mid) <= limit:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
 
 
 def command(args) -> int:
@@ -113,7 +145,8 @@ def command(args) -> int:
     The output path is checked before any work. With no ``--max-nodes`` the picture is
     kept readable (:func:`level_of_detail`: at most ``AUTO_MAX_NODES`` ops, a note on
     stderr says what was left out and how to draw more); ``dot`` runs under a timeout
-    (``args.dot_timeout`` if the parser has it, else ``viz.graph.DOT_TIMEOUT`` seconds).
+    (``args.dot_timeout`` if the parser has it, else ``viz.graph_render.DOT_TIMEOUT``
+    seconds).
     Returns the exit code: 0 written, 1 when ``dot`` is missing (the DOT source is still
     written), failed or timed out (one line on stderr naming the graph's size and a fix).
     Raises ``viz.OutputPathError`` (a ValueError: the CLI prints it in one line) for an
@@ -143,7 +176,7 @@ def command(args) -> int:
                                max_nodes=max_nodes, collapse_steps=collapse,
                                title=f"one training step of {type(model).__name__} on "
                                      f"{data.source} (batch {args.batch_size})")
-    timeout = getattr(args, "dot_timeout", None) or viz.graph.DOT_TIMEOUT
+    timeout = getattr(args, "dot_timeout", None) or viz.graph_render.DOT_TIMEOUT
     try:
         path = viz.render(graph, args.output, timeout=timeout)
     except RuntimeError as e:     # no `dot` (the DOT source is still saved), or dot failed

@@ -65,7 +65,7 @@ from .graph_emit import COLORS, Emitter, new_digraph
 from .graph_group import count_ops
 from .graph_render import (DOT_TIMEOUT, INSTALL_HINT, RenderError, _dot_formats,  # noqa: F401
                            check_graph_path, graph_size, has_dot, render)
-from .graph_walk import GraphWalk, check_root, retain_grads
+from .graph_walk import GraphWalk, check_limit, check_root, retain_grads
 
 # (_dot_formats is imported for tests/test_hostile_graphs.py, which clears its cache as
 # viz.graph._dot_formats; it lives in viz.graph_render.)
@@ -131,18 +131,6 @@ def draw_graph(root: Tensor, *, model: Module | None = None, params: dict | None
     return dot
 
 
-def _check_limit(arg, v, what="draw_graph"):
-    """max_nodes / max_depth: None or an int >= 1 (bool, float, NaN and str refused)."""
-    if v is None:
-        return
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
-        raise TypeError(f"{what}: {arg} must be an int >= 1 or None (no limit), got "
-                        f"{type(v).__name__} {v!r:.40} (fix: e.g. {arg}=100)")
-    if v < 1:
-        raise ValueError(f"{what}: {arg} must be >= 1 (or None for no limit), got {v} "
-                         f"(fix: e.g. {arg}=100, or leave it out to draw everything)")
-
-
 def _check_args(root, model, params, backward, rankdir, max_nodes, max_depth, show_values,
                 title):
     """Every argument of draw_graph, checked before any work; returns {id: name}."""
@@ -150,8 +138,8 @@ def _check_args(root, model, params, backward, rankdir, max_nodes, max_depth, sh
     if rankdir not in ("TB", "BT", "LR", "RL"):
         raise ValueError(f"draw_graph: rankdir must be TB, BT, LR or RL, got {rankdir!r:.40} "
                          f"(fix: rankdir='LR' draws left to right)")
-    _check_limit("max_nodes", max_nodes)
-    _check_limit("max_depth", max_depth)
+    check_limit("max_nodes", max_nodes, "draw_graph")
+    check_limit("max_depth", max_depth, "draw_graph")
     if isinstance(show_values, bool) or not isinstance(show_values, (int, np.integer)) \
             or show_values < 0:
         raise ValueError(f"draw_graph: show_values must be an int >= 0, got {show_values!r:.40}"

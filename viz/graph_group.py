@@ -14,7 +14,7 @@ from collections import defaultdict
 from tinygrad_attn import Tensor
 from tinygrad_attn.nn import Module
 
-from .graph_walk import GraphWalk, check_root, is_step
+from .graph_walk import GraphWalk, check_limit, check_root, is_step
 
 
 class _AnyStep:
@@ -96,12 +96,16 @@ class OpGroups:
                 and self.key[id(src)][1] == self.key[id(fn)][1])
 
 
-def count_ops(root: Tensor, *, collapse_steps: bool = False) -> int:
-    """How many op nodes (ellipses) :func:`viz.draw_graph` draws for ``root`` with no
-    ``max_nodes`` / ``max_depth`` limit, steps collapsed or not. Cheap: no DOT text is
-    made. Raises TypeError if ``root`` is not a Tensor."""
+def count_ops(root: Tensor, *, collapse_steps: bool = False, max_nodes: int | None = None,
+              max_depth: int | None = None) -> int:
+    """How many op nodes (ellipses) :func:`viz.draw_graph` draws for ``root`` with the
+    same ``collapse_steps``, ``max_nodes`` and ``max_depth`` (None: no limit). Cheap: no
+    DOT text is made. Raises TypeError if ``root`` is not a Tensor, TypeError /
+    ValueError for a limit that is not None or an int >= 1."""
     check_root(root, "count_ops")
-    groups = OpGroups(GraphWalk(root).ops(), collapse_steps)
+    check_limit("max_nodes", max_nodes, "count_ops")
+    check_limit("max_depth", max_depth, "count_ops")
+    groups = OpGroups(drawn_ops(GraphWalk(root), max_nodes, max_depth), collapse_steps)
     return len(set(groups.key.values()))
 
 

@@ -22,6 +22,19 @@ def check_root(root, what: str) -> None:
                         f"(fix: pass the loss tensor, e.g. {what}(loss))")
 
 
+def check_limit(arg: str, v, what: str) -> None:
+    """``max_nodes`` / ``max_depth`` of function ``what``: None or an int >= 1. Raises
+    TypeError for a bool, float (NaN included), str or other type, ValueError below 1."""
+    if v is None:
+        return
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+        raise TypeError(f"{what}: {arg} must be an int >= 1 or None (no limit), got "
+                        f"{type(v).__name__} {v!r:.40} (fix: e.g. {arg}=100)")
+    if v < 1:
+        raise ValueError(f"{what}: {arg} must be >= 1 (or None for no limit), got {v} "
+                         f"(fix: e.g. {arg}=100, or leave it out to draw everything)")
+
+
 def is_step(label) -> bool:
     """True for a scope label that numbers a time step: an int (numpy ints too), not a
     bool. ``scope(t)`` with such a label marks the nodes of step t of a recurrence."""
@@ -93,4 +106,4 @@ def retain_grads(root: Tensor) -> int:
     return marked
 
 
-__all__ = ["GraphWalk", "check_root", "is_step", "retain_grads"]
+__all__ = ["GraphWalk", "check_limit", "check_root", "is_step", "retain_grads"]
