@@ -170,11 +170,11 @@ def load_dataset(path=None, *, reverse: bool = True, seed: int = 1984,
                         "thousand to learn anything)")
     vocab = Vocab.from_texts(s for pair in zip(questions, answers) for s in pair)
     x, t = _encode_all(questions, vocab), _encode_all(answers, vocab)
-    x_train, t_train, x_test, t_test = split_train_test(x, t, seed=seed)
+    src_train, tgt_train, src_test, tgt_test = split_train_test(x, t, seed=seed)
     if reverse:
-        x_train, x_test = (np.ascontiguousarray(a[:, ::-1]) for a in (x_train, x_test))
-    counts = {"read": n, "used": n, "train": len(x_train), "test": len(x_test)}
-    return Dataset(x_train, t_train, x_test, t_test, vocab, reverse, source,
+        src_train, src_test = (np.ascontiguousarray(a[:, ::-1]) for a in (src_train, src_test))
+    counts = {"read": n, "used": n, "train": len(src_train), "test": len(src_test)}
+    return Dataset(src_train, tgt_train, src_test, tgt_test, vocab, reverse, source,
                    None if path is None else os.path.abspath(path), counts)
 
 

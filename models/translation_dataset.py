@@ -221,37 +221,29 @@ def load_translation(path, direction=None, *, max_len: int | None = None, min_le
     """Load a sentence-pair file as padded, split word-id arrays.
 
     Steps: ``load_pairs`` -> ``tokenize`` both sides -> length filter -> shuffle with
-    ``np.random.default_rng(seed).permutation`` (numpy's global state is untouched) ->
-    keep the first ``max_pairs`` -> the last ``int(n * test_fraction)`` pairs are the test
-    split -> ``Vocab.build`` on the training split only -> encode and right-pad.
+    ``np.random.default_rng(seed)`` (numpy's global state is untouched) -> keep the first
+    ``max_pairs`` -> the last ``int(n * test_fraction)`` pairs are the test split ->
+    ``Vocab.build`` on the training split only -> encode and right-pad.
 
     Parameters
     ----------
-    path : str or os.PathLike
-        See ``load_pairs``.
-    direction : str, optional
-        ``"fra-eng"`` = French source, English target; default non-English -> English.
-    max_len : int, optional
-        Drop pairs where either side has more than ``max_len`` tokens.  Counted in
-        ``tokenize`` tokens, *without* ``<sos>``/``<eos>`` (so targets are at most
-        ``max_len + 2`` ids wide).
-    min_len : int
-        Drop pairs where either side has fewer than ``min_len`` (>= 1) tokens.
-    lower, split_punctuation : bool
-        ``tokenize`` options (stored, and reused by ``encode_source``).
-    reverse_source : bool
-        Reverse each source sentence before padding.
-    test_fraction : float
-        In ``[0, 1)``.
-    seed : int
-        Shuffle seed.
+    path, direction, columns
+        As ``load_pairs``: the file; ``"fra-eng"`` = French source, English target
+        (default non-English -> English); the column languages if the name does not tell.
+    max_len, min_len : int
+        Drop pairs where either side has more than ``max_len`` (None: no limit) or fewer
+        than ``min_len`` (>= 1) tokens, counted in ``tokenize`` tokens *without*
+        ``<sos>``/``<eos>`` (so targets are at most ``max_len + 2`` ids wide).
+    lower, split_punctuation, reverse_source : bool
+        ``tokenize`` options (stored, and reused by ``encode_source``); whether to reverse
+        each source sentence before padding.
+    test_fraction, seed : float in [0, 1), int
+        The share of the pairs held out for testing; the shuffle seed.
     min_freq : int
         ``Vocab.build`` threshold, applied to each language separately.
     max_pairs : int, optional
         Use at most this many pairs (a random subset, taken after filtering and shuffling,
         before splitting).
-    columns : (str, str), optional
-        Languages of column 1 and 2 when the file name does not tell; see ``load_pairs``.
 
     Returns
     -------
@@ -272,31 +264,15 @@ def load_translation(path, direction=None, *, max_len: int | None = None, min_le
     """
     _check_options(path, max_len, min_len, max_pairs, min_freq, test_fraction)
     src_texts, tgt_texts, src_lang, tgt_lang = load_pairs(path, direction, columns=columns)
-    n_read = len(src_texts)
-    kept = _length_filter(path, src_texts, tgt_texts, lower, split_punctuation, min_len,
-                          max_len)
-    train, test, n_used = _shuffle_and_split(path, kept, seed, max_pairs, test_fraction,
-                                             n_read)
-    src_vocab = Vocab.build((p[2] for p in train), min_freq=min_freq)
-    tgt_vocab = Vocab.build((p[3] for p in train), min_freq=min_freq)
-    src_train, tgt_train = _encode_pairs(train, src_vocab, tgt_vocab, reverse_source)
-    src_test, tgt_test = _encode_pairs(test, src_vocab, tgt_vocab, reverse_source)
-    abspath = os.path.abspath(path)
-    source = (f"{abspath} ({src_lang}->{tgt_lang}; {n_read} pairs read, "
-              f"{n_used} used: {len(train)} train / {len(test)} test; seed {seed})")
+    kept = _length_filter(path, src_texts, tgt_texts, lower, split_punctuation, min_len, max_len)
+    train, test = _shuffle_and_split(path, kept, seed, max_pairs, test_fraction,
+                                     len(src_texts))
     options = {"max_len": max_len, "min_len": int(min_len), "lower": bool(lower),
                "split_punctuation": bool(split_punctuation),
                "reverse_source": bool(reverse_source), "test_fraction": float(test_fraction),
                "seed": int(seed), "min_freq": int(min_freq), "max_pairs": max_pairs,
                "columns": None if columns is None else list(check_columns(columns))}
-    counts = {"read": n_read, "used": n_used, "train": len(train), "test": len(test)}
-    return TranslationData(
-        src_train=src_train, tgt_train=tgt_train, src_test=src_test, tgt_test=tgt_test,
-        src_vocab=src_vocab, tgt_vocab=tgt_vocab, src_lang=src_lang, tgt_lang=tgt_lang,
-        reversed=bool(reverse_source), lower=bool(lower),
-        split_punctuation=bool(split_punctuation), source=source, path=abspath,
-        test_pairs=[(p[0], p[1]) for p in test], options=options, counts=counts,
-        train_pairs=[(p[0], p[1]) for p in train])
+    return _translation_data(path, (src_lang, tgt_lang), len(src_texts), train, test, options)
 
 
 # -- the steps of load_translation -------------------------------------------------------
@@ -349,8 +325,8 @@ def _length_filter(path, src_texts, tgt_texts, lower: bool, split_punctuation: b
 
 def _shuffle_and_split(path, kept: list, seed: int, max_pairs, test_fraction: float,
                        n_read: int):
-    """(train, test, number used): ``kept`` shuffled with ``np.random.default_rng(seed)``,
-    cut to ``max_pairs``, the last ``int(n * test_fraction)`` the test split;
+    """(train, test): ``kept`` shuffled with ``np.random.default_rng(seed)``, cut to
+    ``max_pairs``, the last ``int(n * test_fraction)`` the test split;
     TranslationDataError if a split that must hold pairs is empty."""
     n_filtered = len(kept)
     order = np.random.default_rng(seed).permutation(len(kept))
@@ -362,7 +338,31 @@ def _shuffle_and_split(path, kept: list, seed: int, max_pairs, test_fraction: fl
     if not train or (test_fraction > 0 and not test):
         raise _split_error(path, n_read, n_filtered, len(kept), len(train), len(test),
                            test_fraction, max_pairs)
-    return train, test, len(kept)
+    return train, test
+
+
+def _translation_data(path, langs: tuple[str, str], n_read: int, train: list, test: list,
+                      options: dict) -> TranslationData:
+    """The TranslationData of the ``train`` and ``test`` pairs (source text, target text,
+    source tokens, target tokens): vocabularies from ``train``, padded arrays, counts and a
+    description of the source; ``options`` are the keyword arguments of load_translation."""
+    src_vocab = Vocab.build((p[2] for p in train), min_freq=options["min_freq"])
+    tgt_vocab = Vocab.build((p[3] for p in train), min_freq=options["min_freq"])
+    reverse = options["reverse_source"]
+    src_train, tgt_train = _encode_pairs(train, src_vocab, tgt_vocab, reverse)
+    src_test, tgt_test = _encode_pairs(test, src_vocab, tgt_vocab, reverse)
+    abspath = os.path.abspath(path)
+    n_used = len(train) + len(test)
+    source = (f"{abspath} ({langs[0]}->{langs[1]}; {n_read} pairs read, "
+              f"{n_used} used: {len(train)} train / {len(test)} test; seed {options['seed']})")
+    return TranslationData(
+        src_train=src_train, tgt_train=tgt_train, src_test=src_test, tgt_test=tgt_test,
+        src_vocab=src_vocab, tgt_vocab=tgt_vocab, src_lang=langs[0], tgt_lang=langs[1],
+        reversed=reverse, lower=options["lower"],
+        split_punctuation=options["split_punctuation"], source=source, path=abspath,
+        test_pairs=[(p[0], p[1]) for p in test], options=options,
+        counts={"read": n_read, "used": n_used, "train": len(train), "test": len(test)},
+        train_pairs=[(p[0], p[1]) for p in train])
 
 
 def _encode_pairs(pairs: list, src_vocab: Vocab, tgt_vocab: Vocab, reverse_source: bool):

@@ -81,7 +81,7 @@ def test_load_dataset_date_split_vocab_and_reverse(book):
     np.random.shuffle(idx)
     assert np.array_equal(np.concatenate([ds.src_train, ds.src_test]), x[idx])
     assert np.array_equal(np.concatenate([ds.tgt_train, ds.tgt_test]), t[idx])
-    rows = lambda a, b: sorted(map(tuple, np.concatenate([a, b], axis=1).tolist()))
+    rows = lambda a, b: sorted(map(tuple, np.concatenate([a, b], axis=1).tolist()))  # noqa: E731
     assert rows(np.concatenate([ds.src_train, ds.src_test]),
                 np.concatenate([ds.tgt_train, ds.tgt_test])) == rows(x, t)
     # deterministic, and reverse flips only the inputs
