@@ -1,13 +1,19 @@
 """Parity with PyTorch (a test-only dependency: ``pip install torch==2.13.0``; .ci/run
-installs it). Forward values and gradients of the ops, nn.Linear, nn.LSTM and
-cross_entropy match torch's on random inputs with the same weights: float64 to 1e-10,
-float32 to 1e-5; the date-task model's state dict runs in an equivalent torch module."""
+installs it). Forward values and gradients of every op in the registry
+(``tests/op_registry.py``: hypothesis-drawn inputs from each op's domain, kinks, ties and
+extreme magnitudes included, and its fixed examples), nn.Linear, nn.LSTM, GRU and RNN match
+torch's with the same weights: float64 to 1e-10, float32 to 1e-5; the date-task model's
+state dict runs in an equivalent torch module."""
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import tinygrad_attn as tg
 from tinygrad_attn import Tensor
 from tinygrad_attn import functional as F
+
+from .op_registry import REGISTRY
 
 torch = pytest.importorskip("torch", reason="PyTorch parity tests need torch==2.13.0")
 torch.set_num_threads(1)
@@ -18,97 +24,60 @@ def r(*shape, lo=-2.0, hi=2.0):
     return rng.uniform(lo, hi, size=shape)
 
 
-# name -> (ours(*tensors), torch's(*tensors), input arrays)
-OPS = {
-    "add": (lambda a, b: a + b, lambda a, b: a + b, (r(3, 1, 4), r(2, 1))),
-    "sub": (lambda a, b: a - b, lambda a, b: a - b, (r(3, 4), r(4))),
-    "mul": (lambda a, b: a * b, lambda a, b: a * b, (r(2, 3), r(1, 3))),
-    "div": (lambda a, b: a / b, lambda a, b: a / b, (r(2, 3), r(2, 3, lo=0.5))),
-    "pow": (lambda a, b: a ** b, lambda a, b: a ** b, (r(2, 3, lo=0.5), r(2, 3))),
-    "pow_scalar": (lambda a: a ** 3, lambda a: a ** 3, (r(4),)),
-    "neg": (lambda a: -a, lambda a: -a, (r(5),)),
-    "exp": (lambda a: a.exp(), torch.exp, (r(2, 3),)),
-    "log": (lambda a: a.log(), torch.log, (r(2, 3, lo=0.1),)),
-    "tanh": (lambda a: a.tanh(), torch.tanh, (r(2, 3),)),
-    "sigmoid": (lambda a: a.sigmoid(), torch.sigmoid, (r(2, 3) * 5,)),
-    "relu": (lambda a: a.relu(), torch.relu, (r(2, 3),)),
-    "abs": (lambda a: a.abs(), torch.abs, (r(2, 3),)),
-    "sqrt": (lambda a: a.sqrt(), torch.sqrt, (r(2, 3, lo=0.1),)),
-    "clamp": (lambda a: a.clamp(-0.5, 0.7), lambda a: a.clamp(-0.5, 0.7), (r(3, 4),)),
-    "maximum": (lambda a, b: a.maximum(b), torch.maximum, (r(3, 4), r(4))),
-    "minimum": (lambda a, b: a.minimum(b), torch.minimum, (r(3, 4), r(3, 1))),
-    "sum": (lambda a: a.sum(axis=(0, 2), keepdims=True),
-            lambda a: a.sum(dim=(0, 2), keepdim=True), (r(2, 3, 4),)),
-    "mean": (lambda a: a.mean(axis=1), lambda a: a.mean(dim=1), (r(2, 3, 4),)),
-    "max": (lambda a: a.max(axis=-1), lambda a: a.amax(dim=-1), (r(3, 5),)),
-    "min": (lambda a: a.min(axis=0), lambda a: a.amin(dim=0), (r(3, 5),)),
-    "var": (lambda a: a.var(axis=1), lambda a: a.var(dim=1), (r(3, 5),)),
-    "logsumexp": (lambda a: a.logsumexp(axis=1), lambda a: a.logsumexp(dim=1), (r(3, 5) * 4,)),
-    "reshape": (lambda a: a.reshape(4, -1) * 2, lambda a: a.reshape(4, -1) * 2, (r(2, 6),)),
-    "permute": (lambda a: a.permute(2, 0, 1) * 2, lambda a: a.permute(2, 0, 1) * 2, (r(2, 3, 4),)),
-    "transpose": (lambda a: a.transpose(0, 1) * 2, lambda a: a.transpose(0, 1) * 2, (r(2, 3),)),
-    "getitem": (lambda a: a[1:, ::2] * 2, lambda a: a[1:, ::2] * 2, (r(3, 5),)),
-    "getitem_int_array": (lambda a: a[np.array([0, 2, 0])] * 3,
-                          lambda a: a[torch.tensor([0, 2, 0])] * 3, (r(3, 2),)),
-    "concat": (lambda a, b: tg.concat([a, b, a], axis=1),
-               lambda a, b: torch.cat([a, b, a], dim=1), (r(2, 3), r(2, 1))),
-    "stack": (lambda a, b: tg.stack([a, b], axis=-1), lambda a, b: torch.stack([a, b], dim=-1),
-              (r(2, 3), r(2, 3))),
-    "matmul": (lambda a, b: a @ b, lambda a, b: a @ b, (r(2, 1, 3, 4), r(3, 4, 5))),
-    "matmul_1d": (lambda a, b: a @ b, lambda a, b: a @ b, (r(4), r(4, 3))),
-    "softmax": (lambda a: a.softmax(1), lambda a: torch.softmax(a, 1), (r(2, 5, 3) * 3,)),
-    "log_softmax": (lambda a: a.log_softmax(-1), lambda a: torch.log_softmax(a, -1),
-                    (r(4, 6) * 3,)),
-    "flip": (lambda a: a.flip(1) * 2, lambda a: a.flip(1) * 2, (r(2, 4),)),
-    "expand": (lambda a: a.expand(3, -1, -1), lambda a: a.expand(3, -1, -1), (r(1, 2, 3),)),
-    "gather": (lambda a: a.gather(1, np.array([[0, 2], [1, 1]])),
-               lambda a: a.gather(1, torch.tensor([[0, 2], [1, 1]])), (r(2, 3),)),
-    "layer_norm": (lambda a: F.layer_norm(a, 4), lambda a: torch.nn.functional.layer_norm(a, (4,)),
-                   (r(3, 4),)),
-    "where": (lambda a, b: tg.where(np.array([[True, False, True]]), a, b),
-              lambda a, b: torch.where(torch.tensor([[True, False, True]]), a, b),
-              (r(2, 3), r(3))),
-    "masked_fill": (lambda a: a.masked_fill(np.array([False, True, False]), -1.5),
-                    lambda a: a.masked_fill(torch.tensor([False, True, False]), -1.5), (r(2, 3),)),
-    "embedding": (lambda w: F.embedding(np.array([[0, 3], [3, 1]]), w),
-                  lambda w: torch.nn.functional.embedding(torch.tensor([[0, 3], [3, 1]]), w),
-                  (r(4, 3),)),
-    "squeeze_unsqueeze": (lambda a: a.unsqueeze(0).squeeze(2) * 2,
-                          lambda a: a.unsqueeze(0).squeeze(2) * 2, (r(3, 1, 2),)),
-    "split": (lambda a: a.split([1, 3], axis=1)[1] * 2,
-              lambda a: a.split([1, 3], dim=1)[1] * 2, (r(2, 4),)),
-    "chunk": (lambda a: a.chunk(2, axis=0)[1] * 2, lambda a: a.chunk(2, dim=0)[1] * 2, (r(5, 2),)),
-    "dropout_eval": (lambda a: F.dropout(a, 0.3, training=False) * 2,
-                     lambda a: torch.nn.functional.dropout(a, 0.3, training=False) * 2, (r(3),)),
-}
+DTYPES = [(np.float64, 1e-10), (np.float32, 1e-5)]
+EXAMPLES = [pytest.param(op, i, id=f"{op.name}-{i}")
+            for op in REGISTRY for i in range(len(op.examples))]
 
 
-@pytest.mark.parametrize("name", sorted(OPS))
-@pytest.mark.parametrize("dtype,tol", [(np.float64, 1e-10), (np.float32, 1e-5)])
-def test_op_matches_torch(name, dtype, tol):
-    ours_fn, torch_fn, arrays = OPS[name]
-    ours = [Tensor(a.astype(dtype), requires_grad=True) for a in arrays]
-    theirs = [torch.tensor(a.astype(dtype), requires_grad=True) for a in arrays]
-    y, yt = ours_fn(*ours), torch_fn(*theirs)
-    np.testing.assert_allclose(y.data, yt.detach().numpy(), rtol=tol, atol=tol)
-    w = rng.uniform(0.5, 1.5, size=y.shape).astype(dtype)
-    (y * Tensor(w)).sum().backward()
-    (yt * torch.tensor(w)).sum().backward()
-    for a, at in zip(ours, theirs):
-        np.testing.assert_allclose(a.grad, at.grad.numpy(), rtol=tol, atol=tol)
+def _run(case, dtype, theirs=False):
+    """[y, dL/dx_1, ...] as float arrays, with L = sum(w * y) for a fixed random w in
+    [0.5, 1.5] (every output element's gradient path), run by this engine or by PyTorch
+    (``theirs``) on the case's arrays as ``dtype``; an input that gets no gradient gets
+    zeros. Also returns y's dtype name."""
+    make = (lambda a: torch.tensor(a, requires_grad=True)) if theirs else \
+        (lambda a: Tensor(a, requires_grad=True))
+    xs = [make(a.astype(dtype)) for a in case.arrays]
+    y = (case.torch if theirs else case.engine)(*xs)
+    w = np.random.default_rng(0).uniform(0.5, 1.5, size=tuple(y.shape)).astype(dtype)
+    (y * (torch.tensor(w) if theirs else Tensor(w))).sum().backward()
+    grads = [x.grad for x in xs]
+    if theirs:
+        y, grads = y.detach(), [g if g is None else g.numpy() for g in grads]
+    grads = [np.zeros(x.shape, dtype) if g is None else g for x, g in zip(xs, grads)]
+    return [y.numpy()] + grads, str(y.dtype).replace("torch.", "")
 
 
-@pytest.mark.parametrize("dtype,tol", [(np.float64, 1e-10), (np.float32, 1e-5)])
-def test_cross_entropy_with_ignore_index_matches_torch(dtype, tol):
-    logits = r(6, 5).astype(dtype) * 3
-    target = np.array([1, 4, -100, 0, -100, 2])
-    x, xt = Tensor(logits, requires_grad=True), torch.tensor(logits, requires_grad=True)
-    loss = F.cross_entropy(x, target, ignore_index=-100)
-    loss_t = torch.nn.functional.cross_entropy(xt, torch.tensor(target), ignore_index=-100)
-    loss.backward()
-    loss_t.backward()
-    np.testing.assert_allclose(loss.item(), loss_t.item(), rtol=tol)
-    np.testing.assert_allclose(x.grad, xt.grad.numpy(), rtol=tol, atol=tol)
+def assert_matches_torch(case, dtype, tol):
+    """The case's forward values (and dtype) and input gradients agree with PyTorch's to
+    ``tol`` (rtol and atol)."""
+    ours, our_dtype = _run(case, dtype)
+    theirs, their_dtype = _run(case, dtype, theirs=True)
+    assert our_dtype == their_dtype, (our_dtype, their_dtype)
+    for k, (a, b) in enumerate(zip(ours, theirs)):
+        what = "the output" if k == 0 else f"the gradient of input {k - 1}"
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol, err_msg=what)
+
+
+# float32 tolerances of drawn inputs that 1e-5 cannot hold. layer_norm: a row of two
+# elements normalises to +-1 whatever it holds, so its gradient is a cancellation of terms
+# ~|x| / std (drawn rows are shifted by up to ~20 and spread by 0.3): composed float32
+# ops lose ~1e-5 of it, PyTorch's fused kernel less (float64 holds 1e-10)
+FLOAT32_TOL = {"layer_norm": 1e-3}
+
+
+@pytest.mark.parametrize("op", REGISTRY, ids=lambda op: op.name)
+@given(data=st.data())
+def test_op_matches_torch(op, data):
+    case = op.inputs(data)
+    for dtype, tol in DTYPES:
+        tol = FLOAT32_TOL.get(op.name, tol) if dtype == np.float32 else tol
+        assert_matches_torch(case, dtype, tol)
+
+
+@pytest.mark.parametrize("op,i", EXAMPLES)
+@pytest.mark.parametrize("dtype,tol", DTYPES)
+def test_op_matches_torch_on_the_fixed_examples(op, i, dtype, tol):
+    assert_matches_torch(op.example_cases()[i], dtype, tol)
 
 
 def _to_torch(module_t, state, dtype):
