@@ -32,6 +32,11 @@ class BahdanauSeq2Seq(RecurrentSeq2Seq):
 
     ``forward(src, tgt_in, src_padding_mask=None, return_attention=True)`` returns logits
     (N, T, V) float32 and the attention weights (N, T, S).
+
+    The decoder cell runs fused (``nn.LSTMCell(fused=True)``: one node per step, for
+    speed); pictures of the graph draw it composed unless asked otherwise
+    (``models.graphs.training_step(fused=...)``, ``tinygrad-attn graph --fused``). Each
+    decoder step runs in ``scope(t)``.
     """
 
     MODEL_NAME = "bahdanau"
