@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import numbers
 import types
+from typing import ClassVar
 
 import numpy as np
 
@@ -125,8 +126,8 @@ class Optimizer:
 
     # PyTorch's param_group keys, in its order: the hyperparameters this class holds as
     # attributes, and those whose value is fixed here (features it does not have)
-    HYPERPARAMETERS: tuple = ("lr",)
-    FIXED: dict = {}
+    HYPERPARAMETERS: ClassVar[tuple] = ("lr",)
+    FIXED: ClassVar[dict] = {}
 
     def __init__(self, params, lr: float):
         name = type(self).__name__
@@ -250,7 +251,7 @@ class SGD(Optimizer):
     (PyTorch's wording, ``"Invalid momentum value: ..."``); see ``Optimizer``."""
 
     HYPERPARAMETERS = ("lr", "momentum", "weight_decay")
-    FIXED = {"dampening": 0, "nesterov": False, "maximize": False}
+    FIXED: ClassVar[dict] = {"dampening": 0, "nesterov": False, "maximize": False}
 
     def __init__(self, params, lr: float = 0.01, momentum: float = 0.0, weight_decay: float = 0.0):
         super().__init__(params, lr)
@@ -313,7 +314,8 @@ class Adam(Optimizer):
     """
 
     HYPERPARAMETERS = ("lr", "betas", "eps", "weight_decay")
-    FIXED = {"amsgrad": False, "maximize": False, "decoupled_weight_decay": False}
+    FIXED: ClassVar[dict] = {"amsgrad": False, "maximize": False,
+                             "decoupled_weight_decay": False}
 
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0):
