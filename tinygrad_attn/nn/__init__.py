@@ -13,7 +13,7 @@ Shapes use the book's letters: N batch, T time (target), S source length, D inpu
 size, H hidden size, V vocabulary.
 """
 from ..random import manual_seed  # noqa: F401  (re-exported)
-from .attention import BahdanauAttention, LuongAttention, masked_softmax
+from .attention import BahdanauAttention, LuongAttention
 from .layers import Dropout, Embedding, LayerNorm, Linear, clip_grad_norm_
 from .module import Module, Parameter
 from .recurrent import (GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell, gru_cell, lstm_cell,
@@ -25,6 +25,6 @@ from .transformer import (MultiheadAttention, PositionalEncoding, TransformerDec
 __all__ = ["Module", "Parameter", "Linear", "Embedding", "Dropout", "LayerNorm",
            "clip_grad_norm_", "RNN", "GRU", "LSTM", "RNNCell", "GRUCell", "LSTMCell",
            "rnn_cell", "gru_cell", "lstm_cell", "LuongAttention", "BahdanauAttention",
-           "masked_softmax", "MultiheadAttention", "TransformerEncoderLayer",
+           "MultiheadAttention", "TransformerEncoderLayer",
            "TransformerDecoderLayer", "TransformerEncoder", "TransformerDecoder",
            "PositionalEncoding", "sinusoidal_positions"]
