@@ -63,12 +63,9 @@ from .curves import OutputPathError
 from .graph_build import GraphNodes
 from .graph_emit import COLORS, Emitter, new_digraph
 from .graph_group import count_ops
-from .graph_render import (DOT_TIMEOUT, INSTALL_HINT, RenderError, _dot_formats,  # noqa: F401
+from .graph_render import (DOT_TIMEOUT, INSTALL_HINT, RenderError,  # noqa: F401
                            check_graph_path, graph_size, has_dot, render)
 from .graph_walk import GraphWalk, check_limit, check_root, retain_grads
-
-# (_dot_formats is imported for tests/test_hostile_graphs.py, which clears its cache as
-# viz.graph._dot_formats; it lives in viz.graph_render.)
 
 
 def draw_graph(root: Tensor, *, model: Module | None = None, params: dict | None = None,
