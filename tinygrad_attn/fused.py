@@ -24,8 +24,9 @@ def _row_ids(a: np.ndarray) -> np.ndarray:
 
 
 class LSTMSequence(Function):
-    """A whole LSTM layer over a sequence as ONE node, with a hand-written backward: the
-    fused twin of :func:`tinygrad_attn.nn.recurrent.lstm_cell` unrolled over time
+    """A whole LSTM layer over a sequence as ONE node, with a hand-written backward.
+
+    The fused twin of :func:`tinygrad_attn.nn.recurrent.lstm_cell` unrolled over time
     (``nn.LSTM(..., fused=True)``, the default; ``fused=False`` runs the composed path).
 
     Inputs: ``x`` (N, T, D), ``h0`` (N, H), ``c0`` (N, H), ``w_ih`` (4H, D),
@@ -87,7 +88,7 @@ class LSTMSequence(Function):
         f * c_prev + i * g, tanh_c = tanh(c_new) and h_new = o * tanh_c (each (N, H);
         c_new may be c_prev)."""
         np.tanh(z, out=z)
-        kernels.lstm_step_forward(z, c_prev, c_new)
+        kernels.lstm_step_forward(z, c_prev, c_new)   # c_new = f * c_prev + i * g (halved gates)
         np.tanh(c_new, out=tanh_c)
         np.multiply(z[:, 3 * h_new.shape[1]:], tanh_c, out=h_new)
 
@@ -147,7 +148,8 @@ class LSTMSequence(Function):
         dh = np.zeros((N, H), dtype=grad.dtype)   # recurrent part: dz_{t+1} W_hh
         dc = np.zeros((N, H), dtype=grad.dtype)   # carry: dc_{t+1} * f_{t+1}
         for t in reversed(range(T)):
-            # the elementwise rules of the docstring, fused (kernels.lstm_step_backward)
+            # the elementwise rules of the docstring, fused (kernels.lstm_step_backward; its
+            # numpy twin, kernels.lstm_step_backward_numpy, spells them out)
             kernels.lstm_step_backward(t, g_h, g_c, gates[t], tanh_c[t], cs[t], dh, dc, dz[t])
             dh = dz[t] @ self.w_hh
         dz2 = dz.reshape(T * N, H4)           # time-major rows, like x_tm and hs[:-1]
