@@ -129,15 +129,17 @@ def noncontiguous(a, kind):
     size-1 axes) and is returned as it is; when ``transposed`` cannot make ``a``
     non-contiguous (fewer than two axes longer than 1) the stepped layout is used.
     """
+    if kind not in NONCONTIGUOUS_KINDS:
+        raise ValueError(f"noncontiguous: kind must be one of {NONCONTIGUOUS_KINDS}, "
+                         f"got {kind!r}")
+    if a.ndim == 0:
+        return a
     if kind == "transposed":
         out = np.ascontiguousarray(a.T).T
     elif kind == "stepped":
-        out = np.repeat(a, 2, axis=-1)[..., ::2] if a.ndim else a
-    elif kind == "negative":
-        out = np.flip(np.ascontiguousarray(np.flip(a)))
+        out = np.repeat(a, 2, axis=-1)[..., ::2]
     else:
-        raise ValueError(f"noncontiguous: kind must be one of {NONCONTIGUOUS_KINDS}, "
-                         f"got {kind!r}")
+        out = np.flip(np.ascontiguousarray(np.flip(a)))
     if a.size >= 2 and out.flags.c_contiguous:
         out = noncontiguous(a, "stepped")
     return out
