@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
 
 from tinygrad_attn import kernels as K
 
 from .conftest import ROOT
+from .strategies import FLOAT_DTYPES as dtypes
+from .strategies import broadcastable_shapes, float32_exact, shapes
 
 dims = st.integers(0, 7)
 
@@ -22,7 +23,6 @@ def restore_backend():
     saved = K.BACKEND
     yield
     K.BACKEND = saved
-dtypes = st.sampled_from([np.float32, np.float64])
 
 
 def close(a, b, dtype):
@@ -32,7 +32,7 @@ def close(a, b, dtype):
 
 
 def arr(data, shape, dtype, lo=-3, hi=3):
-    return data.draw(hnp.arrays(dtype, shape, elements=st.floats(lo, hi, width=32)))
+    return data.draw(float32_exact(shape, dtype, lo, hi))
 
 
 @given(data=st.data(), M=dims, Kd=dims, N=dims, dtype=dtypes)
@@ -57,10 +57,10 @@ def test_matmul_batched_with_transposed_b(data, B, M, Kd, N, dtype):
 @given(data=st.data(), dtype=dtypes)
 def test_matmul_dispatch_with_broadcast_batch_axes(backend, data, dtype):
     K.BACKEND = backend   # read at call time; restored by the autouse fixture
-    s = data.draw(hnp.mutually_broadcastable_shapes(num_shapes=2, max_dims=3, max_side=4))
+    batch_a, batch_b = data.draw(broadcastable_shapes(max_dims=3, max_side=4))
     M, Kd, N = (data.draw(st.integers(1, 5)) for _ in range(3))
-    a = arr(data, s.input_shapes[0] + (M, Kd), dtype)
-    b = arr(data, s.input_shapes[1] + (Kd, N), dtype)
+    a = arr(data, batch_a + (M, Kd), dtype)
+    b = arr(data, batch_b + (Kd, N), dtype)
     close(K.matmul(a, b), np.matmul(a, b), dtype)
 
 
@@ -80,7 +80,7 @@ def test_softmax_kernels(data, shape, dtype):
 
 
 @pytest.mark.parametrize("backend", ["auto", "numba"])
-@given(data=st.data(), shape=hnp.array_shapes(min_dims=1, max_dims=3, min_side=0, max_side=5),
+@given(data=st.data(), shape=shapes(min_dims=1, max_dims=3, min_side=0, max_side=5),
        dtype=dtypes)
 def test_softmax_dispatch_on_any_axis(backend, data, shape, dtype):
     K.BACKEND = backend

@@ -46,12 +46,8 @@ def test_fused_lstm_equals_composed_cells_values_and_gradients(with_state):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
 
 
-def test_fused_lstm_passes_gradcheck():
-    rng = np.random.default_rng(1)
-    N, T, D, H = 2, 4, 3, 5
-    args = [rng.standard_normal(s) * 0.7 for s in
-            [(N, T, D), (N, H), (N, H), (4 * H, D), (4 * H, H), (4 * H,), (4 * H,)]]
-    assert tg.gradcheck(lambda *a: tg.fused.LSTMSequence.apply(*a), args)
+# the fused LSTM's gradient check (these inputs, and drawn ones) and its parity with
+# torch.lstm_cell stepped over time: the lstm_sequence entry of tests/op_registry.py
 
 
 def test_lstm_state_dict_has_pytorch_names_and_layout():
