@@ -192,6 +192,7 @@ def _torch_dropout(x, p, seed, training=True):
 
 
 def _torch_reverse_padded(x, lengths):
+    """Each row's first ``lengths[n]`` steps reversed, row by row."""
     rows = [torch.cat([x[n, :L].flip(0), x[n, L:]]) for n, L in enumerate(lengths.tolist())]
     return torch.stack(rows)
 
@@ -207,10 +208,12 @@ def _torch_lstm_sequence(x, h0, c0, w_ih, w_hh, b_ih, b_hh):
 
 
 def _split_concat(cat, parts):
+    """The pieces scaled by 1, 2, 3, ... and joined again by ``cat``."""
     return cat([p * (k + 1) for k, p in enumerate(parts)])
 
 
 def _unsqueeze_then_squeeze(x, unsqueeze, squeeze):
+    """x with an axis inserted, then one (or every) size-1 axis dropped, times 2."""
     y = x.unsqueeze(unsqueeze)
     return (y.squeeze() if squeeze is None else y.squeeze(squeeze)) * 2
 
@@ -402,7 +405,9 @@ _LINEAR_AND_LOSSES = [
     Op("dropout", ("Mul",),
        lambda x, p, seed, training=True: F.dropout(
            x, p, training=training, rng=np.random.default_rng(seed)) * 2,
-       _torch_dropout, S.dropout_inputs(), examples=(args(_r(3), p=0.3, seed=0, training=False),)),
+       _torch_dropout, S.dropout_inputs(),
+       examples=(args(_r(3), p=0.3, seed=0, training=False), args(_r(2, 3), p=0.0, seed=0),
+                 args(_r(2, 3), p=1.0, seed=0))),
     Op("lstm_sequence", ("LSTMSequence",), lambda *a: fused.LSTMSequence.apply(*a),
        _torch_lstm_sequence, S.lstm_inputs(), max_order=1,
        examples=(args(*_lstm_example()),)),
