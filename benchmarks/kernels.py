@@ -61,7 +61,8 @@ MATMUL_BATCHED = [((N, 1, H), (N, H, S), ""), ((N, 1, H), (N, H, S), "bT"),
 SOFTMAX_SHAPES = [(N, T, S), (N, 1, S), (N * T, V), (N, 4 * H)]
 LSTM_STEP_SHAPES = [(N, S, H), (1000, S, H)]   # (N, T, H): training batch, evaluation batch
 KERNEL_NAMES = ["lstm_step_forward_numba", "lstm_step_forward_numpy",
-                "lstm_step_backward_numba", "lstm_step_backward_numpy", "matmul2d_numba", "matmul_batched_numba", "matmul_batched_nt_numba",
+                "lstm_step_backward_numba", "lstm_step_backward_numpy", "matmul2d_numba",
+                "matmul_batched_numba", "matmul_batched_nt_numba",
                 "softmax_rows_numba", "softmax_backward_rows_numba", "log_softmax_rows_numba",
                 "log_softmax_backward_rows_numba", "matmul_numpy", "softmax_numpy",
                 "softmax_backward_numpy", "log_softmax_numpy", "log_softmax_backward_numpy"]

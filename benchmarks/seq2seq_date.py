@@ -19,9 +19,9 @@ Printed: seconds per step (median, min-max), the forward / backward / optimizer 
 seconds per epoch (median step x steps per epoch), the ratio ours / torch per step pair
 (median), achieved GFLOP/s of the matmuls against the 15 s-per-epoch floor that the
 machine's ~190 GFLOP/s float32 peak sets, peak memory (each engine in a child process of
-its own: the peak RSS, what the training steps add to it, and its growth over 10 steps), start-up (``import tinygrad_attn``, the
-first step of a fresh process with a warm and a cold numba cache) and inference (batched
-greedy and beam decoding of the 5,000 test items).
+its own: the peak RSS, what the training steps add to it, and its growth over 10 steps),
+start-up (``import tinygrad_attn``, the first step of a fresh process with a warm and a
+cold numba cache) and inference (batched greedy and beam decoding of the 5,000 test items).
 
 PyTorch (``pip install torch==2.13.0``, CPU) is a benchmark reference only, never an
 engine dependency. ``OMP_WAIT_POLICY=PASSIVE`` keeps torch's OpenMP threads from spinning

@@ -610,7 +610,8 @@ def test_tensor_refuses_data_that_are_not_numbers(data, exc, words):
 
 
 @pytest.mark.parametrize("data, words", [(["x"], "list ['x']"), (["1.5"], "list ['1.5']"),
-                                         ([None], "list [None]"), ([1.0, None], "list [1.0, None]")])
+                                         ([None], "list [None]"),
+                                         ([1.0, None], "list [1.0, None]")])
 def test_tensor_refuses_non_numbers_even_with_a_float_dtype(data, words):
     # numpy alone turns None into NaN and "1.5" into 1.5 under dtype=float32, silently
     _raises(TypeError, f"Tensor: cannot hold {words}", "fix:",

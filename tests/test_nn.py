@@ -29,7 +29,8 @@ def test_fused_lstm_equals_composed_cells_values_and_gradients(with_state):
     results = []
     for lstm in (fused, composed):
         xt = Tensor(x, requires_grad=True)
-        hx = (Tensor(h0, requires_grad=True), Tensor(c0, requires_grad=True)) if with_state else None
+        hx = ((Tensor(h0, requires_grad=True), Tensor(c0, requires_grad=True))
+              if with_state else None)
         out, (h, c) = lstm(xt, hx)
         # a loss that reads every output: all hidden states, the final h and the final c
         loss = (out * out).sum() + (h * 2).sum() + (c * c).sum()

@@ -83,7 +83,8 @@ def test_attention_layers_explain_bad_shapes():
     with pytest.raises(ValueError, match="score must be one of"):
         nn.LuongAttention("cosine")
     with pytest.raises(ValueError, match=r"key_padding_mask must be \(N, S\) = \(1, 3\)"):
-        nn.LuongAttention()(Tensor(np.ones((1, 2, 4))), Tensor(np.ones((1, 3, 4))), np.zeros((1, 4), bool))
+        nn.LuongAttention()(Tensor(np.ones((1, 2, 4))), Tensor(np.ones((1, 3, 4))),
+                            np.zeros((1, 4), bool))
     with pytest.raises(ValueError, match="BahdanauAttention: query must be"):
         nn.BahdanauAttention(4, 4)(Tensor(np.ones((1, 2, 4))), Tensor(np.ones((1, 3, 4))))
 

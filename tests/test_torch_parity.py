@@ -81,7 +81,8 @@ def test_op_matches_torch_on_the_fixed_examples(op, i, dtype, tol):
 
 
 def _to_torch(module_t, state, dtype):
-    module_t.load_state_dict({k: torch.from_numpy(np.asarray(v, dtype=dtype)) for k, v in state.items()})
+    module_t.load_state_dict({k: torch.from_numpy(np.asarray(v, dtype=dtype))
+                              for k, v in state.items()})
     return module_t.to(torch.float64 if dtype == np.float64 else torch.float32)
 
 
@@ -166,7 +167,8 @@ def test_readme_example_moving_weights_to_pytorch_runs(tmp_path, monkeypatch):
     save_model(AttentionSeq2Seq(len(data.vocab), 16, 256, seed=0), data,
                tmp_path / "runs" / "date" / "version_0" / "model.npz")
     readme = (ROOT / "README.md").read_text()
-    block = re.search(r"### Taking the weights to PyTorch.*?```python\n(.*?)```", readme, re.S).group(1)
+    block = re.search(r"### Taking the weights to PyTorch.*?```python\n(.*?)```", readme,
+                      re.S).group(1)
     monkeypatch.chdir(tmp_path)
     namespace = {}
     exec(block, namespace)

@@ -20,7 +20,7 @@ from .tensor import Tensor, cat, concat, stack, where
 
 __all__ = ["Tensor", "Function", "grad", "no_grad", "enable_grad", "set_grad_enabled",
            "is_grad_enabled", "cat", "concat", "stack", "where", "scope", "autograd", "fused",
-           "unbroadcast", "functional", "nn", "optim", "ops", "kernels", "checkpoint",
+           "random", "unbroadcast", "functional", "nn", "optim", "ops", "kernels", "checkpoint",
            "CheckpointError", "clip_grad_norm_", "manual_seed", "gradcheck", "GradcheckError",
            "anomaly", "detect_anomaly", "is_anomaly_enabled", "AnomalyError"]
 __version__ = "0.1.0"

@@ -16,8 +16,6 @@ from __future__ import annotations
 import inspect
 import itertools
 
-import numpy as np
-
 from . import grad_mode
 
 _creation = itertools.count()      # numbers the recorded nodes in the order they are made

@@ -53,7 +53,9 @@ def broadcast_to(x, shape: tuple):
 
 def permute(x, dims):
     """``np.transpose(x, dims)``: axis ``i`` of the result is axis ``dims[i]`` of ``x``."""
-    return x.permute(tuple(int(d) for d in dims)) if isinstance(x, Tensor) else np.transpose(x, dims)
+    if isinstance(x, Tensor):
+        return x.permute(tuple(int(d) for d in dims))
+    return np.transpose(x, dims)
 
 
 def mT(x):

@@ -88,7 +88,7 @@ class LSTMSequence(Function):
         f * c_prev + i * g, tanh_c = tanh(c_new) and h_new = o * tanh_c (each (N, H);
         c_new may be c_prev)."""
         np.tanh(z, out=z)
-        kernels.lstm_step_forward(z, c_prev, c_new)   # i, f, o = (1 + z) / 2; c_new = f*c_prev + i*g
+        kernels.lstm_step_forward(z, c_prev, c_new)   # i,f,o = (1 + z) / 2; c_new = f*c_prev + i*g
         np.tanh(c_new, out=tanh_c)
         np.multiply(z[:, 3 * h_new.shape[1]:], tanh_c, out=h_new)
 

@@ -194,7 +194,8 @@ class Tensor:
     def __repr__(self):
         extra = ", requires_grad=True" if self.requires_grad else ""
         node = f", grad_fn={self.grad_fn.name}" if self.grad_fn is not None else ""
-        return f"Tensor({np.array2string(self.data, precision=4, threshold=20)}, dtype={self.dtype}{extra}{node})"
+        values = np.array2string(self.data, precision=4, threshold=20)
+        return f"Tensor({values}, dtype={self.dtype}{extra}{node})"
 
     # ----- autograd -----
     def backward(self, gradient=None, retain_graph=None, create_graph: bool = False) -> None:
@@ -375,7 +376,7 @@ class Tensor:
 
     def reshape(self, *shape) -> "Tensor":
         """The same elements in a new shape (one axis may be -1)."""
-        shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+        shape = _shape_args(shape)
         if not all(isinstance(n, (int, np.integer)) and not isinstance(n, bool) for n in shape):
             raise TypeError(f"reshape: the new shape must be ints, got {shape} (fix: e.g. "
                             f"x.reshape(2, -1))")
@@ -388,7 +389,7 @@ class Tensor:
 
     def permute(self, *dims) -> "Tensor":
         """Reorder the axes: ``y.shape[i] == x.shape[dims[i]]``."""
-        dims = tuple(dims[0]) if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims
+        dims = _shape_args(dims)
         if any(not -self.ndim <= d < self.ndim for d in dims) or \
                 sorted(d % self.ndim for d in dims) != list(range(self.ndim)):
             raise ValueError(f"permute: dims {dims} are not a permutation of the {self.ndim} "
@@ -487,7 +488,7 @@ class Tensor:
 
     def broadcast_to(self, *shape) -> "Tensor":
         """A read-only broadcast of self to ``shape`` (``ops.BroadcastTo``)."""
-        shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+        shape = _shape_args(shape)
         try:
             np.broadcast_shapes(self.shape, shape)
         except ValueError:
@@ -497,7 +498,7 @@ class Tensor:
 
     def expand(self, *shape) -> "Tensor":
         """PyTorch's name for ``broadcast_to``; -1 keeps an axis's size."""
-        shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+        shape = _shape_args(shape)
         lead = len(shape) - self.ndim
         shape = tuple(self.shape[i - lead] if n == -1 else n for i, n in enumerate(shape))
         return self.broadcast_to(shape)
@@ -615,6 +616,12 @@ def _torch_names(op: str, axis, keepdims, dim, keepdim):
     return axis, bool(keepdims)
 
 
+def _shape_args(shape: tuple) -> tuple:
+    """``f(2, 3)`` and ``f((2, 3))`` alike: the shape given as several ints or as one
+    tuple/list (PyTorch's reshape, expand, broadcast_to and permute accept both)."""
+    return tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+
+
 def _int_axis(op: str, axis) -> None:
     """TypeError naming ``op`` unless ``axis`` is an int (not a bool, float or string)."""
     if not isinstance(axis, (int, np.integer)) or isinstance(axis, (bool, np.bool_)):
@@ -691,8 +698,9 @@ def stack(tensors, axis: int = 0) -> Tensor:
     """Join same-shape tensors along a new axis (``torch.stack``)."""
     tensors = list(tensors)
     if tensors and not -tensors[0].ndim - 1 <= axis <= tensors[0].ndim:
-        raise ValueError(f"stack: axis {axis} is out of range for the new {tensors[0].ndim + 1}-d "
-                         f"result (fix: use an axis in [-{tensors[0].ndim + 1}, {tensors[0].ndim}])")
+        n = tensors[0].ndim
+        raise ValueError(f"stack: axis {axis} is out of range for the new {n + 1}-d result "
+                         f"(fix: use an axis in [-{n + 1}, {n}])")
     if not tensors or len({t.shape for t in tensors}) != 1:
         raise ValueError(f"stack: all shapes must be equal, got {[t.shape for t in tensors]} "
                          f"(fix: pad or reshape the inputs)")

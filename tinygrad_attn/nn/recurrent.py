@@ -41,9 +41,9 @@ def _gate_parameters(gates: int, input_size: int, hidden_size: int, owner: str =
 
 
 class _Cell(Module):
-    """One step of a recurrent cell with ``GATES`` gates (RNN 1, GRU 3, LSTM 4): PyTorch's ``weight_ih`` (gH, D),
-    ``weight_hh`` (gH, H), ``bias_ih``, ``bias_hh`` (gH,) (none with ``bias=False``).
-    forward(x (N, D), hx (N, H) or None for zeros) -> h' (N, H)."""
+    """One step of a recurrent cell with ``GATES`` gates (RNN 1, GRU 3, LSTM 4): PyTorch's
+    ``weight_ih`` (gH, D), ``weight_hh`` (gH, H), ``bias_ih``, ``bias_hh`` (gH,) (none with
+    ``bias=False``). forward(x (N, D), hx (N, H) or None for zeros) -> h' (N, H)."""
 
     GATES = 1
 
@@ -276,11 +276,9 @@ class _StackedRecurrent(Module):
                     (lengths < 1).any() or (lengths > T).any():
                 raise ValueError(f"{name}: lengths must be {N} integers in [1, {T}], got "
                                  f"{lengths!r} (fix: count the real tokens of each row)")
-        if lengths is None:
-            last, reverse = (slice(None), T - 1), (lambda a: a.flip(1))
-        else:
-            last = (np.arange(N), lengths - 1)
-            reverse = (lambda a: ops.ReversePadded.apply(a, lengths=lengths))
+        def reverse(a):         # time reversed, each row's padding left in place
+            return a.flip(1) if lengths is None else ops.ReversePadded.apply(a, lengths=lengths)
+        last = (slice(None), T - 1) if lengths is None else (np.arange(N), lengths - 1)
         states = self._states(hx, N, x.dtype)
         layer_in, finals = x, []
         for layer in range(self.num_layers):
