@@ -215,7 +215,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
     outputs, inputs = _listed(outputs), _listed(inputs)
     grad_outputs = [None] * len(outputs) if grad_outputs is None else _listed(grad_outputs)
     checks.grad_arguments(outputs, inputs, grad_outputs)
-    seeds = [o._seed_gradient(g, create_graph) for o, g in zip(outputs, grad_outputs)]
+    seeds = [checks.seed_gradient(o, g, create_graph) for o, g in zip(outputs, grad_outputs)]
     found = {id(t): None for t in inputs}
 
     def keep(t, g):

@@ -1,7 +1,7 @@
-"""The checks of the engine core (:mod:`tinygrad_attn.autograd`), one named helper each, so
-that the core's loop reads as the chain rule: the arguments of ``grad()``, saved values that
-were freed or went stale, and the dtype of a gradient. Each error is one line naming the
-fix."""
+"""The checks of the engine core (:mod:`tinygrad_attn.autograd`), one named helper each,
+so that the core's loop reads as the chain rule: the arguments of ``grad()``, the seed
+gradient of ``backward()``, saved values that were freed or went stale, and the dtype of a
+gradient. Each error is one line naming the fix."""
 from __future__ import annotations
 
 import numpy as np
@@ -47,4 +47,43 @@ def saved_values(fn, out) -> None:
             f"(fix: compute the forward pass again after the update)")
 
 
-from .tensor import Tensor  # noqa: E402  (tensor imports autograd, which imports this)
+def seed_gradient(self, gradient, create_graph: bool = False):
+    """``dL/dself`` for the backward of the Tensor ``self``: ones for a one-element tensor
+    when ``gradient`` is None, else ``gradient`` as an array of self's dtype and shape (a
+    Tensor with ``create_graph``; a Tensor ``gradient`` that requires grad is kept as it is).
+    Raises RuntimeError (no graph, a non-scalar without gradient, a gradient of another
+    shape) and TypeError (a gradient that is not numbers), each naming the fix."""
+    if not self.requires_grad:
+        raise RuntimeError(
+            "backward: this tensor does not require grad and has no graph (fix: create "
+            "the leaves with requires_grad=True and do not compute inside no_grad())")
+    if gradient is None:
+        if self.data.size != 1:
+            raise RuntimeError(
+                f"backward: the tensor has shape {self.shape}, not a scalar, so the "
+                f"gradient is ambiguous (fix: reduce it first, e.g. loss.sum() or "
+                f"loss.mean(), or pass gradient= of shape {self.shape})")
+        return Tensor(np.ones_like(self.data)) if create_graph else np.ones_like(self.data)
+    if create_graph and isinstance(gradient, Tensor) and gradient.requires_grad:
+        if gradient.shape != self.shape:
+            raise RuntimeError(f"backward: gradient has shape {gradient.shape} but the "
+                               f"tensor has shape {self.shape} (fix: pass a gradient of the "
+                               f"tensor's shape)")
+        return gradient
+    try:
+        arr = np.asarray(gradient.data if isinstance(gradient, Tensor) else gradient)
+    except ValueError:                     # ragged lists
+        arr = np.asarray(None)
+    if arr.dtype.kind not in "biuf":       # None, strings: numpy would make NaN of None
+        raise TypeError(f"backward: gradient must be numbers of the tensor's shape "
+                        f"{self.shape}, got {_describe(gradient)} (fix: pass an array "
+                        f"like np.ones({self.shape}))")
+    if arr.shape != self.shape:
+        raise RuntimeError(
+            f"backward: gradient has shape {arr.shape} but the tensor has shape "
+            f"{self.shape} (fix: pass a gradient of the tensor's shape)")
+    arr = arr.astype(self.data.dtype, copy=False)
+    return Tensor(arr) if create_graph else arr
+
+
+from .tensor import Tensor, _describe  # noqa: E402  (tensor imports autograd, which imports this)

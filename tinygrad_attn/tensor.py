@@ -14,7 +14,7 @@ import functools
 
 import numpy as np
 
-from . import autograd
+from . import autograd, checks
 from .autograd import Function, unbroadcast  # noqa: F401  (re-exported: tinygrad_attn.tensor.Function)
 from .grad_mode import is_grad_enabled, no_grad, scope  # noqa: F401  (re-exported)
 
@@ -224,47 +224,9 @@ class Tensor:
             ``self`` does not require grad; ``self`` is not a scalar and no ``gradient``
             was given; or the graph was already freed by an earlier backward.
         """
-        seed = self._seed_gradient(gradient, create_graph)
+        seed = checks.seed_gradient(self, gradient, create_graph)
         retain = create_graph if retain_graph is None else retain_graph
         autograd.backward([self], [seed], retain, create_graph, _accumulate)
-
-    def _seed_gradient(self, gradient, create_graph: bool = False):
-        """``dL/dself`` for ``backward``: ones for a one-element tensor when ``gradient`` is
-        None, else ``gradient`` as an array of self's dtype and shape (a Tensor with
-        ``create_graph``; a Tensor ``gradient`` that requires grad is then kept as it is).
-        Raises RuntimeError (no graph, a non-scalar without gradient, a gradient of another
-        shape) and TypeError (a gradient that is not numbers), each naming the fix."""
-        if not self.requires_grad:
-            raise RuntimeError(
-                "backward: this tensor does not require grad and has no graph (fix: create "
-                "the leaves with requires_grad=True and do not compute inside no_grad())")
-        if gradient is None:
-            if self.data.size != 1:
-                raise RuntimeError(
-                    f"backward: the tensor has shape {self.shape}, not a scalar, so the "
-                    f"gradient is ambiguous (fix: reduce it first, e.g. loss.sum() or "
-                    f"loss.mean(), or pass gradient= of shape {self.shape})")
-            return Tensor(np.ones_like(self.data)) if create_graph else np.ones_like(self.data)
-        if create_graph and isinstance(gradient, Tensor) and gradient.requires_grad:
-            if gradient.shape != self.shape:
-                raise RuntimeError(f"backward: gradient has shape {gradient.shape} but the "
-                                   f"tensor has shape {self.shape} (fix: pass a gradient of the "
-                                   f"tensor's shape)")
-            return gradient
-        try:
-            arr = np.asarray(gradient.data if isinstance(gradient, Tensor) else gradient)
-        except ValueError:                     # ragged lists
-            arr = np.asarray(None)
-        if arr.dtype.kind not in "biuf":       # None, strings: numpy would make NaN of None
-            raise TypeError(f"backward: gradient must be numbers of the tensor's shape "
-                            f"{self.shape}, got {_describe(gradient)} (fix: pass an array "
-                            f"like np.ones({self.shape}))")
-        if arr.shape != self.shape:
-            raise RuntimeError(
-                f"backward: gradient has shape {arr.shape} but the tensor has shape "
-                f"{self.shape} (fix: pass a gradient of the tensor's shape)")
-        arr = arr.astype(self.data.dtype, copy=False)
-        return Tensor(arr) if create_graph else arr
 
     def retain_grad(self) -> None:
         """Keep ``.grad`` for this non-leaf tensor after backward (PyTorch's name)."""
