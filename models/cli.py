@@ -18,7 +18,7 @@ from tinygrad_attn.fileio import quote_path
 
 from .cli_options import (build_parser, check_applicable, check_translate_options,
                           compare_models, config_from_args, load_data)
-from .data import DataError
+from .data_files import DataError
 from .model_io import load_model
 from .reporting import (comparison_report, plot_translation, print_attention, print_examples,
                         save_pictures, score_report, source_text, training_summary,

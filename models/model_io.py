@@ -22,7 +22,7 @@ from tinygrad_attn.fileio import quote_path
 
 from .attention_seq2seq import AttentionSeq2Seq
 from .bahdanau_seq2seq import BahdanauSeq2Seq
-from .data import CharCodec
+from .codecs import CharCodec
 from .peeky_seq2seq import PeekySeq2Seq
 from .seq2seq import Seq2Seq
 
@@ -290,7 +290,7 @@ def _check_vocab(d: dict, key: str, size: int, where: str, specials=()) -> None:
 
 def _check_options(options, where: str) -> None:
     """The ``load_translation`` keyword arguments stored with translation data."""
-    from .translation_data import load_translation
+    from .translation_dataset import load_translation
     known = {n for n, p in inspect.signature(load_translation).parameters.items()
              if p.kind is p.KEYWORD_ONLY}
     rules = {"max_len": _int(1, MAX_LENGTH, True), "min_len": _int(1, MAX_LENGTH),
@@ -337,7 +337,7 @@ def check_data_metadata(data, config: dict, where: str = "'?'") -> dict:
             _field(data, key, _int(1, MAX_LENGTH), label, where)
         _field(data, "start_id", _int(0, config["src_vocab_size"] - 1), label, where)
         return data
-    from .translation_data import Vocab
+    from .vocab import Vocab
     _field(data, "version", _int(1, 1), label, where)
     for key, size in (("src_vocab", config["src_vocab_size"]),
                       ("tgt_vocab", config["tgt_vocab_size"])):
@@ -414,7 +414,7 @@ def load_model(path, *, max_bytes: int = checkpoint.DEFAULT_MAX_BYTES):
         if data["kind"] == "char":
             codec = CharCodec.from_metadata(data)
         else:
-            from .translation_data import translation_codec_from_metadata
+            from .codecs import translation_codec_from_metadata
             codec = translation_codec_from_metadata(data)
     except (ValueError, TypeError, KeyError) as e:
         raise _bad(where, f"the model or codec does not rebuild ({type(e).__name__}: "

@@ -1,23 +1,26 @@
 """Which task a data file holds, and loading it: the book's ``question_answer`` character
-tasks (``models.data``) or tab-separated sentence pairs (``models.translation_data``).
+tasks (``models.char_dataset``) or tab-separated sentence pairs
+(``models.translation_dataset``).
 
-The command line names a file and never says which format it is; :func:`is_translation_file`
-tells them apart (``models.data.sniff_format``), :func:`load_task` loads either, and
-:func:`load_checkpoint_data` loads the data a checkpoint is evaluated on, refusing a file
-whose vocabulary differs from the one the model was trained with.
+The command line names a file and never says which format it is:
+:func:`is_translation_file` tells them apart (``models.data_files.sniff_format``),
+:func:`load_task` loads either, and :func:`load_checkpoint_data` loads the data a
+checkpoint is evaluated on, refusing a file whose vocabulary differs from the one the
+model was trained with.
 """
 from __future__ import annotations
 
 from tinygrad_attn.fileio import quote_path
 
-from .data import load_dataset, sniff_format
+from .char_dataset import load_dataset
+from .data_files import sniff_format
 
 
 def is_translation_file(path) -> bool:
     """True if ``path`` is tab-separated sentence pairs (Tatoeba format), False for the
     book's ``question_answer`` character tasks (and for the built-in task, path None).
     Raises DataError for a path that is no readable text data file (a folder, a pipe,
-    non-UTF-8 bytes, ...: see ``models.data.sniff_format``)."""
+    non-UTF-8 bytes, ...: see ``models.data_files.sniff_format``)."""
     return path is not None and sniff_format(path) == "pairs"
 
 
@@ -26,16 +29,17 @@ def load_task(path=None, *, reverse: bool | None = None, direction: str | None =
               max_pairs: int | None = None):
     """The dataset in ``path`` (None: the built-in date task).
 
-    A character task (``models.data.load_dataset``) reverses its questions unless
-    ``reverse`` is False; translation pairs (``models.translation_data.load_translation``)
-    are read in ``direction`` (e.g. "fra-eng"; default the non-English column into
-    English), pairs with a side longer than ``max_len`` tokens dropped, ``lower``-cased,
-    words seen fewer than ``min_freq`` times made ``<unk>``, the first ``max_pairs`` pairs
-    kept, and the source reversed only if ``reverse`` is True. Raises DataError (a
+    A character task (``models.char_dataset.load_dataset``) reverses its questions unless
+    ``reverse`` is False. Translation pairs
+    (``models.translation_dataset.load_translation``) are read in ``direction`` (e.g.
+    "fra-eng"; default the non-English column into English), pairs with a side longer
+    than ``max_len`` tokens dropped, ``lower``-cased, words seen fewer than ``min_freq``
+    times made ``<unk>``, the first ``max_pairs`` pairs kept, and the source reversed only
+    if ``reverse`` is True. Raises DataError (a
     ValueError) for a file that cannot be read or parsed.
     """
     if is_translation_file(path):
-        from .translation_data import load_translation
+        from .translation_dataset import load_translation
         return load_translation(path, direction, max_len=max_len, lower=lower,
                                 reverse_source=bool(reverse), min_freq=min_freq,
                                 max_pairs=max_pairs)
@@ -58,7 +62,7 @@ def load_checkpoint_data(path, meta: dict, codec):
         data = load_dataset(path, reverse=dmeta["reversed"])
         same = data.vocab == codec.vocab
     else:
-        from .translation_data import load_translation
+        from .translation_dataset import load_translation
         data = load_translation(path, dmeta.get("direction"), **dmeta.get("options", {}))
         same = data.src_vocab == codec.src_vocab and data.tgt_vocab == codec.tgt_vocab
     if not same:

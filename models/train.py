@@ -1,10 +1,10 @@
 """Training and evaluation of every seq2seq model on a character task or translation data.
 
-A dataset (``models.data.Dataset`` or ``models.translation_data.TranslationData``) offers
-``src_train / tgt_train / src_test / tgt_test`` (int64; targets start with the start
-symbol), ``pad_id`` / ``start_id`` / ``eos_id`` (pad and eos are None for the fixed-width
-character tasks), ``metric`` ("exact_match" or "bleu"), ``src_vocab`` / ``tgt_vocab``,
-``metadata()`` and ``codec()``.
+A dataset is a ``models.datasets.Seq2SeqData`` (``models.char_dataset.Dataset`` or
+``models.translation_dataset.TranslationData``): ``src_train / tgt_train / src_test /
+tgt_test`` (int64; targets start with the start symbol), ``pad_id`` / ``start_id`` /
+``eos_id`` (pad and eos are None for the fixed-width character tasks), ``metric``
+("exact_match" or "bleu"), ``src_vocab`` / ``tgt_vocab``, ``metadata()`` and ``codec()``.
 """
 from __future__ import annotations
 
@@ -19,9 +19,8 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
-from tinygrad_attn.fileio import atomic_open, quote_path
-
 import tinygrad_attn as tg
+from tinygrad_attn.fileio import atomic_open, quote_path
 
 from .decoding import beam_search, greedy_decode
 from .model_io import MODEL_NAMES, RNN_MODELS, save_model
@@ -256,7 +255,7 @@ def evaluate(model, data, *, beam: int = 1, max_len: int = DEFAULT_MAX_DECODE_LE
     (sacrebleu, corpus level, against the raw reference text) for translation; with
     ``confidence`` also ``bleu_ci`` ([low, high], sacreBLEU's bootstrap 95 % interval,
     1,000 resamples), ``bleu_signature`` and ``bleu_description`` (what exactly was
-    computed: see ``translation_data.bleu_report``)."""
+    computed: see ``models.metrics.bleu_report``)."""
     if split not in ("test", "valid"):
         raise ValueError(f"evaluate: split must be 'test' or 'valid', not {split!r}")
     src, tgt = (data.src_test, data.tgt_test) if split == "test" else \
@@ -274,7 +273,7 @@ def translation_score(data, hyps: list[str], split: str = "test",
     """BLEU and chrF of the hypotheses ``hyps`` (text, one per item of ``split``) against
     the raw references of ``data``'s ``split``; with ``confidence`` also sacreBLEU's
     bootstrap interval and signature (see :func:`evaluate`)."""
-    from .translation_data import bleu_report, corpus_bleu, corpus_chrf
+    from .metrics import bleu_report, corpus_bleu, corpus_chrf
     refs = data.references() if split == "test" else data.valid_references()
     score = {"bleu": corpus_bleu(hyps, refs), "chrf": corpus_chrf(hyps, refs)}
     if confidence:

@@ -178,7 +178,7 @@ def test_a_huge_learning_rate_stops_training_at_the_first_non_finite_loss(tmp_pa
 
 
 def test_skipping_non_finite_steps_keeps_the_weights_finite(tmp_path, adds):
-    from models.data import load_dataset
+    from models.char_dataset import load_dataset
     from models.train import TrainConfig, train
     data = load_dataset(adds)
     model, history = None, None
@@ -195,12 +195,13 @@ def test_skipping_non_finite_steps_keeps_the_weights_finite(tmp_path, adds):
     model, history = train(data, cfg, out_dir=tmp_path / "run", log=lambda *_: None,
                            model=model)
     h = history[0]
-    assert h["skipped_steps"] == len(calls) // 3 > 0 and h["steps"] == len(calls) - h["skipped_steps"]
+    assert h["skipped_steps"] == len(calls) // 3 > 0
+    assert h["steps"] == len(calls) - h["skipped_steps"]
     assert np.isfinite(h["loss"]) and all(np.isfinite(p.data).all() for p in model.parameters())
 
 
 def test_a_nan_loss_names_the_epoch_and_step_and_saves_nothing(tmp_path, adds):
-    from models.data import load_dataset
+    from models.char_dataset import load_dataset
     from models.train import NonFiniteError, TrainConfig, build_model, train
     data = load_dataset(adds)
     cfg = TrainConfig(hidden_size=8, wordvec_size=4, batch_size=32, epochs=2)
@@ -238,9 +239,35 @@ def test_a_wide_beam_over_a_large_vocabulary_decodes_in_smaller_batches(beam, vo
 def test_train_checks_its_config_in_the_api_too(tmp_path, field, value):
     from dataclasses import replace
 
-    from models.data import load_dataset
+    from models.char_dataset import load_dataset
     from models.train import TrainConfig, train
     cfg = replace(TrainConfig(hidden_size=8, wordvec_size=4, epochs=1), **{field: value})
     with pytest.raises(ValueError, match=f"train: .*{field}"):
         train(load_dataset(n_generated=200), cfg, out_dir=tmp_path / "run")
     assert not (tmp_path / "run").exists()            # refused before any folder is made
+
+
+def test_the_command_line_and_train_refuse_the_same_values_at_every_range_end():
+    """One table of ranges (train.CONFIG_RANGES): each option that sets a TrainConfig field
+    takes exactly the values train takes, up to the command line's own caps."""
+    import argparse
+
+    from models.cli_options import CLI_CAPS, config_type
+    from models.train import CONFIG_RANGES
+    for field, interval in CONFIG_RANGES.items():
+        parse, eps = config_type(field), 1 if interval.kind is int else 1e-9
+        ends = [interval.low] + ([] if interval.high is None else [interval.high])
+        for value in [v + d for v in ends for d in (-eps, 0, eps)]:
+            value = interval.kind(value)
+            if field in CLI_CAPS and value > CLI_CAPS[field]:
+                continue
+            try:
+                parse(repr(value))
+                taken = True
+            except argparse.ArgumentTypeError:
+                taken = False
+            assert taken == (value in interval), (field, value)
+        if field in CLI_CAPS:                                # the cap itself, and past it
+            assert parse(str(CLI_CAPS[field])) == CLI_CAPS[field]
+            with pytest.raises(argparse.ArgumentTypeError, match=f"{CLI_CAPS[field]:,}"):
+                parse(str(CLI_CAPS[field] + 1))

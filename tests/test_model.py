@@ -6,7 +6,8 @@ import pytest
 import tinygrad_attn as tg
 from models import AttentionSeq2Seq
 from models.cli import main
-from models.data import generate_date_task, load_dataset
+from models.char_dataset import load_dataset
+from models.date_task import generate_date_task
 from models.train import TrainConfig, exact_match, predict, train
 
 
@@ -54,9 +55,9 @@ def test_short_training_run_on_the_date_task_lowers_the_loss(tmp_path):
     model, history = train(data, cfg, out_dir=tmp_path / "run", log=lambda *_: None)
     losses = [h["loss"] for h in history]
     assert losses[-1] < 0.8 * losses[0]
-    first = model.loss(data.x_train[:64], data.t_train[:64]).item()
+    first = model.loss(data.src_train[:64], data.tgt_train[:64]).item()
     fresh = AttentionSeq2Seq(len(data.vocab), 8, 32, seed=cfg.seed)
-    assert first < fresh.loss(data.x_train[:64], data.t_train[:64]).item()
+    assert first < fresh.loss(data.src_train[:64], data.tgt_train[:64]).item()
     for name in ("model.npz", "config.json", "history.json"):
         assert (tmp_path / "run" / name).exists()
 
@@ -90,7 +91,7 @@ def test_decoding_batches_in_threads_gives_the_same_ids(tmp_path, beam):
 
 def test_predict_with_its_default_max_len_decodes_translation_data(tmp_path):
     from models.train import DEFAULT_MAX_DECODE_LEN
-    from models.translation_data import load_translation
+    from models.translation_dataset import load_translation
 
     from .conftest import SAMPLES                    # real Tatoeba pairs, shipped in the repo
     lines = (SAMPLES / "eng-fra" / "fra.tutorial-filter.sample.txt").read_text(
