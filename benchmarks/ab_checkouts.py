@@ -31,7 +31,10 @@ import json, statistics, sys, time
 sys.path.insert(0, {repo!r})
 import numpy as np
 import tinygrad_attn as tg
-from models.data import load_dataset
+try:
+    from models.char_dataset import load_dataset
+except ImportError:                 # a checkout from before the data modules were split
+    from models.data import load_dataset
 from models.train import TrainConfig, build_model
 tg.manual_seed(0)
 data = load_dataset({data!r})

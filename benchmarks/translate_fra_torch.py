@@ -5,7 +5,7 @@ epoch chosen on a validation split and the test split scored once.
 What it measures: the test BLEU / chrF that the SAME model reaches in PyTorch (eager,
 CPU) in the same time as ``tinygrad-attn train`` does. "Same" means:
 
-- the same data: ``models.translation_data.load_translation`` with the command line's
+- the same data: ``models.translation_dataset.load_translation`` with the command line's
   default options (same split, vocabularies and id arrays), then the same validation split
   as ``models.train.train``: ``models.train.with_validation`` with ``TrainConfig``'s
   ``valid_fraction`` (0.1) and ``--seed``, so both engines train on the same items;
@@ -21,7 +21,7 @@ CPU) in the same time as ``tinygrad-attn train`` does. "Same" means:
   after every epoch, the first epoch with the highest validation BLEU is chosen (its
   weights kept as a ``state_dict`` copy), and after the last epoch the test split is
   scored once with the chosen epoch's weights and once with the last epoch's (BLEU with
-  sacreBLEU's signature and bootstrap 95 % interval, ``translation_data.bleu_report``).
+  sacreBLEU's signature and bootstrap 95 % interval, ``models.metrics.bleu_report``).
   No test score is computed during training, so none can be picked on the test set.
 
 The lead's command (from the repo root, beside the tinygrad_attn run with the same sizes):
@@ -206,7 +206,7 @@ def setup(args):
     path = Path(args.data)
     if not path.is_absolute() and not path.exists():
         path = ROOT / path
-    # the same call as models/cli.py load_data with the command line's defaults
+    # the same call as models.cli_options.load_data with the command line's defaults
     data = load_translation(path, args.direction, max_len=None, lower=True,
                             reverse_source=False, min_freq=1, max_pairs=None)
     config = TrainConfig(model="attention", batch_size=args.batch_size,

@@ -23,7 +23,6 @@ from .model_io import load_model
 from .reporting import (comparison_report, plot_translation, print_attention, print_examples,
                         save_pictures, score_report, source_text, training_summary,
                         write_compare_csv)
-from .reporting import attention_view  # noqa: F401 (tests/test_viz_attention.py imports it)
 from .run_dir import RunDir, RunDirError, next_version_dir
 from .task_loading import load_checkpoint_data
 from .train import NonFiniteError, TrainingInterrupted, evaluate, predict, train

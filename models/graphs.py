@@ -160,7 +160,7 @@ def command(args) -> int:
                                rankdir=args.rankdir, max_nodes=args.max_nodes,
                                title="a 2-input neuron: loss = (tanh(x1*w1 + x2*w2 + b) - 1)^2")
     else:
-        from .cli import config_from_args, load_data
+        from .cli_options import config_from_args, load_data
         from .train import build_model
         data = load_data(args)
         model = build_model(config_from_args(args), len(data.src_vocab), len(data.tgt_vocab))

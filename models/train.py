@@ -234,18 +234,6 @@ def _cpu_count() -> int:
     return os.cpu_count() or 1
 
 
-def exact_match(model, x: np.ndarray, t: np.ndarray, start_id: int,
-                batch_size: int = 1000) -> tuple[float, np.ndarray]:
-    """Fraction of items whose greedy answer equals ``t[:, 1:]`` in every position.
-
-    x (N, S), t (N, T+1) int. Returns (accuracy in [0, 1], predicted ids (N, T)).
-    """
-    preds = [greedy_decode(model, x[i:i + batch_size], start_id=start_id,
-                           max_len=t.shape[1] - 1)[0] for i in range(0, len(x), batch_size)]
-    pred = np.concatenate(preds) if preds else np.zeros((0, t.shape[1] - 1), dtype=np.int64)
-    return float((pred == t[:, 1:]).all(axis=1).mean()) if len(x) else 0.0, pred
-
-
 def evaluate(model, data, *, beam: int = 1, max_len: int = DEFAULT_MAX_DECODE_LEN,
              split: str = "test",
              confidence: bool = False) -> dict:

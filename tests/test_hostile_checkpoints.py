@@ -31,7 +31,7 @@ from hypothesis import strategies as st
 
 import tinygrad_attn as tg
 from models.bahdanau_seq2seq import BahdanauSeq2Seq
-from models.data import load_dataset
+from models.char_dataset import load_dataset
 from models.model_io import (
     MODEL_NAMES,
     check_config,
@@ -40,7 +40,7 @@ from models.model_io import (
     save_model,
 )
 from models.train import TrainConfig, build_model
-from models.translation_data import load_translation
+from models.translation_dataset import load_translation
 from tinygrad_attn.checkpoint import CheckpointError
 
 CE = CheckpointError

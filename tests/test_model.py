@@ -8,7 +8,9 @@ from models import AttentionSeq2Seq
 from models.cli import main
 from models.char_dataset import load_dataset
 from models.date_task import generate_date_task
-from models.train import TrainConfig, exact_match, predict, train
+from models.decoding import greedy_decode
+from models.metrics import exact_match
+from models.train import TrainConfig, predict, train
 
 
 def tiny_batch(V=7, N=2, S=4, T=3, seed=0):
@@ -151,8 +153,9 @@ def test_exact_match_counts_whole_answers():
             logits = np.eye(4)[answers[:, state["t"]]]
             return tg.Tensor(logits), {"t": state["t"] + 1}, None
 
-    acc, pred = exact_match(Fixed(), np.zeros((2, 3), int), np.array([[0, 1, 2], [0, 1, 2]]), 0)
-    assert acc == 0.5 and pred.shape == (2, 2)
+    target = np.array([[0, 1, 2], [0, 1, 2]])
+    pred = greedy_decode(Fixed(), np.zeros((2, 3), int), start_id=0, max_len=2)[0]
+    assert exact_match(pred, target[:, 1:]) == 0.5 and pred.shape == (2, 2)
 
 
 def test_eval_reads_only_the_data_the_user_names_and_explains_a_mismatch(tmp_path, capsys):

@@ -18,3 +18,25 @@ def test_readme_has_two_commands_and_ci_runs_the_test_one():
     assert "pytest" in cmds[1]
     ci = (ROOT / ".ci" / "run").read_text().splitlines()
     assert cmds[1] in ci
+
+
+def test_the_readmes_example_op_is_the_engines_tanh_and_runs_every_order():
+    """The README's ``class Tanh(Function)`` block is the rule of ``ops.Tanh``, and the class
+    it defines differentiates twice (the rule gets Tensors with create_graph=True)."""
+    import inspect
+
+    import numpy as np
+
+    import tinygrad_attn as tg
+    from tinygrad_attn import ops
+    text = (ROOT / "README.md").read_text()
+    block = re.search(r"```python\n(class Tanh\(Function\):.*?)```", text, re.S).group(1)
+    for line in block.splitlines()[2:]:
+        assert line.strip() in inspect.getsource(ops.Tanh), line
+    namespace = {"Function": tg.Function, "np": np}
+    exec(block, namespace)
+    x = tg.Tensor(np.array([0.3, -1.0]), requires_grad=True)
+    d1, = tg.grad(namespace["Tanh"].apply(x).sum(), x, create_graph=True)
+    d2, = tg.grad(d1.sum(), x)
+    t = np.tanh(x.data)
+    np.testing.assert_allclose(d2.data, -2 * t * (1 - t ** 2), rtol=1e-12)

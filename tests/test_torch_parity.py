@@ -156,7 +156,8 @@ def test_integer_ops_match_torch():
 def test_readme_example_moving_weights_to_pytorch_runs(tmp_path, monkeypatch):
     import re
 
-    from models.data import generate_date_task, load_dataset
+    from models.char_dataset import load_dataset
+    from models.date_task import generate_date_task
     from models.model_io import save_model
 
     from .conftest import ROOT

@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 
 import viz
-from models.cli import attention_view
-from models.data import CharCodec, CharVocab, date_alignment, date_source_spans
+from models.codecs import CharCodec
+from models.date_task import date_alignment, date_source_spans
+from models.reporting import attention_view
+from models.vocab import Vocab
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -74,7 +76,7 @@ def test_training_curves_from_a_history_file(tmp_path):
 
 
 def test_attention_view_puts_columns_in_reading_order_and_stops_at_eos():
-    vocab = CharVocab.from_texts(["ab c_0123456789-"])
+    vocab = Vocab.from_texts(["ab c_0123456789-"])
     codec = CharCodec(vocab, True, 5, 3, vocab.encode("_")[0])
     S = 5
     w = np.zeros((3, S))
@@ -102,7 +104,7 @@ def test_date_source_spans(text, iso, expect):
 
 
 def test_date_alignment_reads_reversed_columns():
-    vocab = CharVocab.from_texts(["0123456789/-_ "])
+    vocab = Vocab.from_texts(["0123456789/-_ "])
     width = 8
     codec = CharCodec(vocab, True, width, 10, vocab.encode("_")[0])
     text, iso = "9/27/94", "1994-09-27"
@@ -123,7 +125,7 @@ def test_date_alignment_reads_reversed_columns():
     ("19940927", "1994-09-27", (0, 1, 2, 3, 5, 6, 8, 9)),
 ])
 def test_date_alignment_checks_only_digits_that_are_typed(text, iso, checked):
-    vocab = CharVocab.from_texts(["0123456789/-_ ,abcdefghijklmnopqrstuvwxyz"])
+    vocab = Vocab.from_texts(["0123456789/-_ ,abcdefghijklmnopqrstuvwxyz"])
     width = 14
     codec = CharCodec(vocab, False, width, 10, vocab.encode("_")[0])
     nowhere = np.zeros((10, width))

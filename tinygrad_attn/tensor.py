@@ -102,11 +102,6 @@ class Tensor:
         self._data = value
         self._version += 1
 
-    @property
-    def _ctx(self):
-        """The old name of ``grad_fn`` (kept while the pictures move to ``grad_fn``)."""
-        return self.grad_fn
-
     @staticmethod
     def _result(out, requires_grad: bool) -> "Tensor":
         """The tensor an op returns (``Function.apply``): ``out``, an array an op computed
