@@ -73,17 +73,7 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
         ``fn`` does not return a Tensor.
     """
     _check_tolerances(eps, atol, rtol)
-    tensors = []
-    for x in inputs:
-        arr = np.asarray(x.data if isinstance(x, Tensor) else x)
-        if isinstance(x, Tensor) and x.requires_grad and arr.dtype == np.float64:
-            x.grad = None
-            x.data = np.ascontiguousarray(x.data)   # perturbed in place through a flat view
-            tensors.append(x)
-        elif arr.dtype.kind == "f":
-            tensors.append(Tensor(arr.astype(np.float64), requires_grad=True))
-        else:
-            tensors.append(Tensor(arr))
+    tensors = [_as_input(x) for x in inputs]
     out = fn(*tensors)
     if not isinstance(out, Tensor):
         raise TypeError(f"gradcheck: fn must return a Tensor, got {type(out).__name__} (fix: "
@@ -97,16 +87,34 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
         raise GradcheckError("gradcheck: the output does not depend on any float input")
     (out * Tensor(w)).sum().backward()
     for k, t in enumerate(tensors):
-        if not t.requires_grad:
-            continue
-        analytic = t.grad if t.grad is not None else np.zeros_like(t.data)
-        numeric = _central_differences(loss_value, t, eps)
-        err = np.abs(analytic - numeric) - (atol + rtol * np.abs(numeric))
-        err = np.where(np.isnan(err), np.inf, err)   # a NaN on either side is a failure
-        if err.size and err.max() > 0:
-            j = np.unravel_index(int(np.argmax(err)), err.shape)
-            raise GradcheckError(
-                f"gradcheck: input {k} (shape {t.shape}) element {tuple(int(i) for i in j)}: "
-                f"analytic {analytic[j]!r} vs numeric {numeric[j]!r} "
-                f"(atol={atol}, rtol={rtol})")
+        if t.requires_grad:
+            analytic = t.grad if t.grad is not None else np.zeros_like(t.data)
+            _compare(k, t, analytic, _central_differences(loss_value, t, eps), atol, rtol)
     return True
+
+
+def _as_input(x) -> Tensor:
+    """An input of ``gradcheck``: a float64 Tensor requiring grad as it is (its data made
+    contiguous, to be perturbed in place), other floats as new float64 Tensors requiring
+    grad, anything else (integers) as a constant Tensor."""
+    arr = np.asarray(x.data if isinstance(x, Tensor) else x)
+    if isinstance(x, Tensor) and x.requires_grad and arr.dtype == np.float64:
+        x.grad = None
+        x.data = np.ascontiguousarray(x.data)   # perturbed in place through a flat view
+        return x
+    if arr.dtype.kind == "f":
+        return Tensor(arr.astype(np.float64), requires_grad=True)
+    return Tensor(arr)
+
+
+def _compare(k: int, t: Tensor, analytic, numeric, atol: float, rtol: float) -> None:
+    """GradcheckError naming input ``k``'s worst element unless every element satisfies
+    ``|analytic - numeric| <= atol + rtol * |numeric|`` (a NaN on either side fails)."""
+    err = np.abs(analytic - numeric) - (atol + rtol * np.abs(numeric))
+    err = np.where(np.isnan(err), np.inf, err)
+    if err.size and err.max() > 0:
+        j = np.unravel_index(int(np.argmax(err)), err.shape)
+        raise GradcheckError(
+            f"gradcheck: input {k} (shape {t.shape}) element {tuple(int(i) for i in j)}: "
+            f"analytic {analytic[j]!r} vs numeric {numeric[j]!r} "
+            f"(atol={atol}, rtol={rtol})")
