@@ -165,12 +165,14 @@ def toposort(roots) -> list:
     return order
 
 
-def backward(roots, seeds, retain_graph: bool, create_graph: bool, sink) -> None:
+def backward(roots, seeds, retain_graph: bool, create_graph: bool, sink, trace=None) -> None:
     """The chain rule over the graph below ``roots`` (see the module docstring).
 
     ``seeds[i]`` is ``dL/droots[i]`` (arrays, or Tensors with ``create_graph``). Each
     tensor's total gradient is handed to ``sink(tensor, grad)`` once it is complete (the
-    callers store it in ``.grad`` or return it); each node's rule runs once.
+    callers store it in ``.grad`` or return it); each node's rule runs once. ``trace``,
+    if given, is called after each rule as ``trace(fn, out, g, [(input, grad sent), ...])``
+    (the pictures' step-through, ``viz.explore``, records the pass with it).
     """
     grads = {}
     for r, s in zip(roots, seeds):
@@ -192,11 +194,15 @@ def backward(roots, seeds, retain_graph: bool, create_graph: bool, sink) -> None
             fn.backward_order = next(order)
             if grad_mode.anomaly_users and grad_mode._state.anomaly:
                 _anomaly.backward_hook(fn, _value(g), tuple(map(_value, in_grads)))
+            sent = []
             for inp, ig in zip(fn.inputs, in_grads):
                 if ig is not None and inp.requires_grad:
                     ig = unbroadcast(checks.as_gradient(ig, inp, create_graph), inp.shape)
                     # out-of-place sum: an array handed out by one rule is never mutated
                     grads[id(inp)] = ig if id(inp) not in grads else grads[id(inp)] + ig
+                    sent.append((inp, ig))
+            if trace is not None:
+                trace(fn, t, g, sent)
             if not retain_graph:
                 fn._release()
 

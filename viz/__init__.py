@@ -11,12 +11,14 @@ from .attention import (draw_attention, plot_attention, plot_attention_grid,
                         plot_attention_heads)
 from .curves import (OutputPathError, check_output_path, display_text, plot_compare,
                      plot_history, save_figure)
+from .explore import Explorer, explore
 from .graph import draw_graph
 from .graph_group import count_ops
 from .graph_render import RenderError, check_graph_path, graph_size, has_dot, render
 from .graph_walk import retain_grads
 
-__all__ = ["plot_compare", "plot_history", "draw_graph", "render", "retain_grads", "has_dot",
+__all__ = ["explore", "Explorer", "plot_compare", "plot_history", "draw_graph", "render",
+           "retain_grads", "has_dot",
            "draw_attention", "plot_attention", "plot_attention_grid", "plot_attention_heads",
            "count_ops", "graph_size", "check_graph_path", "check_output_path", "display_text",
            "save_figure", "OutputPathError", "RenderError"]
