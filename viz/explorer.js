@@ -69,7 +69,10 @@
     }
     const s = DATA.steps[current - 1];
     const g = nodes[s.op];
-    if (g) g.classList.add("current");
+    if (g) {
+      g.classList.add("current");
+      g.scrollIntoView({block: "center", inline: "center"});   // big graphs: keep it in view
+    }
     let text = "<h2>Backward step " + current + ": " + esc(s.name) + "</h2>" +
       "<div class='rule'>" + esc(s.rule) + "</div>" +
       "<p>incoming gradient g = dL/d(output): <b>" + esc(s.incoming) + "</b></p>";
@@ -129,6 +132,21 @@
     g.addEventListener("click", function (ev) { ev.stopPropagation(); showPaths(id); });
   });
   svg.addEventListener("click", function () { showPaths(null); });
+  const natural = svg.getBBox ? [svg.width.baseVal.value, svg.height.baseVal.value] : null;
+  let zoom = 1;
+  function setZoom(z) {           // the picture's size: natural size x z
+    zoom = Math.max(0.1, Math.min(4, z));
+    if (natural) {
+      svg.style.width = (natural[0] * zoom) + "px";
+      svg.style.height = (natural[1] * zoom) + "px";
+    }
+  }
+  document.getElementById("zoomin").onclick = function () { setZoom(zoom * 1.25); };
+  document.getElementById("zoomout").onclick = function () { setZoom(zoom / 1.25); };
+  document.getElementById("fit").onclick = function () {
+    const box = document.getElementById("graph");
+    if (natural) setZoom(Math.min(box.clientWidth / natural[0], box.clientHeight / natural[1]));
+  };
   document.getElementById("first").onclick = function () { show(0); };
   document.getElementById("prev").onclick = function () { show(current - 1); };
   document.getElementById("next").onclick = function () { show(current + 1); };
@@ -140,7 +158,7 @@
     else if (ev.key === "Home") show(0);
     else if (ev.key === "End") show(DATA.steps.length);
   });
-  window.explorer = { show: show, showPaths: showPaths, data: DATA, current: function () {
-    return current; } };
+  window.explorer = { show: show, showPaths: showPaths, setZoom: setZoom, data: DATA,
+    current: function () { return current; } };
   show(0);
 })();
