@@ -54,11 +54,10 @@ class Function:
       ``create_graph=True``, so write the rule with operators and :mod:`tinygrad_attn.dual`.
       A gradient may have the broadcast shape: the engine un-broadcasts it.
 
-    ``self.needs_input_grad[i]`` says whether input ``i`` wants a gradient (set before
-    ``forward``). A recorded node keeps ``inputs`` (the input Tensors; PyTorch's
-    ``next_functions`` is derived from them), ``created`` (larger for later nodes),
-    ``scope`` (labels of the enclosing :class:`~tinygrad_attn.grad_mode.scope` blocks) and,
-    after a backward pass, ``backward_order`` (0 for the first node whose rule ran).
+    ``self.needs_input_grad[i]``: does input ``i`` want a gradient (set before ``forward``).
+    A recorded node keeps ``inputs`` (the input Tensors), ``created`` (larger for later
+    nodes), ``scope`` (labels of the enclosing ``grad_mode.scope`` blocks) and, after a
+    backward pass, ``backward_order`` (0 for the first node whose rule ran).
     """
 
     composed: str | None = None     # a fused op names its composed teaching twin here
@@ -170,9 +169,8 @@ def backward(roots, seeds, retain_graph: bool, create_graph: bool, sink, trace=N
 
     ``seeds[i]`` is ``dL/droots[i]`` (arrays, or Tensors with ``create_graph``). Each
     tensor's total gradient is handed to ``sink(tensor, grad)`` once it is complete (the
-    callers store it in ``.grad`` or return it); each node's rule runs once. ``trace``,
-    if given, is called after each rule as ``trace(fn, out, g, [(input, grad sent), ...])``
-    (the pictures' step-through, ``viz.explore``, records the pass with it).
+    callers store it in ``.grad`` or return it); each node's rule runs once. ``trace(fn,
+    out, g, [(input, grad sent), ...])``, if given, follows each rule (``viz.explore``).
     """
     grads = {}
     for r, s in zip(roots, seeds):
