@@ -40,3 +40,17 @@ def test_the_readmes_example_op_is_the_engines_tanh_and_runs_every_order():
     d2, = tg.grad(d1.sum(), x)
     t = np.tanh(x.data)
     np.testing.assert_allclose(d2.data, -2 * t * (1 - t ** 2), rtol=1e-12)
+
+
+def test_the_readmes_explorer_example_writes_a_page(tmp_path, monkeypatch):
+    import viz
+    if not viz.has_dot():
+        import pytest
+        pytest.skip("the graphviz 'dot' program is not installed (apt-get install graphviz)")
+    text = (ROOT / "README.md").read_text()
+    block = re.search(r"\*\*Step through the backward pass\.\*\*.*?```python\n(.*?)```", text,
+                      re.S).group(1)
+    monkeypatch.chdir(tmp_path)
+    exec(block, {"__name__": "__readme__"})
+    page = (tmp_path / "neuron.html").read_text(encoding="utf-8")
+    assert "explorer-data" in page and "<svg" in page
