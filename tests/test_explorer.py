@@ -210,3 +210,15 @@ def test_the_date_models_explorer_opens_and_steps_in_chromium(tmp_path):
             assert current == [e.data["steps"][k - 1]["op"]]
         browser.close()
     assert errors == []
+
+
+@needs_dot_program
+def test_hover_data_name_the_creating_line_when_the_forward_ran_in_detect_anomaly():
+    import tinygrad_attn as tg
+    with tg.detect_anomaly():
+        loss, names = neuron()
+    data = explore(loss, params=names).data
+    created = [t["created"] for t in data["tensors"].values() if t["created"]]
+    assert created and all("test_explorer.py:" in c and "in neuron" in c for c in created)
+    loss2, names2 = neuron()                      # outside the block: no line recorded
+    assert not any(t["created"] for t in explore(loss2, params=names2).data["tensors"].values())
