@@ -33,6 +33,9 @@ CLI_CAPS = {"epochs": 100_000, "seed": 2**32 - 1, "batch_size": 1_000_000,
 
 _FMT = argparse.ArgumentDefaultsHelpFormatter
 
+#: What ``graph --detail`` draws of a model: one box per module, or every op.
+GRAPH_DETAILS = ("overview", "ops")
+
 
 def config_type(field: str):
     """The argparse type of the option that sets TrainConfig field ``field``: its interval
@@ -184,15 +187,27 @@ def _add_graph(sub) -> None:
     g.add_argument("--model", default="attention", choices=("neuron",) + MODEL_NAMES,
                    help="'neuron': a 2-input neuron; otherwise one training step of that model")
     add_training_options(g)
-    g.add_argument("--collapse-steps", action="store_true", help="draw each unrolled "
+    g.add_argument("--detail", default=None, choices=GRAPH_DETAILS, help="what to draw of a "
+                   "model: 'overview', one box per module with the tensor shapes on the "
+                   "edges, or 'ops', every op (default: overview; ops for --model neuron and "
+                   "with --collapse-steps or --max-nodes)")
+    g.add_argument("--depth", type=int_at_least(1, 64), default=None, help="overview: box "
+                   "only the modules at most this many levels below the model (default: "
+                   "every module)")
+    g.add_argument("--lang", default="en", choices=("en", "ko"), help="overview: the "
+                   "language of the words in the boxes and of the legend")
+    g.add_argument("--collapse-steps", action="store_true", help="ops: draw each unrolled "
                    "recurrence once, in a box that counts its time steps")
     g.add_argument("--backward", action=argparse.BooleanOptionalAction, default=True,
-                   help="draw the backward pass: gradients, backward order, reverse edges")
-    g.add_argument("--fused", action="store_true", help="keep each LSTM layer as one fused "
-                   "node (default: the composed cells, step by step)")
+                   help="draw the backward pass: gradients, backward order (and in the ops "
+                   "picture the reverse edges)")
+    g.add_argument("--fused", action=argparse.BooleanOptionalAction, default=None,
+                   help="run each LSTM layer as one fused node, as training does, or "
+                   "(--no-fused) as its composed cells step by step (default: fused for the "
+                   "overview, composed for --detail ops)")
     g.add_argument("--rankdir", default="TB", choices=("TB", "BT", "LR", "RL"))
-    g.add_argument("--max-nodes", type=int_at_least(1), default=None, help="draw at most "
-                   "this many ops (default: a readable picture of at most 100: each "
+    g.add_argument("--max-nodes", type=int_at_least(1), default=None, help="ops: draw at "
+                   "most this many ops (default: a readable picture of at most 100: each "
                    "recurrence drawn once, then the ops nearest the loss; a note says what "
                    "was left out)")
     g.add_argument("--dot-timeout", type=float_in(0, low_open=True), default=60.0,

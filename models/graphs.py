@@ -138,44 +138,102 @@ def _largest_cut(loss, collapse_steps: bool, limit: int, total: int) -> int:
     return lo
 
 
+def graph_detail(args) -> tuple[str, bool]:
+    """What ``tinygrad-attn graph`` draws: ``(detail, fused)``, detail "overview" (one box
+    per module) or "ops" (every op), and whether the LSTM layers run fused.
+
+    ``--detail`` given: as asked. Not given: "ops" for the neuron (it has no modules) and
+    when ``--collapse-steps`` or ``--max-nodes`` asks for an op-level picture, else
+    "overview". ``--fused`` not given: fused for the overview (as training runs), composed
+    for ops (the picture shows the recurrence step by step). Raises ValueError (one line
+    with the fix) for options that the chosen picture would ignore.
+    """
+    ops_flags = [f for f, on in (("--collapse-steps", args.collapse_steps),
+                                 ("--max-nodes", args.max_nodes is not None)) if on]
+    overview_flags = [f for f, on in (("--depth", args.depth is not None),
+                                      ("--lang", args.lang != "en")) if on]
+    detail = args.detail or ("ops" if args.model == "neuron" or ops_flags else "overview")
+    if detail == "overview" and args.model == "neuron":
+        raise ValueError("--detail overview draws a model's modules and the neuron has none "
+                         "(fix: drop --detail, or pass a --model such as attention)")
+    if detail == "overview" and ops_flags:
+        raise ValueError(f"{ops_flags[0]} applies to --detail ops, not to the overview (fix: "
+                         f"drop {ops_flags[0]}, or pass --detail ops)")
+    if detail == "ops" and overview_flags:
+        raise ValueError(f"{overview_flags[0]} applies to the overview, not to --detail ops "
+                         f"(fix: drop {overview_flags[0]}, or drop --detail ops)")
+    fused = (detail == "overview") if args.fused is None else bool(args.fused)
+    return detail, fused
+
+
+#: The overview's caption, per ``--lang``.
+OVERVIEW_TITLE = {"en": "one training step of {model} on {source} (batch {batch}){fused}",
+                  "ko": "{model}의 학습 한 단계 ({source}, 배치 {batch}){fused}"}
+FUSED_NOTE = {"en": {True: "; LSTM layers fused, as training runs them",
+                     False: "; LSTM layers composed, step by step"},
+              "ko": {True: "; LSTM 층은 학습할 때처럼 융합", False: "; LSTM 층은 단계별 합성"}}
+
+
+def _model_graph(args, detail: str, fused: bool):
+    """The picture of one training step of the model the command line names: its
+    overview, or its ops at the level of detail :func:`level_of_detail` chooses (a note
+    on stderr says what was left out)."""
+    import viz
+    from .cli_options import config_from_args, load_data
+    from .train import build_model
+    data = load_data(args)
+    model = build_model(config_from_args(args), len(data.src_vocab), len(data.tgt_vocab))
+    # one BLAS thread: measured on 2 busy cores, the composed date-model step took
+    # 9.9 s with OpenBLAS's 2 threads and 1.4 s with one (Bahdanau: 18.7 s and 3.6 s)
+    with threadpool_limits(limits=1, user_api="blas"):
+        loss = training_step(model, data, args.batch_size, fused=fused, seed=args.seed,
+                             teacher_forcing=args.teacher_forcing)
+    name = type(model).__name__
+    if detail == "overview":
+        title = OVERVIEW_TITLE[args.lang].format(model=name, source=data.source,
+                                                 batch=args.batch_size,
+                                                 fused=FUSED_NOTE[args.lang][fused])
+        print(f"tinygrad-attn graph: note: one box per module of the {viz.count_ops(loss):,} "
+              f"ops; --detail ops draws the ops themselves", file=sys.stderr)
+        return viz.draw_overview(loss, model=model, backward=args.backward,
+                                 rankdir=args.rankdir, depth=args.depth, lang=args.lang,
+                                 title=title)
+    collapse, max_nodes, note = level_of_detail(loss, args.max_nodes, args.collapse_steps)
+    if note:
+        print(f"tinygrad-attn graph: note: {note}", file=sys.stderr)
+    return viz.draw_graph(loss, model=model, backward=args.backward, rankdir=args.rankdir,
+                          max_nodes=max_nodes, collapse_steps=collapse,
+                          title=f"one training step of {name} on {data.source} (batch "
+                                f"{args.batch_size})")
+
+
 def command(args) -> int:
     """``tinygrad-attn graph``: draw the graph of a neuron or of one training step of the
     model the command line names, and render it to ``args.output``.
 
-    The output path is checked before any work. With no ``--max-nodes`` the picture is
-    kept readable (:func:`level_of_detail`: at most ``AUTO_MAX_NODES`` ops, a note on
-    stderr says what was left out and how to draw more); ``dot`` runs under a timeout
+    The output path and the options (:func:`graph_detail`) are checked before any work.
+    A model is drawn as its overview (``viz.draw_overview``: one box per module, the
+    tensor shapes on the edges) unless ``--detail ops`` (or ``--collapse-steps`` /
+    ``--max-nodes``) asks for its ops; with no ``--max-nodes`` the op picture is kept
+    readable (:func:`level_of_detail`: at most ``AUTO_MAX_NODES`` ops, a note on stderr
+    says what was left out and how to draw more). ``dot`` runs under a timeout
     (``args.dot_timeout`` if the parser has it, else ``viz.graph_render.DOT_TIMEOUT``
     seconds).
     Returns the exit code: 0 written, 1 when ``dot`` is missing (the DOT source is still
     written), failed or timed out (one line on stderr naming the graph's size and a fix).
     Raises ``viz.OutputPathError`` (a ValueError: the CLI prints it in one line) for an
-    output path that cannot be written.
+    output path that cannot be written, ValueError for options the picture would ignore.
     """
     import viz
     viz.check_graph_path(args.output)
+    detail, fused = graph_detail(args)
     if args.model == "neuron":
         loss, names = neuron()
         graph = viz.draw_graph(loss, params=names, backward=args.backward,
                                rankdir=args.rankdir, max_nodes=args.max_nodes,
                                title="a 2-input neuron: loss = (tanh(x1*w1 + x2*w2 + b) - 1)^2")
     else:
-        from .cli_options import config_from_args, load_data
-        from .train import build_model
-        data = load_data(args)
-        model = build_model(config_from_args(args), len(data.src_vocab), len(data.tgt_vocab))
-        # one BLAS thread: measured on 2 busy cores, the composed date-model step took
-        # 9.9 s with OpenBLAS's 2 threads and 1.4 s with one (Bahdanau: 18.7 s and 3.6 s)
-        with threadpool_limits(limits=1, user_api="blas"):
-            loss = training_step(model, data, args.batch_size, fused=args.fused,
-                                 seed=args.seed, teacher_forcing=args.teacher_forcing)
-        collapse, max_nodes, note = level_of_detail(loss, args.max_nodes, args.collapse_steps)
-        if note:
-            print(f"tinygrad-attn graph: note: {note}", file=sys.stderr)
-        graph = viz.draw_graph(loss, model=model, backward=args.backward, rankdir=args.rankdir,
-                               max_nodes=max_nodes, collapse_steps=collapse,
-                               title=f"one training step of {type(model).__name__} on "
-                                     f"{data.source} (batch {args.batch_size})")
+        graph = _model_graph(args, detail, fused)
     timeout = getattr(args, "dot_timeout", None) or viz.graph_render.DOT_TIMEOUT
     try:
         path = viz.render(graph, args.output, timeout=timeout)

@@ -410,8 +410,8 @@ SMALL = ["--hidden-size", "8", "--wordvec-size", "4", "--batch-size", "4", "--ff
     ("bahdanau", True, True), ("transformer", False, True)])
 def test_graph_command_default_is_readable_and_says_how_to_get_more(tmp_path, capsys, model,
                                                                     collapsed, cut):
-    out = tmp_path / "g.gv"
-    assert main(["graph", "--model", model, *SMALL, "-o", str(out)]) == 0
+    out = tmp_path / "g.gv"            # the op-level picture (the default is the overview)
+    assert main(["graph", "--model", model, *SMALL, "--detail", "ops", "-o", str(out)]) == 0
     src = out.read_text()
     assert src.count("shape=ellipse") <= graphs.AUTO_MAX_NODES
     err = capsys.readouterr().err

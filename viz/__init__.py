@@ -16,9 +16,10 @@ from .graph import draw_graph
 from .graph_group import count_ops
 from .graph_render import RenderError, check_graph_path, graph_size, has_dot, render
 from .graph_walk import retain_grads
+from .overview import draw_overview
 
 __all__ = ["explore", "Explorer", "plot_compare", "plot_history", "draw_graph", "render",
-           "retain_grads", "has_dot",
+           "draw_overview", "retain_grads", "has_dot",
            "draw_attention", "plot_attention", "plot_attention_grid", "plot_attention_heads",
            "count_ops", "graph_size", "check_graph_path", "check_output_path", "display_text",
            "save_figure", "OutputPathError", "RenderError"]

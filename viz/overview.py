@@ -52,13 +52,13 @@ WORDS = {
            "code": "{model} code", "steps": "x {n} steps",
            "ops": "{n} ops: {names}", "op": "1 op: {names}", "params": "params {n:,}",
            "grad": "|grad| {g:.3g}", "backward": "backward #{a}..#{b}",
-           "backward1": "backward #{a}", "fused": "fused {name} (composed twin: {twin})",
+           "backward1": "backward #{a}", "fused": "{name}: fused (composed twin: {twin})",
            "legend": "Legend", "shapes": "{n} more shapes"},
     "ko": {"loss": "손실", "input": "입력", "own": "{name}의 자체 연산",
            "code": "{model} 코드", "steps": "x {n} 단계",
            "ops": "연산 {n}개: {names}", "op": "연산 1개: {names}", "params": "매개변수 {n:,}",
            "grad": "|기울기| {g:.3g}", "backward": "역전파 #{a}..#{b}",
-           "backward1": "역전파 #{a}", "fused": "융합 {name} (합성 쌍둥이: {twin})",
+           "backward1": "역전파 #{a}", "fused": "{name}: 융합 (합성 쌍둥이: {twin})",
            "legend": "범례", "shapes": "모양 {n}개 더"},
 }
 
@@ -84,7 +84,7 @@ MARKS = (
     ("input", {"en": "input", "ko": "입력"}, "input",
      "an input that is not learned (token ids, targets, masks, zero states), with its dtype",
      "학습하지 않는 입력 (토큰 ID, 정답, 마스크, 0 초기 상태)과 자료형"),
-    ("fused", {"en": "fused F (composed twin: f)", "ko": "융합 F (합성 쌍둥이: f)"}, "fused",
+    ("fused", {"en": "F: fused (composed twin: f)", "ko": "F: 융합 (합성 쌍둥이: f)"}, "fused",
      "double outline: a fused node, one op for a whole computation; f is its composed "
      "twin, the same math from primitive ops (what the op-level picture shows)",
      "이중 테두리: 융합 노드, 계산 전체를 연산 하나로 한다; f는 같은 계산을 기본 연산으로 쓴 "
@@ -281,7 +281,7 @@ def _title_line(ov: Overview, g: Group, words: dict) -> str:
 
 
 def _op_lines(g: Group, words: dict, marks: set) -> list:
-    """"k ops: A, B, …" and one "fused F (composed twin: f)" line per fused op class."""
+    """"k ops: A, B, …" and one "F: fused (composed twin: f)" line per fused op class."""
     counts = Counter(str(fn.name) for fn in g.ops)
     shown = [n for n, _ in counts.most_common(OP_NAMES_SHOWN)]
     names = ", ".join(shown) + (", …" if len(counts) > len(shown) else "")
@@ -413,6 +413,8 @@ class _Writer:
             attrs.update(peripheries="2")
         counts = Counter(str(fn.name) for fn in group.ops).most_common()
         tip = ", ".join(f"{n} x {c}" if c > 1 else n for n, c in counts)
+        twins = dict.fromkeys(text.composed_twin(type(fn)) for fn in group.ops)
+        tip += "".join(f"; {text.fused_note(t, full=True)}" for t in twins if t is not None)
         lines = box_lines(self.ov, group, self.words, self.backward, self.marks)
         g.node(self.ids[group.key], text.label(lines), tooltip=text.tooltip(tip), **attrs)
 
