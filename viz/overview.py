@@ -69,7 +69,7 @@ MARKS = (
      "one module, named as model.named_parameters() names it, with its class: the ops it "
      "made in this step",
      "모듈 하나 (model.named_parameters()의 이름과 클래스): 이 학습 단계에서 그 모듈이 만든 연산"),
-    ("cluster", {"en": "module", "ko": "모듈"}, "cluster",
+    ("cluster", {"en": "outer module", "ko": "바깥 모듈"}, "cluster",
      "outline: a module that holds the modules drawn inside it",
      "테두리: 안에 그린 모듈들을 담고 있는 모듈"),
     ("own", {"en": "own ops", "ko": "자체 연산"}, "own",
@@ -479,7 +479,7 @@ def draw_overview(root: Tensor, *, model: Module | None = None, backward: bool |
     lang : {"en", "ko"}
         The language of the words in the boxes and of the legend.
     legend : bool
-        Draw the legend (below the picture for "TB").
+        Draw the legend: a table of every mark the picture uses, beside the boxes.
     title : str, optional
         A caption, drawn literally.
 
@@ -499,6 +499,7 @@ def draw_overview(root: Tensor, *, model: Module | None = None, backward: bool |
     dot = new_digraph(rankdir, title)
     dot.attr(nodesep="0.35", ranksep="0.45")
     dot.attr("node", fontsize="11")
+    dot.attr("edge", fontsize="10")
     writer = _Writer(ov, WORDS[lang], backward)
     writer.write(dot)
     if legend:
