@@ -1,6 +1,7 @@
 """The walkthrough in docs/: every code block runs, every picture it shows is drawn by its
 own code (and is in the repository), and the Korean walkthrough matches the English one
 section for section with the same code."""
+import os
 import re
 import sys
 from pathlib import Path
@@ -46,3 +47,112 @@ def test_every_code_block_of_the_walkthrough_runs_and_draws_its_pictures(tmp_pat
         assert (tmp_path / "pictures" / name).stat().st_size > 1000, name
     assert namespace["history"].results["test_chosen"]["accuracy"] > 0.9   # it learned the task
     assert namespace["answer"].count("-") == 2
+
+
+def _section_blocks(path, number: int) -> list[str]:
+    """The ```python blocks of section ``## {number}.`` of a walkthrough."""
+    text = path.read_text(encoding="utf-8")
+    start = text.index(f"\n## {number}. ")
+    end = text.find("\n## ", start + 1)
+    return run_docs._FENCE.findall(text[start:end if end != -1 else None])
+
+
+def _backward_table(path, number: int) -> dict:
+    """{k: op name} from the rows ``| #k | Op |`` of section ``number``'s table."""
+    text = path.read_text(encoding="utf-8")
+    start = text.index(f"\n## {number}. ")
+    section = text[start:text.find("\n## ", start + 1)]
+    return {int(k): op for k, op in re.findall(r"^\| #(\d+) \| (\w+) \|", section, re.M)}
+
+
+def _ops(root) -> list:
+    """Every recorded op below ``root`` (each once)."""
+    ops, seen, todo = [], set(), [root]
+    while todo:
+        fn = todo.pop().grad_fn
+        if fn is not None and id(fn) not in seen:
+            seen.add(id(fn))
+            ops.append(fn)
+            todo.extend(fn.inputs)
+    return ops
+
+
+@pytest.fixture(scope="module")
+def small_sections(tmp_path_factory):
+    """Sections 1-4 run as a reader would in an empty folder with no ``pictures/`` in it
+    (the first block makes it): the namespace after each section."""
+    workdir = tmp_path_factory.mktemp("walkthrough")
+    namespace, after = {"__name__": "__docs__"}, {}
+    old = os.getcwd()
+    os.chdir(workdir)
+    try:
+        for number in (1, 2, 3, 4):
+            for block in _section_blocks(EN, number):
+                exec(compile(block, f"walkthrough section {number}", "exec"), namespace)
+            after[number] = dict(namespace)
+    finally:
+        os.chdir(old)
+    return workdir, after
+
+
+@pytest.mark.skipif(not viz.has_dot(), reason="the graphviz 'dot' program is not installed")
+def test_the_small_sections_run_in_any_folder_and_draw_their_pictures(small_sections):
+    workdir, _ = small_sections
+    for name in ("scalar.svg", "neuron.svg", "lstm_step.svg", "attention_step.svg"):
+        assert (workdir / "pictures" / name).stat().st_size > 1000, name
+
+
+@pytest.mark.skipif(not viz.has_dot(), reason="the graphviz 'dot' program is not installed")
+def test_backward_order_is_reverse_topological_not_reverse_creation(small_sections):
+    ns = small_sections[1][3]
+    o, tanh_c, loss = ns["o"], ns["tanh_c"], ns["loss"]
+    assert (o.grad_fn.backward_order + 1, tanh_c.grad_fn.backward_order + 1) == (4, 6)
+    assert o.grad_fn.created < tanh_c.grad_fn.created            # o's op was made first
+    ops = _ops(loss)
+    by_creation = sorted(ops, key=lambda fn: -fn.created)
+    by_backward = sorted(ops, key=lambda fn: fn.backward_order)
+    assert by_backward != by_creation
+    for fn in ops:                    # every op runs after every op that uses its output
+        for user in ops:
+            if any(t.grad_fn is fn for t in user.inputs):
+                assert user.backward_order < fn.backward_order
+    # the #k column of the tables, in both languages, is the order the engine ran
+    measured = {fn.backward_order + 1: fn.name for fn in ops}
+    assert _backward_table(EN, 3) == measured == _backward_table(KO, 3)
+
+
+@pytest.mark.skipif(not viz.has_dot(), reason="the graphviz 'dot' program is not installed")
+def test_zero_gradients_are_gradients(small_sections):
+    ns2, ns3 = small_sections[1][2], small_sections[1][3]
+    assert ns2["w2"].grad is not None and ns2["w2"].grad == 0          # exactly 0, not None
+    assert ns2["x1"].grad is None and ns2["x2"].grad is None           # no gradient at all
+    cell, f, z, H = ns3["cell"], ns3["f"], ns3["z"], ns3["H"]
+    assert (f.grad == 0).all() and (z.grad[:, H:2 * H] == 0).all()     # forget gate, c = 0
+    assert (z.grad[:, :H] != 0).all() and (z.grad[:, 2 * H:] != 0).all()
+    assert cell.weight_hh.grad is not None and (cell.weight_hh.grad == 0).all()   # h = 0
+
+
+@pytest.mark.skipif(not viz.has_dot(), reason="the graphviz 'dot' program is not installed")
+def test_lstm_step_picture_names_every_gate_and_both_zero_states(small_sections):
+    workdir, after = small_sections
+    svg = (workdir / "pictures" / "lstm_step.svg").read_text(encoding="utf-8")
+    labels = re.findall(r"<text[^>]*>([^<]*)</text>", svg)
+    for name in ("z", "i", "f", "g", "o", "c&#39;", "h&#39;", "h", "c", "x"):
+        assert name in labels, name
+    ns = after[3]
+    assert ns["h"] is not ns["c"]                      # two zero tensors, two boxes
+    assert labels.count("data [0, 0, 0]") >= 2
+    f_box = labels.index("f")
+    assert labels[f_box + 3] == "grad [0, 0, 0]"       # the forget gate's zero gradient
+
+
+@pytest.mark.skipif(not viz.has_dot(), reason="the graphviz 'dot' program is not installed")
+def test_legend_colours_every_leaf_that_asks_for_a_gradient_blue(small_sections):
+    ns = small_sections[1][4]
+    source = ns["graph"].source                         # the attention step's picture
+    blue = viz.graph.COLORS["param"]
+    for name in ("query h_t", "keys h_s"):
+        start = source.index(f'[label="{name}')
+        node = source[start:source.index("]", source.index('" ', start))]   # its attributes
+        assert f'fillcolor="{blue}"' in node, node
+    assert ns["query"].grad_fn is None and ns["query"].requires_grad   # a leaf, not a weight
