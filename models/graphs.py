@@ -1,6 +1,8 @@
 """The graphs that ``tinygrad-attn graph`` draws: a single neuron, and one training step of
-any model of ``models/``. Each function runs the forward pass and ``backward()`` with every
-intermediate value and gradient kept (``viz.retain_grads``), so the picture shows them.
+any model of ``models/``, as its overview (``viz.draw_overview``: one box per module, the
+default) or as its ops (``viz.draw_graph``, ``--detail ops``). Each function runs the
+forward pass and ``backward()`` with every intermediate value and gradient kept
+(``viz.retain_grads``), so the picture shows them.
 """
 from __future__ import annotations
 
