@@ -71,7 +71,8 @@ def _top_k(scores, k: int):
 
 @no_grad()
 def beam_search(model, src, src_padding_mask=None, *, start_id: int, max_len: int,
-                eos_id: int | None = None, beam_width: int = 4, alpha: float = 0.6):
+                eos_id: int | None = None, beam_width: int = 4, alpha: float = 0.6,
+                trace: list | None = None):
     """Batched beam search: each sentence keeps its ``beam_width`` best prefixes by total
     log-probability; a prefix ending in ``eos_id`` is finished and kept aside. The answer is
     the finished hypothesis with the best score log P(Y) / lp(Y) (see :func:`length_penalty`;
@@ -80,6 +81,9 @@ def beam_search(model, src, src_padding_mask=None, *, start_id: int, max_len: in
 
     Parameters: as :func:`greedy_decode`, plus ``beam_width`` K >= 1 and ``alpha`` (the
     length-penalty exponent). With K = 1 the result equals greedy decoding.
+    trace : None, or a list to which each step appends one record of the search (see
+        :func:`_trace_record`; drawn by ``viz.draw_beam_tree``). It only records: the
+        result is the same with or without it, and None costs nothing.
 
     Returns
     -------
@@ -134,9 +138,55 @@ def beam_search(model, src, src_padding_mask=None, *, start_id: int, max_len: in
             best[n] = score[n, k[n]]
             best_ids[n, :] = eos_id if eos_id is not None else 0
             best_ids[n, :step + 1] = tokens[n * K + k[n]]
+        if trace is not None:
+            trace.append(_trace_record(step, alpha, max_len, total, top, step_logp, logp,
+                                       finished, score, best, k, n))
         logp = np.where(finished, -np.inf, logp)              # finished beams stop growing
         if eos_id is not None:
             bound = logp.max(axis=1) / length_penalty(max_len if alpha > 0 else step + 1, alpha)
             if (~np.isfinite(logp)).all() or (np.isfinite(best) & (best >= bound)).all():
                 break   # no live beam can beat the finished answer any more
     return best_ids, best
+
+
+def _trace_record(step, alpha, max_len, total, top, step_logp, logp, finished, score, best,
+                  k, updated) -> dict:
+    """One step of :func:`beam_search` as a dict of plain values and array copies (N
+    sentences, K beam width, P <= K pruned candidates), for pictures and tests:
+
+    step : int, from 0 (the hypotheses now hold step + 1 tokens). alpha, max_len : the
+        search's. lp : float, length_penalty(step + 1, alpha). beam_width : K.
+    parent : int64 (N, K), which hypothesis (0..K-1) of the previous step each kept one
+        extends (0 at step 0, the start symbol). token : int64 (N, K), the token it appends.
+    token_logp : float64 (N, K), log p(token | prefix, source), in nats.
+    logp : float64 (N, K), log P of the hypothesis: the parent's logp + token_logp
+        (-inf in a dead slot, when fewer than K finite extensions exist).
+    finished : bool (N, K), the token is ``eos_id``: kept aside, it grows no further.
+    score : float64 (N, K), logp / lp for a hypothesis that ends here (finished, or at
+        max_len), -inf for the others.
+    best : float64 (N,), the best score so far. chosen : int64 (N,), the k of the
+        hypothesis that became the answer at this step, -1 if the answer did not change.
+    pruned_parent, pruned_token, pruned_logp : (N, P), the P best extensions that were not
+        kept, best first (pruned_logp -inf where there was none), as parent/token/logp.
+    """
+    N, K = top.shape
+    V = step_logp.shape[1]
+    live = step_logp.shape[0] // N
+    rows = np.arange(N)[:, None]
+    parent, token = np.minimum(top // V, live - 1), top % V
+    token_logp = step_logp.reshape(N, live, V)[rows, parent, token]
+    rest = total.copy()
+    np.put_along_axis(rest, top, -np.inf, axis=1)
+    P = min(K, rest.shape[1] - K)
+    pruned = _top_k(rest, P) if P > 0 else np.zeros((N, 0), np.int64)
+    chosen = np.full(N, -1, dtype=np.int64)
+    chosen[updated] = k[updated]
+    return {"step": int(step), "alpha": float(alpha), "max_len": int(max_len),
+            "lp": float(length_penalty(step + 1, alpha)), "beam_width": int(K),
+            "parent": parent.astype(np.int64), "token": token.astype(np.int64),
+            "token_logp": np.where(np.isfinite(logp), token_logp, -np.inf),
+            "logp": logp.copy(), "finished": finished.copy(), "score": score.copy(),
+            "best": best.copy(), "chosen": chosen,
+            "pruned_parent": np.minimum(pruned // V, live - 1).astype(np.int64),
+            "pruned_token": (pruned % V).astype(np.int64),
+            "pruned_logp": np.take_along_axis(total, pruned, axis=1)}
