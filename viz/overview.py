@@ -21,7 +21,8 @@ module that holds others is an outlined box around them, and its own ops (outsid
 sub-modules) are a box inside it. An edge carries every tensor made in one box and read
 in another, labelled with the shapes (``(128, 29, 256)``; ``x 10`` when ten tensors of
 that shape cross, one per step); the gradient flows back along every edge. Inputs that
-are not learned (token ids, targets, masks, zero states) are grey boxes.
+are not learned (token ids, targets, masks, zero states) are grey boxes; scalar constants
+(an epsilon, a scale) are left out.
 
 The legend in the picture explains every mark the picture uses, and only those, in
 English (``lang="en"``) or Korean (``lang="ko"``). Any user text (module names, class
@@ -149,6 +150,7 @@ class Overview:
 
     def __init__(self, walk: GraphWalk, model, depth):
         self.walk, self.model, self.depth = walk, model, depth
+        self.by_name = {} if model is None else dict(model.named_modules())
         ops = sorted(walk.ops(), key=lambda fn: getattr(fn, "created", 0))
         self.names = self._module_names(ops)
         self.groups, self.group_of = {}, {}
@@ -193,7 +195,7 @@ class Overview:
                 if isinstance(lab, Module) and lab is not self.model]
         if not mods:
             return ()
-        by_name = {} if self.model is None else dict(self.model.named_modules())
+        by_name = self.by_name
         name = self.names.get(id(mods[-1]))
         if by_name.get(name) is mods[-1]:
             parts = name.split(".")
@@ -204,6 +206,7 @@ class Overview:
         return path if self.depth is None else path[:self.depth]
 
     def _add(self, fn, key, kind, path) -> None:
+        """Op ``fn`` into the group ``key`` (made on first sight), with its step labels."""
         group = self.groups.get(key)
         if group is None:
             group = self.groups[key] = Group(key, kind, path[-1] if path else None, path)
@@ -248,8 +251,8 @@ class Overview:
                         ids.append(id(t.grad_fn))
                 elif t.requires_grad:
                     self.groups[dst].params[id(t)] = t
-                elif t.shape:                  # a scalar constant (an eps, a scale) is not
-                    leaf_users.setdefault(id(t), (t, []))[1].append(dst)      # drawn
+                elif t.shape:               # scalar constants (an eps, a scale) are left out
+                    leaf_users.setdefault(id(t), (t, []))[1].append(dst)
         self.edges = {k: v for k, v in self.edges.items() if k[0] != k[1]}
         self.inputs, self.input_edges = {}, defaultdict(lambda: defaultdict(list))
         for t, users in leaf_users.values():
@@ -273,6 +276,8 @@ def _step_signature(fns):
 
 # -- the words of a box ----------------------------------------------------------------------
 def _title_line(ov: Overview, g: Group, words: dict) -> str:
+    """A box's first line: "name (Class)", "own ops of name (Class)", "Model code" or
+    "loss" (the code box that made the root)."""
     if g.kind == "code":
         model = "model" if ov.model is None else type(ov.model).__name__
         return words["loss"] if g.is_root else words["code"].format(model=model)
