@@ -17,9 +17,14 @@ from .graph_group import count_ops
 from .graph_render import RenderError, check_graph_path, graph_size, has_dot, render
 from .graph_walk import retain_grads
 from .overview import draw_overview
+from .beam import beam_tree, draw_beam_tree
+from .masks import draw_masks, mask_example, plot_masks
+from .positions import draw_positional_encoding, plot_positional_encoding
 
 __all__ = ["explore", "Explorer", "plot_compare", "plot_history", "draw_graph", "render",
            "draw_overview", "retain_grads", "has_dot",
            "draw_attention", "plot_attention", "plot_attention_grid", "plot_attention_heads",
            "count_ops", "graph_size", "check_graph_path", "check_output_path", "display_text",
-           "save_figure", "OutputPathError", "RenderError"]
+           "save_figure", "OutputPathError", "RenderError",
+           "beam_tree", "draw_beam_tree", "mask_example", "draw_masks", "plot_masks",
+           "draw_positional_encoding", "plot_positional_encoding"]
