@@ -214,6 +214,10 @@ def _add_graph(sub) -> None:
                    metavar="SECONDS", help="stop graphviz's dot after this many seconds")
     g.add_argument("-o", "--output", default="graph.svg", help="picture file: .svg, .png, "
                    ".pdf, or .gv for the DOT source")
+    g.add_argument("--html", default=None, metavar="PATH", help="instead of a picture, write "
+                   "the backward explorer: one self-contained .html page in which you step "
+                   "through the backward pass op by op (the ops' level of detail; LSTM "
+                   "layers fused unless --no-fused)")
 
 
 def _add_eval(sub) -> None:

@@ -16,14 +16,15 @@ from tinygrad_attn import Tensor
 from .train import training_batch
 
 
-def neuron():
+def neuron(backward: bool = True):
     """A 2-input neuron with a squared-error loss, the example learners meet first:
 
         n = x1*w1 + x2*w2 + b,   o = tanh(n),   loss = (o - 1)^2
 
     with x1 = 2, x2 = 0, w1 = -3, w2 = 1, b = 6.8813735870195432 (so n = 0.8814 and
-    o = tanh(n) = 1/sqrt(2)), all float64 scalars. Returns (loss after ``backward()``,
-    {name: tensor} for the picture's labels: x1, x2, w1, w2, b, x1*w1, x2*w2, n, o).
+    o = tanh(n) = 1/sqrt(2)), all float64 scalars. Returns (loss after ``backward()``, or
+    before it with ``backward=False``, {name: tensor} for the picture's labels: x1, x2,
+    w1, w2, b, x1*w1, x2*w2, n, o).
 
     By the chain rule (each factor is the derivative in the op's docstring):
     dloss/do = 2(o - 1) = -0.5858; dloss/dn = dloss/do * (1 - o^2) = -0.2929;
@@ -38,8 +39,9 @@ def neuron():
     n = x1w1 + x2w2 + b
     o = n.tanh()
     loss = (o - 1.0) ** 2
-    viz.retain_grads(loss)
-    loss.backward()
+    if backward:
+        viz.retain_grads(loss)
+        loss.backward()
     names = {"x1": x1, "x2": x2, "w1": w1, "w2": w2, "b": b, "x1*w1": x1w1, "x2*w2": x2w2,
              "n": n, "o": o}
     return loss, names
@@ -58,7 +60,7 @@ def use_fused(model, fused: bool) -> int:
 
 
 def training_step(model, data, batch_size: int = 128, fused: bool = False, seed: int = 0,
-                  teacher_forcing: float = 1.0):
+                  teacher_forcing: float = 1.0, backward: bool = True):
     """One training step of ``model`` on the first ``batch_size`` items of a seeded
     shuffle of ``data``'s training set: the forward pass, the loss and ``backward()``.
 
@@ -68,15 +70,17 @@ def training_step(model, data, batch_size: int = 128, fused: bool = False, seed:
     ``lstm_cell`` per time step, each step in a ``scope(t)``) so the picture shows the
     recurrence; ``fused=True`` keeps one fused node per layer (per step for a cell), which
     the picture labels with its composed twin. The model keeps that setting. Returns the
-    loss (after backward, every intermediate value and gradient kept).
+    loss (after backward, every intermediate value and gradient kept; with
+    ``backward=False`` before it, for ``viz.explore``, which replays the pass itself).
     """
     import viz
     use_fused(model, fused)
     idx = np.random.default_rng(seed).permutation(len(data.src_train))[:batch_size]
     src, tgt, mask = training_batch(data, idx)
     loss = model.loss(src, tgt, mask, pad_id=data.pad_id, teacher_forcing_ratio=teacher_forcing)
-    viz.retain_grads(loss)
-    loss.backward()
+    if backward:
+        viz.retain_grads(loss)
+        loss.backward()
     return loss
 
 
@@ -209,6 +213,32 @@ def _model_graph(args, detail: str, fused: bool):
                                 f"{args.batch_size})")
 
 
+def _explorer(args, fused: bool) -> int:
+    """``graph --html PATH``: the backward explorer (``viz.explore``) of the neuron or of
+    one training step, at the op level of detail the picture would use; returns 0."""
+    import viz
+    if args.model == "neuron":
+        loss, names = neuron(backward=False)
+        kwargs = {"params": names}
+    else:
+        from .cli_options import config_from_args, load_data
+        from .train import build_model
+        data = load_data(args)
+        model = build_model(config_from_args(args), len(data.src_vocab), len(data.tgt_vocab))
+        with threadpool_limits(limits=1, user_api="blas"):
+            loss = training_step(model, data, args.batch_size, fused=fused, seed=args.seed,
+                                 teacher_forcing=args.teacher_forcing, backward=False)
+        collapse, max_nodes, note = level_of_detail(loss, args.max_nodes, args.collapse_steps)
+        if note:
+            print(f"tinygrad-attn graph: note: {note}", file=sys.stderr)
+        kwargs = {"model": model, "max_nodes": max_nodes, "collapse_steps": collapse}
+    timeout = getattr(args, "dot_timeout", None) or viz.graph_render.DOT_TIMEOUT
+    explorer = viz.explore(loss, rankdir=args.rankdir, timeout=timeout, **kwargs)
+    path = explorer.save(args.html)
+    print(f"saved {path} (step through {explorer.steps} backward steps in a browser)")
+    return 0
+
+
 def command(args) -> int:
     """``tinygrad-attn graph``: draw the graph of a neuron or of one training step of the
     model the command line names, and render it to ``args.output``.
@@ -221,14 +251,31 @@ def command(args) -> int:
     says what was left out and how to draw more). ``dot`` runs under a timeout
     (``args.dot_timeout`` if the parser has it, else ``viz.graph_render.DOT_TIMEOUT``
     seconds).
+    With ``--html PATH`` the backward explorer page (``viz.explore``) is written instead.
     Returns the exit code: 0 written, 1 when ``dot`` is missing (the DOT source is still
     written), failed or timed out (one line on stderr naming the graph's size and a fix).
     Raises ``viz.OutputPathError`` (a ValueError: the CLI prints it in one line) for an
     output path that cannot be written, ValueError for options the picture would ignore.
     """
     import viz
-    viz.check_graph_path(args.output)
+    html = getattr(args, "html", None)
+    if html is not None:
+        viz.check_output_path(html, ("html", "htm"), "explorer page")
+        if args.detail == "overview":
+            raise ValueError("--html steps through the ops, not the overview (fix: drop "
+                             "--detail overview)")
+        args.detail = "ops"
+        if args.fused is None:            # the layers as training runs them: fewer steps
+            args.fused = True
+    else:
+        viz.check_graph_path(args.output)
     detail, fused = graph_detail(args)
+    if html is not None:
+        try:
+            return _explorer(args, fused)
+        except RuntimeError as e:         # no `dot`, or dot failed or timed out
+            print(f"tinygrad-attn graph: {e}", file=sys.stderr)
+            return 1
     if args.model == "neuron":
         loss, names = neuron()
         graph = viz.draw_graph(loss, params=names, backward=args.backward,

@@ -222,3 +222,17 @@ def test_hover_data_name_the_creating_line_when_the_forward_ran_in_detect_anomal
     assert created and all("test_explorer.py:" in c and "in neuron" in c for c in created)
     loss2, names2 = neuron()                      # outside the block: no line recorded
     assert not any(t["created"] for t in explore(loss2, params=names2).data["tensors"].values())
+
+
+@needs_dot_program
+def test_the_graph_command_writes_the_explorer_with_html(tmp_path, capsys):
+    from models.cli import main
+    out = tmp_path / "neuron.html"
+    assert main(["graph", "--model", "neuron", "--html", str(out)]) == 0
+    page = out.read_text(encoding="utf-8")
+    assert "explorer-data" in page and "step through 7 backward steps" in capsys.readouterr().out
+    assert main(["graph", "--model", "neuron", "--html", str(tmp_path / "n.png")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "unknown picture format .png" in err and "\n" not in err
+    assert main(["graph", "--html", str(out), "--detail", "overview"]) == 2
+    assert "drop --detail overview" in capsys.readouterr().err
