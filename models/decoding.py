@@ -189,4 +189,4 @@ def _trace_record(step, alpha, max_len, total, top, step_logp, logp, finished, s
             "best": best.copy(), "chosen": chosen,
             "pruned_parent": np.minimum(pruned // V, live - 1).astype(np.int64),
             "pruned_token": (pruned % V).astype(np.int64),
-            "pruned_logp": np.take_along_axis(total, pruned, axis=1)}
+            "pruned_logp": np.take_along_axis(rest, pruned, axis=1)}
