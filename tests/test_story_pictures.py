@@ -85,9 +85,11 @@ def check_tree(trace, ids, scores, K, alpha, eos):
     for n in range(len(ids)):
         tree = beam_tree(trace, n)
         by_id = {nd["id"]: nd for nd in tree["nodes"]}
+        alive = True    # a sentence whose every beam has finished keeps none after that
         for step in range(len(trace)):
             kept = [nd for nd in tree["nodes"] if nd["step"] == step and nd["kept"]]
-            assert 1 <= len(kept) <= K
+            assert len(kept) <= K and bool(kept) == alive
+            alive = any(not nd["finished"] for nd in kept)
             pruned = [nd for nd in tree["nodes"] if nd["step"] == step and not nd["kept"]]
             if pruned:   # nothing pruned beats a kept hypothesis
                 assert max(p["logp"] for p in pruned) <= min(k["logp"] for k in kept)
