@@ -1,11 +1,16 @@
 """The walkthrough in docs/: every code block runs, every picture it shows is drawn by its
 own code (and is in the repository), and the Korean walkthrough matches the English one
-section for section with the same code."""
+section for section with the same code. The facts its prose states are measured here: the
+backward order (a reverse topological order, and the #k column of its tables), the zero
+gradients (w2, the forget gate, weight_hh) against no gradient (x1, x2), the names and
+zero states of the LSTM picture, which boxes are blue, where the '-' of a date look, and
+the sizes of the training step's picture."""
 import os
 import re
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import viz
@@ -47,6 +52,26 @@ def test_every_code_block_of_the_walkthrough_runs_and_draws_its_pictures(tmp_pat
         assert (tmp_path / "pictures" / name).stat().st_size > 1000, name
     assert namespace["history"].results["test_chosen"]["accuracy"] > 0.9   # it learned the task
     assert namespace["answer"].count("-") == 2
+    assert len(namespace["history"]) == 4            # "this trains 4" (the book: 10)
+    # the '-' look at the field written before them or the one written next (section 5),
+    # less sharply than the digits
+    looks, largest = namespace["dash_looks"], namespace["largest"]
+    for t in (4, 7):
+        assert np.mean(looks[t], axis=0).sum() > 0.7, t
+    assert largest[[4, 7]].max() < np.median(largest[[0, 1, 2, 3, 5, 6, 8, 9]])
+    # the collapsed graph of one training step: the sizes section 5 states (update the
+    # text in both languages if the picture changes), far larger than a page (A4: 595 x 842)
+    assert viz.graph_size(namespace["graph"]) == (144, 243)
+    width, height = _svg_size(tmp_path / "pictures" / "date_graph.svg")
+    assert abs(width / 3401 - 1) < 0.15 and abs(height / 6830 - 1) < 0.15, (width, height)
+    assert width > 5 * 595 and height > 8 * 842
+
+
+def _svg_size(path) -> tuple[float, float]:
+    """(width, height) in pt of an SVG that graphviz wrote."""
+    head = path.read_text(encoding="utf-8")[:2000]
+    width, height = re.search(r'width="([\d.]+)pt" height="([\d.]+)pt"', head).groups()
+    return float(width), float(height)
 
 
 def _section_blocks(path, number: int) -> list[str]:
@@ -156,3 +181,17 @@ def test_legend_colours_every_leaf_that_asks_for_a_gradient_blue(small_sections)
         node = source[start:source.index("]", source.index('" ', start))]   # its attributes
         assert f'fillcolor="{blue}"' in node, node
     assert ns["query"].grad_fn is None and ns["query"].requires_grad   # a leaf, not a weight
+
+
+@pytest.mark.skipif(not viz.has_dot(), reason="the graphviz 'dot' program is not installed")
+def test_the_fused_training_step_is_the_smaller_picture_section_5_names(tmp_path):
+    from models import graphs
+    from models.char_dataset import load_dataset
+    from models.train import TrainConfig, build_model
+    data = load_dataset(None)
+    model = build_model(TrainConfig(), len(data.src_vocab), len(data.tgt_vocab))
+    loss = graphs.training_step(model, data, batch_size=128, fused=True)
+    graph = viz.draw_graph(loss, model=model, collapse_steps=True)
+    assert viz.graph_size(graph) == (63, 102)          # as section 5 says, both languages
+    width, height = _svg_size(Path(viz.render(graph, tmp_path / "fused.svg")))
+    assert abs(width / 1645 - 1) < 0.15 and abs(height / 3558 - 1) < 0.15, (width, height)
