@@ -20,6 +20,7 @@ from .overview import draw_overview
 from .beam import beam_tree, draw_beam_tree
 from .masks import draw_masks, mask_example, plot_masks
 from .positions import draw_positional_encoding, plot_positional_encoding
+from .saliency import draw_source_gradients, plot_source_gradients
 
 __all__ = ["explore", "Explorer", "plot_compare", "plot_history", "draw_graph", "render",
            "draw_overview", "retain_grads", "has_dot",
@@ -27,4 +28,5 @@ __all__ = ["explore", "Explorer", "plot_compare", "plot_history", "draw_graph", 
            "count_ops", "graph_size", "check_graph_path", "check_output_path", "display_text",
            "save_figure", "OutputPathError", "RenderError",
            "beam_tree", "draw_beam_tree", "mask_example", "draw_masks", "plot_masks",
-           "draw_positional_encoding", "plot_positional_encoding"]
+           "draw_positional_encoding", "plot_positional_encoding",
+           "draw_source_gradients", "plot_source_gradients"]

@@ -1,0 +1,145 @@
+"""Draw docs/pictures/why_attention.png: for one date and one output digit, the norm of the
+gradient that digit's loss sends to each source character, in the seq2seq, peeky and
+attention models of the book's date task (Deep Learning from Scratch 2, ch. 7-8), trained
+briefly here (a small hidden size; about a minute on a quiet 2-core machine).
+
+    python docs/scripts/why_attention.py [--out FILE] [--data FILE] [--text TEXT]
+        [--digit 9] [--steps 800] [--hidden 64] [--save-weights FILE]
+
+The data is the book's ``date.txt`` from ``../shared/data/dlfs2/`` when it is there, else
+the built-in generator of the same task (``models.date_task``); inputs are reversed, as
+the book feeds them. ``--save-weights`` also writes the trained seq2seq and attention
+models (float16, with their vocabulary) for tests/test_saliency.py.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import tinygrad_attn as tg  # noqa: E402
+from models import AttentionSeq2Seq, PeekySeq2Seq, Seq2Seq  # noqa: E402
+from models.char_dataset import load_dataset  # noqa: E402
+from models.date_task import date_alignment  # noqa: E402
+from models.saliency import date_step_span, source_gradient_norms  # noqa: E402
+from viz.saliency import plot_source_gradients  # noqa: E402
+
+OUT = ROOT / "docs" / "pictures" / "why_attention.png"
+BOOK_DATA = ROOT.parent / "shared" / "data" / "dlfs2" / "date.txt"
+MODELS = {"seq2seq": Seq2Seq, "peeky": PeekySeq2Seq, "attention": AttentionSeq2Seq}
+TEXT, ISO = "tuesday, september 27, 1994", "1994-09-27"
+PANEL = {"seq2seq": "seq2seq: the source reaches the decoder only through h_S",
+         "peeky": "peeky: h_S at every decoder step, but the same encoder",
+         "attention": "attention: every encoder state reaches the decoder"}
+
+
+def train_model(name: str, data, steps: int, hidden: int, lr: float, seed: int, log=print):
+    """``MODELS[name]`` (D = 16, H = ``hidden``, the book's init, seeded), trained for
+    ``steps`` minibatches of 128 random training items (teacher forcing, Adam ``lr``,
+    global-norm clip 5, as the book's ch. 8 script). Returns the model."""
+    model = MODELS[name](len(data.vocab), 16, hidden, seed=seed)
+    opt = tg.optim.Adam(model.parameters(), lr=lr)
+    rng, t0 = np.random.default_rng(seed), time.perf_counter()
+    for _ in range(steps):
+        idx = rng.integers(0, len(data.src_train), 128)
+        loss = model.loss(data.src_train[idx], data.tgt_train[idx])
+        opt.zero_grad()
+        loss.backward()
+        tg.clip_grad_norm_(model.parameters(), 5.0)
+        opt.step()
+    log(f"{name}: {steps} steps in {time.perf_counter() - t0:.0f} s, last loss "
+        f"{loss.item():.3f}")
+    return model
+
+
+def scores(model, data, n: int = 300):
+    """(exact match, attention alignment or None) of ``model`` on the first ``n`` test
+    items; the alignment is the share of typed output digits whose largest attention
+    weight falls on their source (``models.date_task.date_alignment``)."""
+    src, tgt = data.src_test[:n], data.tgt_test[:n]
+    with tg.no_grad():
+        ids, weights = model.generate(src, data.start_id, tgt.shape[1] - 1)
+    exact = float((ids == tgt[:, 1:]).all(axis=1).mean())
+    if weights is None:
+        return exact, None
+    codec, checks = data.codec(), []
+    for i in range(n):
+        text = data.vocab.decode(src[i][::-1] if data.reversed else src[i]).rstrip()
+        iso = data.vocab.decode(tgt[i, 1:])
+        checks += date_alignment(codec, text, iso, np.asarray(weights.data)[i])
+    return exact, float(np.mean(checks))
+
+
+def save_weights(models: dict, data, path) -> None:
+    """Write the seq2seq and attention models' weights (float16, keys ``name/param``), the
+    vocabulary and the sizes to ``path`` (.npz, compressed, no pickle)."""
+    arrays = {f"{name}/{k}": v.astype(np.float16) for name in ("seq2seq", "attention")
+              for k, v in models[name].state_dict().items()}
+    meta = {"vocab": data.vocab.to_dict(), "reversed": bool(data.reversed),
+            "source_width": int(data.src_train.shape[1]),
+            "wordvec_size": 16, "hidden_size": models["attention"].config["hidden_size"]}
+    np.savez_compressed(path, meta=np.array(json.dumps(meta)), **arrays)
+
+
+def picture(models: dict, data, text: str, iso: str, digit: int, out, exact=None) -> str:
+    """Compute each model's source gradient norms for ``digit`` of ``text`` and draw them
+    in typed order; ``exact`` ({name: exact match}) goes into the panel titles. Returns the
+    picture's path."""
+    codec = data.codec()
+    src, tgt = codec.encode_source(text)[0], data.vocab.encode("_" + iso)
+    S = len(src)
+    span = date_step_span(text, iso, digit, S, codec.reversed)
+    order = np.arange(S)[::-1] if codec.reversed else np.arange(S)     # typed position
+    exact = exact or {}
+    norms = {PANEL[name] + (f" (exact match {exact[name]:.0%})" if name in exact else ""):
+             source_gradient_norms(m, src, tgt, digit)[order] for name, m in models.items()}
+    shown = "".join(f"[{c}]" if k == digit else c for k, c in enumerate(iso))
+    title = (f"The gradient of one output digit's loss at each source character:\n"
+             f"'{text}' -> {shown}; shaded: the characters it comes from; each panel has "
+             f"its own scale")
+    return plot_source_gradients(
+        norms, list(text.ljust(S)), out, span=[order[s] for s in span], title=title,
+        xlabel="source characters as typed (the encoder reads them right to left: the "
+               "input is reversed, as in the book)" if codec.reversed else
+               "source characters as typed and read",
+        read_first="right" if codec.reversed else "left")
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--out", default=str(OUT), help="the picture (.png, .svg, .pdf)")
+    p.add_argument("--data", default=str(BOOK_DATA) if BOOK_DATA.exists() else None,
+                   help="a date.txt (default: the book's if present, else generated)")
+    p.add_argument("--text", default=TEXT, help="the date drawn, as typed")
+    p.add_argument("--iso", default=ISO, help="its answer YYYY-MM-DD")
+    p.add_argument("--digit", type=int, default=8, help="output position 0-9 of YYYY-MM-DD")
+    p.add_argument("--steps", type=int, default=800, help="training minibatches per model")
+    p.add_argument("--hidden", type=int, default=64, help="hidden size H")
+    p.add_argument("--lr", type=float, default=0.01, help="Adam's learning rate")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--save-weights", default=None, help="also write the test weights here")
+    args = p.parse_args(argv)
+    data = load_dataset(args.data)
+    models = {name: train_model(name, data, args.steps, args.hidden, args.lr, args.seed)
+              for name in MODELS}
+    exact = {}
+    for name, m in models.items():
+        exact[name], aligned = scores(m, data)
+        print(f"{name}: exact match {exact[name]:.1%} on 300 test dates" +
+              ("" if aligned is None else f", attention on the digit's source {aligned:.1%}"))
+    if args.save_weights:
+        save_weights(models, data, args.save_weights)
+    print(picture(models, data, args.text, args.iso, args.digit, args.out, exact))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
