@@ -5,18 +5,21 @@ teacher forcing, takes that step's loss ``-log p(y_t | y_<t, x)`` and differenti
 with respect to the encoder's input embeddings e_1 .. e_S (the source characters' or
 words' embedding vectors). The norm ``||dL_t / de_s||_2`` of each source position s says
 how much that position can change the answer at step t, so how much of the gradient
-that trains the encoder on step t reaches it (a gradient-based saliency map: Simonyan,
-Vedaldi & Zisserman 2014, "Deep Inside Convolutional Networks", sec. 3; Li et al. 2016,
-"Visualizing and Understanding Neural Models in NLP", sec. 3, take the same norm per
-word embedding).
+that trains the encoder on step t reaches it. This is first-derivative saliency
+(Simonyan, Vedaldi & Zisserman 2014, "Deep Inside Convolutional Networks", sec. 3; for
+word embeddings, Li et al. 2016, "Visualizing and Understanding Neural Models in NLP"),
+with the D components of each position's derivative summarised by their L2 norm.
 
-What the three models of the book (Deep Learning from Scratch 2, ch. 7-8) show:
+What the three models of the book (Deep Learning from Scratch 2, ch. 7-8) show, trained
+briefly on its date task (``docs/scripts/why_attention.py``, tested in
+``tests/test_saliency.py``):
 
 - ``Seq2Seq``: the decoder sees the source only through the encoder's final state h_S,
   so every gradient enters the encoder at its last step and travels back through the
-  LSTM; it fades toward the positions the encoder read first.
-- ``PeekySeq2Seq``: h_S feeds every decoder step, a shorter path for the decoder, but
-  the encoder is the same bottleneck: the same fading.
+  LSTM, shrinking at each step: it fades toward the positions the encoder read first.
+- ``PeekySeq2Seq``: h_S feeds every decoder step and the output layer, so the decoder
+  leans on it harder; the gradient still enters the encoder only at h_S, and spreads
+  over the whole source, with no clear peak on the digit's characters.
 - ``AttentionSeq2Seq``: the context ``sum_s a_ts h_s`` reaches every encoder state
   directly (Luong et al. 2015, sec. 3.1), so the gradient arrives where the weights
   ``a_ts`` are large: on the source characters that step copies.

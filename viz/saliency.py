@@ -62,8 +62,8 @@ def _shares(g, span, read_first) -> str:
         return "no gradient reaches the source"
     notes = [f"{g[span].sum() / total:.0%} on the shaded characters"] if span else []
     if read_first:
-        half = len(g) // 2
-        last = g[half:] if read_first == "left" else g[:len(g) - half]
+        half = len(g) // 2                  # an odd S leaves the middle out of both halves
+        last = g[len(g) - half:] if read_first == "left" else g[:half]
         notes.append(f"{last.sum() / total:.0%} on the half read last")
     return ", ".join(notes)
 

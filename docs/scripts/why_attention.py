@@ -65,6 +65,7 @@ def scores(model, data, n: int = 300):
     items; the alignment is the share of typed output digits whose largest attention
     weight falls on their source (``models.date_task.date_alignment``)."""
     src, tgt = data.src_test[:n], data.tgt_test[:n]
+    n = len(src)
     with tg.no_grad():
         ids, weights = model.generate(src, data.start_id, tgt.shape[1] - 1)
     exact = float((ids == tgt[:, 1:]).all(axis=1).mean())
@@ -133,7 +134,8 @@ def main(argv=None) -> int:
     exact = {}
     for name, m in models.items():
         exact[name], aligned = scores(m, data)
-        print(f"{name}: exact match {exact[name]:.1%} on 300 test dates" +
+        print(f"{name}: exact match {exact[name]:.1%} on {min(300, len(data.src_test))} test "
+              f"dates" +
               ("" if aligned is None else f", attention on the digit's source {aligned:.1%}"))
     if args.save_weights:
         save_weights(models, data, args.save_weights)
