@@ -3,9 +3,10 @@ norm of the gradient one output step's loss sends to each source embedding, its 
 (``viz.saliency``) and its script (``docs/scripts/why_attention.py``).
 
 What the picture must show is checked on trained models: ``tests/data/why_attention.npz``
-holds the seq2seq and attention models the script trained (H = 64, 800 minibatches of the
-book's date.txt; float16 weights and the vocabulary; regenerate with ``python
-docs/scripts/why_attention.py --save-weights tests/data/why_attention.npz``):
+holds the three models the script trained (H = 64, 800 minibatches of the book's
+date.txt; float16 weights, the vocabulary and the scores; regenerate with ``python
+docs/scripts/why_attention.py --save-weights tests/data/why_attention.npz``, about a
+minute on a quiet machine):
 
 - (a) seq2seq: the gradient fades toward the source positions the encoder reads first;
 - (b) attention: it peaks on the source characters of the output digit;
@@ -18,7 +19,6 @@ show that each helper says no when it should. The function's contract (shape, dt
 errors, no side effects) is tested on tiny untrained models of every kind.
 """
 import importlib.util
-import json
 from pathlib import Path
 
 import numpy as np
@@ -26,10 +26,8 @@ import pytest
 
 import tinygrad_attn as tg
 from models import AttentionSeq2Seq, BahdanauSeq2Seq, PeekySeq2Seq, Seq2Seq, Transformer
-from models.codecs import CharCodec
 from models.date_task import date_source_spans, generate_date_task
 from models.saliency import date_step_span, source_embedding_layer, source_gradient_norms
-from models.vocab import Vocab
 from tinygrad_attn import functional as F
 from viz.curves import OutputPathError
 from viz.saliency import (BAR_COLOR, SPAN_BAR_COLOR, draw_source_gradients,
@@ -39,6 +37,15 @@ ROOT = Path(__file__).resolve().parents[1]
 WEIGHTS = ROOT / "tests" / "data" / "why_attention.npz"
 PICTURE_ITEM = ("tuesday, september 27, 1994", "1994-09-27", 8)   # the picture's date, digit
 PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def script(name):
+    """Import docs/scripts/<name>.py as a module."""
+    spec = importlib.util.spec_from_file_location(f"doc_script_{name}",
+                                                  ROOT / "docs" / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 # -- the properties, one helper each ---------------------------------------------------------
@@ -73,19 +80,9 @@ def test_the_helpers_say_no_when_they_should():
 @pytest.fixture(scope="module")
 def trained():
     """{"seq2seq": model, "attention": model, "codec": CharCodec, "vocab": Vocab} from
-    tests/data/why_attention.npz (weights cast back to float32)."""
-    with np.load(WEIGHTS, allow_pickle=False) as f:
-        meta = json.loads(str(f["meta"]))
-        arrays = {k: f[k].astype(np.float32) for k in f.files if k != "meta"}
-    vocab = Vocab.from_dict(meta["vocab"], kind="char")
-    codec = CharCodec(vocab, meta["reversed"], meta["source_width"], 10, vocab.stoi["_"])
-    out = {"codec": codec, "vocab": vocab}
-    for name, cls in (("seq2seq", Seq2Seq), ("attention", AttentionSeq2Seq)):
-        model = cls(len(vocab), meta["wordvec_size"], meta["hidden_size"])
-        model.load_state_dict({k.split("/", 1)[1]: v for k, v in arrays.items()
-                               if k.startswith(name + "/")})
-        out[name] = model
-    return out
+    tests/data/why_attention.npz, read by the script's own loader (float32 weights)."""
+    models, codec, _ = script("why_attention").load_weights(WEIGHTS)
+    return {**models, "codec": codec, "vocab": codec.vocab}
 
 
 def encode(trained, text, iso):
@@ -362,26 +359,18 @@ def test_a_bad_path_is_refused_before_drawing(tmp_path):
         plot_source_gradients({"m": [1.0]}, ["a"], tmp_path / "missing" / "x.png")
 
 
-def script(name):
-    """Import docs/scripts/<name>.py as a module."""
-    spec = importlib.util.spec_from_file_location(f"doc_script_{name}",
-                                                  ROOT / "docs" / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_the_script_runs_end_to_end_and_its_weights_load(tmp_path):
-    out, weights = tmp_path / "why.png", tmp_path / "w.npz"
+def test_the_script_runs_end_to_end_and_redraws_from_its_weights(tmp_path):
+    out, again, weights = tmp_path / "why.png", tmp_path / "again.png", tmp_path / "w.npz"
     sample = ROOT / "samples" / "dlfs2" / "date.sample.txt"
-    assert script("why_attention").main(["--out", str(out), "--data", str(sample),
-                                         "--steps", "2", "--hidden", "8",
-                                         "--save-weights", str(weights)]) == 0
+    why = script("why_attention")
+    assert why.main(["--out", str(out), "--data", str(sample), "--steps", "2",
+                     "--hidden", "8", "--save-weights", str(weights)]) == 0
     assert out.read_bytes()[:8] == PNG and out.stat().st_size > 10_000
-    with np.load(weights, allow_pickle=False) as f:
-        meta = json.loads(str(f["meta"]))
-        assert meta["hidden_size"] == 8 and meta["reversed"] is True
-        assert f["seq2seq/out.weight"].dtype == np.float16
+    models, codec, meta = why.load_weights(weights)
+    assert sorted(models) == ["attention", "peeky", "seq2seq"] and codec.reversed
+    assert meta["hidden_size"] == 8 and set(meta["exact_match"]) == set(models)
+    assert why.main(["--out", str(again), "--weights", str(weights)]) == 0
+    assert again.read_bytes()[:8] == PNG
 
 
 def test_the_picture_in_the_repository_exists():

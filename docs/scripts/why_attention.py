@@ -4,12 +4,15 @@ attention models of the book's date task (Deep Learning from Scratch 2, ch. 7-8)
 briefly here (a small hidden size; about a minute on a quiet 2-core machine).
 
     python docs/scripts/why_attention.py [--out FILE] [--data FILE] [--text TEXT]
-        [--digit 9] [--steps 800] [--hidden 64] [--save-weights FILE]
+        [--digit 8] [--steps 800] [--hidden 64] [--save-weights FILE] [--weights FILE]
 
 The data is the book's ``date.txt`` from ``../shared/data/dlfs2/`` when it is there, else
 the built-in generator of the same task (``models.date_task``); inputs are reversed, as
-the book feeds them. ``--save-weights`` also writes the trained seq2seq and attention
-models (float16, with their vocabulary) for tests/test_saliency.py.
+the book feeds them. ``--save-weights`` also writes the three trained models (float16,
+with their vocabulary and scores; tests/data/why_attention.npz is that file, which
+tests/test_saliency.py checks); ``--weights`` draws from such a file in seconds:
+
+    python docs/scripts/why_attention.py --weights tests/data/why_attention.npz
 """
 from __future__ import annotations
 
@@ -28,8 +31,11 @@ if str(ROOT) not in sys.path:
 import tinygrad_attn as tg  # noqa: E402
 from models import AttentionSeq2Seq, PeekySeq2Seq, Seq2Seq  # noqa: E402
 from models.char_dataset import load_dataset  # noqa: E402
+from models.codecs import CharCodec  # noqa: E402
 from models.date_task import date_alignment  # noqa: E402
+from models.pair_files import SEPARATOR  # noqa: E402
 from models.saliency import date_step_span, source_gradient_norms  # noqa: E402
+from models.vocab import Vocab  # noqa: E402
 from viz.saliency import plot_source_gradients  # noqa: E402
 
 OUT = ROOT / "docs" / "pictures" / "why_attention.png"
@@ -79,23 +85,43 @@ def scores(model, data, n: int = 300):
     return exact, float(np.mean(checks))
 
 
-def save_weights(models: dict, data, path) -> None:
-    """Write the seq2seq and attention models' weights (float16, keys ``name/param``), the
-    vocabulary and the sizes to ``path`` (.npz, compressed, no pickle)."""
-    arrays = {f"{name}/{k}": v.astype(np.float16) for name in ("seq2seq", "attention")
-              for k, v in models[name].state_dict().items()}
-    meta = {"vocab": data.vocab.to_dict(), "reversed": bool(data.reversed),
-            "source_width": int(data.src_train.shape[1]),
-            "wordvec_size": 16, "hidden_size": models["attention"].config["hidden_size"]}
+def save_weights(models: dict, codec, exact: dict, path) -> None:
+    """Write the three models' weights (float16, keys ``name/param``), the vocabulary, the
+    sizes and each model's exact match (``exact``) to ``path`` (.npz, compressed, no
+    pickle); :func:`load_weights` reads it back."""
+    arrays = {f"{name}/{k}": v.astype(np.float16) for name, m in models.items()
+              for k, v in m.state_dict().items()}
+    meta = {"vocab": codec.vocab.to_dict(), "reversed": bool(codec.reversed),
+            "source_width": codec.source_width, "answer_length": codec.answer_length,
+            "wordvec_size": 16, "hidden_size": models["attention"].config["hidden_size"],
+            "exact_match": exact}
     np.savez_compressed(path, meta=np.array(json.dumps(meta)), **arrays)
 
 
-def picture(models: dict, data, text: str, iso: str, digit: int, out, exact=None) -> str:
-    """Compute each model's source gradient norms for ``digit`` of ``text`` and draw them
-    in typed order; ``exact`` ({name: exact match}) goes into the panel titles. Returns the
-    picture's path."""
-    codec = data.codec()
-    src, tgt = codec.encode_source(text)[0], data.vocab.encode("_" + iso)
+def load_weights(path):
+    """The models, codec and metadata :func:`save_weights` wrote: ``({name: model with
+    float32 weights}, CharCodec, meta dict)``. Raises OSError / KeyError / ValueError for
+    a file that is not one."""
+    with np.load(path, allow_pickle=False) as f:
+        meta = json.loads(str(f["meta"]))
+        arrays = {k: f[k].astype(np.float32) for k in f.files if k != "meta"}
+    vocab = Vocab.from_dict(meta["vocab"], kind="char")
+    codec = CharCodec(vocab, meta["reversed"], meta["source_width"], meta["answer_length"],
+                      vocab.stoi[SEPARATOR])
+    models = {}
+    for name, cls in MODELS.items():
+        state = {k.split("/", 1)[1]: v for k, v in arrays.items() if k.startswith(name + "/")}
+        if state:
+            models[name] = cls(len(vocab), meta["wordvec_size"], meta["hidden_size"])
+            models[name].load_state_dict(state)
+    return models, codec, meta
+
+
+def picture(models: dict, codec, text: str, iso: str, digit: int, out, exact=None) -> str:
+    """Compute each model's source gradient norms for ``digit`` of ``text`` (encoded with
+    ``codec``) and draw them in typed order; ``exact`` ({name: exact match}) goes into the
+    panel titles. Returns the picture's path."""
+    src, tgt = codec.encode_source(text)[0], codec.vocab.encode(SEPARATOR + iso)
     S = len(src)
     span = date_step_span(text, iso, digit, S, codec.reversed)
     order = np.arange(S)[::-1] if codec.reversed else np.arange(S)     # typed position
@@ -114,6 +140,21 @@ def picture(models: dict, data, text: str, iso: str, digit: int, out, exact=None
         read_first="right" if codec.reversed else "left")
 
 
+def trained_models(args):
+    """Train the three models on ``args.data`` and print their scores. Returns
+    ``(models, codec, exact matches)``."""
+    data = load_dataset(args.data)
+    models = {name: train_model(name, data, args.steps, args.hidden, args.lr, args.seed)
+              for name in MODELS}
+    exact = {}
+    for name, m in models.items():
+        exact[name], aligned = scores(m, data)
+        print(f"{name}: exact match {exact[name]:.1%} on {min(300, len(data.src_test))} test "
+              f"dates" +
+              ("" if aligned is None else f", attention on the digit's source {aligned:.1%}"))
+    return models, data.codec(), exact
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", default=str(OUT), help="the picture (.png, .svg, .pdf)")
@@ -126,20 +167,18 @@ def main(argv=None) -> int:
     p.add_argument("--hidden", type=int, default=64, help="hidden size H")
     p.add_argument("--lr", type=float, default=0.01, help="Adam's learning rate")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--save-weights", default=None, help="also write the test weights here")
+    p.add_argument("--save-weights", default=None, help="also write the trained weights here")
+    p.add_argument("--weights", default=None,
+                   help="draw from weights --save-weights wrote instead of training (seconds)")
     args = p.parse_args(argv)
-    data = load_dataset(args.data)
-    models = {name: train_model(name, data, args.steps, args.hidden, args.lr, args.seed)
-              for name in MODELS}
-    exact = {}
-    for name, m in models.items():
-        exact[name], aligned = scores(m, data)
-        print(f"{name}: exact match {exact[name]:.1%} on {min(300, len(data.src_test))} test "
-              f"dates" +
-              ("" if aligned is None else f", attention on the digit's source {aligned:.1%}"))
+    if args.weights:
+        models, codec, meta = load_weights(args.weights)
+        exact = meta["exact_match"]
+    else:
+        models, codec, exact = trained_models(args)
     if args.save_weights:
-        save_weights(models, data, args.save_weights)
-    print(picture(models, data, args.text, args.iso, args.digit, args.out, exact))
+        save_weights(models, codec, exact, args.save_weights)
+    print(picture(models, codec, args.text, args.iso, args.digit, args.out, exact))
     return 0
 
 
