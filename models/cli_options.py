@@ -233,8 +233,9 @@ def _add_eval(sub) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``tinygrad-attn`` (defaults = the book's hyperparameters):
-    one sub-command per command, its name in ``args.command``."""
+    """The argument parser of ``tinygrad-attn`` (defaults = the book's hyperparameters,
+    except 4 epochs where the book trains 10): one sub-command per command, its name in
+    ``args.command``."""
     p = OneLineParser(prog="tinygrad-attn", description=(
         "Train, compare and use the seq2seq and attention models of Deep Learning from "
         "Scratch 2 (and the Transformer) on a CPU with the tinygrad_attn autograd engine."))
