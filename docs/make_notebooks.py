@@ -13,7 +13,8 @@ them) into a code cell, in order. Three things are added:
 - after a block that writes ``"pictures/NAME.svg"`` or ``.png``, a cell that shows that
   picture inline (``IPython.display``). It stands where the Markdown shows the picture as
   an image (that image line is dropped), or right after the block if the Markdown only
-  links to it or does not show it;
+  links to it or does not show it. A block that saves a page, ``page.save("pictures/
+  NAME.html")`` (``viz.explore``), is followed by ``display(page)``: the page inline;
 - relative links and images are rewritten to be relative to docs/notebooks/.
 
 The notebooks are written without outputs and with fixed cell ids, so the same Markdown
@@ -46,6 +47,7 @@ SOURCES = {
 }
 
 _PICTURE = re.compile(r"""["'](pictures/[^"'\s]+\.(?:svg|png))["']""")
+_PAGE = re.compile(r"""^(\w+)\.save\(["'](pictures/[^"'\s]+\.html?)["']""", re.M)
 _IMAGE_LINE = re.compile(r"^!\[([^\]]*)\]\(([^)\s]+)\)\s*$")
 _LINK = re.compile(r"(!?\[[^\]]*\])\(([^)\s]+)\)")
 
@@ -103,6 +105,18 @@ def pictures_written(block: str) -> list[str]:
     return list(dict.fromkeys(_PICTURE.findall(block)))
 
 
+def pages_saved(block: str) -> list[tuple[str, str]]:
+    """``(variable, "pictures/NAME.html")`` for each line of a code block that starts with
+    ``variable.save("pictures/NAME.html")``: a page (an ``viz.Explorer``) that Jupyter can
+    show inline itself."""
+    return _PAGE.findall(block)
+
+
+def _shown(picture: str) -> str:
+    """The expression that shows the picture file ``picture`` (.svg or .png) inline."""
+    return f'{"SVG" if picture.endswith(".svg") else "Image"}(filename="{picture}")'
+
+
 def _relink(line: str, md_dir: Path) -> str:
     """``line`` with every relative link or image target made relative to docs/notebooks/
     (targets with a scheme, absolute paths and #anchors are left as they are)."""
@@ -116,22 +130,21 @@ def _relink(line: str, md_dir: Path) -> str:
     return _LINK.sub(fix, line)
 
 
-def _display_cell(pictures: list[tuple[str, str]]) -> str:
-    """The source of a cell showing each ``(picture, alt text)`` inline."""
+def _display_cell(shown: list[tuple[str, str]]) -> str:
+    """The source of a cell that displays each ``(expression, alt text)``."""
     lines = []
-    for picture, alt in pictures:
-        kind = "SVG" if picture.endswith(".svg") else "Image"
+    for expression, alt in shown:
         if alt:
             lines.append(f"# {alt}")
-        lines.append(f'display({kind}(filename="{picture}"))')
+        lines.append(f"display({expression})")
     return "\n".join(lines)
 
 
 def _prose_cells(prose: str, md_dir: Path, drawn: dict) -> tuple[list, set]:
     """Cut Markdown ``prose`` into cells: ``[("markdown", text) | ("display", source)]``.
     A new Markdown cell starts at each heading outside a fence; an image line showing a
-    picture in ``drawn`` (its resolved path -> the literal the code wrote) becomes a display
-    cell in its place (consecutive ones share a cell). Returns the cells and the shown
+    picture in ``drawn`` (its resolved path -> the expression that shows it) becomes a
+    display cell in its place (consecutive ones share a cell). Returns the cells and the shown
     resolved paths."""
     cells, lines, pics, shown, in_fence = [], [], [], set(), False
 
@@ -180,7 +193,8 @@ def notebook_cells(md_path) -> list[tuple[str, str]]:
     for kind, text in split_markdown(md_path):
         if kind == "code":
             cells.append(("code", text.rstrip("\n")))
-            drawn = {os.path.normpath(DOCS / p): p for p in pictures_written(text)}
+            drawn = {os.path.normpath(DOCS / p): _shown(p) for p in pictures_written(text)}
+            drawn.update({os.path.normpath(DOCS / p): var for var, p in pages_saved(text)})
             continue
         prose, shown = _prose_cells(text, md_dir, drawn)
         unshown = [(p, _link_text(text, md_dir, k)) for k, p in drawn.items() if k not in shown]

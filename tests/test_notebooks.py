@@ -26,6 +26,7 @@ import make_notebooks  # noqa: E402
 NAMES = list(make_notebooks.SOURCES)
 CELL_TIMEOUT = 900          # seconds one cell may run (the training cell takes minutes)
 PICTURES = ("image/svg+xml", "image/png")
+SHOWN = PICTURES + ("text/html",)   # a display() call shows a picture or a page (an iframe)
 
 
 def test_the_committed_notebooks_are_what_the_generator_makes_from_the_markdown():
@@ -58,6 +59,8 @@ def test_the_generator_makes_each_python_block_a_code_cell_after_a_setup_cell(na
     for block in blocks:                        # every picture a block draws is shown
         for picture in make_notebooks.pictures_written(block):
             assert f'(filename="{picture}"))' in shows, (name, picture)
+        for variable, _ in make_notebooks.pages_saved(block):
+            assert f"display({variable})" in shows, (name, variable)
 
 
 def _is_display(source):
@@ -98,8 +101,7 @@ def test_a_notebook_runs_in_a_kernel_and_shows_a_picture_inline(name, tmp_path):
     kinds = [kind for cell in code for out in cell.outputs for kind in out.get("data", {})]
     assert any(kind in PICTURES for kind in kinds), (name, sorted(set(kinds)))
     for cell in filter(lambda cell: _is_display(cell.source), code):   # one picture a call
-        shown = [out for out in cell.outputs if PICTURES[0] in out.get("data", {})
-                 or PICTURES[1] in out.get("data", {})]
+        shown = [out for out in cell.outputs if set(SHOWN) & set(out.get("data", {}))]
         assert len(shown) == cell.source.count("display("), (name, cell.id, cell.outputs)
     errors = [out for cell in nb.cells if cell.cell_type == "code"
               for out in cell.outputs if out.output_type == "error"]
