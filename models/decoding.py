@@ -128,16 +128,9 @@ def beam_search(model, src, src_padding_mask=None, *, start_id: int, max_len: in
         prev = token.reshape(-1).astype(np.int64)
         last = step == max_len - 1
         finished = (token == eos_id) if eos_id is not None else np.zeros((N, K), bool)
-        # each sentence's best hypothesis ending here (first beam on ties) replaces its
-        # answer if it scores higher
         ending = (finished | last) & np.isfinite(logp)
         score = np.where(ending, logp / length_penalty(step + 1, alpha), -np.inf)
-        k = score.argmax(axis=1)
-        n = np.nonzero(score[np.arange(N), k] > best)[0]
-        if len(n):
-            best[n] = score[n, k[n]]
-            best_ids[n, :] = eos_id if eos_id is not None else 0
-            best_ids[n, :step + 1] = tokens[n * K + k[n]]
+        k, n = _keep_best(best, best_ids, score, tokens, step, eos_id)
         if trace is not None:
             trace.append(_trace_record(step, alpha, max_len, total, top, step_logp, logp,
                                        finished, score, best, k, n))
@@ -147,6 +140,21 @@ def beam_search(model, src, src_padding_mask=None, *, start_id: int, max_len: in
             if (~np.isfinite(logp)).all() or (np.isfinite(best) & (best >= bound)).all():
                 break   # no live beam can beat the finished answer any more
     return best_ids, best
+
+
+def _keep_best(best, best_ids, score, tokens, step: int, eos_id):
+    """Each sentence's best hypothesis ending at ``step`` (first beam on ties) replaces its
+    answer (``best`` (N,), ``best_ids`` (N, max_len), updated in place) if it scores higher
+    (``score`` (N, K), -inf where none ends). Returns (k, n): each sentence's best beam
+    here and the sentences whose answer changed."""
+    N, K = score.shape
+    k = score.argmax(axis=1)
+    n = np.nonzero(score[np.arange(N), k] > best)[0]
+    if len(n):
+        best[n] = score[n, k[n]]
+        best_ids[n, :] = eos_id if eos_id is not None else 0
+        best_ids[n, :step + 1] = tokens[n * K + k[n]]
+    return k, n
 
 
 def _trace_record(step, alpha, max_len, total, top, step_logp, logp, finished, score, best,
