@@ -26,7 +26,7 @@ def as_gradient(ig, inp, as_tensor: bool):
         return np.asarray(ig, dtype=inp.dtype)
     if not isinstance(ig, Tensor):
         return Tensor(np.asarray(ig, dtype=inp.dtype))
-    return ig if ig.dtype == inp.dtype else ig.double() if inp.dtype == np.float64 else ig.float()
+    return dual.astype(ig, inp.dtype)
 
 
 def saved_values(fn, out) -> None:
@@ -87,3 +87,4 @@ def seed_gradient(self, gradient, create_graph: bool = False):
 
 
 from .tensor import Tensor, _describe  # noqa: E402  (tensor imports autograd, which imports this)
+from . import dual  # noqa: E402  (loaded with tensor's ops)
