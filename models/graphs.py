@@ -180,11 +180,9 @@ FUSED_NOTE = {"en": {True: "; LSTM layers fused, as training runs them",
               "ko": {True: "; LSTM 층은 학습할 때처럼 융합", False: "; LSTM 층은 단계별 합성"}}
 
 
-def _model_graph(args, detail: str, fused: bool):
-    """The picture of one training step of the model the command line names: its
-    overview, or its ops at the level of detail :func:`level_of_detail` chooses (a note
-    on stderr says what was left out)."""
-    import viz
+def _command_line_step(args, fused: bool, backward: bool) -> tuple:
+    """(data, model, loss) of one training step (:func:`training_step`) of the model and
+    data the command line names."""
     from .cli_options import config_from_args, load_data
     from .train import build_model
     data = load_data(args)
@@ -193,7 +191,16 @@ def _model_graph(args, detail: str, fused: bool):
     # 9.9 s with OpenBLAS's 2 threads and 1.4 s with one (Bahdanau: 18.7 s and 3.6 s)
     with threadpool_limits(limits=1, user_api="blas"):
         loss = training_step(model, data, args.batch_size, fused=fused, seed=args.seed,
-                             teacher_forcing=args.teacher_forcing)
+                             teacher_forcing=args.teacher_forcing, backward=backward)
+    return data, model, loss
+
+
+def _model_graph(args, detail: str, fused: bool):
+    """The picture of one training step of the model the command line names: its
+    overview, or its ops at the level of detail :func:`level_of_detail` chooses (a note
+    on stderr says what was left out)."""
+    import viz
+    data, model, loss = _command_line_step(args, fused, backward=True)
     name = type(model).__name__
     if detail == "overview":
         title = OVERVIEW_TITLE[args.lang].format(model=name, source=data.source,
@@ -221,13 +228,7 @@ def _explorer(args, fused: bool) -> int:
         loss, names = neuron(backward=False)
         kwargs = {"params": names}
     else:
-        from .cli_options import config_from_args, load_data
-        from .train import build_model
-        data = load_data(args)
-        model = build_model(config_from_args(args), len(data.src_vocab), len(data.tgt_vocab))
-        with threadpool_limits(limits=1, user_api="blas"):
-            loss = training_step(model, data, args.batch_size, fused=fused, seed=args.seed,
-                                 teacher_forcing=args.teacher_forcing, backward=False)
+        _, model, loss = _command_line_step(args, fused, backward=False)
         collapse, max_nodes, note = level_of_detail(loss, args.max_nodes, args.collapse_steps)
         if note:
             print(f"tinygrad-attn graph: note: {note}", file=sys.stderr)
