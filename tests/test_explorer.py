@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import viz
+from models import graphs
 from tinygrad_attn import Tensor, nn
 from viz.explore import explore
 
@@ -19,15 +20,8 @@ needs_dot_program = pytest.mark.skipif(not viz.has_dot(), reason="the graphviz '
 
 
 def neuron():
-    """The walkthrough's neuron: loss = (tanh(x1 w1 + x2 w2 + b) - 1)^2."""
-    x1, x2 = Tensor(np.float64(2.0)), Tensor(np.float64(0.0))
-    w1 = Tensor(np.float64(-3.0), requires_grad=True)
-    w2 = Tensor(np.float64(1.0), requires_grad=True)
-    b = Tensor(np.float64(6.8813735870195432), requires_grad=True)
-    n = x1 * w1 + x2 * w2 + b
-    o = n.tanh()
-    loss = (o - 1.0) ** 2
-    return loss, {"x1": x1, "x2": x2, "w1": w1, "w2": w2, "b": b, "n": n, "o": o}
+    """The walkthrough's neuron, loss = (tanh(x1 w1 + x2 w2 + b) - 1)^2, before backward."""
+    return graphs.neuron(backward=False)
 
 
 def attention_step():
@@ -219,7 +213,7 @@ def test_hover_data_name_the_creating_line_when_the_forward_ran_in_detect_anomal
         loss, names = neuron()
     data = explore(loss, params=names).data
     created = [t["created"] for t in data["tensors"].values() if t["created"]]
-    assert created and all("test_explorer.py:" in c and "in neuron" in c for c in created)
+    assert created and all("graphs.py:" in c and "in neuron" in c for c in created)
     loss2, names2 = neuron()                      # outside the block: no line recorded
     assert not any(t["created"] for t in explore(loss2, params=names2).data["tensors"].values())
 
