@@ -31,11 +31,8 @@ import numpy as np
 
 from tinygrad_attn import Tensor, autograd, checks
 
-from .graph import _check_args
-from .graph_build import GraphNodes
-from .graph_emit import Emitter, new_digraph
+from .graph import _check_args, drawing
 from .graph_render import DOT_TIMEOUT, INSTALL_HINT, _run_dot
-from .graph_walk import GraphWalk
 
 _HERE = Path(__file__).resolve().parent
 
@@ -88,11 +85,8 @@ def explore(root: Tensor, *, model=None, params: dict | None = None, rankdir: st
                            f"{'' if root.grad_fn is None else ' with a graph'} (fix: pass "
                            f"the loss, e.g. loss = out.sum())")
     record = _replay(root)
-    walk = GraphWalk(root)
-    nodes = GraphNodes(walk, names, model, backward=True, max_nodes=max_nodes,
-                       max_depth=None, group_modules=True, collapse_steps=collapse_steps)
-    dot = new_digraph(rankdir, title)
-    Emitter(nodes, model, show_values, True).emit(dot)
+    nodes, dot = drawing(root, names, model, True, rankdir, max_nodes, None, True,
+                         collapse_steps, show_values, title)
     svg = _svg(dot, timeout)
     data = _page_data(nodes, record, names, show_values)
     return Explorer(_page(svg, data, title or "backward explorer"), data)

@@ -117,15 +117,25 @@ def draw_graph(root: Tensor, *, model: Module | None = None, params: dict | None
     """
     names = _check_args(root, model, params, backward, rankdir, max_nodes, max_depth,
                         show_values, title)
+    return drawing(root, names, model, backward, rankdir, max_nodes, max_depth, group_modules,
+                   collapse_steps, show_values, title)[1]
+
+
+def drawing(root, names: dict, model, backward, rankdir, max_nodes, max_depth,
+            group_modules, collapse_steps, show_values, title) -> tuple:
+    """(nodes, dot): the :class:`GraphNodes` of ``root``'s picture and its Digraph, for
+    checked arguments of :func:`draw_graph` (``names`` from its argument checks); the
+    explorer (``viz.explore``) draws through it too. ``backward=None``: whether a backward
+    pass has run through the graph."""
     walk = GraphWalk(root)
-    if backward is None:                    # has a backward pass run through the graph?
+    if backward is None:
         backward = any(hasattr(t.grad_fn, "backward_order") for t in walk.tensors)
     nodes = GraphNodes(walk, names, model, backward=backward, max_nodes=max_nodes,
                        max_depth=max_depth, group_modules=group_modules,
                        collapse_steps=collapse_steps)
     dot = new_digraph(rankdir, title)
     Emitter(nodes, model, show_values, backward).emit(dot)
-    return dot
+    return nodes, dot
 
 
 def _check_args(root, model, params, backward, rankdir, max_nodes, max_depth, show_values,
