@@ -1,4 +1,4 @@
-"""Make the Jupyter notebooks in docs/notebooks/ from the Markdown walkthroughs.
+"""Make the Jupyter notebooks in docs/notebooks/ from the Markdown chapters.
 
     python docs/make_notebooks.py           # (re)writes every notebook in docs/notebooks/
     python docs/make_notebooks.py --check   # exit 1, naming them, if any notebook is stale
@@ -34,17 +34,24 @@ import nbformat
 DOCS = Path(__file__).resolve().parent
 if str(DOCS) not in sys.path:
     sys.path.insert(0, str(DOCS))
-from run_docs import code_blocks  # noqa: E402
+from run_docs import chapters, code_blocks  # noqa: E402
 
 NOTEBOOKS = DOCS / "notebooks"
 
+
+def _sources() -> dict:
+    """Notebook file name -> its Markdown file: ``NAME.ipynb`` and ``NAME.ko.ipynb`` for each
+    chapter of ``run_docs.chapters()`` that has code (the glossary has none)."""
+    sources = {}
+    for en, ko in chapters():
+        if code_blocks(en):
+            sources[f"{en.stem}.ipynb"] = en
+            sources[f"{en.stem}.ko.ipynb"] = ko
+    return sources
+
+
 #: notebook file name in docs/notebooks/ -> the Markdown file it is made from
-SOURCES = {
-    "walkthrough.ipynb": DOCS / "walkthrough.md",
-    "walkthrough.ko.ipynb": DOCS / "ko" / "walkthrough.md",
-    "higher_order.ipynb": DOCS / "higher_order.md",
-    "higher_order.ko.ipynb": DOCS / "ko" / "higher_order.md",
-}
+SOURCES = _sources()
 
 _PICTURE = re.compile(r"""["'](pictures/[^"'\s]+\.(?:svg|png))["']""")
 _PAGE = re.compile(r"""^(\w+)\.save\(["'](pictures/[^"'\s]+\.html?)["']""", re.M)

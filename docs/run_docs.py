@@ -5,8 +5,9 @@
     python docs/run_docs.py FILE.md --in DIR # runs FILE.md with DIR as working directory
 
 ``tests/test_docs.py`` runs the same blocks in a temporary folder, so every code block in
-the docs is executed by the test suite, and checks that the Korean walkthrough
-(``docs/ko/walkthrough.md``) has the same sections and the same code as the English one.
+the docs is executed by the test suite, and checks that each Korean chapter
+(``docs/ko/NAME.md``) has the same sections and the same code as the English one
+(:func:`chapters` lists them).
 A block fenced as ```` ```python ```` runs; any other fence (``text``, ``bash``) is only
 shown.
 """
@@ -24,6 +25,20 @@ DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
 
 _FENCE = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
+
+#: the chapters of the story in reading order (file names in docs/ and docs/ko/); each
+#: links the one before and the one after it. Other chapters (higher_order.md) stand aside.
+STORY = ("walkthrough.md", "decoder_step.md", "decoders.md", "transformer.md", "glossary.md")
+
+
+def chapters() -> list[tuple[Path, Path]]:
+    """``(English, Korean)`` paths of every chapter: each ``docs/NAME.md`` whose Korean twin
+    ``docs/ko/NAME.md`` exists, the story's chapters (:data:`STORY`) first, in reading
+    order, then any other such file by name. A chapter without its twin is not listed
+    (``tests/test_docs.py`` fails on one)."""
+    names = [n for n in STORY if (DOCS / n).is_file()]
+    names += sorted(p.name for p in DOCS.glob("*.md") if p.name not in names)
+    return [(DOCS / n, DOCS / "ko" / n) for n in names if (DOCS / "ko" / n).is_file()]
 
 
 def code_blocks(path) -> list[str]:

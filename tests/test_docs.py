@@ -28,21 +28,63 @@ def _pictures(path):
     return sorted(set(re.findall(r"\]\((?:\.\./)?pictures/([^)\s]+)\)", text)))
 
 
-def test_korean_walkthrough_matches_the_english_one_section_for_section():
-    en, ko = run_docs.headings(EN), run_docs.headings(KO)
-    assert len(en) >= 6
-    assert [h.split(" ")[0] for h in en] == [h.split(" ")[0] for h in ko]      # levels
-    numbered = [h.split(" ")[1] for h in en if h.startswith("## ")]
-    assert numbered == [h.split(" ")[1] for h in ko if h.startswith("## ")]    # 1. .. 5.
-    assert run_docs.code_blocks(EN) == run_docs.code_blocks(KO)
-    assert _pictures(EN) == _pictures(KO)
-    assert "한국어" in EN.read_text(encoding="utf-8") or "Korean" in EN.read_text(
-        encoding="utf-8")
+CHAPTERS = {en.name: (en, ko) for en, ko in run_docs.chapters()}
+#: chapters whose blocks another test runs, with more checks: this file's walkthrough test
+#: (it trains the date model) and tests/test_higher_order.py
+RUN_ELSEWHERE = {"walkthrough.md", "higher_order.md"}
+SCRIPTS = DOCS / "scripts"
 
 
-def test_every_picture_in_the_docs_is_in_the_repository():
-    for name in _pictures(EN):
-        assert (DOCS / "pictures" / name).stat().st_size > 1000, name
+def test_every_chapter_has_its_korean_twin_and_the_story_is_all_there():
+    english = {p.name for p in DOCS.glob("*.md")}
+    korean = {p.name for p in (DOCS / "ko").glob("*.md")}
+    assert english == korean, f"without a twin: {sorted(english ^ korean)}"
+    assert set(run_docs.STORY) <= english, sorted(set(run_docs.STORY) - english)
+
+
+@pytest.mark.parametrize("name", list(CHAPTERS))
+def test_a_korean_chapter_matches_the_english_one_section_for_section(name):
+    en, ko = CHAPTERS[name]
+    he, hk = run_docs.headings(en), run_docs.headings(ko)
+    assert len(he) >= 2
+    assert [h.split(" ")[0] for h in he] == [h.split(" ")[0] for h in hk]      # levels
+    assert _numbers(he) == _numbers(hk) and _numbers(he)            # 1., 2., ... 9.1 ...
+    assert run_docs.code_blocks(en) == run_docs.code_blocks(ko)
+    assert _pictures(en) == _pictures(ko)
+
+
+@pytest.mark.parametrize("name", list(CHAPTERS))
+def test_a_chapter_links_its_twin_and_its_neighbours_in_the_story(name):
+    en, ko = CHAPTERS[name]
+    assert f"(ko/{name})" in en.read_text(encoding="utf-8"), "the English links the Korean"
+    assert f"(../{name})" in ko.read_text(encoding="utf-8"), "the Korean links the English"
+    if name in run_docs.STORY:
+        story = [n for n in run_docs.STORY if n in CHAPTERS]
+        i = story.index(name)
+        for neighbour in story[max(i - 1, 0):i] + story[i + 1:i + 2]:
+            for path in (en, ko):
+                assert f"({neighbour})" in path.read_text(encoding="utf-8"), (path, neighbour)
+
+
+@pytest.mark.parametrize("name", list(CHAPTERS))
+def test_every_picture_a_chapter_shows_is_in_the_repository_and_made_by_its_code(name):
+    en, _ = CHAPTERS[name]
+    drawn_by = "\n".join(run_docs.code_blocks(en)) + "".join(
+        p.read_text(encoding="utf-8") for p in SCRIPTS.glob("*.py"))
+    for picture in _pictures(en):
+        assert (DOCS / "pictures" / picture).stat().st_size > 1000, picture
+        assert Path(picture).stem in drawn_by, f"{picture}: no block or docs/scripts/ draws it"
+
+
+@pytest.mark.skipif(not viz.has_dot(), reason="the graphviz 'dot' program is not installed")
+@pytest.mark.parametrize("name", [n for n in CHAPTERS if n not in RUN_ELSEWHERE])
+def test_every_code_block_of_a_chapter_runs_in_an_empty_folder(name, tmp_path):
+    """As a reader runs it: in order, in a fresh folder, without ../shared."""
+    en, _ = CHAPTERS[name]
+    run_docs.run(en, tmp_path)
+    for picture in _pictures(en):
+        if f"pictures/{picture}" in "".join(run_docs.code_blocks(en)):
+            assert (tmp_path / "pictures" / picture).stat().st_size > 1000, picture
 
 
 @pytest.mark.skipif(not viz.has_dot(), reason="the graphviz 'dot' program is not installed")
@@ -65,6 +107,12 @@ def test_every_code_block_of_the_walkthrough_runs_and_draws_its_pictures(tmp_pat
     width, height = _svg_size(tmp_path / "pictures" / "date_graph.svg")
     assert abs(width / 3401 - 1) < 0.15 and abs(height / 6830 - 1) < 0.15, (width, height)
     assert width > 5 * 595 and height > 8 * 842
+
+
+def _numbers(headings) -> list[str]:
+    """The section numbers (``5.``, ``9.3``) of the numbered headings, in order."""
+    return [h.split(" ")[1] for h in headings
+            if len(h.split(" ")) > 1 and re.fullmatch(r"\d+(\.\d+)*\.?", h.split(" ")[1])]
 
 
 def _svg_size(path) -> tuple[float, float]:
@@ -195,3 +243,57 @@ def test_the_fused_training_step_is_the_smaller_picture_section_5_names(tmp_path
     assert viz.graph_size(graph) == (63, 102)          # as section 5 says, both languages
     width, height = _svg_size(Path(viz.render(graph, tmp_path / "fused.svg")))
     assert abs(width / 1645 - 1) < 0.15 and abs(height / 3558 - 1) < 0.15, (width, height)
+
+
+_GLOSSARY_ROOTS = {
+    "tg": "tinygrad_attn", "tinygrad_attn": "tinygrad_attn", "nn": "tinygrad_attn.nn",
+    "F": "tinygrad_attn.functional", "optim": "tinygrad_attn.optim", "ops": "tinygrad_attn.ops",
+    "autograd": "tinygrad_attn.autograd", "models": "models", "viz": "viz",
+    "Tensor": "tinygrad_attn.Tensor", "Function": "tinygrad_attn.Function",
+    "Module": "tinygrad_attn.nn.Module", "Seq2SeqModel": "models.Seq2SeqModel",
+    "TrainConfig": "models.train.TrainConfig", "CharCodec": "models.codecs.CharCodec",
+    "LuongAttention": "tinygrad_attn.nn.LuongAttention",
+}
+
+
+def _resolve(dotted: str):
+    """The object a glossary name such as ``nn.LSTM`` or ``Tensor.grad`` stands for; an
+    attribute set in ``__init__`` (``nn.Linear.weight``) resolves to its class."""
+    import importlib
+    import inspect
+    root, *rest = dotted.split(".")
+    path = _GLOSSARY_ROOTS[root].split(".")
+    obj = importlib.import_module(path[0])
+    for part in path[1:] + rest:
+        if not hasattr(obj, part) and inspect.isclass(obj) and \
+                f"self.{part}" in inspect.getsource(obj):
+            return obj
+        if not hasattr(obj, part) and inspect.ismodule(obj):
+            obj = importlib.import_module(f"{obj.__name__}.{part}")
+            continue
+        obj = getattr(obj, part)
+    return obj
+
+
+def test_every_name_in_the_glossary_is_in_the_code():
+    """Each `dotted.name` (and the keywords of `name(..., kw=)`) of the glossary's code
+    column exists, in both languages, and each --option is one of `tinygrad-attn train`."""
+    import inspect
+
+    from models.cli_options import build_parser
+    options = build_parser().format_help() + "".join(
+        a.format_help() for a in build_parser()._subparsers._group_actions[0].choices.values())
+    for path in CHAPTERS["glossary.md"]:
+        rows = [r for r in path.read_text(encoding="utf-8").splitlines() if r.startswith("| ")]
+        assert len(rows) > 40, path
+        for row in rows[2:]:
+            for name in re.findall(r"`([^`]+)`", row.rsplit(" | ", 1)[-1]):
+                if name.startswith("--"):
+                    assert re.search(re.escape(name) + r"(?![\w-])", options), (path.name, name)
+                    continue
+                head = re.match(r"([A-Za-z_][\w.]*)(\(.*\))?$", name)
+                if not head or "." not in head.group(1):
+                    continue                    # a variable's name (h, hs, query)
+                obj = _resolve(head.group(1))
+                for keyword in re.findall(r"(\w+)=", head.group(2) or ""):
+                    assert keyword in inspect.signature(obj).parameters, (name, keyword)
