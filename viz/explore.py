@@ -15,7 +15,13 @@ no network, no CDN. In the page:
   product; the products sum to the parameter's gradient);
 - hovering any box shows its value, gradient, shape and dtype, and the line of code that
   created it when the forward pass ran inside ``tinygrad_attn.detect_anomaly()`` (the only
-  time the engine records lines).
+  time the engine records lines);
+- a whole model's page (``model=`` given, or ``overview=True``) opens on the model's
+  overview (:func:`viz.draw_overview`: one box per module or fused node, shapes on the
+  edges); clicking a box (or an outlined module) shows its ops in the op picture,
+  outlined, the rest faded, and the stepping walks only their backward steps; a fused
+  node's box also offers its composed twin, one step of the cell from primitive ops in a
+  small explorer of its own (:mod:`viz.explore_drill`); "back" (Escape) goes up a level.
 
 The math is the reverse-mode chain rule of :mod:`tinygrad_attn.autograd`; the replay uses
 its ``backward`` with a ``trace`` hook, so the numbers are the engine's own.
@@ -24,6 +30,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -61,35 +68,62 @@ class Explorer:
 
 def explore(root: Tensor, *, model=None, params: dict | None = None, rankdir: str = "TB",
             max_nodes: int | None = None, collapse_steps: bool = False,
-            show_values: int = 8, title: str | None = None,
+            show_values: int = 8, title: str | None = None, overview: bool | None = None,
             timeout: float = DOT_TIMEOUT) -> Explorer:
     """The interactive backward explorer of ``root``'s graph (see the module docstring).
 
     Parameters are those of :func:`viz.draw_graph` (``model`` and ``params`` name the
-    tensors; ``max_nodes`` and ``collapse_steps`` set the level of detail) and
-    ``timeout``, the seconds ``dot`` may take to lay the graph out.
+    tensors; ``max_nodes`` and ``collapse_steps`` set the level of detail of the op
+    picture), ``overview`` (open the page on the model's overview, one box per module or
+    fused node, with drill-down into each box's ops and a fused node's composed twin:
+    :mod:`viz.explore_drill`; None: when ``model`` is given) and ``timeout``, the seconds
+    ``dot`` may take to lay out each picture.
 
     ``root`` must be a one-element tensor (a loss) whose graph is still whole: call
     ``explore`` before ``backward()``, or after ``backward(retain_graph=True)``. Nothing
     is accumulated into any ``.grad``.
 
-    Raises TypeError / ValueError as ``draw_graph`` for the arguments; RuntimeError when
-    ``root`` is not a scalar with a graph, when the graph was freed by ``backward()``, or
-    when graphviz's ``dot`` is missing; ``viz.RenderError`` when ``dot`` fails or times out.
+    Raises TypeError / ValueError as ``draw_graph`` for the arguments (TypeError for an
+    ``overview`` that is not None, True or False); RuntimeError when ``root`` is not a
+    scalar with a graph, when the graph was freed by ``backward()``, or when graphviz's
+    ``dot`` is missing; ``viz.RenderError`` when ``dot`` fails or times out.
     """
     names = _check_args(root, model, params, True, rankdir, max_nodes, None, show_values,
                         title)
+    if overview not in (None, True, False):
+        raise TypeError(f"explore: overview must be True, False or None (when a model is "
+                        f"given), got {overview!r:.40}")
+    _check_loss(root)
+    nodes, record, svg, data = _view(root, names, model, rankdir, max_nodes, collapse_steps,
+                                     show_values, title, timeout)
+    views = [("ops", svg)]
+    if overview or (overview is None and model is not None):
+        def make_view(loss, twin_names):
+            twin_ids = {id(t): n for n, t in twin_names.items()}
+            return _view(loss, twin_ids, None, rankdir, None, False, show_values, None,
+                         timeout)[2:]
+        views += drill_views(root, model, nodes, record, data, names, rankdir, make_view,
+                             lambda dot: _svg(dot, timeout))
+    return Explorer(_page(views, data, title or "backward explorer"), data)
+
+
+def _check_loss(root: Tensor) -> None:
+    """RuntimeError unless ``root`` is a one-element tensor made by ops."""
     if root.grad_fn is None or root.size != 1:
         raise RuntimeError(f"explore: the root must be a one-element tensor made by ops (a "
                            f"loss), got shape {root.shape}"
                            f"{'' if root.grad_fn is None else ' with a graph'} (fix: pass "
                            f"the loss, e.g. loss = out.sum())")
+
+
+def _view(root, names: dict, model, rankdir, max_nodes, collapse_steps, show_values, title,
+          timeout) -> tuple:
+    """(nodes, record, SVG text, page data) of the op picture of ``root``'s graph with its
+    replayed backward pass: one stepping view of the page."""
     record = _replay(root)
     nodes, dot = drawing(root, names, model, True, rankdir, max_nodes, None, True,
                          collapse_steps, show_values, title)
-    svg = _svg(dot, timeout)
-    data = _page_data(nodes, record, names, show_values)
-    return Explorer(_page(svg, data, title or "backward explorer"), data)
+    return nodes, record, _svg(dot, timeout), _page_data(nodes, record, names, show_values)
 
 
 def _replay(root: Tensor) -> dict:
@@ -135,16 +169,20 @@ def _svg(dot, timeout: float) -> str:
     return text[text.index("<svg"):]
 
 
-def _page(svg: str, data: dict, title: str) -> str:
-    """The whole HTML document: the SVG, the data as JSON and the explorer's script and
-    style (read from viz/explorer.js and viz/explorer.css), all inline."""
-    payload = json.dumps(data).replace("</", "<\\/")      # never closes the script early
-    return (_template("explorer.html")
-            .replace("{{title}}", html.escape(title))
-            .replace("{{style}}", _template("explorer.css"))
-            .replace("{{svg}}", svg)
-            .replace("{{data}}", payload)
-            .replace("{{script}}", _template("explorer.js")))
+def _page(views: list, data: dict, title: str) -> str:
+    """The whole HTML document: each view [(view id, SVG text)] in a ``div.view`` (the
+    first view shown, unless there is an overview, which the page opens on), the data as
+    JSON and the explorer's script and style (read from viz/explorer.js and
+    viz/explorer.css), all inline. One pass fills the template, so no text put in (a
+    name in a picture, say) is read as a placeholder."""
+    opening = "overview" if any(v == "overview" for v, _ in views) else views[0][0]
+    parts = {"title": html.escape(title), "style": _template("explorer.css"),
+             "views": "".join(f'<div class="view" data-view="{v}"'
+                              f'{"" if v == opening else " hidden"}>{svg}</div>'
+                              for v, svg in views),
+             "data": json.dumps(data).replace("</", "<\\/"),    # never closes the script early
+             "script": _template("explorer.js")}
+    return re.sub(r"\{\{(\w+)\}\}", lambda m: parts[m.group(1)], _template("explorer.html"))
 
 
 def _template(name: str) -> str:
@@ -152,5 +190,6 @@ def _template(name: str) -> str:
 
 
 from .explore_data import _page_data  # noqa: E402  (the JSON record, a module of its own)
+from .explore_drill import drill_views  # noqa: E402  (the overview and the composed twins)
 
 __all__ = ["Explorer", "explore"]

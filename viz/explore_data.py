@@ -63,6 +63,12 @@ def _slots(fn, sent) -> list:
     return slots
 
 
+def drawn_steps(record, index: _Index) -> list:
+    """The replayed backward steps (fn, out, g, sent) of the ops the picture draws, in
+    backward order: the page's step k is item k - 1."""
+    return [step for step in record["steps"] if id(step[0]) in index.op]
+
+
 def _steps(record, index: _Index, show_values: int) -> list:
     """The backward steps of the drawn ops in order: the op's box, rule, incoming gradient
     and, per input, the gradient sent and the receiving box's running sum."""
@@ -71,9 +77,7 @@ def _steps(record, index: _Index, show_values: int) -> list:
     for _fn, _out, _g, sent in record["steps"]:
         for inp, _ in sent:
             uses[id(inp)] = uses.get(id(inp), 0) + 1
-    for fn, out, g, sent in record["steps"]:
-        if id(fn) not in index.op:
-            continue
+    for fn, out, g, sent in drawn_steps(record, index):
         sends = []
         for slot, (inp, ig) in zip(_slots(fn, sent), sent):
             running[id(inp)] = ig if id(inp) not in running else running[id(inp)] + ig
