@@ -230,3 +230,207 @@ def test_the_graph_command_writes_the_explorer_with_html(tmp_path, capsys):
     assert "unknown picture format .png" in err and "\n" not in err
     assert main(["graph", "--html", str(out), "--detail", "overview"]) == 2
     assert "drop --detail overview" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ a whole model: drill-down
+def _box(data, title):
+    """(id, record) of the overview box whose first line is ``title``."""
+    return next((k, b) for k, b in data["overview"]["boxes"].items() if b["lines"][0] == title)
+
+
+@needs_dot_program
+def test_a_models_page_opens_on_its_overview_and_each_box_knows_its_ops():
+    loss, model = date_step()
+    e = explore(loss, model=model, max_nodes=60, collapse_steps=True)
+    data, boxes = e.data, e.data["overview"]["boxes"]
+    assert re.search(r'<div class="view" data-view="ops" hidden><svg', e.html)
+    assert '<div class="view" data-view="overview"><svg' in e.html      # it opens here
+    steps = sorted(k for b in boxes.values() for k in b["steps"])
+    assert steps == list(range(1, e.steps + 1))         # every backward step in one box
+    for b in boxes.values():
+        assert all(data["steps"][k - 1]["op"] in b["ops"] for k in b["steps"])
+        assert set(b["ops"]) <= set(data["ops"]) and set(b["nodes"]) >= set(b["ops"])
+        assert b["drawn"] == b["count"]                 # 60 ops is room for all of them
+    _, attention = _box(data, "attention (LuongAttention)")
+    assert sorted(data["ops"][o]["name"] for o in attention["ops"]) == [
+        "MatMul", "MatMul", "Permute", "Softmax"]
+    assert attention["twin"] is None
+    for title in ("encoder.lstm (LSTM)", "decoder (LSTM)"):     # the fused LSTM layers
+        _, lstm = _box(data, title)
+        assert "LSTMSequence" in [data["ops"][o]["name"] for o in lstm["ops"]]
+        twin = data["twins"][lstm["twin"]]
+        assert twin["name"] == "lstm_cell" and twin["box"] == _box(data, title)[0]
+        names = sorted(s["name"] for s in twin["steps"])
+        assert {"MatMul", "Sigmoid", "Tanh", "Mul"} <= set(names)
+        assert "LSTMSequence" not in names                      # composed from primitives
+        assert f'data-view="{lstm["twin"]}" hidden><svg' in e.html
+    assert "overview" not in explore(loss, model=model, max_nodes=60, collapse_steps=True,
+                                     overview=False).data
+    with pytest.raises(TypeError, match="overview must be True, False or None"):
+        explore(loss, model=model, overview="yes")
+
+
+def _twin_and_fused(loss, model, module_name):
+    """One step of the composed twin of the fused op in module ``module_name``'s box, after
+    its backward pass, and what the fused node's backward sent to each of its inputs."""
+    from viz.explore import _replay
+    from viz.explore_drill import _twin_of
+    from viz.graph_walk import GraphWalk
+    from viz.overview import Overview
+    record = _replay(loss)
+    traced = {id(fn): (out, g) for fn, out, g, _ in record["steps"]}
+    ov = Overview(GraphWalk(loss), model, None)
+    group = next(g for g in ov.groups.values()
+                 if g.module is not None and ov.names[id(g.module)] == module_name)
+    names = {id(p): n for n, p in model.named_parameters()}
+    twin_loss, twin, words = _twin_of(group, traced, names)
+    twin_loss.backward()
+    fused = next(fn for fn, *_ in record["steps"] if fn in group.ops
+                 and fn.name == "LSTMSequence")         # the first the backward pass reaches
+    sent = next(s for fn, _, _, s in record["steps"] if fn is fused)
+    return twin, words, fused, {id(inp): g for inp, g in sent}
+
+
+@needs_dot_program
+@pytest.mark.parametrize("module_name", ["encoder.lstm", "decoder"])
+def test_the_composed_twin_sends_what_the_fused_backward_sends_at_that_step(module_name):
+    loss, model = date_step()
+    twin, words, fused, sent = _twin_and_fused(loss, model, module_name)
+    T = fused.inputs[0].shape[1]
+    dx = sent[id(fused.inputs[0])]                              # (N, T, D)
+    np.testing.assert_allclose(twin["x"].grad, dx[:1, T - 1], rtol=1e-4, atol=1e-7)
+    assert f"time step {T} of {T}" in words["note"] and words["name"] == "lstm_cell"
+    assert any(k.startswith("w_ih (") and k.endswith("weight_ih_l0)") for k in twin)
+
+
+def test_the_twin_of_a_fused_cell_step_starts_from_the_cells_own_state():
+    class Step(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.cell = nn.LSTMCell(3, 4, fused=True)
+
+        def forward(self, x, h, c):
+            return self.cell(x, (h, c))
+    rng = np.random.default_rng(1)
+    x, h, c = (Tensor(rng.standard_normal((2, n)), requires_grad=True) for n in (3, 4, 4))
+    model = Step()
+    h1, c1 = model(x, h, c)
+    loss = (h1 ** 2).sum() + (c1 * 3.0).sum()
+    twin, words, fused, sent = _twin_and_fused(loss, model, "cell")
+    assert "time step 1 of 1" in words["note"]
+    np.testing.assert_allclose(twin["x"].grad, sent[id(fused.inputs[0])][:1, 0], rtol=1e-6)
+    np.testing.assert_allclose(twin["h"].grad, sent[id(h)][:1], rtol=1e-6)
+    np.testing.assert_allclose(twin["c"].grad, sent[id(c)][:1], rtol=1e-6)
+
+
+def _titles(page, selector):
+    return page.eval_on_selector_all(
+        selector, "els => els.map(e => e.querySelector('title').textContent)")
+
+
+def _click_box(page, box_id):
+    page.click(f'#graph .view[data-view=overview] g.node:has(title:text-is("{box_id}"))')
+
+
+@needs_dot_program
+def test_drilling_into_the_date_models_boxes_and_back_in_chromium(tmp_path):
+    loss, model = date_step()
+    e = explore(loss, model=model, max_nodes=60, collapse_steps=True)
+    data = e.data
+    sync_playwright, exe, path = _open(tmp_path, e, "date_drill")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=exe, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        errors = []
+        page.on("pageerror", lambda err: errors.append(str(err)))
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.goto(f"file://{path}")
+        assert page.evaluate("window.explorer.shown()") == "overview"
+        assert page.is_visible("#graph .view[data-view=overview] svg")
+        assert not page.is_visible("#graph .view[data-view=ops] svg")
+        assert page.is_disabled("#next") and page.inner_text("#where") == "overview"
+        page.screenshot(path=str(tmp_path / "1_overview.png"))
+        _drill_into_the_encoder_lstm_and_its_twin(page, data, tmp_path)
+        _drill_into_the_attention_box(page, data, tmp_path)
+        _drill_into_the_encoder_outline(page, data)
+        browser.close()
+    assert errors == []
+
+
+def _drill_into_the_encoder_lstm_and_its_twin(page, data, tmp_path):
+    box_id, box = _box(data, "encoder.lstm (LSTM)")
+    _click_box(page, box_id)
+    assert page.evaluate("window.explorer.shown()") == "ops"
+    assert page.inner_text("#where") == "overview › encoder.lstm (LSTM)"
+    assert sorted(_titles(page, "g.node.inbox")) == sorted(box["nodes"])
+    steps, m = box["steps"], len(box["steps"])
+    for i, k in enumerate(steps, 1):                    # next walks only the box's steps
+        assert _titles(page, "g.node.current") == [data["steps"][k - 1]["op"]]
+        assert page.inner_text("#counter") == (f"step {k} of {len(data['steps'])} ({i} of "
+                                               f"the {m} in encoder.lstm (LSTM))")
+        page.click("#next")
+    assert page.evaluate("window.explorer.current()") == steps[-1]     # and stops there
+    assert "LSTMSequence: fused (composed twin: lstm_cell)" in page.inner_text("#box")
+    page.screenshot(path=str(tmp_path / "2_encoder_lstm.png"))
+    page.click("button[data-twin]")
+    twin = data["twins"][box["twin"]]
+    assert page.evaluate("window.explorer.shown()") == box["twin"]
+    assert "composed twin" in page.inner_text("#where") and "lstm_cell" in page.inner_text("#box")
+    page.keyboard.press("End")
+    n = len(twin["steps"])
+    assert page.inner_text("#counter") == f"step {n} of {n}"
+    assert _titles(page, f"#graph .view[data-view={box['twin']}] g.node.current") == [
+        twin["steps"][-1]["op"]]
+    page.screenshot(path=str(tmp_path / "3_composed_twin.png"))
+    page.keyboard.press("Escape")                      # back to the box's ops, as left
+    assert page.evaluate("window.explorer.shown()") == "ops"
+    assert page.evaluate("window.explorer.current()") == steps[-1]
+    page.keyboard.press("Escape")                      # back to the overview
+    assert page.evaluate("window.explorer.shown()") == "overview"
+    assert _titles(page, "g.node.inbox") == []
+
+
+def _drill_into_the_attention_box(page, data, tmp_path):
+    box_id, box = _box(data, "attention (LuongAttention)")
+    _click_box(page, box_id)
+    inbox = page.eval_on_selector_all(
+        "#graph .view[data-view=ops] g.node.inbox ellipse",
+        "els => els.map(e => e.parentNode.closest('g.node').querySelector('title').textContent)")
+    assert sorted(data["ops"][o]["name"] for o in inbox) == [
+        "MatMul", "MatMul", "Permute", "Softmax"]
+    assert page.eval_on_selector("#graph .view[data-view=ops] svg",
+                                 "s => s.classList.contains('drilled')")
+    first = data["steps"][box["steps"][0] - 1]
+    assert f"Backward step {box['steps'][0]}: {first['name']}" in page.inner_text("#step")
+    page.click("#last")
+    assert page.evaluate("window.explorer.current()") == box["steps"][-1]
+    assert page.input_value("#slider") == str(len(box["steps"]))
+    assert "button" not in page.inner_html("#box")      # no fused node, no twin
+    page.screenshot(path=str(tmp_path / "4_attention.png"))
+    page.click("#back")
+    assert page.evaluate("window.explorer.shown()") == "overview"
+
+
+def _drill_into_the_encoder_outline(page, data):
+    encoder = sorted(k for k, b in data["overview"]["boxes"].items()
+                     if b["lines"][0].startswith(("encoder.", "own ops of encoder ")))
+    assert len(encoder) == 3                            # embedding, lstm, own ops
+    page.locator("#graph .view[data-view=overview] g.cluster").first.click(
+        position={"x": 12, "y": 12})                    # inside the outline, off any box
+    scope = page.evaluate("window.explorer.scope()")
+    assert sorted(scope["ids"]) == encoder and scope["label"] == "encoder (RNNEncoder)"
+    page.click("#allops")
+    assert page.evaluate("window.explorer.scope()") is None
+    assert "(" not in page.inner_text("#counter")        # "step k of N", the whole pass
+
+
+@needs_dot_program
+def test_the_graph_command_writes_a_models_explorer_that_opens_on_its_overview(tmp_path, capsys):
+    from models.cli import main
+    out = tmp_path / "attention.html"
+    assert main(["graph", "--model", "attention", "--hidden-size", "8", "--wordvec-size", "4",
+                 "--batch-size", "4", "--html", str(out)]) == 0
+    assert "it opens on the overview" in capsys.readouterr().out
+    page = out.read_text(encoding="utf-8")
+    assert '<div class="view" data-view="overview"><svg' in page
+    assert page.count('data-view="twin') == 2            # encoder and decoder LSTMs, fused

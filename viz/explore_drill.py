@@ -8,10 +8,10 @@ What this module adds to the page's JSON (``viz/explorer.js`` reads it):
 
 - ``overview``: {"boxes": {overview box id (the DOT name, ``g0``, ``g1``, ...): {"lines":
   the box's words as the overview writes them, "ops": the op ids of the op picture that
-  stand for its ops, "nodes": those ops and the tensors they make, "steps": the page's
-  backward steps (1 ran first) of its ops, "count": the number of ops it made, "drawn":
-  how many of them the op picture draws, "twin": the view id of its composed twin or
-  None}}};
+  stand for its ops, "nodes": those ops, the tensors they make and the parameters they
+  read, "steps": the page's backward steps (1 ran first) of its ops, "count": the number
+  of ops it made, "drawn": how many of them the op picture draws, "twin": the view id of
+  its composed twin or None}}};
 - ``twins``: {view id (``twin0``, ...): the record of the twin's own explorer (steps,
   tensors, ops, paths, root, as :func:`viz.explore_data._page_data`) with "name" (the
   twin's function), "title", "note" and "box" (the overview box it belongs to)}.
@@ -83,7 +83,8 @@ def _boxes(ov, ids: dict, nodes, index: _Index, record, backward: bool) -> dict:
     for key, group in ov.groups.items():
         drawn = [fn for fn in group.ops if id(fn) in index.op]
         ops = list(dict.fromkeys(index.op[id(fn)] for fn in drawn))
-        made = (index.ids.get(("out",) + nodes.groups.key[id(fn)]) for fn in drawn)
+        made = [index.ids.get(("out",) + nodes.groups.key[id(fn)]) for fn in drawn]
+        made += [index.tensor.get(id(p)) for p in group.params.values()] if ops else []
         boxes[ids[key]] = {
             "lines": box_lines(ov, group, WORDS["en"], backward, set()), "ops": ops,
             "nodes": ops + [m for m in dict.fromkeys(made) if m is not None],
