@@ -56,7 +56,7 @@ def run(path, workdir, echo=False) -> dict:
     """Execute every code block of ``path`` in one namespace with ``workdir`` as the working
     directory (``pictures/`` is created there). Returns the namespace. An exception names
     the block that raised it."""
-    workdir = Path(workdir)
+    path, workdir = Path(path).resolve(), Path(workdir)      # path: before the chdir
     (workdir / "pictures").mkdir(parents=True, exist_ok=True)
     namespace = {"__name__": "__docs__"}
     if str(ROOT) not in sys.path:
