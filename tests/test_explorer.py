@@ -172,6 +172,9 @@ def test_stepping_through_in_chromium_lights_up_each_op(tmp_path, case):
         assert page.input_value("#slider") == "1"
         page.keyboard.press("End")
         assert page.inner_text("#counter") == f"step {e.steps} of {e.steps}"
+        page.keyboard.press("Escape")                 # no overview to go back to: stays
+        assert page.is_visible("#graph .view[data-view=ops] svg")
+        assert not page.is_visible("#drill")
         param = next(k for k, v in e.data["tensors"].items()
                      if v["name"] in ("w1", "keys h_s"))
         page.evaluate(f"window.explorer.showPaths('{param}')")

@@ -303,7 +303,7 @@
   }
 
   function back() {
-    if (shown === "overview") return;
+    if (!views.overview || shown === "overview") return;    // a page without an overview
     if (shown === "ops") { clearScope(); display("overview"); return; }
     display("ops");                                    // from a twin to its box's ops
     show(active.current);
