@@ -54,7 +54,9 @@ def drill_views(root, model, nodes, record, data: dict, names: dict, rankdir: st
     Raises RuntimeError / ``viz.RenderError`` as ``viz.explore`` when ``dot`` fails.
     """
     index = _Index(nodes)
-    backward = len(drawn_steps(record, index)) == len(record["steps"])   # numbers agree
+    # the boxes' "backward #a..#b" count every op; they are the page's step numbers only
+    # when the op picture draws every op, so they are shown only then
+    backward = len(drawn_steps(record, index)) == len(record["steps"])
     dot = draw_overview(root, model=model, backward=backward, rankdir=rankdir)
     ov = Overview(GraphWalk(root), model, None)            # the same boxes, by the same code
     ids = _Writer(ov, WORDS["en"], backward).ids
