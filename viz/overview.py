@@ -87,9 +87,10 @@ MARKS = (
      "학습하지 않는 입력 (토큰 ID, 정답, 마스크, 0 초기 상태)과 자료형"),
     ("fused", {"en": "F: fused (composed twin: f)", "ko": "F: 융합 (합성 쌍둥이: f)"}, "fused",
      "double outline: a fused node, one op for a whole computation; f is its composed "
-     "twin, the same math from primitive ops (what the op-level picture shows)",
+     "twin, the same math from primitive ops (graph --detail ops draws it; the explorer "
+     "shows it for one step)",
      "이중 테두리: 융합 노드, 계산 전체를 연산 하나로 한다; f는 같은 계산을 기본 연산으로 쓴 "
-     "합성 쌍둥이 (연산 단위 그림에 나오는 것)"),
+     "합성 쌍둥이 (graph --detail ops 가 그린다; 탐색기는 한 스텝을 보여 준다)"),
     ("edge", {"en": "→ (N, T, H)", "ko": "→ (N, T, H)"}, "text",
      "an arrow carries the tensors one box makes and another reads, labelled with their "
      "shape (N batch, T or S time steps, D embedding, H hidden, V vocabulary); the "
