@@ -101,6 +101,19 @@ def test_a_root_that_is_not_a_loss_is_refused(make, message):
         explore(make())
 
 
+@pytest.mark.parametrize("args, error, message", [
+    (((1.0, 2.0),), TypeError,
+     r"^explore: root must be a Tensor, got tuple \(fix: .*explore\(loss\)\)$"),
+    ((None,), TypeError, r"^explore: root must be a Tensor"),
+])
+def test_a_bad_argument_is_refused_in_one_line_naming_explore(args, error, message):
+    with pytest.raises(error, match=message):
+        explore(*args)
+    loss, _ = neuron()
+    with pytest.raises(ValueError, match=r"^explore: rankdir must be"):
+        explore(loss, rankdir="XX")
+
+
 def test_a_freed_graph_is_refused_with_the_fix():
     loss, _ = neuron()
     loss.backward()

@@ -89,7 +89,7 @@ def explore(root: Tensor, *, model=None, params: dict | None = None, rankdir: st
     ``dot`` is missing; ``viz.RenderError`` when ``dot`` fails or times out.
     """
     names = _check_args(root, model, params, True, rankdir, max_nodes, None, show_values,
-                        title)
+                        title, owner="explore")
     if overview not in (None, True, False):
         raise TypeError(f"explore: overview must be True, False or None (when a model is "
                         f"given), got {overview!r:.40}")

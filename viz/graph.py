@@ -139,36 +139,37 @@ def drawing(root, names: dict, model, backward, rankdir, max_nodes, max_depth,
 
 
 def _check_args(root, model, params, backward, rankdir, max_nodes, max_depth, show_values,
-                title):
-    """Every argument of draw_graph, checked before any work; returns {id: name}."""
-    check_root(root, "draw_graph")
+                title, owner: str = "draw_graph"):
+    """Every argument of draw_graph (or of ``owner``, which shares them: viz.explore),
+    checked before any work; returns {id: name}. Errors name ``owner``."""
+    check_root(root, owner)
     if rankdir not in ("TB", "BT", "LR", "RL"):
-        raise ValueError(f"draw_graph: rankdir must be TB, BT, LR or RL, got {rankdir!r:.40} "
+        raise ValueError(f"{owner}: rankdir must be TB, BT, LR or RL, got {rankdir!r:.40} "
                          f"(fix: rankdir='LR' draws left to right)")
-    check_limit("max_nodes", max_nodes, "draw_graph")
-    check_limit("max_depth", max_depth, "draw_graph")
+    check_limit("max_nodes", max_nodes, owner)
+    check_limit("max_depth", max_depth, owner)
     if isinstance(show_values, bool) or not isinstance(show_values, (int, np.integer)) \
             or show_values < 0:
-        raise ValueError(f"draw_graph: show_values must be an int >= 0, got {show_values!r:.40}"
+        raise ValueError(f"{owner}: show_values must be an int >= 0, got {show_values!r:.40}"
                          f" (fix: e.g. show_values=8; 0 shows no values)")
     if model is not None and not isinstance(model, Module):
-        raise TypeError(f"draw_graph: model must be an nn.Module or None, got "
+        raise TypeError(f"{owner}: model must be an nn.Module or None, got "
                         f"{type(model).__name__} (fix: pass the model whose loss this is)")
     if backward not in (None, True, False):
-        raise TypeError(f"draw_graph: backward must be True, False or None, got "
+        raise TypeError(f"{owner}: backward must be True, False or None, got "
                         f"{backward!r:.40}")
     if title is not None and not isinstance(title, str):
-        raise TypeError(f"draw_graph: title must be a str or None, got {type(title).__name__} "
+        raise TypeError(f"{owner}: title must be a str or None, got {type(title).__name__} "
                         f"(fix: e.g. title=str(value))")
     if params is not None and not hasattr(params, "items"):
-        raise TypeError(f"draw_graph: params must be a dict {{name: Tensor}}, got "
+        raise TypeError(f"{owner}: params must be a dict {{name: Tensor}}, got "
                         f"{type(params).__name__} (fix: e.g. params={{'w1': w1}})")
     names = {}
     if model is not None:
         names.update((id(p), n) for n, p in model.named_parameters())
     for pname, p in (params or {}).items():
         if not isinstance(pname, str) or not isinstance(p, Tensor):
-            raise TypeError(f"draw_graph: params must map str names to Tensors, got "
+            raise TypeError(f"{owner}: params must map str names to Tensors, got "
                             f"{type(pname).__name__} -> {type(p).__name__} (fix: e.g. "
                             f"params={{'w1': w1}})")
         names[id(p)] = pname
