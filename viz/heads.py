@@ -35,13 +35,21 @@ def _heads(weights) -> np.ndarray:
     return w
 
 
-def draw_head_maps(fig, weights, src_tokens, out_tokens, cols: int = 4,
+def _columns(cols, panels: int) -> int:
+    """Panels per row: ``cols`` (at most ``panels``), or None: one row of up to 6 panels,
+    else 4 per row."""
+    if cols is None:
+        return panels if panels <= 6 else 4
+    return max(1, min(int(cols), panels))
+
+
+def draw_head_maps(fig, weights, src_tokens, out_tokens, cols: int | None = None,
                    mean: bool = True) -> dict:
     """Draw one panel per head on ``fig`` (and a last panel with their mean).
 
     weights : (h, T, S) array-like or Tensor, head k's map in ``weights[k]``.
     src_tokens : S strings (columns); out_tokens : T strings (rows), drawn literally.
-    cols : panels per row (at most the number of panels). mean : add the panel
+    cols : panels per row (None: all in one row up to 6 panels, else 4). mean : add the panel
         "mean of the h heads" (the weights ``average_attn_weights=True`` gives).
 
     Returns ``{"axes": the panels' Axes in order, "images": the h AxesImage of the heads,
@@ -53,9 +61,9 @@ def draw_head_maps(fig, weights, src_tokens, out_tokens, cols: int = 4,
     maps = [(w[k], f"head {k + 1}") for k in range(w.shape[0])]
     if mean:
         maps.append((w.mean(axis=0), f"mean of the {w.shape[0]} heads"))
-    cols = max(1, min(int(cols), len(maps)))
+    cols = _columns(cols, len(maps))
     grid = fig.subplots(math.ceil(len(maps) / cols), cols, squeeze=False).ravel()
-    images = [draw_attention(ax, m, src_tokens, out_tokens, title=name, annotate=False)
+    images = [draw_attention(ax, m, src_tokens, out_tokens, title=name)
               for ax, (m, name) in zip(grid, maps)]
     for ax in grid[len(maps):]:
         ax.axis("off")
@@ -66,7 +74,7 @@ def draw_head_maps(fig, weights, src_tokens, out_tokens, cols: int = 4,
 
 
 def plot_head_maps(path, weights, src_tokens, out_tokens, title: str | None = None,
-                   cols: int = 4, mean: bool = True) -> str:
+                   cols: int | None = None, mean: bool = True) -> str:
     """Save :func:`draw_head_maps` of ``weights`` (h, T, S) to ``path`` (.png, .svg, .pdf,
     ...); ``title`` is drawn literally (Hangul needs a CJK font, see
     :data:`viz.attention.FONTS`). Returns the path written.
@@ -77,7 +85,7 @@ def plot_head_maps(path, weights, src_tokens, out_tokens, title: str | None = No
     check_output_path(path)
     w = _heads(weights)
     panels = w.shape[0] + bool(mean)
-    cols = max(1, min(int(cols), panels))
+    cols = _columns(cols, panels)
     rows = math.ceil(panels / cols)
     fig = plt.figure(figsize=(cols * (1.3 + 0.36 * w.shape[2]) + 1.0,
                               rows * (1.3 + 0.3 * w.shape[1]) + 0.6), layout="constrained")

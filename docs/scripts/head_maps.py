@@ -80,6 +80,16 @@ def draw(model, codec, text: str, path, layer: int = -1, max_len: int = 40) -> d
             "out": out, "translation": translation}
 
 
+def strongest(result) -> list[str]:
+    """One line per head (and the mean): each output token with the source token it puts
+    the most weight on and that weight, ``i<-난 0.99``: what the picture shows, in text."""
+    w = result["weights"]
+    maps = [(f"head {k + 1}", w[k]) for k in range(len(w))] + [("mean", w.mean(axis=0))]
+    return [f"{name:>7}: " + ", ".join(f"{out}<-{result['src'][int(row.argmax())]} "
+                                       f"{row.max():.2f}" for out, row in zip(result["out"], m))
+            for name, m in maps]
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("checkpoint", nargs="?", default=str(CHECKPOINT),
@@ -103,6 +113,8 @@ def main(argv=None) -> int:
         print(f"head_maps.py: {str(e).splitlines()[0]}", file=sys.stderr)
         return 2
     print(f"{args.text} -> {result['translation']}; saved {result['path']}")
+    print("the source token each output token looks at most, per head:")
+    print("\n".join(strongest(result)))
     return 0
 
 
