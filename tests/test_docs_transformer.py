@@ -198,3 +198,16 @@ def test_what_section_11_says_of_gnmt_is_true_of_the_code():
     assert np.isclose(decoding.length_penalty(7, 0.6), (12 / 6) ** 0.6)
     assert inspect.signature(decoding.beam_search).parameters["alpha"].default == 0.6
     assert "coverage" not in inspect.getsource(decoding).lower()
+
+
+@pytest.mark.parametrize("layers, changes", [(1, False), (2, True)])
+def test_the_causal_mask_hides_nothing_from_the_last_position_but_matters_below(layers,
+                                                                                 changes):
+    """Exercise 10.2: without the mask a one-layer decoder's last logits are the same, a
+    two-layer decoder's are not (its lower layer's earlier positions see later tokens)."""
+    model = tiny(layers=layers)
+    memory = model.encode(SRC[:1])
+    x = model._embed(model.tgt_embedding, np.array([[SOS, 4, 5, 6]]))
+    last = [model.out(model.decoder(x, memory["memory"], tgt_is_causal=causal)).data[:, -1]
+            for causal in (True, False)]
+    assert (np.abs(last[0] - last[1]).max() > 1e-4) == changes
