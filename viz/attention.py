@@ -37,7 +37,7 @@ def _font_family(tokens=()):
     family = [f for f in FONTS if f in installed] or ["DejaVu Sans"]
     if family == ["DejaVu Sans"] and any("\uac00" <= ch <= "\ud7a3" for t in tokens for ch in t):
         warnings.warn("viz: no font with Hangul is installed, so Korean tokens show as boxes "
-                      "(fix: 'apt-get install fonts-noto-cjk', or install Noto Sans CJK KR)",
+                      "(fix: 'apt-get install fonts-noto-cjk' or the smaller 'fonts-nanum')",
                       stacklevel=3)
     return family
 
