@@ -1,10 +1,13 @@
 """Optimizers (PyTorch's ``torch.optim`` names and update rules): ``SGD`` and ``Adam``,
-and the learning-rate schedule ``CosineAnnealingLR`` (also as ``optim.lr_scheduler``).
+and the learning-rate schedules ``CosineAnnealingLR`` and ``InverseSqrtLR`` (warm-up, then
+1/sqrt decay; PyTorch has no class for it, its ``LambdaLR`` expresses it), also as
+``optim.lr_scheduler``.
 
 Each has PyTorch's ``state_dict()`` / ``load_state_dict()``: an optimizer's is
 ``{"state": {index: {...}}, "param_groups": [{"lr": ..., ..., "params": [0, 1, ...]}]}``
 (one group here), with numpy arrays where PyTorch has tensors; a scheduler's is a flat
-dict (``T_max``, ``eta_min``, ``base_lrs``, ``last_epoch``). Checkpoints hold these.
+dict (``T_max``, ``eta_min`` or ``warmup_steps``, ``base_lrs``, ``last_epoch``).
+Checkpoints hold these.
 """
 from __future__ import annotations
 
@@ -450,5 +453,99 @@ class CosineAnnealingLR:
             T_max, eta_min, base_lr, last_epoch
 
 
+def _check_warmup(warmup_steps) -> int:
+    """``warmup_steps`` of an inverse-square-root schedule as an int >= 1. Raises ValueError
+    otherwise (a bool, a float such as 2.0 or NaN, a string), naming the value and a fix."""
+    if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, numbers.Integral) \
+            or warmup_steps < 1:
+        raise ValueError(f"InverseSqrtLR: warmup_steps={warmup_steps!r} must be a whole number "
+                         f"at least 1 (fix: pass the optimizer steps of the warm-up, e.g. a "
+                         f"few epochs' batches; Vaswani et al. used 4000)")
+    return int(warmup_steps)
+
+
+class InverseSqrtLR:
+    """Linear warm-up, then inverse-square-root decay (Vaswani et al. 2017, "Attention Is
+    All You Need", sec. 5.3, eq. 3), scaled so that its peak is the optimizer's ``lr``.
+
+    The paper's rate at step ``s`` (1, 2, ...) is ``d_model^-0.5 * min(s^-0.5, s *
+    warmup^-1.5)``; written as ``lr * min(s / warmup, sqrt(warmup / s))`` it is the same
+    curve with the peak ``lr`` reached at ``s = warmup_steps`` (the paper's is ``lr =
+    (d_model * warmup_steps)^-0.5``, 7.0e-4 for d_model 512 and 4000 steps). The rate rises
+    linearly from ``lr / warmup_steps`` and then falls as ``1 / sqrt(s)``, never to 0.
+    PyTorch has no class for it; ``torch.optim.lr_scheduler.LambdaLR`` with
+    ``lr_lambda = lambda t: min((t + 1) / w, (w / (t + 1)) ** 0.5)`` gives the same rates
+    (tested). As in PyTorch's schedulers, after ``t`` calls of ``step()`` the optimizer's
+    ``lr`` is the rate of its next step, the paper's ``s = t + 1`` (so the first step is
+    not taken at rate 0).
+
+    optimizer : an ``Optimizer``; its ``lr`` (the peak) is read at construction and its
+        rate set then (t = 0) and by every ``step()``. warmup_steps : int >= 1, in
+        ``step()`` calls (optimizer steps when stepped per batch).
+    ``state_dict()``: ``warmup_steps``, ``base_lrs`` (a list of one rate), ``last_epoch``
+    and ``_last_lr``, the layout of ``CosineAnnealingLR``'s; ``load_state_dict`` also takes
+    ``LambdaLR``'s (its ``lr_lambdas`` and private keys are ignored) and, as PyTorch does,
+    leaves the optimizer's ``lr`` to the optimizer's own ``load_state_dict``.
+
+    Raises ValueError if warmup_steps is not a whole number >= 1.
+    """
+
+    def __init__(self, optimizer: Optimizer, warmup_steps: int):
+        self.optimizer = optimizer
+        self.warmup_steps = _check_warmup(warmup_steps)
+        self.base_lr = optimizer.lr
+        self.last_epoch = 0
+        optimizer.lr = self.get_last_lr()
+
+    def lr_lambda(self, t: int) -> float:
+        """The factor of the base rate after ``t`` steps: ``min(s / w, sqrt(w / s))`` with
+        ``s = t + 1`` (dimensionless, in (0, 1])."""
+        s, w = t + 1, self.warmup_steps
+        return min(s / w, math.sqrt(w / s))
+
+    def get_last_lr(self) -> float:
+        """The rate after ``last_epoch`` steps (float, the optimizer's unit)."""
+        return self.base_lr * self.lr_lambda(self.last_epoch)
+
+    def step(self) -> None:
+        """Advance the schedule by one step and set the optimizer's ``lr``."""
+        self.last_epoch += 1
+        self.optimizer.lr = self.get_last_lr()
+
+    def state_dict(self) -> dict:
+        """``{"warmup_steps", "base_lrs": [lr], "last_epoch", "_last_lr": [lr]}`` (rates in
+        the optimizer's unit, counts in steps)."""
+        return {"warmup_steps": self.warmup_steps, "base_lrs": [self.base_lr],
+                "last_epoch": self.last_epoch, "_last_lr": [self.get_last_lr()]}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Set the schedule from ``state_dict`` (see the class docstring); all checked first;
+        a partial dict sets only its keys, as in PyTorch.
+
+        Raises ValueError for a warmup_steps the constructor refuses, ``base_lrs`` that is
+        not a list of one finite rate >= 0, a ``last_epoch`` that is not a whole number
+        >= 0, or an unknown public key; TypeError when ``state_dict`` is not a mapping.
+        """
+        owner = "InverseSqrtLR.load_state_dict"
+        if not hasattr(state_dict, "keys") or not hasattr(state_dict, "__getitem__"):
+            raise TypeError(f"{owner}: expected a dict, got {type(state_dict).__name__} (fix: "
+                            f"pass scheduler.state_dict())")
+        unknown = [k for k in state_dict if not str(k).startswith("_") and k not in
+                   ("warmup_steps", "base_lrs", "last_epoch", "verbose", "lr_lambdas")]
+        if unknown:
+            raise ValueError(f"{owner}: unknown keys {unknown} (fix: pass an InverseSqrtLR's "
+                             f"state_dict())")
+        warmup = _check_warmup(state_dict.get("warmup_steps", self.warmup_steps))
+        base_lrs = state_dict.get("base_lrs", [self.base_lr])
+        if not isinstance(base_lrs, (list, tuple)) or len(base_lrs) != 1:
+            raise ValueError(f"{owner}: base_lrs must be a list of one rate (one parameter "
+                             f"group), got {base_lrs!r}")
+        base_lr = _check_lr("InverseSqrtLR", base_lrs[0])
+        last_epoch = _whole_number(f"{owner}: last_epoch",
+                                   state_dict.get("last_epoch", self.last_epoch))
+        self.warmup_steps, self.base_lr, self.last_epoch = warmup, base_lr, last_epoch
+
+
 # PyTorch keeps its schedules in ``torch.optim.lr_scheduler``; the same path works here.
-lr_scheduler = types.SimpleNamespace(CosineAnnealingLR=CosineAnnealingLR)
+lr_scheduler = types.SimpleNamespace(CosineAnnealingLR=CosineAnnealingLR,
+                                     InverseSqrtLR=InverseSqrtLR)
