@@ -118,7 +118,8 @@ _RNN_SCHEMA = {"src_vocab_size": (_VOCAB, _REQUIRED), "wordvec_size": (_SIZE, _R
                                                                      None),
                "num_layers": (_LAYERS, 1), "bidirectional": (_bool, False),
                "residual": (_bool, False), "dropout": (_fraction, 0.0),
-               "init": (_choice("book", "pytorch"), "book")}
+               "init": (_choice("book", "pytorch"), "book"),
+               "cell": (_choice("lstm", "gru"), "lstm")}     # absent before GRUs: an LSTM
 CONFIG_SCHEMAS = {
     "seq2seq": _RNN_SCHEMA, "peeky": _RNN_SCHEMA,
     "attention": {**_RNN_SCHEMA, "score": (_choice("dot", "general", "concat"), "dot"),
@@ -130,6 +131,7 @@ CONFIG_SCHEMAS = {
                     "num_encoder_layers": (_LAYERS, 2), "num_decoder_layers": (_LAYERS, 2),
                     "dim_feedforward": (_int(1, 4 * MAX_SIZE), 256), "dropout": (_fraction, 0.1),
                     "max_len": (_int(1, MAX_LENGTH), 256), "norm_first": (_bool, False),
+                    "share_embeddings": (_bool, False),
                     "seed": (_int(-2 ** 63, 2 ** 64 - 1, True), None)},
 }
 """Per model name: {config field: (rule, default or _REQUIRED)}; the defaults are the
@@ -143,7 +145,8 @@ def check_config(name: str, config, where: str = "'?'") -> dict:
 
     Raises ``tinygrad_attn.CheckpointError`` naming the field: not an object, an unknown
     or missing field, a wrong type (a bool for an int, a string for a number), a value out
-    of range (NaN included), or a Transformer ``d_model`` not divisible by ``nhead``."""
+    of range (NaN included), a Transformer ``d_model`` not divisible by ``nhead``, or
+    ``share_embeddings`` with two vocabulary sizes."""
     schema = CONFIG_SCHEMAS[name]
     config = _section(config, "the model config", where)
     unknown = [k for k in config if k not in schema]
@@ -157,23 +160,29 @@ def check_config(name: str, config, where: str = "'?'") -> dict:
     if name == "transformer" and out["d_model"] % out["nhead"]:
         raise _bad(where, f"the transformer config has d_model={out['d_model']}, not "
                    f"divisible by nhead={out['nhead']}")
+    if name == "transformer" and out["share_embeddings"] and \
+            out["src_vocab_size"] != out["tgt_vocab_size"]:
+        raise _bad(where, f"the transformer config shares one embedding between vocabularies "
+                   f"of {out['src_vocab_size']:,} and {out['tgt_vocab_size']:,} tokens")
     return out
 
 
 def _lstm_shapes(prefix: str, input_size: int, hidden: int, layers: int = 1,
-                 bidirectional: bool = False, suffix: str = "_l") -> dict:
+                 bidirectional: bool = False, suffix: str = "_l", cell: str = "lstm") -> dict:
     """Parameter shapes of ``nn.LSTM`` (PyTorch's names) or, with ``suffix=""`` and one
-    layer, of ``nn.LSTMCell``."""
+    layer, of ``nn.LSTMCell``; with ``cell="gru"`` of ``nn.GRU`` / ``nn.GRUCell`` (3 gates
+    where the LSTM has 4)."""
     dirs = ("", "_reverse") if bidirectional else ("",)
+    G = (3 if cell == "gru" else 4) * hidden
     shapes = {}
     for layer in range(layers):
         layer_in = input_size if layer == 0 else hidden * len(dirs)
         tag = f"{suffix}{layer}" if suffix else ""
         for d in dirs:
-            shapes.update({f"{prefix}weight_ih{tag}{d}": (4 * hidden, layer_in),
-                           f"{prefix}weight_hh{tag}{d}": (4 * hidden, hidden),
-                           f"{prefix}bias_ih{tag}{d}": (4 * hidden,),
-                           f"{prefix}bias_hh{tag}{d}": (4 * hidden,)})
+            shapes.update({f"{prefix}weight_ih{tag}{d}": (G, layer_in),
+                           f"{prefix}weight_hh{tag}{d}": (G, hidden),
+                           f"{prefix}bias_ih{tag}{d}": (G,),
+                           f"{prefix}bias_hh{tag}{d}": (G,)})
     return shapes
 
 
@@ -181,18 +190,20 @@ def _rnn_shapes(name: str, c: dict) -> dict:
     """Parameter shapes of a recurrent model (see :func:`expected_shapes`)."""
     D, H, Vs, Vt = c["wordvec_size"], c["hidden_size"], c["src_vocab_size"], c["tgt_vocab_size"]
     Hd = H * (2 if c["bidirectional"] else 1)
+    cell = c["cell"]
     shapes = {"encoder.embedding.weight": (Vs, D),
-              **_lstm_shapes("encoder.lstm.", D, H, c["num_layers"], c["bidirectional"]),
+              **_lstm_shapes(f"encoder.{cell}.", D, H, c["num_layers"], c["bidirectional"],
+                             cell=cell),
               "decoder_embedding.weight": (Vt, D)}
     out_in = 2 * Hd
     if name == "seq2seq":
-        shapes.update(_lstm_shapes("decoder.", D, Hd))
+        shapes.update(_lstm_shapes("decoder.", D, Hd, cell=cell))
         out_in = Hd
     elif name == "peeky":
-        shapes.update(_lstm_shapes("decoder.", D + Hd, Hd))
+        shapes.update(_lstm_shapes("decoder.", D + Hd, Hd, cell=cell))
     elif name == "attention":
         feed = c["input_feeding"]
-        shapes.update(_lstm_shapes("decoder.", D + (Hd if feed else 0), Hd))
+        shapes.update(_lstm_shapes("decoder.", D + (Hd if feed else 0), Hd, cell=cell))
         if c["score"] == "general":
             shapes["attention.W_a.weight"] = (Hd, Hd)
         elif c["score"] == "concat":
@@ -204,13 +215,15 @@ def _rnn_shapes(name: str, c: dict) -> dict:
         A = c["attn_size"] or Hd
         shapes.update({"attention.W_a.weight": (A, Hd), "attention.U_a.weight": (A, Hd),
                        "attention.U_a.bias": (A,), "attention.v_a.weight": (1, A),
-                       **_lstm_shapes("decoder.", D + Hd, Hd, suffix="")})
+                       **_lstm_shapes("decoder.", D + Hd, Hd, suffix="", cell=cell)})
     shapes.update({"out.weight": (Vt, out_in), "out.bias": (Vt,)})
     return shapes
 
 
 def _transformer_shapes(c: dict) -> dict:
-    """Parameter shapes of :class:`models.transformer.Transformer`."""
+    """Parameter shapes of :class:`models.transformer.Transformer` (with
+    ``share_embeddings``, the one matrix is ``src_embedding.weight``: no
+    ``tgt_embedding.weight`` or ``out.weight``)."""
     d, ff = c["d_model"], c["dim_feedforward"]
     shapes = {"src_embedding.weight": (c["src_vocab_size"], d),
               "tgt_embedding.weight": (c["tgt_vocab_size"], d)}
@@ -232,6 +245,8 @@ def _transformer_shapes(c: dict) -> dict:
                 shapes.update({f"{p}norm{k}.weight": (d,), f"{p}norm{k}.bias": (d,)})
         shapes.update({f"{part}.norm.weight": (d,), f"{part}.norm.bias": (d,)})
     shapes.update({"out.weight": (c["tgt_vocab_size"], d), "out.bias": (c["tgt_vocab_size"],)})
+    if c["share_embeddings"]:
+        del shapes["tgt_embedding.weight"], shapes["out.weight"]
     return shapes
 
 

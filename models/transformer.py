@@ -7,6 +7,10 @@
                       -> decoder: L_dec x [causal self-attention, attention over memory, FFN]
                       -> LayerNorm -> Linear (D -> V_tgt) -> logits (N, T, V_tgt)
 
+With ``share_embeddings`` (one joint vocabulary, V_src = V_tgt) the source embedding, the
+target embedding and the output layer's weight are one matrix (sec. 3.4, after Press &
+Wolf 2017, "Using the Output Embedding to Improve Language Models").
+
 Math: sec. 3.1 (the stacks, residual + LayerNorm around every sublayer), 3.2 (scaled
 dot-product and multi-head attention, the decoder's mask of future positions), 3.4
 (embeddings multiplied by sqrt(d_model)), 3.5 (sinusoidal positions), 5.4 (dropout on
@@ -28,7 +32,8 @@ from .base import Seq2SeqModel
 
 
 class Transformer(Seq2SeqModel):
-    """A Transformer sequence-to-sequence model with separate source and target vocabularies.
+    """A Transformer sequence-to-sequence model, with separate source and target vocabularies
+or one joint vocabulary whose embedding both sides and the output layer share.
 
     Parameters
     ----------
@@ -40,6 +45,11 @@ class Transformer(Seq2SeqModel):
     dropout : float, on embeddings + positions, attention weights and sublayer outputs.
     max_len : int, the longest source or target the position table covers.
     norm_first : bool, pre-norm layers (Xiong et al. 2020) instead of the paper's post-norm.
+    share_embeddings : bool, one (V, D) matrix for ``src_embedding.weight``,
+        ``tgt_embedding.weight`` and ``out.weight`` (sec. 3.4; needs V_src = V_tgt, a joint
+        vocabulary): it is one Parameter, listed once by ``named_parameters()`` and the
+        state dict (as ``src_embedding.weight``; ``out.bias`` stays), whose gradient sums
+        its three uses.
     seed : int or None, seeds the engine's generator (``nn.manual_seed``) before the
         weights are drawn.
 
@@ -68,7 +78,8 @@ class Transformer(Seq2SeqModel):
     Raises
     ------
     ValueError  d_model not divisible by nhead, layer counts < 1, sequences longer than
-        ``max_len``, a padding mask of the wrong shape.
+        ``max_len``, a padding mask of the wrong shape, ``share_embeddings`` with two
+        vocabulary sizes.
     """
 
     MODEL_NAME = "transformer"
@@ -77,14 +88,21 @@ class Transformer(Seq2SeqModel):
     def __init__(self, src_vocab_size: int, tgt_vocab_size: int, d_model: int = 128,
                  nhead: int = 4, num_encoder_layers: int = 2, num_decoder_layers: int = 2,
                  dim_feedforward: int = 256, dropout: float = 0.1, max_len: int = 256,
-                 norm_first: bool = False, seed: int | None = None):
+                 norm_first: bool = False, share_embeddings: bool = False,
+                 seed: int | None = None):
+        if share_embeddings and src_vocab_size != tgt_vocab_size:
+            raise ValueError(f"Transformer: share_embeddings needs one joint vocabulary, got "
+                             f"src_vocab_size={src_vocab_size} and tgt_vocab_size="
+                             f"{tgt_vocab_size} (fix: build the data with a joint vocabulary, "
+                             f"or share_embeddings=False)")
         if seed is not None:
             nn.manual_seed(seed)
         self.config = dict(src_vocab_size=src_vocab_size, tgt_vocab_size=tgt_vocab_size,
                            d_model=d_model, nhead=nhead, num_encoder_layers=num_encoder_layers,
                            num_decoder_layers=num_decoder_layers,
                            dim_feedforward=dim_feedforward, dropout=dropout, max_len=max_len,
-                           norm_first=norm_first, seed=seed)
+                           norm_first=norm_first, share_embeddings=share_embeddings,
+                           seed=seed)
         self.d_model = d_model
         self.src_embedding = nn.Embedding(src_vocab_size, d_model)
         self.tgt_embedding = nn.Embedding(tgt_vocab_size, d_model)
@@ -102,6 +120,8 @@ class Transformer(Seq2SeqModel):
                 if p.ndim > 1:
                     p.data = _uniform(p.shape, math.sqrt(6.0 / (p.shape[0] + p.shape[1])))
         self.out = nn.Linear(d_model, tgt_vocab_size)
+        if share_embeddings:     # drawn as without sharing (the same stream), then tied
+            self.tgt_embedding.weight = self.out.weight = self.src_embedding.weight
 
     def _embed(self, embedding: nn.Embedding, ids) -> Tensor:
         """ids (N, L) int -> (N, L, D): embedding * sqrt(D) + positions, then dropout."""
