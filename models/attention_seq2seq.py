@@ -63,7 +63,7 @@ class AttentionSeq2Seq(RecurrentSeq2Seq):
                          input_feeding=bool(input_feeding), **kwargs)
         H, V = self.dec_hidden, self.config["tgt_vocab_size"]
         self.input_feeding = bool(input_feeding)
-        self.decoder = nn.LSTM(wordvec_size + (H if input_feeding else 0), H)
+        self.decoder = self._decoder_layer(wordvec_size + (H if input_feeding else 0))
         self.attention = nn.LuongAttention(score, H, H)
         if input_feeding:
             self.W_c = nn.Linear(2 * H, H, bias=False)

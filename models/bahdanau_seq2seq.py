@@ -7,13 +7,14 @@ Jointly Learning to Align and Translate": additive attention computed from the d
     for each target step i, from the previous state s_{i-1} and token y_{i-1}:
         e_ij = v_a . tanh(W_a s_{i-1} + U_a h_j)      (eq. 6; padding masked)
         a_i = softmax_j(e_i) (N, S),  c_i = sum_j a_ij h_j (N, H)
-        s_i = LSTMCell([Embedding(y_{i-1}); c_i], s_{i-1})
+        s_i = LSTMCell([Embedding(y_{i-1}); c_i], s_{i-1})   (or GRUCell: cell="gru")
         logits_i = Linear([s_i; c_i]) (N, V)
 
 Unlike Luong's models, the decoder input depends on the state, so the decoder is a loop of
-cells even when the whole target is known (teacher forcing). The paper uses a GRU-like
-unit and a maxout output layer; here an LSTM cell (the project's other models use LSTMs)
-and a linear output layer. The initial state is the encoder's final state (the paper
+cells even when the whole target is known (teacher forcing). The paper uses a gated unit
+of the GRU's kind (its appendix A.1.1) and a maxout output layer; here an LSTM cell by
+default (the project's other models use LSTMs), a GRU cell with ``cell="gru"``, and a
+linear output layer. The initial state is the encoder's final state (the paper
 uses a tanh layer over the backward encoder's first state).
 """
 from __future__ import annotations
@@ -33,9 +34,10 @@ class BahdanauSeq2Seq(RecurrentSeq2Seq):
     ``forward(src, tgt_in, src_padding_mask=None, return_attention=True)`` returns logits
     (N, T, V) float32 and the attention weights (N, T, S).
 
-    The decoder cell runs fused (``nn.LSTMCell(fused=True)``: one node per step, for
-    speed); pictures of the graph draw it composed unless asked otherwise
-    (``models.graphs.training_step(fused=...)``, ``tinygrad-attn graph --fused``). Each
+    The LSTM decoder cell runs fused (``nn.LSTMCell(fused=True)``: one node per step, for
+    speed; a GRU cell, ``nn.GRUCell``, is composed from primitive ops); pictures of the
+    graph draw it composed unless asked otherwise (``models.graphs.training_step(
+    fused=...)``, ``tinygrad-attn graph --fused``). Each
     decoder step runs in ``scope(t)``.
     """
 
@@ -48,7 +50,8 @@ class BahdanauSeq2Seq(RecurrentSeq2Seq):
                          attn_size=attn_size, **kwargs)
         H, V = self.dec_hidden, self.config["tgt_vocab_size"]
         self.attention = nn.BahdanauAttention(H, H, attn_size)
-        self.decoder = nn.LSTMCell(wordvec_size + H, H, fused=True)
+        self.decoder = nn.LSTMCell(wordvec_size + H, H, fused=True) if self.cell == "lstm" \
+            else nn.GRUCell(wordvec_size + H, H)
         self.out = nn.Linear(2 * H, V)
         self._initialise(self.config["init"], kwargs.get("seed"))
 
@@ -59,9 +62,13 @@ class BahdanauSeq2Seq(RecurrentSeq2Seq):
     def decode_step(self, prev_ids, state):
         context, weights = self.attention(state["h"], state["hs"], state["mask"], state["keys"])
         x = concat([self.decoder_embedding(np.asarray(prev_ids)), context], axis=-1)
-        h, c = self.decoder(x, (state["h"], state["c"]))
-        logits = self.out(concat([h, context], axis=-1))
-        return logits, {**state, "h": h, "c": c}, weights
+        if self.cell == "gru":
+            h = self.decoder(x, state["h"])
+            new = {**state, "h": h}
+        else:
+            h, c = self.decoder(x, (state["h"], state["c"]))
+            new = {**state, "h": h, "c": c}
+        return self.out(concat([h, context], axis=-1)), new, weights
 
     def decode(self, tgt_in, memory):
         state, steps, ws = self.init_decoder(memory), [], []

@@ -174,52 +174,90 @@ def book_init(model: nn.Module, seed: int | None = None) -> None:
             p.data = (rng.standard_normal(p.shape) / np.sqrt(p.shape[1])).astype(np.float32)
 
 
+#: The recurrent cells a model may use: the layer over a sequence and the one-step cell.
+CELLS = {"lstm": (nn.LSTM, nn.LSTMCell), "gru": (nn.GRU, nn.GRUCell)}
+
+
+def check_cell(owner: str, cell) -> str:
+    """``cell`` if it is one of :data:`CELLS` ("lstm", "gru"); else ValueError naming
+    ``owner``, the value and the choices."""
+    if not isinstance(cell, str) or cell not in CELLS:
+        raise ValueError(f"{owner}: cell must be 'lstm' or 'gru', got {cell!r:.40} (fix: "
+                         f"pass cell='lstm' or cell='gru')")
+    return cell
+
+
+def recurrent_layer(cell: str, input_size: int, hidden_size: int, **kwargs):
+    """``nn.LSTM`` or ``nn.GRU`` (``cell`` "lstm" / "gru") with PyTorch's arguments."""
+    return CELLS[cell][0](input_size, hidden_size, **kwargs)
+
+
 class RNNEncoder(nn.Module):
-    """Embedding + LSTM encoder shared by the recurrent seq2seq models.
+    """Embedding + LSTM (or GRU) encoder shared by the recurrent seq2seq models.
 
     ``num_layers``, ``bidirectional``, ``residual`` (GNMT-style skips between stacked
-    layers) and ``dropout`` (between layers) are ``nn.LSTM``'s. Padding-aware: given a
-    ``src_padding_mask`` the LSTM runs with the real lengths, so the final state is the one
-    after each sentence's last real token (see ``nn.LSTM(lengths=)``).
+    layers) and ``dropout`` (between layers) are ``nn.LSTM``'s / ``nn.GRU``'s. ``cell``:
+    "lstm" (default; the layer is ``self.lstm``, as in every checkpoint written before the
+    option existed) or "gru" (``self.gru``; Cho et al. 2014, the gated unit of Bahdanau et
+    al.'s encoder). Padding-aware: given a ``src_padding_mask`` the layer runs with the real
+    lengths, so the final state is the one after each sentence's last real token (see
+    ``nn.LSTM(lengths=)``).
 
     forward(src (N, S) int, src_padding_mask (N, S) bool or None) -> hs (N, S, H_out), and
     the decoder's initial state (h, c), each (1, N, H_out): the last layer's final states,
-    both directions joined, where H_out = hidden_size * (2 if bidirectional else 1).
+    both directions joined, where H_out = hidden_size * (2 if bidirectional else 1); a GRU
+    has no cell state, so c is None.
     """
 
     def __init__(self, vocab_size: int, wordvec_size: int, hidden_size: int, num_layers: int = 1,
-                 bidirectional: bool = False, residual: bool = False, dropout: float = 0.0):
+                 bidirectional: bool = False, residual: bool = False, dropout: float = 0.0,
+                 cell: str = "lstm"):
+        self.cell = check_cell("RNNEncoder", cell)
         self.embedding = nn.Embedding(vocab_size, wordvec_size)
-        self.lstm = nn.LSTM(wordvec_size, hidden_size, num_layers=num_layers,
-                            bidirectional=bidirectional, residual=residual, dropout=dropout)
+        setattr(self, cell, recurrent_layer(cell, wordvec_size, hidden_size,
+                                            num_layers=num_layers, bidirectional=bidirectional,
+                                            residual=residual, dropout=dropout))
         self.output_size = hidden_size * (2 if bidirectional else 1)
+
+    @property
+    def rnn(self):
+        """The recurrent layer: ``self.lstm`` or ``self.gru``."""
+        return getattr(self, self.cell)
 
     def forward(self, src, src_padding_mask=None):
         src = np.asarray(src)
         lengths = lengths_from_mask(src_padding_mask, *src.shape)
-        hs, (h, c) = self.lstm(self.embedding(src), lengths=lengths)
-        dirs = self.lstm.directions
-        h, c = h[-dirs:], c[-dirs:]                       # the last layer: (dirs, N, H)
-        if dirs == 2:
-            h = F.concat([h[0], h[1]], axis=-1).unsqueeze(0)
-            c = F.concat([c[0], c[1]], axis=-1).unsqueeze(0)
-        return hs, (h, c)
+        hs, final = self.rnn(self.embedding(src), lengths=lengths)
+        dirs = self.rnn.directions
+        h, c = final if self.cell == "lstm" else (final, None)
+        h = _last_layer(h, dirs)
+        return hs, (h, None if c is None else _last_layer(c, dirs))
+
+
+def _last_layer(x, dirs: int):
+    """The last layer's final states (dirs, N, H) of a (L * dirs, N, H) stack, both
+    directions joined: (1, N, dirs * H)."""
+    x = x[-dirs:]
+    return F.concat([x[0], x[1]], axis=-1).unsqueeze(0) if dirs == 2 else x
 
 
 class RecurrentSeq2Seq(Seq2SeqModel):
-    """What the LSTM encoder-decoders share: an :class:`RNNEncoder`, a target embedding, a
-    decoder state ``{"h", "c"}`` (each (N, H)) started from the encoder's final hidden state
-    and a zero cell (as the book's decoders do), and the encoder memory ``{"hs", "mask"}``
-    carried in the state for attention. A subclass builds ``self.decoder`` and ``self.out``
-    and writes ``_decode(tgt_in, state) -> (logits (N, T, V), weights (N, T, S) or None,
-    new state)``; ``decode`` and ``decode_step`` follow from it.
+    """What the recurrent encoder-decoders share: an :class:`RNNEncoder`, a target
+    embedding, a decoder state ``{"h", "c"}`` (each (N, H); ``{"h"}`` alone with a GRU)
+    started from the encoder's final hidden state and a zero cell (as the book's decoders
+    do), and the encoder memory ``{"hs", "mask"}`` carried in the state for attention. A
+    subclass builds ``self.decoder`` and ``self.out`` and writes ``_decode(tgt_in, state) ->
+    (logits (N, T, V), weights (N, T, S) or None, new state)``; ``decode`` and
+    ``decode_step`` follow from it.
 
     Arguments common to the recurrent models: ``src_vocab_size``, ``wordvec_size`` D,
     ``hidden_size`` H (per direction), ``tgt_vocab_size`` (default: the source's, one shared
     vocabulary as in the book), the encoder's ``num_layers`` / ``bidirectional`` /
-    ``residual`` / ``dropout``, and ``init`` ("book": :func:`book_init`, the default;
-    "pytorch": the layers' own uniform init), ``seed``. The decoder is one LSTM layer of the
-    encoder's output size (2H when bidirectional).
+    ``residual`` / ``dropout``, ``cell`` ("lstm", the default and the book's, or "gru": the
+    encoder's and the decoder's recurrent cell, :data:`CELLS`), ``init`` ("book":
+    :func:`book_init`, the default; "pytorch": the layers' own uniform init), ``seed``. The
+    decoder is one LSTM (or GRU) layer of the encoder's output size (2H when bidirectional).
+    Raises ValueError for an unknown ``init`` or ``cell``.
     """
 
     MEMORY_KEYS = ("hs", "mask")
@@ -227,19 +265,20 @@ class RecurrentSeq2Seq(Seq2SeqModel):
     def __init__(self, src_vocab_size: int, wordvec_size: int = 16, hidden_size: int = 256, *,
                  tgt_vocab_size: int | None = None, num_layers: int = 1,
                  bidirectional: bool = False, residual: bool = False, dropout: float = 0.0,
-                 init: str = "book", seed: int | None = None, **extra):
+                 cell: str = "lstm", init: str = "book", seed: int | None = None, **extra):
         if init not in ("book", "pytorch"):
             raise ValueError(f"{type(self).__name__}: init must be 'book' or 'pytorch', got "
                              f"{init!r}")
+        self.cell = check_cell(type(self).__name__, cell)
         if seed is not None:
             nn.manual_seed(seed)
         tgt_vocab_size = tgt_vocab_size if tgt_vocab_size is not None else src_vocab_size
         self.config = dict(src_vocab_size=src_vocab_size, wordvec_size=wordvec_size,
                            hidden_size=hidden_size, tgt_vocab_size=tgt_vocab_size,
                            num_layers=num_layers, bidirectional=bidirectional, residual=residual,
-                           dropout=dropout, init=init, **extra)
+                           dropout=dropout, init=init, cell=cell, **extra)
         self.encoder = RNNEncoder(src_vocab_size, wordvec_size, hidden_size, num_layers,
-                                  bidirectional, residual, dropout)
+                                  bidirectional, residual, dropout, cell)
         self.decoder_embedding = nn.Embedding(tgt_vocab_size, wordvec_size)
         self.dec_hidden = self.encoder.output_size
 
@@ -257,12 +296,22 @@ class RecurrentSeq2Seq(Seq2SeqModel):
 
     def init_decoder(self, memory: dict) -> dict:
         h = memory["h"]
-        return {"h": h, "c": Tensor(np.zeros(h.shape, dtype=h.dtype)), "hs": memory["hs"],
-                "mask": memory["mask"]}
+        state = {"h": h, "hs": memory["hs"], "mask": memory["mask"]}
+        if self.cell == "lstm":                       # a GRU has no cell state
+            state["c"] = Tensor(np.zeros(h.shape, dtype=h.dtype))
+        return state
+
+    def _decoder_layer(self, input_size: int):
+        """The decoder's recurrent layer (``nn.LSTM`` or ``nn.GRU``, one layer of
+        ``self.dec_hidden`` units) over inputs of ``input_size``."""
+        return recurrent_layer(self.cell, input_size, self.dec_hidden)
 
     def _lstm(self, x, state):
-        """The decoder LSTM over x (N, T, D_in) from state's (h, c) -> outputs (N, T, H) and
-        the new state dict."""
+        """The decoder layer (LSTM or GRU) over x (N, T, D_in) from the state's h (and c)
+        -> outputs (N, T, H) and the new state dict."""
+        if self.cell == "gru":
+            out, h = self.decoder(x, state["h"].unsqueeze(0))
+            return out, {**state, "h": h[0]}
         out, (h, c) = self.decoder(x, (state["h"].unsqueeze(0), state["c"].unsqueeze(0)))
         return out, {**state, "h": h[0], "c": c[0]}
 

@@ -27,7 +27,7 @@ class PeekySeq2Seq(RecurrentSeq2Seq):
                  **kwargs):
         super().__init__(src_vocab_size, wordvec_size, hidden_size, **kwargs)
         H, V = self.dec_hidden, self.config["tgt_vocab_size"]
-        self.decoder = nn.LSTM(wordvec_size + H, H)
+        self.decoder = self._decoder_layer(wordvec_size + H)
         self.out = nn.Linear(2 * H, V)
         self._initialise(self.config["init"], kwargs.get("seed"))
 

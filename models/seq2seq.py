@@ -29,7 +29,7 @@ class Seq2Seq(RecurrentSeq2Seq):
                  **kwargs):
         super().__init__(src_vocab_size, wordvec_size, hidden_size, **kwargs)
         H, V = self.dec_hidden, self.config["tgt_vocab_size"]
-        self.decoder = nn.LSTM(wordvec_size, H)
+        self.decoder = self._decoder_layer(wordvec_size)
         self.out = nn.Linear(H, V)
         self._initialise(self.config["init"], kwargs.get("seed"))
 

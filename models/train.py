@@ -43,6 +43,7 @@ class TrainConfig:
     model : one of MODEL_NAMES. score : Luong score of the attention model.
     input_feeding : the attention model with Luong's attentional layer and input feeding.
     num_layers, bidirectional, residual, dropout : the encoder's (the Transformer's layers).
+    cell : the recurrent models' cell, "lstm" (the book's) or "gru" (Cho et al. 2014).
     teacher_forcing : probability of feeding the true previous token (1 = always;
         below 1 = scheduled sampling, see ``Seq2SeqModel.forward``).
     label_smoothing : in [0, 1) (Szegedy et al. 2016); used by the Transformer recipe.
@@ -70,6 +71,7 @@ class TrainConfig:
     bidirectional: bool = False
     residual: bool = False
     dropout: float = 0.0
+    cell: str = "lstm"
     teacher_forcing: float = 1.0
     label_smoothing: float = 0.0
     heads: int = 4
@@ -133,8 +135,9 @@ CONFIG_RANGES = {
 
 
 def build_model(config: TrainConfig, src_vocab_size: int, tgt_vocab_size: int):
-    """The model ``config.model`` with ``config``'s sizes, seeded with ``config.seed``.
-    Raises ValueError for an unknown model name."""
+    """The model ``config.model`` with ``config``'s sizes (and ``config.cell`` for a
+    recurrent model), seeded with ``config.seed``. Raises ValueError for an unknown model
+    name or cell."""
     if config.model == "transformer":
         from .transformer import Transformer
         return Transformer(src_vocab_size, tgt_vocab_size, d_model=config.hidden_size,
@@ -146,7 +149,8 @@ def build_model(config: TrainConfig, src_vocab_size: int, tgt_vocab_size: int):
         raise ValueError(f"unknown model {config.model!r} (fix: choose one of "
                          f"{', '.join(MODEL_NAMES)})")
     kwargs = dict(tgt_vocab_size=tgt_vocab_size, num_layers=config.num_layers,
-                  residual=config.residual, dropout=config.dropout, seed=config.seed)
+                  residual=config.residual, dropout=config.dropout, cell=config.cell,
+                  seed=config.seed)
     if config.model == "attention":
         kwargs["score"] = config.score
         kwargs["input_feeding"] = config.input_feeding
