@@ -78,6 +78,9 @@ def _add_model_options(t) -> None:
     t.add_argument("--residual", action="store_true", help="residual connections between "
                    "stacked encoder layers")
     t.add_argument("--dropout", type=config_type("dropout"), default=0.0)
+    t.add_argument("--cell", default="lstm", choices=("lstm", "gru"), help="the recurrent "
+                   "models' cell, in the encoder and the decoder: lstm (the book's) or gru "
+                   "(Cho et al. 2014)")
     t.add_argument("--heads", type=config_type("heads"), default=4,
                    help="Transformer attention heads")
     t.add_argument("--ff-size", type=config_type("ff_size"), default=512,
@@ -256,7 +259,7 @@ def config_from_args(args, model: str | None = None) -> TrainConfig:
         max_grad_norm=args.clip, seed=args.seed, score=args.score,
         input_feeding=args.input_feeding, num_layers=args.num_layers,
         bidirectional=args.bidirectional, residual=args.residual, dropout=args.dropout,
-        teacher_forcing=args.teacher_forcing, label_smoothing=args.label_smoothing,
+        cell=args.cell, teacher_forcing=args.teacher_forcing, label_smoothing=args.label_smoothing,
         heads=args.heads, ff_size=args.ff_size, beam=args.beam, max_minutes=args.max_minutes,
         max_decode_len=args.max_decode_len, valid_fraction=args.valid_fraction,
         nonfinite=args.nonfinite)
@@ -296,7 +299,7 @@ def check_applicable(args, models: list[str]) -> None:
          "applies to --model attention only"),
         (("heads", "ff_size"), "transformer" not in models,
          "applies to --model transformer only"),
-        (("bidirectional", "residual", "wordvec_size"), set(models) <= {"transformer"},
+        (("bidirectional", "residual", "wordvec_size", "cell"), set(models) <= {"transformer"},
          "does not apply to the Transformer"),
         (("residual",), args.num_layers < 2, "needs --num-layers 2 or more"),
     ]
