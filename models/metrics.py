@@ -1,9 +1,19 @@
-"""Scores of model outputs: exact match for the character tasks, BLEU and chrF (via
-sacreBLEU) for translation, with sacreBLEU's signature and a bootstrap interval.
+"""Scores of model outputs: exact match for the character tasks; for translation
+sacreBLEU's BLEU (Papineni et al. 2002; Post 2018) and chrF (Popović 2015) with their
+signatures, bootstrap 95 % intervals (Koehn 2004) and the score on the test items whose
+source never occurs in training.
 
-BLEU and chrF take text: the hypotheses are ``decode_target`` output and the references
-``TranslationData.references()``, both this project's tokens (``models.text.tokenize``)
-joined by single spaces, so the n-grams are the model's own tokens.
+A translation is scored three ways (:func:`translation_report`):
+
+- ``bleu_cased``: the field's BLEU, sacreBLEU's defaults (case-sensitive, ``13a``
+  tokenization) on the detokenized output (the codec's ``decode_target``) against the
+  raw reference sentences of the file, as written;
+- ``bleu``: the project's earlier score, kept as a second column: case-insensitive
+  sacreBLEU with ``tokenize="none"`` on this project's tokens (``models.text.tokenize``,
+  lower-cased) of both sides (close to ``sacrebleu -lc``); the validation score that
+  chooses the epoch;
+- ``chrf``: sacreBLEU's default chrF (character 6-grams, beta 2, case-sensitive) on the
+  detokenized output against the raw references.
 """
 from __future__ import annotations
 
@@ -13,8 +23,12 @@ from typing import Sequence
 import numpy as np
 import sacrebleu
 
+from .text import normalize, tokenize
+from .vocab import Vocab
+
 __all__ = ["exact_match", "corpus_bleu", "corpus_chrf", "bleu_report", "format_bleu_report",
-           "BOOTSTRAP_BUDGET"]
+           "BOOTSTRAP_BUDGET", "translation_report", "lowercased_tokens", "normalize_source",
+           "unseen_indices", "unseen_report", "format_translation_score"]
 
 
 def exact_match(predictions, targets) -> float:
@@ -164,12 +178,7 @@ def bleu_report(hypotheses: Sequence[str], references: Sequence[str], *,
     hyps, refs = _check_corpus(hypotheses, references)
     _check_bootstrap_options(n_bootstrap, seed)
     metric = sacrebleu.BLEU(tokenize="none", force=True, lowercase=bool(lowercased))
-    if len(hyps) * n_bootstrap <= BOOTSTRAP_BUDGET:
-        score, mean, half = _sacrebleu_bootstrap(metric, hyps, refs, int(n_bootstrap), int(seed))
-        how = "sacreBLEU's corpus_score(n_bootstrap)"
-    else:
-        score, mean, half = _bounded_bootstrap(metric, hyps, refs, int(n_bootstrap), int(seed))
-        how = "sacreBLEU's statistics and estimator, resampled in O(N) memory"
+    score, mean, half, how = _bootstrap(metric, hyps, refs, int(n_bootstrap), int(seed))
     case = "case-insensitive (lower-cased text)" if lowercased else "case-sensitive"
     return {"bleu": _clip(score), "ci_low": _clip(mean - half), "ci_high": _clip(mean + half),
             "mean": mean, "n_bootstrap": int(n_bootstrap), "seed": int(seed),
@@ -192,9 +201,33 @@ def _clip(value: float) -> float:
     return float(min(max(value, 0.0), 100.0))
 
 
-#: Largest sentences x resamples handed to sacreBLEU's own bootstrap, which holds them all
-#: at once (~50 bytes each: 4e6 is ~200 MB); larger corpora use ``_bounded_bootstrap``.
+#: Largest sentences x resamples handed to sacreBLEU's own bootstrap for BLEU, which holds
+#: them all at once (~50 bytes each: 4e6 is ~200 MB); a metric with more statistics per
+#: sentence (chrF: 18 against BLEU's 10) gets proportionally fewer; larger corpora use
+#: ``_bounded_bootstrap``.
 BOOTSTRAP_BUDGET = 4_000_000
+
+
+def _statistics_per_sentence(metric) -> int:
+    """How many numbers sacreBLEU keeps per sentence for ``metric`` (BLEU: lengths and
+    matches and totals per n-gram order; chrF: three per character and word n-gram order)."""
+    if isinstance(metric, sacrebleu.CHRF):
+        return 3 * (metric.char_order + metric.word_order)
+    return 2 + 2 * getattr(metric, "max_ngram_order", 4)
+
+
+def _bootstrap(metric, hyps, refs, n_bootstrap: int, seed: int, width: int | None = None):
+    """(score, bootstrap mean, CI half-width, how) of ``metric`` on the corpus: sacreBLEU's
+    own ``corpus_score(n_bootstrap)`` while ``width`` statistics per sentence (default the
+    metric's own) fit in BOOTSTRAP_BUDGET, else :func:`_bounded_bootstrap`. The same
+    ``seed``, corpus size and path give the same resampled sentences to every metric (a
+    paired bootstrap): pass the widest metric's ``width`` to keep several on one path."""
+    width = _statistics_per_sentence(metric) if width is None else width
+    if len(hyps) * n_bootstrap * width <= 10 * BOOTSTRAP_BUDGET:
+        return (*_sacrebleu_bootstrap(metric, hyps, refs, n_bootstrap, seed),
+                "sacreBLEU's corpus_score(n_bootstrap)")
+    return (*_bounded_bootstrap(metric, hyps, refs, n_bootstrap, seed),
+            "sacreBLEU's statistics and estimator, resampled in O(N) memory")
 
 
 def _sacrebleu_bootstrap(metric, hyps, refs, n_bootstrap: int, seed: int):
@@ -234,3 +267,164 @@ def format_bleu_report(report: dict) -> str:
     nrefs:1|bs:1000|seed:12345|case:lc|eff:no|tok:none|smooth:exp|version:2.6.0``."""
     return (f"BLEU {report['bleu']:.2f} (95 % CI {report['ci_low']:.2f}-{report['ci_high']:.2f})"
             f" {report['signature']}")
+
+
+# -- translation: cased, lower-cased, chrF, intervals, unseen sources ----------------------
+def _translation_metrics() -> dict:
+    """Fresh sacreBLEU metrics of :func:`translation_report`, by score key, in the order
+    they are printed (fresh: a bootstrap stores its settings on the object)."""
+    return {"bleu_cased": sacrebleu.BLEU(),
+            "bleu": sacrebleu.BLEU(tokenize="none", lowercase=True, force=True),
+            "chrf": sacrebleu.CHRF()}
+
+
+def lowercased_tokens(text: str, split_punctuation: bool = True) -> str:
+    """``text`` as the lower-cased BLEU column reads it: this project's tokens
+    (``models.text.tokenize(..., lower=True)``) joined by single spaces.
+
+    A word model's output (``decode_target``: tokens already, ``<unk>`` for an unknown
+    word) comes back unchanged (``<unk>`` stays one token, never ``< unk >``); detokenized
+    text (a subword model's, or a reference as written) is split like the training data.
+
+    Raises TypeError if ``text`` is not a str.
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {type(text).__name__}")
+    return " ".join(tok for chunk in text.split() for tok in
+                    ([chunk] if chunk == Vocab.UNK else tokenize(chunk, True, split_punctuation)))
+
+
+def translation_report(hypotheses: Sequence[str], references: Sequence[str], *,
+                       confidence: bool = False, n_bootstrap: int = 1000, seed: int = 12345,
+                       split_punctuation: bool = True) -> dict:
+    """The scores of a translated corpus, the field's way and the project's.
+
+    Parameters
+    ----------
+    hypotheses : sequence of str, N >= 1
+        Detokenized output, one per sentence (the codec's ``decode_target``).
+    references : sequence of str, N
+        The reference sentences as the data file has them (cased, not tokenized).
+    confidence : bool
+        Also give each score's bootstrap 95 % interval and sacreBLEU signature.
+    n_bootstrap, seed : int >= 2, int >= 0
+        The resamples of the test sentences (Koehn 2004), drawn with
+        ``np.random.default_rng(seed)``; the same resamples serve the three scores
+        (paired). Each interval is sacreBLEU's estimate: the bootstrap mean +- half the
+        width of the 2.5-97.5 percentile range (``sacrebleu --confidence``), clipped to
+        [0, 100].
+    split_punctuation : bool
+        The tokenizer option of the lower-cased column (:func:`lowercased_tokens`).
+
+    Returns
+    -------
+    dict
+        ``bleu_cased`` (sacreBLEU's defaults: case-sensitive, tokenize ``13a``, on
+        ``hypotheses`` against ``references``), ``bleu`` (case-insensitive, tokenize
+        ``none`` on :func:`lowercased_tokens` of both sides), ``chrf`` (sacreBLEU's default
+        chrF, case-sensitive, on the text as given), each 0-100; with ``confidence`` also
+        ``KEY_ci`` ([low, high]) and ``KEY_signature`` for each, ``n_bootstrap``,
+        ``bootstrap_seed`` and ``bleu_description`` (one sentence saying all this).
+
+    Raises
+    ------
+    ValueError, TypeError
+        As ``corpus_bleu`` and ``bleu_report``.
+    """
+    hyps, refs = _check_corpus(hypotheses, references)
+    metrics = _translation_metrics()
+    lowered = ([lowercased_tokens(h, split_punctuation) for h in hyps],
+               [lowercased_tokens(r, split_punctuation) for r in refs])
+    if not confidence:
+        return {key: _clip(m.corpus_score(*((lowered[0], [lowered[1]]) if key == "bleu"
+                                            else (hyps, [refs]))).score)
+                for key, m in metrics.items()}
+    _check_bootstrap_options(n_bootstrap, seed)
+    width = max(_statistics_per_sentence(m) for m in metrics.values())
+    out = {}
+    for key, metric in metrics.items():
+        h, r = lowered if key == "bleu" else (hyps, refs)
+        score, mean, half, how = _bootstrap(metric, h, r, int(n_bootstrap), int(seed), width)
+        out.update({key: _clip(score), f"{key}_ci": [_clip(mean - half), _clip(mean + half)],
+                    f"{key}_signature": str(metric.get_signature())})
+    out.update(n_bootstrap=int(n_bootstrap), bootstrap_seed=int(seed),
+               bleu_description=_describe(out, len(hyps), how))
+    return out
+
+
+def _describe(out: dict, n: int, how: str) -> str:
+    """The sentence that says what :func:`translation_report` computed. It ends with the
+    lower-cased column (whose signature ``bleu_signature`` is), so that a caller may print
+    ``f"{description}; sacreBLEU signature {bleu_signature}"``."""
+    return (f"{n} sentences, 1 reference each; BLEU = sacreBLEU's defaults (case-sensitive, "
+            f"tokenize 13a) on the detokenized output against the reference sentences as "
+            f"written, signature {out['bleu_cased_signature']}; chrF = sacreBLEU's default "
+            f"chrF on the same text, signature {out['chrf_signature']}; 95 % intervals from "
+            f"{out['n_bootstrap']} bootstrap resamples of the sentences (seed "
+            f"{out['bootstrap_seed']}, the same resamples for every score; {how}); lower-cased "
+            f"BLEU = case-insensitive, tokenize none, on the project's lower-cased tokens of "
+            f"both sides (the validation score that chooses the epoch)")
+
+
+def normalize_source(text: str) -> str:
+    """A source sentence as :func:`unseen_indices` compares it: ``models.text.normalize``
+    (Unicode spaces and quotes mapped, lower-cased, NFC) with runs of whitespace made one
+    space and the ends stripped. Raises TypeError if ``text`` is not a str."""
+    return " ".join(normalize(text, lower=True).split())
+
+
+def unseen_indices(test_sources: Sequence[str], train_sources: Sequence[str]) -> np.ndarray:
+    """Indices (int64, ascending) of the test sources that never occur among the training
+    sources: exact string match after :func:`normalize_source` (so ``"Tom est là."`` and
+    ``"tom est  là."`` are the same sentence, ``"Tom est là !"`` another). Empty when every
+    test source was seen. Raises TypeError for a sentence that is not a str."""
+    seen = {normalize_source(s) for s in train_sources}
+    return np.array([i for i, s in enumerate(test_sources) if normalize_source(s) not in seen],
+                    dtype=np.int64)
+
+
+def unseen_report(hypotheses: Sequence[str], references: Sequence[str],
+                  test_sources: Sequence[str], train_sources: Sequence[str],
+                  **options) -> dict:
+    """:func:`translation_report` (with ``options``) of the items whose source is unseen in
+    training (:func:`unseen_indices`), its keys prefixed ``unseen_`` (scores and intervals;
+    the signatures are those of the whole corpus), plus ``unseen_items`` (their number; the
+    only key when it is 0). Raises ValueError unless the three test lists have one length."""
+    if not len(hypotheses) == len(references) == len(test_sources):
+        raise ValueError(f"{len(hypotheses)} hypotheses, {len(references)} references and "
+                         f"{len(test_sources)} sources: they must be paired one to one")
+    idx = unseen_indices(test_sources, train_sources).tolist()
+    out = {"unseen_items": len(idx)}
+    if idx:
+        rep = translation_report([hypotheses[i] for i in idx], [references[i] for i in idx],
+                                 **options)
+        out.update({f"unseen_{k}": v for k, v in rep.items()
+                    if k in ("bleu_cased", "bleu", "chrf") or k.endswith("_ci")})
+    return out
+
+
+def _with_ci(score: dict, key: str) -> str:
+    """``score[key]`` as text, with its interval when ``score`` has one."""
+    ci = score.get(f"{key}_ci")
+    return f"{score[key]:.2f}" + ("" if ci is None else f" (95 % CI {ci[0]:.2f}-{ci[1]:.2f})")
+
+
+def format_translation_score(score: dict, split: str = "test") -> str:
+    """One line for a :func:`translation_report` dict (with :func:`unseen_report`'s keys
+    if any), e.g. ``test BLEU 30.12 (95 % CI 28.01-32.20), lower-cased BLEU 45.40 (95 % CI
+    43.30-48.20), chrF 50.11 (95 % CI 49.02-51.30); 812 test items with a source unseen
+    in training: BLEU 20.10, lower-cased BLEU 31.00, chrF 41.20``. A score from before
+    the cased column (keys ``bleu``, ``chrf`` only) is labelled as what it was."""
+    if "bleu_cased" not in score:
+        return (f"{split} lower-cased BLEU {_with_ci(score, 'bleu')} (project tokens), "
+                f"chrF {score['chrf']:.2f}")
+    text = (f"{split} BLEU {_with_ci(score, 'bleu_cased')}, lower-cased BLEU "
+            f"{_with_ci(score, 'bleu')}, chrF {_with_ci(score, 'chrf')}")
+    n = score.get("unseen_items")
+    if n == 0:
+        text += "; every test source occurs in training"
+    elif n is not None:
+        text += (f"; {n} test items with a source unseen in training: BLEU "
+                 f"{score['unseen_bleu_cased']:.2f}, lower-cased BLEU "
+                 f"{score['unseen_bleu']:.2f}, chrF {score['unseen_chrf']:.2f}")
+    return text

@@ -262,25 +262,41 @@ def evaluate(model, data, *, beam: int = 1, max_len: int = DEFAULT_MAX_DECODE_LE
 
 def translation_score(data, hyps: list[str], split: str = "test",
                       confidence: bool = False) -> dict:
-    """BLEU and chrF of the hypotheses ``hyps`` (text, one per item of ``split``) against
-    the raw references of ``data``'s ``split``; with ``confidence`` also sacreBLEU's
-    bootstrap interval and signature (see :func:`evaluate`)."""
-    from .metrics import bleu_report, corpus_bleu, corpus_chrf
-    refs = data.references() if split == "test" else data.valid_references()
-    score = {"bleu": corpus_bleu(hyps, refs), "chrf": corpus_chrf(hyps, refs)}
-    if confidence:
-        rep = bleu_report(hyps, refs, lowercased=data.lower)
-        score.update(bleu_ci=[rep["ci_low"], rep["ci_high"]], bleu_signature=rep["signature"],
-                     bleu_description=rep["description"])
+    """The scores of the hypotheses ``hyps`` (detokenized text, the codec's
+    ``decode_target`` output, one per item of ``split``) against the reference sentences
+    of ``data``'s ``split`` as the file has them (``data.test_pairs`` / ``valid_pairs``):
+    ``bleu_cased`` (sacreBLEU's defaults, cased 13a), ``bleu`` (lower-cased, on the
+    project's tokens; the score that chooses the epoch) and ``chrf``, 0-100 (see
+    ``models.metrics.translation_report``). With ``confidence`` also their bootstrap 95 %
+    intervals (``*_ci``), sacreBLEU signatures (``*_signature``) and ``bleu_description``,
+    and for the test split the same scores (``unseen_*``) on the ``unseen_items`` test
+    items whose source occurs in no training (or validation) pair
+    (``models.metrics.unseen_report``). Raises ValueError for ``split="valid"`` without a
+    validation split."""
+    from .metrics import translation_report, unseen_report
+    if split != "test" and getattr(data, "src_valid", None) is None:
+        raise ValueError("this data has no validation split (fix: data = "
+                         "data.split_validation(0.1, seed=0))")
+    pairs = data.test_pairs if split == "test" else data.valid_pairs
+    refs = [t for _, t in pairs]
+    split_punctuation = getattr(data, "split_punctuation", True)
+    score = translation_report(hyps, refs, confidence=confidence,
+                               split_punctuation=split_punctuation)
+    if confidence and split == "test":
+        train_sources = [s for s, _ in list(data.train_pairs) + list(data.valid_pairs)]
+        score.update(unseen_report(hyps, refs, [s for s, _ in pairs], train_sources,
+                                   confidence=True, split_punctuation=split_punctuation))
     return score
 
 
 def format_score(score: dict, split: str = "test") -> str:
-    """``score`` from :func:`evaluate` as text, e.g. "test exact match 99.94%"."""
+    """``score`` from :func:`evaluate` as text, e.g. "test exact match 99.94%" or "test
+    BLEU 30.12 (95 % CI 28.01-32.20), lower-cased BLEU 45.40 (...), chrF 50.11 (...)"
+    (``models.metrics.format_translation_score``)."""
     if "accuracy" in score:
         return f"{split} exact match {100 * score['accuracy']:.2f}%"
-    ci = " (95 % CI {:.2f}-{:.2f})".format(*score["bleu_ci"]) if "bleu_ci" in score else ""
-    return f"{split} BLEU {score['bleu']:.2f}{ci}, chrF {score['chrf']:.2f}"
+    from .metrics import format_translation_score
+    return format_translation_score(score, split)
 
 
 def selection_metric(data) -> str:
