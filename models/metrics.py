@@ -347,8 +347,8 @@ def translation_report(hypotheses: Sequence[str], references: Sequence[str], *,
         score, mean, half, how = _bootstrap(metric, h, r, int(n_bootstrap), int(seed), width)
         out.update({key: _clip(score), f"{key}_ci": [_clip(mean - half), _clip(mean + half)],
                     f"{key}_signature": str(metric.get_signature())})
-    out.update(n_bootstrap=int(n_bootstrap), bootstrap_seed=int(seed),
-               bleu_description=_describe(out, len(hyps), how))
+    out.update(n_bootstrap=int(n_bootstrap), bootstrap_seed=int(seed))
+    out["bleu_description"] = _describe(out, len(hyps), how)
     return out
 
 
