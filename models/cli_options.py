@@ -19,6 +19,8 @@ from .task_loading import is_translation_file, load_task
 from .train import (CONFIG_RANGES, DEFAULT_MAX_DECODE_LEN, LR_SCHEDULES, NONFINITE,
                     TrainConfig)
 
+#: What ``compare --models`` takes: the trained models and the lookup baseline.
+COMPARE_MODELS = MODEL_NAMES + ("lookup",)
 MAX_SIZE = 16_384         # embedding / hidden sizes (a 16k LSTM already needs ~8 GiB)
 MAX_BEAM = 256
 MAX_DECODE = 10_000
@@ -160,7 +162,9 @@ def _add_compare(sub) -> None:
     c = sub.add_parser("compare", help="train several models on the same split and seed and "
                        "print their scores side by side", formatter_class=_FMT)
     c.add_argument("--models", default="seq2seq,peeky,attention",
-                   help=f"comma-separated, from {', '.join(MODEL_NAMES)}")
+                   help=f"comma-separated, from {', '.join(COMPARE_MODELS)} (lookup: the "
+                   f"TF-IDF nearest training sentence's translation, a floor for "
+                   f"translation data; models/lookup.py)")
     add_training_options(c)
     c.add_argument("--out", default=None, help="output folder (default: a new "
                    "runs/compare/version_N): one sub-folder per model, compare.csv and "
@@ -274,15 +278,18 @@ def load_data(args):
 
 
 def compare_models(args) -> list[str]:
-    """The model names of ``compare --models``; ValueError unless each is known and named
-    once."""
+    """The model names of ``compare --models``; ValueError unless each is known
+    (``COMPARE_MODELS``) and named once, and ``lookup`` only with translation data."""
     from tinygrad_attn.fileio import excerpt
     names = [m.strip() for m in args.models.split(",") if m.strip()]
-    bad = [m for m in names if m not in MODEL_NAMES]
+    bad = [m for m in names if m not in COMPARE_MODELS]
     if bad or not names or len(set(names)) != len(names):
         raise ValueError(f"compare: --models {excerpt(args.models, 80)} must name each model "
-                         f"once, from {', '.join(MODEL_NAMES)} (fix: e.g. --models "
+                         f"once, from {', '.join(COMPARE_MODELS)} (fix: e.g. --models "
                          f"seq2seq,attention)")
+    if "lookup" in names and not is_translation_file(args.data):
+        raise ValueError("compare: --models lookup needs translation data (a tab-separated "
+                         "sentence-pair --data file) (fix: drop lookup from --models)")
     return names
 
 
