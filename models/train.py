@@ -27,7 +27,7 @@ from .model_io import MODEL_NAMES, RNN_MODELS, save_model
 from .run_dir import RunDir
 from .train_state import all_finite, load_state, restore_state, save_state
 
-LR_SCHEDULES = ("constant", "cosine")
+LR_SCHEDULES = ("constant", "cosine", "inverse-sqrt")
 NONFINITE = ("stop", "skip")
 #: Longest translation output in tokens when none is given (training, evaluation, predict).
 DEFAULT_MAX_DECODE_LEN = 40
@@ -38,8 +38,11 @@ class TrainConfig:
     """Hyperparameters. The defaults are the book's (DLFS2 ch. 8, ``train.py``): the
     attention model, D = 16, H = 256, batch 128, Adam 1e-3, gradient-norm clip 5.
 
-    lr_schedule : "constant" (the book's) or "cosine": the rate falls from ``lr`` to 0 over
-        all the training batches (``tg.optim.CosineAnnealingLR``, stepped per batch).
+    lr_schedule : "constant" (the book's), "cosine": the rate falls from ``lr`` to 0 over
+        all the training batches (``tg.optim.CosineAnnealingLR``, stepped per batch), or
+        "inverse-sqrt": it rises linearly to ``lr`` over ``warmup_steps`` batches, then
+        falls as 1/sqrt(step) (``tg.optim.InverseSqrtLR``; Vaswani et al. 2017, sec. 5.3).
+    warmup_steps : the warm-up of "inverse-sqrt", in batches (None: one epoch's batches).
     model : one of MODEL_NAMES. score : Luong score of the attention model.
     input_feeding : the attention model with Luong's attentional layer and input feeding.
     num_layers, bidirectional, residual, dropout : the encoder's (the Transformer's layers).
@@ -55,6 +58,14 @@ class TrainConfig:
     valid_fraction : the share of the training items held out to choose the epoch (0: no
         validation split, the last epoch is chosen), in [0, 0.9].
     nonfinite : "stop" (raise at a NaN/inf loss or gradient norm) or "skip" (skip that step).
+    bucket : batches of similar-length items (``models.batching.length_batches``: fewer
+        padding tokens, every item once per epoch) or, False, random batches (the book's);
+        None: by length for translation, random for the fixed-width character tasks.
+    share_embeddings : the Transformer's source and target embeddings and output layer are
+        one matrix (needs one joint vocabulary: ``data.src_vocab == data.tgt_vocab``).
+    average_last : None, or K >= 2: the average of the last K epochs' weights is scored on
+        validation after training and chosen if it beats every epoch (needs a validation
+        split; K <= epochs). length_penalty : the beam search's GNMT exponent (``alpha``).
     """
     model: str = "attention"
     epochs: int = 4
@@ -81,6 +92,11 @@ class TrainConfig:
     max_decode_len: int = DEFAULT_MAX_DECODE_LEN
     valid_fraction: float = 0.1
     nonfinite: str = "stop"
+    warmup_steps: int | None = None
+    bucket: bool | None = None
+    share_embeddings: bool = False
+    average_last: int | None = None
+    length_penalty: float = 0.6
 
 
 @dataclass(frozen=True)
@@ -131,6 +147,9 @@ CONFIG_RANGES = {
     "label_smoothing": Interval(float, 0, 1, high_open=True),
     "valid_fraction": Interval(float, 0, 0.9),
     "max_minutes": Interval(float, 0, low_open=True, none_ok=True),
+    "warmup_steps": Interval(int, 1, none_ok=True),
+    "average_last": Interval(int, 2, none_ok=True),
+    "length_penalty": Interval(float, 0, 10),
 }
 
 
@@ -144,7 +163,7 @@ def build_model(config: TrainConfig, src_vocab_size: int, tgt_vocab_size: int):
                            nhead=config.heads, num_encoder_layers=config.num_layers,
                            num_decoder_layers=config.num_layers,
                            dim_feedforward=config.ff_size, dropout=config.dropout,
-                           seed=config.seed)
+                           share_embeddings=config.share_embeddings, seed=config.seed)
     if config.model not in RNN_MODELS:
         raise ValueError(f"unknown model {config.model!r} (fix: choose one of "
                          f"{', '.join(MODEL_NAMES)})")
@@ -342,6 +361,29 @@ def _check_config(config: TrainConfig) -> None:
     if config.nonfinite not in NONFINITE:
         raise ValueError(f"train: nonfinite={config.nonfinite!r} (fix: one of "
                          f"{', '.join(NONFINITE)})")
+    _check_recipe(config)
+
+
+def _check_recipe(config: TrainConfig) -> None:
+    """The fields that depend on others: warmup_steps only with "inverse-sqrt",
+    share_embeddings only for the Transformer, average_last at most epochs and with a
+    validation split, bucket and share_embeddings bools. ValueError naming a fix."""
+    for name, values in (("bucket", (None, True, False)), ("share_embeddings", (True, False))):
+        if not any(getattr(config, name) is v for v in values):
+            raise ValueError(f"train: {name}={getattr(config, name)!r} must be "
+                             f"{' or '.join(map(str, values))}")
+    if config.warmup_steps is not None and config.lr_schedule != "inverse-sqrt":
+        raise ValueError(f"train: warmup_steps={config.warmup_steps} applies to "
+                         f"lr_schedule='inverse-sqrt' only (fix: choose it, or drop warmup_steps)")
+    if config.share_embeddings and config.model != "transformer":
+        raise ValueError("train: share_embeddings applies to the Transformer only (fix: "
+                         "model='transformer', or drop share_embeddings)")
+    if config.average_last is not None and config.average_last > config.epochs:
+        raise ValueError(f"train: average_last={config.average_last} is more than epochs="
+                         f"{config.epochs} (fix: average at most the epochs trained)")
+    if config.average_last is not None and config.valid_fraction == 0:
+        raise ValueError("train: average_last needs a validation split to choose on "
+                         "(fix: a valid_fraction above 0, e.g. 0.1)")
 
 
 def with_validation(data, config: TrainConfig):
@@ -360,10 +402,14 @@ def _has_valid(data) -> bool:
 
 
 def _make_optimizer(model, config: TrainConfig, n_batches: int):
+    """Adam and the schedule of ``config.lr_schedule`` (None for "constant"), stepped per
+    batch; ``n_batches`` per epoch (the warm-up when ``warmup_steps`` is None)."""
     optimizer = tg.optim.Adam(model.parameters(), lr=config.lr)
-    scheduler = (tg.optim.CosineAnnealingLR(optimizer, T_max=config.epochs * n_batches)
-                 if config.lr_schedule == "cosine" else None)
-    return optimizer, scheduler
+    if config.lr_schedule == "cosine":
+        return optimizer, tg.optim.CosineAnnealingLR(optimizer, T_max=config.epochs * n_batches)
+    if config.lr_schedule == "inverse-sqrt":
+        return optimizer, tg.optim.InverseSqrtLR(optimizer, config.warmup_steps or n_batches)
+    return optimizer, None
 
 
 def _train_epoch(model, data, config, optimizer, scheduler, rng, epoch, deadline):
