@@ -118,7 +118,7 @@ def _cmd_eval(args) -> int:
 
 def _cmd_compare(args) -> int:
     names = compare_models(args)
-    check_applicable(args, names)
+    check_applicable(args, [n for n in names if n != "lookup"])
     out = _out_dir(args, "compare")
     # the models' own folders hold the models: each is checked (new, overwrite, resume) by
     # its own run; this one holds the table and the picture
@@ -128,6 +128,11 @@ def _cmd_compare(args) -> int:
         histories = {}
         for name in names:
             print(f"\n=== {name} ===")
+            if name == "lookup":                  # no epochs: fitted and scored anew
+                from .lookup import run_lookup
+                histories[name] = run_lookup(data, valid_fraction=args.valid_fraction,
+                                             seed=args.seed, out_dir=os.path.join(out, name))
+                continue
             with _resume_hint("compare", out):
                 sub = os.path.join(out, name)     # --resume: models not begun start anew
                 resume = args.resume and os.path.isfile(os.path.join(sub, "last.npz"))
@@ -135,9 +140,12 @@ def _cmd_compare(args) -> int:
                                            resume=resume, overwrite=args.overwrite)
         print(comparison_report(data, histories, args.seed))
         csv_path = write_compare_csv(histories, run.file("compare.csv"))
-        from viz import plot_compare
-        png = plot_compare(histories, run.file("compare.png"), title=str(data.source))
-    print(f"\nsaved {csv_path} and {png}")
+        trained = {name: h for name, h in histories.items() if len(h)}   # lookup: no curve
+        png = None
+        if trained:
+            from viz import plot_compare
+            png = plot_compare(trained, run.file("compare.png"), title=str(data.source))
+    print(f"\nsaved {csv_path}" + (f" and {png}" if png else ""))
     return 0
 
 

@@ -55,12 +55,23 @@ def training_summary(history, model_path: str, pictures: list[str]) -> str:
 
 def score_report(score: dict, data) -> str:
     """``eval``'s lines: the score (``models.train.evaluate``) on ``data``'s test items
-    and, for BLEU, what exactly was computed (the sacreBLEU signature)."""
+    and, for translation, what exactly was computed and each score's sacreBLEU signature."""
     text = f"{format_score(score)} on {len(data.src_test)} test items of {data.source}"
-    if "bleu_signature" in score:
-        text += (f"\nBLEU: {score['bleu_description']}; sacreBLEU signature "
-                 f"{score['bleu_signature']}")
-    return text
+    return text + "".join(f"\n{line}" for line in signature_lines(score))
+
+
+def signature_lines(score: dict, describe: bool = True) -> list[str]:
+    """What a translation score (``models.metrics.translation_report`` with intervals) is,
+    one line each: the description (if ``describe``), then the sacreBLEU signature of
+    cased BLEU, lower-cased BLEU and chrF. ``[]`` for a score without signatures (a
+    character task's)."""
+    if "bleu_signature" not in score:
+        return []
+    lines = [f"scores: {score['bleu_description']}"] if describe else ["sacreBLEU signatures:"]
+    for key, label in (("bleu_cased", "BLEU"), ("bleu", "lower-cased BLEU"), ("chrf", "chrF")):
+        if f"{key}_signature" in score:
+            lines.append(f"  {label + ':':<18} {score[f'{key}_signature']}")
+    return lines
 
 
 # -- attention --------------------------------------------------------------------------
@@ -160,53 +171,124 @@ def save_pictures(model, data, history, out_dir, n_items: int = 4,
 # -- compare ----------------------------------------------------------------------------
 def comparison_report(data, histories: dict, seed: int) -> str:
     """``compare``'s heading and :func:`comparison_table` of ``histories`` ({model name:
-    ``models.train.History``}) trained on ``data`` with ``seed``."""
+    ``models.train.History``}, the lookup baseline's with no epochs) trained on ``data``
+    with ``seed``; for translation, what each column is and the sacreBLEU signatures."""
     metric = selection_metric(data)
-    what = "exact match (%)" if metric == "accuracy" else "BLEU"
-    return (f"\n{data.source}: validation {what} after each epoch; test scored once, "
+    what = "exact match (%)" if metric == "accuracy" else "lower-cased BLEU"
+    text = (f"\n{data.source}: validation {what} after each epoch; test scored once, "
             f"with the epoch chosen on validation and after the last epoch (seed "
             f"{seed}, same split and batches for every model)\n\n"
             + comparison_table(histories, metric))
+    if metric == "accuracy":
+        return text
+    first = next(iter(histories.values())).results["test_chosen"]
+    notes = ["", "BLEU: sacreBLEU's default (cased, 13a) on the detokenized output against the "
+             "references as written; BLEU lc: lower-cased, on the project's tokens (it "
+             "chooses the epoch); chrF on the same text as BLEU; 95 % bootstrap intervals "
+             "(the same resamples for every column)"]
+    if "unseen_items" in first:
+        notes.append(f"unseen: BLEU on the {first['unseen_items']} of {len(data.src_test)} "
+                     f"test items whose source occurs in no training pair")
+    if any(not len(h) for h in histories.values()):
+        notes.append("lookup: the TF-IDF nearest training source's target (models/lookup.py); "
+                     "no epochs; its s/epoch is the seconds to fit and answer both splits")
+    return "\n".join([text, *notes, *signature_lines(first, describe=False)])
 
 
 def comparison_table(histories: dict, metric: str) -> str:
     """A plain-text table: one row per model; the validation score after each epoch, the
     epoch chosen on validation, the test score with that epoch's weights and after the
-    last epoch (each scored once), mean seconds per epoch and parameter count."""
+    last epoch (each scored once), mean seconds per epoch and parameter count. For
+    translation (``metric`` "bleu") the test columns at the chosen epoch are cased BLEU,
+    lower-cased BLEU and chrF with their 95 % intervals and cased BLEU on the unseen
+    sources; a history with no epochs (the lookup baseline) shows ``-`` for them and its
+    fitting seconds."""
+    if metric != "accuracy":
+        return _translation_table(histories)
     epochs = max(len(h) for h in histories.values())
-    scale = 100.0 if metric == "accuracy" else 1.0
     head = f"{'model':<12}" + "".join(f"{'valid ' + str(e + 1):>10}" for e in range(epochs)) \
         + f"{'chosen':>8}{'test@chosen':>13}{'test@last':>11}{'s/epoch':>9}{'params':>12}"
     lines = [head, "-" * len(head)]
     for name, hist in histories.items():
-        cells = [f"{_cell(h.get('valid_' + metric), scale):>10}" for h in hist] \
+        cells = [f"{_cell(h.get('valid_' + metric), 100.0):>10}" for h in hist] \
             + [f"{'':>10}"] * (epochs - len(hist))
         r = hist.results
         lines.append(f"{name:<12}" + "".join(cells) + f"{r['chosen_epoch']:>8}"
-                     + f"{scale * r['test_chosen'][metric]:>13.2f}"
-                     + f"{scale * r['test_last'][metric]:>11.2f}"
+                     + f"{100.0 * r['test_chosen'][metric]:>13.2f}"
+                     + f"{100.0 * r['test_last'][metric]:>11.2f}"
                      + f"{np.mean([h['epoch_seconds'] for h in hist]):>9.1f}"
                      + f"{hist[-1]['parameters']:>12,}")
     return "\n".join(lines)
 
 
+_TRANSLATION_HEAD = (f"{'chosen':>7}{'BLEU':>8}{'95 % CI':>13}{'BLEU lc':>9}{'95 % CI':>13}"
+                     f"{'chrF':>7}{'95 % CI':>13}{'unseen':>9}{'BLEU@last':>10}{'s/epoch':>9}"
+                     f"{'params':>12}")
+
+
+def _translation_table(histories: dict) -> str:
+    """:func:`comparison_table` for translation (see there)."""
+    epochs = max(len(h) for h in histories.values())
+    head = f"{'model':<12}" + "".join(f"{'valid ' + str(e + 1):>9}" for e in range(epochs)) \
+        + _TRANSLATION_HEAD
+    lines = [head, "-" * len(head)]
+    for name, hist in histories.items():
+        r, test = hist.results, hist.results["test_chosen"]
+        cells = [f"{_cell(h.get('valid_bleu'), 1.0):>9}" for h in hist] \
+            + [f"{'-' if not len(hist) else '':>9}"] * (epochs - len(hist))
+        seconds = np.mean([h["epoch_seconds"] for h in hist]) if len(hist) else \
+            r.get("fit_seconds", float("nan"))
+        row = [f"{_cell(r['chosen_epoch'], None):>7}"]
+        for key, width in (("bleu_cased", 8), ("bleu", 9), ("chrf", 7)):
+            ci = test.get(f"{key}_ci")
+            row += [f"{_cell(test.get(key), 1.0):>{width}}",
+                    f"{'-' if ci is None else f'{ci[0]:.2f}-{ci[1]:.2f}':>13}"]
+        row += [f"{_cell(test.get('unseen_bleu_cased'), 1.0):>9}",
+                f"{_cell(r['test_last'].get('bleu_cased'), 1.0):>10}", f"{seconds:>9.1f}",
+                f"{hist[-1]['parameters'] if len(hist) else '-':>12}"]
+        lines.append(f"{name:<12}" + "".join(cells) + "".join(row))
+    return "\n".join(lines)
+
+
 def _cell(value, scale) -> str:
-    return "-" if value is None else f"{scale * value:.2f}"
+    """A table cell: ``-`` for None, ``value`` as is with ``scale`` None, else ``scale *
+    value`` with 2 decimals."""
+    if value is None:
+        return "-"
+    return str(value) if scale is None else f"{scale * value:.2f}"
 
 
 def write_compare_csv(histories: dict, path) -> str:
     """One row per model and epoch (validation scores), then one per model with its test
-    scores (epoch chosen on validation, last epoch); written atomically. Returns ``path``."""
+    scores (epoch chosen on validation, last epoch; an interval ``[low, high]`` as two
+    columns ``..._ci_low``, ``..._ci_high``; the lookup baseline's ``fit_seconds``);
+    written atomically. Returns ``path``."""
     from tinygrad_attn.fileio import atomic_open
     rows = [dict(model=name, **h) for name, hist in histories.items() for h in hist]
     for name, hist in histories.items():
         r = hist.results
-        rows.append({"model": name, "epoch": "test", **{f"test_chosen_{k}": v for k, v in
-                     r["test_chosen"].items()}, **{f"test_last_{k}": v for k, v in
-                     r["test_last"].items()}, "chosen_epoch": r["chosen_epoch"]})
+        row = {"model": name, "epoch": "test", **_flat(r["test_chosen"], "test_chosen_"),
+               **_flat(r["test_last"], "test_last_"), "chosen_epoch": r["chosen_epoch"]}
+        if "fit_seconds" in r:
+            row["fit_seconds"] = r["fit_seconds"]
+        rows.append(row)
     fields = list(dict.fromkeys(k for row in rows for k in row))
     with atomic_open(path, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=fields)
         w.writeheader()
         w.writerows(rows)
     return path
+
+
+def _flat(score: dict, prefix: str) -> dict:
+    """``score``'s entries as CSV cells named ``prefix + key``: an interval as ``_low`` and
+    ``_high``, the (long) description left out (it is in results.json)."""
+    out = {}
+    for key, value in score.items():
+        if key == "bleu_description":
+            continue
+        if isinstance(value, (list, tuple)) and len(value) == 2:
+            out.update({f"{prefix}{key}_low": value[0], f"{prefix}{key}_high": value[1]})
+        else:
+            out[prefix + key] = value
+    return out
