@@ -188,11 +188,12 @@ def bleu_report(hypotheses: Sequence[str], references: Sequence[str], *,
                            f"from {n_bootstrap} bootstrap resamples (seed {seed}; {how})"}
 
 
-def _check_bootstrap_options(n_bootstrap, seed) -> None:
-    """ValueError unless ``n_bootstrap`` is an integer >= 2 and ``seed`` one >= 0."""
+def _check_bootstrap_options(n_bootstrap, seed, owner: str = "bleu_report") -> None:
+    """ValueError (naming ``owner``) unless ``n_bootstrap`` is an integer >= 2 and ``seed``
+    one >= 0."""
     for name, value, low in (("n_bootstrap", n_bootstrap, 2), ("seed", seed, 0)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-            raise ValueError(f"bleu_report: {name} must be an integer >= {low}, got {value!r} "
+            raise ValueError(f"{owner}: {name} must be an integer >= {low}, got {value!r} "
                              f"(fix: n_bootstrap=1000, seed=12345 are sacreBLEU's defaults)")
 
 
@@ -339,7 +340,7 @@ def translation_report(hypotheses: Sequence[str], references: Sequence[str], *,
         return {key: _clip(m.corpus_score(*((lowered[0], [lowered[1]]) if key == "bleu"
                                             else (hyps, [refs]))).score)
                 for key, m in metrics.items()}
-    _check_bootstrap_options(n_bootstrap, seed)
+    _check_bootstrap_options(n_bootstrap, seed, "translation_report")
     width = max(_statistics_per_sentence(m) for m in metrics.values())
     out = {}
     for key, metric in metrics.items():
