@@ -20,12 +20,16 @@ from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 import tinygrad_attn as tg
-from tinygrad_attn.fileio import atomic_open, quote_path
+from tinygrad_attn.fileio import atomic_open
 
+from .batching import batches_per_epoch, epoch_batches, pad_fraction, pad_report, \
+    sequence_lengths
 from .decoding import beam_search, greedy_decode
 from .model_io import MODEL_NAMES, RNN_MODELS, save_model
+from .recipe import average_candidate, check_recipe, make_optimizer
 from .run_dir import RunDir
-from .train_state import all_finite, load_state, restore_state, save_state
+from .train_state import (all_finite, check_resume, load_state, recent_weights,
+                          restore_state, save_state)
 
 LR_SCHEDULES = ("constant", "cosine", "inverse-sqrt")
 NONFINITE = ("stop", "skip")
@@ -258,20 +262,19 @@ def _cpu_count() -> int:
 
 
 def evaluate(model, data, *, beam: int = 1, max_len: int = DEFAULT_MAX_DECODE_LEN,
-             split: str = "test",
-             confidence: bool = False) -> dict:
+             split: str = "test", confidence: bool = False, alpha: float = 0.6) -> dict:
     """Score of ``model`` on ``data``'s ``split`` ("test", or "valid" for a dataset from
     ``split_validation``): ``{"accuracy": exact match 0-1}`` for a character task (an item
     counts only if every answer position is right), or ``{"bleu": 0-100, "chrf": 0-100}``
     (sacrebleu, corpus level, against the raw reference text) for translation; with
     ``confidence`` also ``bleu_ci`` ([low, high], sacreBLEU's bootstrap 95 % interval,
     1,000 resamples), ``bleu_signature`` and ``bleu_description`` (what exactly was
-    computed: see ``models.metrics.bleu_report``)."""
+    computed: see ``models.metrics.bleu_report``). ``alpha``: the beam's length penalty."""
     if split not in ("test", "valid"):
         raise ValueError(f"evaluate: split must be 'test' or 'valid', not {split!r}")
     src, tgt = (data.src_test, data.tgt_test) if split == "test" else \
         (data.src_valid, data.tgt_valid)
-    pred = predict(model, src, data, beam=beam, max_len=max_len)
+    pred = predict(model, src, data, beam=beam, max_len=max_len, alpha=alpha)
     if data.metric == "exact_match":
         acc = float((pred == tgt[:, 1:]).all(axis=1).mean()) if len(pred) else 0.0
         return {"accuracy": acc}
@@ -361,29 +364,7 @@ def _check_config(config: TrainConfig) -> None:
     if config.nonfinite not in NONFINITE:
         raise ValueError(f"train: nonfinite={config.nonfinite!r} (fix: one of "
                          f"{', '.join(NONFINITE)})")
-    _check_recipe(config)
-
-
-def _check_recipe(config: TrainConfig) -> None:
-    """The fields that depend on others: warmup_steps only with "inverse-sqrt",
-    share_embeddings only for the Transformer, average_last at most epochs and with a
-    validation split, bucket and share_embeddings bools. ValueError naming a fix."""
-    for name, values in (("bucket", (None, True, False)), ("share_embeddings", (True, False))):
-        if not any(getattr(config, name) is v for v in values):
-            raise ValueError(f"train: {name}={getattr(config, name)!r} must be "
-                             f"{' or '.join(map(str, values))}")
-    if config.warmup_steps is not None and config.lr_schedule != "inverse-sqrt":
-        raise ValueError(f"train: warmup_steps={config.warmup_steps} applies to "
-                         f"lr_schedule='inverse-sqrt' only (fix: choose it, or drop warmup_steps)")
-    if config.share_embeddings and config.model != "transformer":
-        raise ValueError("train: share_embeddings applies to the Transformer only (fix: "
-                         "model='transformer', or drop share_embeddings)")
-    if config.average_last is not None and config.average_last > config.epochs:
-        raise ValueError(f"train: average_last={config.average_last} is more than epochs="
-                         f"{config.epochs} (fix: average at most the epochs trained)")
-    if config.average_last is not None and config.valid_fraction == 0:
-        raise ValueError("train: average_last needs a validation split to choose on "
-                         "(fix: a valid_fraction above 0, e.g. 0.1)")
+    check_recipe(config)
 
 
 def with_validation(data, config: TrainConfig):
@@ -401,30 +382,24 @@ def _has_valid(data) -> bool:
     return getattr(data, "src_valid", None) is not None
 
 
-def _make_optimizer(model, config: TrainConfig, n_batches: int):
-    """Adam and the schedule of ``config.lr_schedule`` (None for "constant"), stepped per
-    batch; ``n_batches`` per epoch (the warm-up when ``warmup_steps`` is None)."""
-    optimizer = tg.optim.Adam(model.parameters(), lr=config.lr)
-    if config.lr_schedule == "cosine":
-        return optimizer, tg.optim.CosineAnnealingLR(optimizer, T_max=config.epochs * n_batches)
-    if config.lr_schedule == "inverse-sqrt":
-        return optimizer, tg.optim.InverseSqrtLR(optimizer, config.warmup_steps or n_batches)
-    return optimizer, None
+def _by_length(config: TrainConfig, data) -> bool:
+    """True if the run's batches are of similar-length items (``config.bucket``; None: for
+    data with padding, i.e. translation)."""
+    return data.pad_id is not None and config.bucket is not False
 
 
 def _train_epoch(model, data, config, optimizer, scheduler, rng, epoch, deadline):
-    """One epoch of minibatch steps. Returns (losses of the steps taken, steps skipped).
-    Raises NonFiniteError (config.nonfinite == "stop") at a NaN/inf loss or gradient norm,
-    before the optimizer applies it."""
-    n = len(data.src_train)
-    n_batches = n // config.batch_size
-    order = rng.permutation(n)
+    """One epoch of minibatch steps (``models.batching.epoch_batches``). Returns (losses
+    of the steps taken, steps skipped, the batches taken). Raises NonFiniteError
+    (config.nonfinite == "stop") at a NaN/inf loss or gradient norm, before the optimizer
+    applies it."""
+    batches = epoch_batches(data, config.batch_size, rng, _by_length(config, data))
+    n_batches = len(batches)
     losses, skipped = [], 0
     bar = tqdm(range(n_batches), desc=f"epoch {epoch}/{config.epochs}", unit="it",
                dynamic_ncols=True, leave=False)
     for b in bar:
-        idx = order[b * config.batch_size:(b + 1) * config.batch_size]
-        src, tgt, mask = training_batch(data, idx)
+        src, tgt, mask = training_batch(data, batches[b])
         loss = model.loss(src, tgt, mask, pad_id=data.pad_id,
                           teacher_forcing_ratio=config.teacher_forcing,
                           label_smoothing=config.label_smoothing, rng=rng)
@@ -452,7 +427,7 @@ def _train_epoch(model, data, config, optimizer, scheduler, rng, epoch, deadline
         if deadline is not None and time.perf_counter() > deadline:
             break
     bar.close()
-    return losses, skipped
+    return losses, skipped, batches[:b + 1]
 
 
 def train(data, config: TrainConfig, out_dir=None, log=print, model=None, *,
@@ -489,6 +464,11 @@ def train(data, config: TrainConfig, out_dir=None, log=print, model=None, *,
     if n // config.batch_size == 0:
         raise ValueError(f"train: {n} training items are fewer than one batch of "
                          f"{config.batch_size} (fix: lower --batch-size)")
+    if config.share_embeddings and data.src_vocab != data.tgt_vocab:
+        raise ValueError(f"train: share_embeddings needs one joint vocabulary, but the source "
+                         f"and target vocabularies differ ({len(data.src_vocab):,} and "
+                         f"{len(data.tgt_vocab):,} tokens) (fix: --joint-vocab, or drop "
+                         f"--share-embeddings)")
     if out_dir is None or isinstance(out_dir, RunDir):
         return _train(data, config, out_dir, log, model)
     mode = "resume" if resume else "overwrite" if overwrite else "new"
@@ -499,17 +479,18 @@ def train(data, config: TrainConfig, out_dir=None, log=print, model=None, *,
 def _train(data, config, run, log, model):
     model = model if model is not None else build_model(config, len(data.src_vocab),
                                                         len(data.tgt_vocab))
-    optimizer, scheduler = _make_optimizer(model, config, len(data.src_train) // config.batch_size)
+    optimizer, scheduler = make_optimizer(model, config, batches_per_epoch(
+        len(data.src_train), config.batch_size, _by_length(config, data)))
     rng = np.random.default_rng(config.seed)
     history, best, start = History(), {"epoch": 0, "score": None}, 1
-    best_state = None
+    best_state, recent = None, []
     if run is not None and run.mode == "resume":
-        start, history, best, best_state = _resume(run, data, config, model, optimizer,
-                                                   scheduler, rng, log)
+        start, history, best, best_state, recent = _resume(run, data, config, model, optimizer,
+                                                           scheduler, rng, log)
     elif run is not None:
         run.clear_old_run()
         _write_json(asdict(config), run.file("config.json"))
-    _log_start(data, config, model, log)
+    _log_start(data, config, model, log, rng)
     deadline = None if config.max_minutes is None else \
         time.perf_counter() + 60 * config.max_minutes
     saved = start - 1
@@ -522,9 +503,11 @@ def _train(data, config, run, log, model):
                 best = {"epoch": epoch, "score": rec[f"valid_{selection_metric(data)}"]
                         if _has_valid(data) else None}
                 best_state = {k: v.copy() for k, v in model.state_dict().items()}
+            if config.average_last:             # the weights checkpoint averaging takes
+                recent = (recent + [(epoch, model.state_dict())])[-config.average_last:]
             if run is not None:
                 _save_epoch(run, model, data, config, optimizer, scheduler, rng, epoch,
-                            history, best, best_state)
+                            history, best, best_state, recent if config.average_last else None)
                 saved = epoch                   # last.npz holds it: resumable from here
                 _write_json(list(history), run.file("history.json"))
             if deadline is not None and time.perf_counter() > deadline:
@@ -532,22 +515,26 @@ def _train(data, config, run, log, model):
                 break
     except KeyboardInterrupt:
         raise TrainingInterrupted(_interrupted_message(run, saved), saved) from None
-    return _finish(model, data, config, run, history, best, best_state, log)
+    best, best_state, average = average_candidate(model, data, config, run, recent, best,
+                                                  best_state, log)
+    return _finish(model, data, config, run, history, best, best_state, log, average)
 
 
 def _run_epoch(model, data, config, optimizer, scheduler, rng, epoch, deadline) -> dict:
     model.train()
     t0 = time.perf_counter()
-    losses, skipped = _train_epoch(model, data, config, optimizer, scheduler, rng, epoch,
-                                   deadline)
+    losses, skipped, batches = _train_epoch(model, data, config, optimizer, scheduler, rng,
+                                            epoch, deadline)
     t1 = time.perf_counter()
     score = evaluate(model, data, beam=config.beam, max_len=config.max_decode_len,
-                     split="valid") if _has_valid(data) else {}
+                     split="valid", alpha=config.length_penalty) if _has_valid(data) else {}
     t2 = time.perf_counter()
     return dict(epoch=epoch, loss=float(np.mean(losses)) if losses else float("nan"),
                 **{f"valid_{k}": v for k, v in score.items()}, lr=optimizer.lr,
                 train_seconds=t1 - t0, eval_seconds=t2 - t1, epoch_seconds=t2 - t0,
-                steps=len(losses), skipped_steps=skipped, parameters=model.num_parameters())
+                steps=len(losses), skipped_steps=skipped, parameters=model.num_parameters(),
+                pad_fraction=pad_fraction(batches, *sequence_lengths(data))
+                if data.pad_id is not None else 0.0)
 
 
 def _is_better(rec: dict, best: dict, data) -> bool:
@@ -567,12 +554,20 @@ def _epoch_line(rec: dict, data) -> str:
             f"{rec['steps']} steps{skipped}; eval {rec['eval_seconds']:.1f} s)")
 
 
-def _log_start(data, config, model, log) -> None:
+def _log_start(data, config, model, log, rng) -> None:
+    """The run's data line: the splits, vocabularies, input order, model and (data with
+    padding) the batches and their pad fraction, by length and at random (``rng``'s
+    next epoch, ``rng`` untouched)."""
     n_valid = len(data.src_valid) if _has_valid(data) else 0
+    pads = ""
+    if data.pad_id is not None:
+        p = pad_report(data, config.batch_size, rng)
+        pads = (f"; batches {'by length' if _by_length(config, data) else 'at random'}, pad "
+                f"fraction {p['by_length']:.3f} by length / {p['random']:.3f} at random")
     log(f"data: {data.source}; {len(data.src_train)} train / {n_valid} validation (carved "
         f"from the training data, seed {config.seed}) / {len(data.src_test)} test items, "
         f"vocabulary {len(data.src_vocab)} -> {len(data.tgt_vocab)}, input "
-        f"{'reversed' if data.reversed else 'as is'}; model: {config.model} "
+        f"{'reversed' if data.reversed else 'as is'}{pads}; model: {config.model} "
         f"({type(model).__name__}), {model.num_parameters():,} parameters")
 
 
@@ -585,10 +580,11 @@ def _interrupted_message(run, saved: int) -> str:
 
 
 def _save_epoch(run, model, data, config, optimizer, scheduler, rng, epoch, history, best,
-                best_state) -> None:
+                best_state, recent=None) -> None:
     """After an epoch: refuse non-finite weights, then ``model.npz`` (the chosen epoch's
     weights, only when it changed) and ``last.npz`` (the whole state: weights of the last
-    and the chosen epoch), each written atomically."""
+    and the chosen epoch, and ``recent``, those kept for averaging), each written
+    atomically."""
     if not all_finite(model):
         raise NonFiniteError(f"the weights hold NaN or inf after epoch {epoch}; they were not "
                              f"saved (fix: lower --lr)")
@@ -598,46 +594,33 @@ def _save_epoch(run, model, data, config, optimizer, scheduler, rng, epoch, hist
         save_model(model, data, run.file("model.npz"), extra=meta)
     save_state(run.file("last.npz"), model=model, optimizer=optimizer, scheduler=scheduler,
                rng=rng, epoch=epoch, history=history, best=best, config=asdict(config),
-               data_meta=data.metadata(), best_state=best_state)
+               data_meta=data.metadata(), best_state=best_state, recent=recent)
 
 
 def _resume(run, data, config, model, optimizer, scheduler, rng, log):
     """Load ``last.npz`` into the model, optimizer, scheduler and generators. Returns (next
-    epoch, history, best, best weights). Raises CheckpointError / ValueError when the
-    state does not belong to this data and config."""
+    epoch, history, best, best weights, the weights kept for averaging). Raises
+    CheckpointError / ValueError when the state does not belong to this data and config
+    (``models.train_state.check_resume``)."""
     arrays, meta = load_state(run.file("last.npz"))
-    saved = dict(meta["train_config"])
-    now = asdict(config)
-    changed = [k for k in now if k not in ("epochs", "max_minutes") and saved.get(k) != now[k]]
-    if changed:
-        diffs = ", ".join(f"{k}={now[k]!r} (the run has {saved.get(k)!r})" for k in changed)
-        raise ValueError(f"resume: {diffs} (fix: resume with the run's own settings)")
-    if config.epochs != saved.get("epochs") and config.lr_schedule == "cosine":
-        raise ValueError("resume: a cosine-scheduled run cannot change --epochs (fix: resume "
-                         f"with --epochs {saved['epochs']})")
-    if _vocab_meta(meta["data"]) != _vocab_meta(data.metadata()):
-        source = str(meta["data"].get("data_source"))
-        raise ValueError(f"resume: the data differs from the run's ({quote_path(source)}) (fix: "
-                         f"pass the same --data)")
+    check_resume(meta, config, data)
     restore_state(arrays, meta, model=model, optimizer=optimizer, scheduler=scheduler, rng=rng)
-    history = History(meta["history"])
-    best = meta["best"]
     best_state = {k[len("best."):]: v for k, v in arrays.items() if k.startswith("best.")}
+    recent = recent_weights(arrays, meta)[-config.average_last:] if config.average_last else []
     log(f"resuming {run.path} after epoch {meta['epoch']} of {config.epochs}")
-    return int(meta["epoch"]) + 1, history, best, best_state or None
+    return (int(meta["epoch"]) + 1, History(meta["history"]), meta["best"], best_state or None,
+            recent)
 
 
-def _vocab_meta(meta: dict) -> dict:
-    return {k: v for k, v in meta.items() if k in ("vocab", "src_vocab", "tgt_vocab", "kind")}
-
-
-def _finish(model, data, config, run, history, best, best_state, log):
-    """Test the last epoch's and the chosen epoch's weights; leave the chosen ones in the
-    model; write results.json. Returns (model, history)."""
+def _finish(model, data, config, run, history, best, best_state, log, average=None):
+    """Test the last epoch's and the chosen epoch's (or average's) weights; leave the
+    chosen ones in the model; write results.json (with ``average``, the averaged weights'
+    validation record of ``models.recipe.average_candidate``). Returns (model, history)."""
     if not history:
         raise ValueError("train: no epoch was trained (fix: --epochs must be larger than the "
                          "epochs already done when resuming)")
-    kw = dict(beam=config.beam, max_len=config.max_decode_len, confidence=True)
+    kw = dict(beam=config.beam, max_len=config.max_decode_len, confidence=True,
+              alpha=config.length_penalty)
     last = evaluate(model, data, **kw)
     if best_state is not None and best["epoch"] != history[-1]["epoch"]:
         model.load_state_dict(best_state)
@@ -648,7 +631,8 @@ def _finish(model, data, config, run, history, best, best_state, log):
                        "chosen_on": "validation" if _has_valid(data) else "last epoch",
                        "valid_items": len(data.src_valid) if _has_valid(data) else 0,
                        "test_items": len(data.src_test),
-                       "test_chosen": chosen, "test_last": last}
+                       "test_chosen": chosen, "test_last": last,
+                       **({"average": average} if average else {})}
     log(f"test ({len(data.src_test)} items, scored once): {format_score(chosen)} with the "
         f"weights of epoch {best['epoch']} (chosen on {history.results['chosen_on']}); "
         f"{format_score(last)} "
