@@ -5,10 +5,11 @@ options, never the corpus), so that ``tinygrad-attn translate`` can encode a new
 and decode the model's answer without re-reading any file:
 
 - :class:`CharCodec` for the book's character tasks (fixed width, input reversed or not);
-- :class:`TranslationCodec` for word-level translation (``models.text.tokenize``, word
-  vocabularies with ``<pad> <sos> <eos> <unk>``, source reversed or not, following
-  Sutskever, Vinyals & Le (2014), "Sequence to Sequence Learning with Neural Networks",
-  section 3.3).
+- :class:`TranslationCodec` for translation: a tokenizer per language
+  (``models.tokenizers``: words by ``models.text.tokenize``, characters, or sentencepiece
+  bpe/unigram pieces), vocabularies with ``<pad> <sos> <eos> <unk>``, source reversed or
+  not, following Sutskever, Vinyals & Le (2014), "Sequence to Sequence Learning with
+  Neural Networks", section 3.3.
 
 Each has ``encode_source(texts) -> (N, S) int64``, ``decode_target(ids) -> str``,
 ``source_tokens(text)``, ``start_id``, ``eos_id``, ``pad_id`` and ``metadata()``-style
@@ -21,7 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .datasets import pad_sequences
-from .text import detokenize, tokenize
+from .tokenizers import (SENTENCEPIECE_KINDS, CharTokenizer, SentencePieceTokenizer,
+                         Tokenizer, WordTokenizer, sha256)
 from .vocab import Vocab
 
 __all__ = ["CharCodec", "encode_questions", "TranslationCodec",
@@ -114,9 +116,14 @@ def encode_questions(questions, vocab: Vocab, width: int, reverse: bool) -> np.n
     return np.ascontiguousarray(x[:, ::-1]) if reverse else x
 
 
-# -- word-level translation ---------------------------------------------------------------------
+# -- translation --------------------------------------------------------------------------------
 
-_METADATA_KIND = "word-translation"
+#: The metadata kinds: words in two vocabularies (every checkpoint written before the
+#: tokenizer could be chosen), and any tokenizer (a ``tokenizer`` section; a program that
+#: predates it refuses the kind instead of misreading the data as words).
+_METADATA_KIND, _TOKENIZER_KIND = "word-translation", "translation"
+#: The checkpoint arrays of a sentencepiece codec: the serialized models as uint8.
+SRC_ARRAY, TGT_ARRAY = "tokenizer.src", "tokenizer.tgt"
 
 
 @dataclass
@@ -133,7 +140,13 @@ class TranslationCodec:
     reversed : bool
         Source tokens are reversed before padding (Sutskever et al. 2014, section 3.3).
     lower, split_punctuation : bool
-        The ``tokenize`` options used for both languages.
+        The tokenizer options used for both languages (``split_punctuation``: words only).
+    src_tokenizer, tgt_tokenizer : models.tokenizers.Tokenizer
+        Default (None): ``WordTokenizer(lower, split_punctuation)``, the word-level codec
+        of every checkpoint written before tokenizers could be chosen. The same object
+        (and ``src_vocab == tgt_vocab``) for a joint vocabulary.
+
+    Raises ValueError when the two tokenizers are of different kinds.
     """
 
     src_vocab: Vocab
@@ -143,23 +156,44 @@ class TranslationCodec:
     reversed: bool
     lower: bool = True
     split_punctuation: bool = True
+    src_tokenizer: Tokenizer | None = None
+    tgt_tokenizer: Tokenizer | None = None
 
     pad_id = Vocab.PAD_ID
     start_id = Vocab.SOS_ID
     eos_id = Vocab.EOS_ID
     unk_id = Vocab.UNK_ID
 
+    def __post_init__(self):
+        word = WordTokenizer(bool(self.lower), bool(self.split_punctuation))
+        self.src_tokenizer = self.src_tokenizer or word
+        self.tgt_tokenizer = self.tgt_tokenizer or word
+        if self.src_tokenizer.kind != self.tgt_tokenizer.kind:
+            raise ValueError(f"the source tokenizer is {self.src_tokenizer.kind} but the "
+                             f"target's is {self.tgt_tokenizer.kind} (fix: one kind for both)")
+
+    @property
+    def tokenizer(self) -> str:
+        """The tokenizer kind: "word", "bpe", "unigram" or "char"."""
+        return self.src_tokenizer.kind
+
+    @property
+    def joint(self) -> bool:
+        """True if source and target share one tokenizer and one vocabulary."""
+        return self.src_tokenizer == self.tgt_tokenizer and self.src_vocab == self.tgt_vocab
+
     def tokenized_text(self, text: str) -> str:
-        """``text`` as the model sees it: tokenised with these options, space-joined.
+        """``text`` as the model would write it: ``detokenize(tokenize(text))`` of the target
+        tokenizer (words: space-joined tokens; char, bpe, unigram: the normalised text).
 
         Use it on references supplied from elsewhere before ``corpus_bleu``.
         """
-        return detokenize(tokenize(text, self.lower, self.split_punctuation))
+        return self.tgt_tokenizer.normalize(text)
 
     def source_tokens(self, text: str) -> list[str]:
         """The tokens of one source sentence in model order (reversed if ``reversed``).
 
-        Position ``j`` of the result is column ``j`` of ``encode_source(text)`` (words
+        Position ``j`` of the result is column ``j`` of ``encode_source(text)`` (tokens
         unknown to the vocabulary are shown as themselves, not as ``<unk>``).
 
         Raises
@@ -167,7 +201,7 @@ class TranslationCodec:
         TypeError
             If ``text`` is not a ``str``.
         """
-        tokens = tokenize(text, self.lower, self.split_punctuation)
+        tokens = self.src_tokenizer.tokenize(text)
         return tokens[::-1] if self.reversed else tokens
 
     def encode_source(self, texts) -> np.ndarray:
@@ -180,8 +214,8 @@ class TranslationCodec:
         Returns
         -------
         np.ndarray, int64, shape (N, S)
-            S is the longest sentence in tokens; unknown words are ``<unk>`` (3); reversed if
-            ``self.reversed``; right-padded with ``<pad>`` (0).  No ``<sos>``/``<eos>``.
+            S is the longest sentence in tokens; unknown tokens are ``<unk>`` (3); reversed
+            if ``self.reversed``; right-padded with ``<pad>`` (0).  No ``<sos>``/``<eos>``.
 
         Raises
         ------
@@ -212,33 +246,65 @@ class TranslationCodec:
         Returns
         -------
         str
-            Space-joined tokens (see ``detokenize``), ``<pad>``/``<sos>`` dropped,
-            ``<unk>`` kept.
+            ``<pad>``/``<sos>`` dropped, ``<unk>`` kept (as ``"<unk>"``). Words:
+            space-joined tokens (``models.text.detokenize``); char, bpe and unigram: the
+            detokenized text (``"je suis là."``).
 
         Raises
         ------
         ValueError, TypeError
             As ``Vocab.decode`` (e.g. a 2-D array: decode one row at a time).
         """
-        return self.tgt_vocab.decode(ids, strip_special=True)
+        if isinstance(self.tgt_tokenizer, WordTokenizer):
+            return self.tgt_vocab.decode(ids, strip_special=True)
+        tokens = []
+        for token in self.tgt_vocab.lookup_tokens(ids):
+            if token == Vocab.EOS:
+                break
+            if token not in (Vocab.PAD, Vocab.SOS):
+                tokens.append(token)
+        return self.tgt_tokenizer.detokenize(tokens)
+
+    def arrays(self) -> dict:
+        """The checkpoint arrays of this codec: ``{"tokenizer.src": uint8 (B,)}`` and,
+        unless joint, ``"tokenizer.tgt"`` (the serialized sentencepiece models); ``{}``
+        for word and char, whose vocabularies in :meth:`metadata` are all they learnt."""
+        if self.tokenizer not in SENTENCEPIECE_KINDS:
+            return {}
+        out = {SRC_ARRAY: np.frombuffer(self.src_tokenizer.to_bytes(), np.uint8).copy()}
+        if not self.joint:
+            out[TGT_ARRAY] = np.frombuffer(self.tgt_tokenizer.to_bytes(), np.uint8).copy()
+        return out
 
     def metadata(self) -> dict:
-        """JSON-safe description; ``translation_codec_from_metadata`` inverts it.
+        """JSON-safe description; ``translation_codec_from_metadata`` inverts it (with
+        :meth:`arrays` for bpe and unigram).
 
         Returns
         -------
         dict
             ``kind``, ``version``, ``src_vocab``, ``tgt_vocab`` (``Vocab.to_dict``),
             ``src_lang``, ``tgt_lang``, ``reversed``, ``lower``, ``split_punctuation``.
+            ``kind`` is "word-translation" for the word tokenizer with two vocabularies
+            (as before tokenizers could be chosen), else "translation" with
+            ``tokenizer``: ``{"kind", "joint"}`` and, for bpe and unigram, ``"sha256":
+            {"src": hex[, "tgt": hex]}`` of the arrays.
         """
-        return {"kind": _METADATA_KIND, "version": 1,
+        meta = {"kind": _METADATA_KIND, "version": 1,
                 "src_vocab": self.src_vocab.to_dict(), "tgt_vocab": self.tgt_vocab.to_dict(),
                 "src_lang": self.src_lang, "tgt_lang": self.tgt_lang,
                 "reversed": bool(self.reversed), "lower": bool(self.lower),
                 "split_punctuation": bool(self.split_punctuation)}
+        if self.tokenizer != "word" or self.joint:
+            tok = {"kind": self.tokenizer, "joint": self.joint}
+            if self.tokenizer in SENTENCEPIECE_KINDS:
+                tok["sha256"] = {k.split(".")[1]: sha256(a.tobytes())
+                                 for k, a in self.arrays().items()}
+            meta.update(kind=_TOKENIZER_KIND, tokenizer=tok)
+        return meta
 
 
-def translation_codec_from_metadata(meta: dict) -> TranslationCodec:
+def translation_codec_from_metadata(meta: dict, arrays: dict | None = None) -> TranslationCodec:
     """Rebuild the encoder/decoder of a trained model without re-reading its corpus.
 
     Parameters
@@ -246,6 +312,9 @@ def translation_codec_from_metadata(meta: dict) -> TranslationCodec:
     meta : dict
         ``TranslationCodec.metadata()`` or ``TranslationData.metadata()`` (extra keys are
         ignored), possibly after a JSON round trip.
+    arrays : dict, optional
+        ``TranslationCodec.arrays()`` (a checkpoint's ``tokenizer.*`` arrays): needed for
+        bpe and unigram.
 
     Returns
     -------
@@ -254,19 +323,50 @@ def translation_codec_from_metadata(meta: dict) -> TranslationCodec:
     Raises
     ------
     ValueError
-        If ``meta`` was not written by ``metadata()`` or lacks a key.
+        If ``meta`` was not written by ``metadata()``, lacks a key or an array, or a
+        sentencepiece model does not match its vocabulary (``models.model_io`` checks a
+        checkpoint's fields first, with messages that name them).
     """
-    if not isinstance(meta, dict) or meta.get("kind") != _METADATA_KIND:
+    if not isinstance(meta, dict) or meta.get("kind") not in (_METADATA_KIND,
+                                                                _TOKENIZER_KIND):
         kind = meta.get("kind") if isinstance(meta, dict) else None
-        raise ValueError(f"not word-translation metadata (kind={kind!r}). Fix: pass what "
+        raise ValueError(f"not translation metadata (kind={kind!r}). Fix: pass what "
                          "TranslationData.metadata() returned")
     try:
+        src_vocab = Vocab.from_dict(meta["src_vocab"], kind="word")
+        tgt_vocab = Vocab.from_dict(meta["tgt_vocab"], kind="word")
+        lower, split = bool(meta["lower"]), bool(meta["split_punctuation"])
+        tok = meta["tokenizer"] if meta["kind"] == _TOKENIZER_KIND else None
+        src_tok, tgt_tok = _tokenizers_from_metadata(tok, arrays or {}, lower, split)
+        for vocab, tok in ((src_vocab, src_tok), (tgt_vocab, tgt_tok)):
+            if isinstance(tok, SentencePieceTokenizer) and vocab.itos != tok.pieces:
+                raise ValueError("a sentencepiece model's pieces differ from its vocabulary")
         return TranslationCodec(
-            src_vocab=Vocab.from_dict(meta["src_vocab"], kind="word"),
-            tgt_vocab=Vocab.from_dict(meta["tgt_vocab"], kind="word"),
+            src_vocab=src_vocab, tgt_vocab=tgt_vocab,
             src_lang=str(meta["src_lang"]), tgt_lang=str(meta["tgt_lang"]),
-            reversed=bool(meta["reversed"]), lower=bool(meta["lower"]),
-            split_punctuation=bool(meta["split_punctuation"]))
+            reversed=bool(meta["reversed"]), lower=lower, split_punctuation=split,
+            src_tokenizer=src_tok, tgt_tokenizer=tgt_tok)
     except KeyError as e:
         raise ValueError(f"translation metadata lacks the key {e.args[0]!r}. Fix: pass what "
                          "TranslationData.metadata() returned") from None
+
+
+def _tokenizers_from_metadata(tok: dict | None, arrays: dict, lower: bool, split: bool):
+    """(source tokenizer, target tokenizer) of a ``metadata()["tokenizer"]`` section (None:
+    words); KeyError for a missing key or array."""
+    kind = "word" if tok is None else tok["kind"]
+    if kind == "word":
+        word = WordTokenizer(lower, split)
+        return word, word
+    if kind == "char":
+        char = CharTokenizer(lower)
+        return char, char
+    if kind not in SENTENCEPIECE_KINDS:
+        raise ValueError(f"unknown tokenizer kind {kind!r}")
+    src = SentencePieceTokenizer(np.asarray(arrays[SRC_ARRAY], np.uint8).tobytes(), lower)
+    tgt = src if tok["joint"] else \
+        SentencePieceTokenizer(np.asarray(arrays[TGT_ARRAY], np.uint8).tobytes(), lower)
+    if src.kind != kind or tgt.kind != kind:
+        raise ValueError(f"the metadata says {kind} but a stored model is "
+                         f"{src.kind if src.kind != kind else tgt.kind}")
+    return src, tgt

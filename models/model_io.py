@@ -25,6 +25,8 @@ from .bahdanau_seq2seq import BahdanauSeq2Seq
 from .codecs import CharCodec
 from .peeky_seq2seq import PeekySeq2Seq
 from .seq2seq import Seq2Seq
+from .tokenizers import (MAX_MODEL_BYTES, SENTENCEPIECE_KINDS, TOKENIZERS, check_model_proto,
+                         sha256)
 
 RNN_MODELS = {cls.MODEL_NAME: cls for cls in (Seq2Seq, PeekySeq2Seq, AttentionSeq2Seq,
                                                BahdanauSeq2Seq)}
@@ -311,7 +313,9 @@ def _check_options(options, where: str) -> None:
     rules = {"max_len": _int(1, MAX_LENGTH, True), "min_len": _int(1, MAX_LENGTH),
              "lower": _bool, "split_punctuation": _bool, "reverse_source": _bool,
              "test_fraction": _fraction, "seed": _int(0, 2 ** 128),
-             "min_freq": _int(1, 2 ** 31), "max_pairs": _int(1, 2 ** 40, True)}
+             "min_freq": _int(1, 2 ** 31), "max_pairs": _int(1, 2 ** 40, True),
+             "tokenizer": _choice(*TOKENIZERS), "vocab_size": _int(5, MAX_VOCAB, True),
+             "joint_vocab": _bool}
     options = _section(options, "the data's options", where)
     for k, v in options.items():
         if k not in known:
@@ -339,7 +343,8 @@ def check_data_metadata(data, config: dict, where: str = "'?'") -> dict:
 
     Raises ``tinygrad_attn.CheckpointError`` naming the field."""
     data = _section(data, "the data metadata", where)
-    kind = _field(data, "kind", _choice("char", "word-translation"), "the data metadata", where)
+    kind = _field(data, "kind", _choice("char", "word-translation", "translation"),
+                  "the data metadata", where)
     label = "the data metadata"
     for key in ("data_path", "data_source"):
         _field(data, key, _text(MAX_TEXT, none_ok=True), label, where, None)
@@ -365,11 +370,87 @@ def check_data_metadata(data, config: dict, where: str = "'?'") -> dict:
         _field(data, key, _text(200), label, where, None)
     if "options" in data:
         _check_options(data["options"], where)
+    _check_tokenizer_meta(data, kind, where)
     if "counts" in data:
         counts = _section(data["counts"], "the data's counts", where)
         for k in counts:
             _field(counts, k, _int(0, 2 ** 63 - 1), "the data's counts", where)
     return data
+
+
+def _hex64(v):
+    ok = isinstance(v, str) and len(v) == 64 and all(c in "0123456789abcdef" for c in v)
+    return None if ok else "64 lower-case hex digits (a SHA-256)"
+
+
+def _check_tokenizer_meta(data: dict, kind: str, where: str) -> None:
+    """The ``tokenizer`` section of translation metadata: absent for kind
+    "word-translation" (words, two vocabularies); for kind "translation" ``{"kind",
+    "joint"}`` and, for bpe and unigram, the SHA-256 of each stored model
+    (``models.codecs.TranslationCodec.metadata``)."""
+    if kind == "word-translation":
+        if "tokenizer" in data:
+            raise _bad(where, "the data metadata of kind word-translation has a tokenizer "
+                       "field")
+        return
+    label = "the data's tokenizer"
+    tok = _section(data.get("tokenizer"), label, where)
+    unknown = [k for k in tok if k not in ("kind", "joint", "sha256")]
+    if unknown:
+        raise _bad(where, f"{label} has unknown field {_describe(str(unknown[0]))}")
+    kind = _field(tok, "kind", _choice(*TOKENIZERS), label, where)
+    joint = _field(tok, "joint", _bool, label, where)
+    if joint and data["src_vocab"] != data["tgt_vocab"]:
+        raise _bad(where, f"{label} is joint but the two vocabularies differ")
+    sides = ("src",) if joint else ("src", "tgt")
+    if kind in SENTENCEPIECE_KINDS:
+        sums = _section(tok.get("sha256"), f"{label}'s sha256", where)
+        if sorted(sums) != sorted(sides):
+            raise _bad(where, f"{label}'s sha256 names {_describe(sorted(sums))}, not "
+                       f"{' and '.join(sides)}")
+        for side in sides:
+            _field(sums, side, _hex64, f"{label}'s sha256", where)
+    elif "sha256" in tok:
+        raise _bad(where, f"{label} of kind {kind} has a sha256 field but stores no model")
+
+
+def check_tokenizer_arrays(data: dict, arrays: dict, where: str = "'?'") -> None:
+    """Check a checkpoint's ``tokenizer.*`` arrays against its data metadata (checked by
+    :func:`check_data_metadata`): exactly the arrays its tokenizer needs
+    (``tokenizer.src``, and ``tokenizer.tgt`` unless joint, for bpe and unigram; none
+    otherwise), each a 1-D uint8 array of 1 to MAX_MODEL_BYTES bytes whose SHA-256 is the
+    metadata's, holding a sentencepiece model of the metadata's kind that this program
+    writes (``models.tokenizers.check_model_proto``, before sentencepiece sees it) whose
+    pieces are the stored vocabulary. Raises ``tinygrad_attn.CheckpointError`` naming the
+    array."""
+    tok = data.get("tokenizer") if data.get("kind") == "translation" else None
+    kind = tok["kind"] if tok else "word"
+    want = {}
+    if kind in SENTENCEPIECE_KINDS:
+        want = {"tokenizer.src": "src_vocab"} if tok["joint"] else \
+            {"tokenizer.src": "src_vocab", "tokenizer.tgt": "tgt_vocab"}
+    missing = [k for k in want if k not in arrays]
+    unexpected = [k for k in arrays if k not in want]
+    if missing or unexpected:
+        raise _bad(where, f"its tokenizer arrays do not fit its {kind} tokenizer: " +
+                   "; ".join([f"missing {', '.join(missing)}"] * bool(missing) +
+                             [f"unexpected {_describe(unexpected[0])}"] * bool(unexpected)))
+    for name, vocab_key in want.items():
+        a = arrays[name]
+        if a.dtype != np.uint8 or a.ndim != 1 or not 0 < a.size <= MAX_MODEL_BYTES:
+            raise _bad(where, f"array {name!r} is {a.dtype} {a.shape}, not 1 to "
+                       f"{MAX_MODEL_BYTES:,} bytes (a 1-D uint8 array)")
+        raw = a.tobytes()
+        if sha256(raw) != tok["sha256"][name.split(".")[1]]:
+            raise _bad(where, f"array {name!r} does not match the SHA-256 its metadata "
+                       f"records (the file is damaged or altered)")
+        try:
+            model_kind, pieces = check_model_proto(raw)
+        except ValueError as e:
+            raise _bad(where, f"array {name!r} is {e}") from None
+        if model_kind != kind or pieces != data[vocab_key]["id_to_token"]:
+            raise _bad(where, f"array {name!r} holds a {model_kind} model whose pieces are "
+                       f"not the data's {vocab_key} of its {kind} tokenizer")
 
 
 def model_from_config(name: str, config: dict):
@@ -389,7 +470,9 @@ def save_model(model, data, path, extra: dict | None = None) -> None:
     (atomic write; see :mod:`tinygrad_attn.checkpoint`)."""
     meta = {"model": type(model).__name__, "model_name": model.MODEL_NAME,
             "config": model.config, "data": data.metadata(), **(extra or {})}
-    checkpoint.save(model.state_dict(), path, metadata=meta)
+    arrays = dict(model.state_dict())         # + the tokenizer models of bpe / unigram data
+    arrays.update(data.codec_arrays() if hasattr(data, "codec_arrays") else {})
+    checkpoint.save(arrays, path, metadata=meta)
 
 
 def load_model(path, *, max_bytes: int = checkpoint.DEFAULT_MAX_BYTES):
@@ -399,7 +482,8 @@ def load_model(path, *, max_bytes: int = checkpoint.DEFAULT_MAX_BYTES):
     ``decode_target``, ``start_id``, ``eos_id``, ``pad_id``. Nothing is built before the
     file (:func:`tinygrad_attn.checkpoint.load`), the model name, the config
     (:func:`check_config`), the data metadata (:func:`check_data_metadata`) and every
-    weight's name, shape, dtype and finiteness (:func:`check_weights`) are checked.
+    weight's name, shape, dtype and finiteness (:func:`check_weights`) are checked, and
+    the tokenizer arrays of bpe / unigram data (:func:`check_tokenizer_arrays`).
 
     Raises
     ------
@@ -408,6 +492,8 @@ def load_model(path, *, max_bytes: int = checkpoint.DEFAULT_MAX_BYTES):
         parameter, and a fix.
     """
     state, meta = checkpoint.load(path, max_bytes=max_bytes)
+    tokenizer_arrays = {k: state.pop(k) for k in [k for k in state
+                                                   if k.startswith("tokenizer.")]}
     where = quote_path(path)
     name = meta.get("model_name")
     if not isinstance(name, str) or name not in MODEL_NAMES or "data" not in meta:
@@ -416,6 +502,7 @@ def load_model(path, *, max_bytes: int = checkpoint.DEFAULT_MAX_BYTES):
                    "pass a model.npz from a training run's output folder")
     config = check_config(name, meta.get("config"), where)
     data = check_data_metadata(meta["data"], config, where)
+    check_tokenizer_arrays(data, tokenizer_arrays, where)
     shapes = expected_shapes(name, config)
     check_weights(state, shapes, where)
     if name == "transformer":         # its position table is (max_len, d_model) float64
@@ -430,7 +517,7 @@ def load_model(path, *, max_bytes: int = checkpoint.DEFAULT_MAX_BYTES):
             codec = CharCodec.from_metadata(data)
         else:
             from .codecs import translation_codec_from_metadata
-            codec = translation_codec_from_metadata(data)
+            codec = translation_codec_from_metadata(data, tokenizer_arrays)
     except (ValueError, TypeError, KeyError) as e:
         raise _bad(where, f"the model or codec does not rebuild ({type(e).__name__}: "
                    f"{_describe(str(e))})") from None

@@ -1,13 +1,16 @@
-"""Word-level translation data: a sentence-pair file -> padded, split int64 id arrays.
+"""Translation data: a sentence-pair file -> padded, split int64 id arrays.
 
 The pipeline (:func:`load_translation`) is
 
-    pair file --load_pairs--> sentences --tokenize--> tokens --length filter--> shuffle,
-    split --Vocab.build (training split only)--> vocabularies --encode, pad--> (N, S)
+    pair file --load_pairs--> sentences --words (models.text.tokenize)--> length filter
+    --> shuffle, split --fit_tokenizer (training split only)--> tokenizers and
+    vocabularies --tokenize, encode, pad--> (N, S)
 
 with the pieces in their own modules: ``models.pair_files`` (reading the file),
-``models.text`` (normalisation and tokenisation), ``models.vocab``, ``models.datasets``
-(padding) and ``models.codecs`` (encoding user text like the training data).
+``models.text`` (words), ``models.tokenizers`` (the word, char, bpe and unigram
+tokenizers), ``models.vocab``, ``models.datasets`` (padding) and ``models.codecs``
+(encoding user text like the training data).  The length filter always counts words, so
+every tokenizer sees the same pairs and the same split.
 """
 from __future__ import annotations
 
@@ -21,9 +24,10 @@ from .codecs import TranslationCodec
 from .datasets import pad_sequences, validation_indices
 from .pair_files import TranslationDataError, check_columns, load_pairs
 from .text import tokenize
+from .tokenizers import SENTENCEPIECE_KINDS, TOKENIZERS, Tokenizer, fit_tokenizer
 from .vocab import Vocab
 
-__all__ = ["TranslationData", "load_translation"]
+__all__ = ["TranslationData", "load_translation", "load_translation_for"]
 
 
 @dataclass(eq=False)
@@ -41,6 +45,12 @@ class TranslationData:
         exactly one ``eos_id``.  T is the longest target in tokens plus one.
     src_vocab, tgt_vocab : Vocab
         Built from the training split only; test words unseen in training are ``<unk>``.
+        For char, bpe and unigram, from the training split left after
+        :meth:`split_validation` (the word vocabularies keep today's rule: the whole
+        training split).
+    src_tokenizer, tgt_tokenizer : models.tokenizers.Tokenizer or None
+        The tokenizers (None: ``WordTokenizer(lower, split_punctuation)``); one object for
+        a joint vocabulary.
     src_lang, tgt_lang : str
     reversed : bool
     lower, split_punctuation : bool
@@ -95,6 +105,8 @@ class TranslationData:
     tgt_valid: np.ndarray | None = None
     valid_pairs: list = field(default_factory=list)
     validation: dict | None = None
+    src_tokenizer: Tokenizer | None = None
+    tgt_tokenizer: Tokenizer | None = None
 
     pad_id = Vocab.PAD_ID
     start_id = Vocab.SOS_ID
@@ -102,9 +114,16 @@ class TranslationData:
     unk_id = Vocab.UNK_ID
 
     def codec(self) -> TranslationCodec:
-        """The vocabularies and tokeniser options, without the arrays (a new object)."""
+        """The tokenizers and vocabularies, without the arrays (a new object)."""
         return TranslationCodec(self.src_vocab, self.tgt_vocab, self.src_lang, self.tgt_lang,
-                                self.reversed, self.lower, self.split_punctuation)
+                                self.reversed, self.lower, self.split_punctuation,
+                                self.src_tokenizer, self.tgt_tokenizer)
+
+    def codec_arrays(self) -> dict:
+        """The arrays a checkpoint stores beside :meth:`metadata`:
+        ``TranslationCodec.arrays()`` (the sentencepiece models as uint8; ``{}`` for word
+        and char)."""
+        return self.codec().arrays()
 
     def encode_source(self, texts) -> np.ndarray:
         """Encode user sentences like ``src_test``; see ``TranslationCodec.encode_source``.
@@ -120,7 +139,9 @@ class TranslationData:
         return self.codec().decode_target(ids)
 
     def references(self) -> list[str]:
-        """Test targets as tokenised, space-joined text (len ``len(tgt_test)``).
+        """Test targets as the model would write them (len ``len(tgt_test)``):
+        ``TranslationCodec.tokenized_text``, i.e. space-joined words for the word
+        tokenizer, the normalised text for char, bpe and unigram.
 
         Built from the raw test sentences, not from ``tgt_test``, so words missing from the
         training vocabulary are the real words (a model cannot match them), and compared
@@ -150,11 +171,16 @@ class TranslationData:
         ``int(len(src_train) * fraction)`` training pairs, drawn with
         ``np.random.default_rng(seed).permutation``, become ``src_valid``/``tgt_valid`` (and
         ``valid_pairs``, their raw sentences, for :meth:`valid_references`); the rest stay
-        the training pairs in their order.  The test split, ``self`` and the vocabularies
-        are unchanged: they were built on the whole training split, so a checkpoint's
-        vocabulary still matches ``load_translation`` with the stored options, and no
-        validation word is ``<unk>`` (validation BLEU is therefore a little optimistic
-        next to test BLEU; use it to choose, the test split to report).
+        the training pairs in their order.  The test split and ``self`` are unchanged.
+
+        Word tokenizer: the vocabularies are unchanged too: they were built on the whole
+        training split, so a checkpoint's vocabulary still matches ``load_translation``
+        with the stored options, and no validation word is ``<unk>`` (validation BLEU is
+        therefore a little optimistic next to test BLEU; use it to choose, the test split
+        to report).  Char, bpe and unigram: the tokenizers and vocabularies are learnt
+        again on the remaining training pairs only (never on validation or test), and
+        every split is encoded with them; a checkpoint stores them, and
+        :func:`load_translation_for` reuses them.
 
         Parameters
         ----------
@@ -184,12 +210,13 @@ class TranslationData:
         source = self.source.replace(f"{self.counts.get('train')} train /",
                                      f"{len(train)} train / {len(valid)} valid "
                                      f"(seed {seed}) /")
-        return replace(self, src_train=self.src_train[train], tgt_train=self.tgt_train[train],
-                       src_valid=self.src_train[valid], tgt_valid=self.tgt_train[valid],
-                       train_pairs=[self.train_pairs[i] for i in train.tolist()],
-                       valid_pairs=[self.train_pairs[i] for i in valid.tolist()],
-                       counts=counts, source=source,
-                       validation={"fraction": float(fraction), "seed": int(seed)})
+        out = replace(self, src_train=self.src_train[train], tgt_train=self.tgt_train[train],
+                      src_valid=self.src_train[valid], tgt_valid=self.tgt_train[valid],
+                      train_pairs=[self.train_pairs[i] for i in train.tolist()],
+                      valid_pairs=[self.train_pairs[i] for i in valid.tolist()],
+                      counts=counts, source=source,
+                      validation={"fraction": float(fraction), "seed": int(seed)})
+        return out if self.codec().tokenizer == "word" else _refit(out)
 
     def metadata(self) -> dict:
         """JSON-safe description for a checkpoint.
@@ -217,13 +244,16 @@ def load_translation(path, direction=None, *, max_len: int | None = None, min_le
                      lower: bool = True, split_punctuation: bool = True,
                      reverse_source: bool = False, test_fraction: float = 0.1,
                      seed: int = 1984, min_freq: int = 1, max_pairs: int | None = None,
-                     columns: Sequence[str] | None = None) -> TranslationData:
-    """Load a sentence-pair file as padded, split word-id arrays.
+                     columns: Sequence[str] | None = None, tokenizer: str = "word",
+                     vocab_size: int | None = None,
+                     joint_vocab: bool = False) -> TranslationData:
+    """Load a sentence-pair file as padded, split token-id arrays.
 
-    Steps: ``load_pairs`` -> ``tokenize`` both sides -> length filter -> shuffle with
-    ``np.random.default_rng(seed)`` (numpy's global state is untouched) -> keep the first
-    ``max_pairs`` -> the last ``int(n * test_fraction)`` pairs are the test split ->
-    ``Vocab.build`` on the training split only -> encode and right-pad.
+    Steps: ``load_pairs`` -> ``tokenize`` both sides into words -> length filter ->
+    shuffle with ``np.random.default_rng(seed)`` (numpy's global state is untouched) ->
+    keep the first ``max_pairs`` -> the last ``int(n * test_fraction)`` pairs are the test
+    split -> ``models.tokenizers.fit_tokenizer`` on the training split only -> tokenize,
+    encode and right-pad.
 
     Parameters
     ----------
@@ -240,10 +270,20 @@ def load_translation(path, direction=None, *, max_len: int | None = None, min_le
     test_fraction, seed : float in [0, 1), int
         The share of the pairs held out for testing; the shuffle seed.
     min_freq : int
-        ``Vocab.build`` threshold, applied to each language separately.
+        ``Vocab.build`` threshold, applied to each language separately (word and char
+        tokenizers only).
     max_pairs : int, optional
         Use at most this many pairs (a random subset, taken after filtering and shuffling,
         before splitting).
+    tokenizer : {"word", "bpe", "unigram", "char"}
+        ``models.tokenizers``: words (today's rule), sentencepiece pieces, or characters.
+    vocab_size : int, optional
+        At most this many tokens per vocabulary, counting the 4 specials (>= 5): the most
+        frequent words or characters, or sentencepiece's (soft) vocabulary size. None: no
+        limit for word and char, ``DEFAULT_SUBWORD_VOCAB`` for bpe and unigram.
+    joint_vocab : bool
+        One tokenizer and one vocabulary learnt from both languages (``src_vocab ==
+        tgt_vocab``, so that source and target embeddings can be shared).
 
     Returns
     -------
@@ -260,9 +300,13 @@ def load_translation(path, direction=None, *, max_len: int | None = None, min_le
         or if ``max_len``, ``min_len``, ``max_pairs`` or ``min_freq`` is not an integer
         >= 1 (``max_len``/``max_pairs`` may be None).
     ValueError
-        If ``test_fraction`` is not in [0, 1) or ``min_len > max_len``.
+        If ``test_fraction`` is not in [0, 1) or ``min_len > max_len``; an unknown
+        ``tokenizer``, a ``vocab_size`` below 5, ``min_freq`` with bpe or unigram, a
+        ``joint_vocab`` that is not a bool; a ``vocab_size`` smaller than the training
+        text's characters need (bpe, unigram: the message names the size that works).
     """
     _check_options(path, max_len, min_len, max_pairs, min_freq, test_fraction)
+    _check_tokenizer_options(tokenizer, vocab_size, joint_vocab, min_freq)
     src_texts, tgt_texts, src_lang, tgt_lang = load_pairs(path, direction, columns=columns)
     kept = _length_filter(path, src_texts, tgt_texts, lower, split_punctuation, min_len, max_len)
     train, test = _shuffle_and_split(path, kept, seed, max_pairs, test_fraction,
@@ -271,8 +315,43 @@ def load_translation(path, direction=None, *, max_len: int | None = None, min_le
                "split_punctuation": bool(split_punctuation),
                "reverse_source": bool(reverse_source), "test_fraction": float(test_fraction),
                "seed": int(seed), "min_freq": int(min_freq), "max_pairs": max_pairs,
-               "columns": None if columns is None else list(check_columns(columns))}
-    return _translation_data(path, (src_lang, tgt_lang), len(src_texts), train, test, options)
+               "columns": None if columns is None else list(check_columns(columns)),
+               "tokenizer": tokenizer, "vocab_size": vocab_size,
+               "joint_vocab": bool(joint_vocab)}
+    return _translation_data(path, (src_lang, tgt_lang), len(src_texts), train, test, options,
+                             _fit(train, options))
+
+
+def load_translation_for(codec: TranslationCodec, path, direction=None,
+                         **options) -> TranslationData:
+    """:func:`load_translation` with the tokenizers and vocabularies of ``codec`` (a
+    checkpoint's) instead of learning them, for evaluating a trained model on a file.
+
+    Word tokenizer: nothing is reused (the vocabularies are rebuilt from ``path`` as
+    :func:`load_translation` does; ``models.task_loading.load_checkpoint_data`` compares
+    them with the checkpoint's). Char, bpe and unigram: ``codec``'s tokenizers and
+    vocabularies encode every split, so the arrays are those the model was trained on
+    (and another file is encoded as the model would read it). ``options`` are
+    :func:`load_translation`'s; ``tokenizer`` and ``joint_vocab`` must agree with
+    ``codec``. Raises as :func:`load_translation`, and ValueError when they disagree.
+    """
+    options = {**options, "tokenizer": options.get("tokenizer", "word")}
+    if codec.tokenizer == "word" or options["tokenizer"] == "word":
+        return load_translation(path, direction, **options)
+    if options["tokenizer"] != codec.tokenizer or \
+            bool(options.get("joint_vocab", False)) != codec.joint:
+        raise ValueError(f"the options say tokenizer={options['tokenizer']!r}, joint_vocab="
+                         f"{options.get('joint_vocab', False)!r} but the codec is "
+                         f"{codec.tokenizer}, joint={codec.joint} (fix: pass the "
+                         f"checkpoint's own options)")
+    _check_tokenizer_options(options["tokenizer"], options.get("vocab_size"),
+                             options.get("joint_vocab", False), options.get("min_freq", 1))
+    # read, filter and split as load_translation does (its word vocabularies are cheap and
+    # thrown away), then encode with the codec's tokenizers
+    data = load_translation(path, direction, **{**options, "tokenizer": "word",
+                                                 "vocab_size": None, "joint_vocab": False,
+                                                 "min_freq": 1})
+    return _refit(replace(data, options={**data.options, **options}), codec)
 
 
 # -- the steps of load_translation -------------------------------------------------------
@@ -290,6 +369,24 @@ def _check_options(path, max_len, min_len, max_pairs, min_freq, test_fraction) -
             or not 0 <= test_fraction < 1):
         raise ValueError(f"test_fraction must be a number in [0, 1), got {test_fraction!r} "
                          "(fix: e.g. 0.1 holds out 10 % of the pairs for testing)")
+
+
+def _check_tokenizer_options(tokenizer, vocab_size, joint_vocab, min_freq) -> None:
+    """The tokenizer arguments of :func:`load_translation` (ValueError, with the fix)."""
+    if tokenizer not in TOKENIZERS:
+        raise ValueError(f"tokenizer={tokenizer!r} is not one of {', '.join(TOKENIZERS)} "
+                         f"(fix: e.g. --tokenizer bpe)")
+    if vocab_size is not None and (isinstance(vocab_size, bool) or
+                                   not isinstance(vocab_size, (int, np.integer))
+                                   or vocab_size < 5):
+        raise ValueError(f"vocab_size={vocab_size!r} must be an integer >= 5 (the 4 special "
+                         f"tokens and one more) or None (fix: e.g. --vocab-size 4000)")
+    if not isinstance(joint_vocab, bool):
+        raise ValueError(f"joint_vocab={joint_vocab!r} must be true or false")
+    if tokenizer in SENTENCEPIECE_KINDS and min_freq != 1:
+        raise ValueError(f"--min-freq {min_freq} applies to the word and char tokenizers; "
+                         f"sentencepiece chooses its pieces by --vocab-size (fix: drop "
+                         f"--min-freq)")
 
 
 def _check_int_option(path, name: str, value, flag: str | None, none_ok: bool = False):
@@ -341,13 +438,54 @@ def _shuffle_and_split(path, kept: list, seed: int, max_pairs, test_fraction: fl
     return train, test
 
 
+def _fit(train: list, options: dict) -> tuple:
+    """(source tokenizer, target tokenizer, source vocab, target vocab) learnt from the
+    training pairs (source text, target text, source words, target words) with
+    ``options`` (load_translation's); the word tokenizer reuses the words."""
+    kind = options.get("tokenizer", "word")
+    kw = dict(lower=options["lower"], split_punctuation=options["split_punctuation"],
+              vocab_size=options.get("vocab_size"), min_freq=options["min_freq"])
+    src, tgt = [p[0] for p in train], [p[1] for p in train]
+    src_words = [p[2] for p in train] if kind == "word" else None
+    tgt_words = [p[3] for p in train] if kind == "word" else None
+    if options.get("joint_vocab"):
+        tok, vocab = fit_tokenizer(kind, src + tgt, token_lists=None if src_words is None
+                                   else src_words + tgt_words, **kw)
+        return tok, tok, vocab, vocab
+    src_tok, src_vocab = fit_tokenizer(kind, src, token_lists=src_words, **kw)
+    tgt_tok, tgt_vocab = fit_tokenizer(kind, tgt, token_lists=tgt_words, **kw)
+    return src_tok, tgt_tok, src_vocab, tgt_vocab
+
+
+def _refit(data: TranslationData, codec: TranslationCodec | None = None) -> TranslationData:
+    """``data`` with its tokenizers and vocabularies learnt again from its training pairs
+    (or taken from ``codec``) and every split encoded with them."""
+    if codec is None:
+        fitted = _fit([(s, t, None, None) for s, t in data.train_pairs], data.options)
+    else:
+        fitted = (codec.src_tokenizer, codec.tgt_tokenizer, codec.src_vocab, codec.tgt_vocab)
+    src_tok, tgt_tok, src_vocab, tgt_vocab = fitted
+    arrays = {}
+    for split, pairs in (("train", data.train_pairs), ("test", data.test_pairs),
+                         ("valid", data.valid_pairs if data.src_valid is not None else None)):
+        if pairs is not None:
+            words = [(s, t, src_tok.tokenize(s), tgt_tok.tokenize(t)) for s, t in pairs]
+            arrays[f"src_{split}"], arrays[f"tgt_{split}"] = _encode_pairs(
+                words, src_vocab, tgt_vocab, data.reversed)
+    return replace(data, src_vocab=src_vocab, tgt_vocab=tgt_vocab, src_tokenizer=src_tok,
+                   tgt_tokenizer=tgt_tok, **arrays)
+
+
 def _translation_data(path, langs: tuple[str, str], n_read: int, train: list, test: list,
-                      options: dict) -> TranslationData:
+                      options: dict, fitted: tuple) -> TranslationData:
     """The TranslationData of the ``train`` and ``test`` pairs (source text, target text,
-    source tokens, target tokens): vocabularies from ``train``, padded arrays, counts and a
-    description of the source; ``options`` are the keyword arguments of load_translation."""
-    src_vocab = Vocab.build((p[2] for p in train), min_freq=options["min_freq"])
-    tgt_vocab = Vocab.build((p[3] for p in train), min_freq=options["min_freq"])
+    source words, target words): encoded with ``fitted`` (:func:`_fit`), padded arrays,
+    counts and a description of the source; ``options`` are the keyword arguments of
+    load_translation."""
+    src_tok, tgt_tok, src_vocab, tgt_vocab = fitted
+    if options.get("tokenizer", "word") != "word":
+        train, test = ([(s, t, src_tok.tokenize(s), tgt_tok.tokenize(t)) for s, t, *_ in ps]
+                       for ps in (train, test))
     reverse = options["reverse_source"]
     src_train, tgt_train = _encode_pairs(train, src_vocab, tgt_vocab, reverse)
     src_test, tgt_test = _encode_pairs(test, src_vocab, tgt_vocab, reverse)
@@ -362,7 +500,8 @@ def _translation_data(path, langs: tuple[str, str], n_read: int, train: list, te
         split_punctuation=options["split_punctuation"], source=source, path=abspath,
         test_pairs=[(p[0], p[1]) for p in test], options=options,
         counts={"read": n_read, "used": n_used, "train": len(train), "test": len(test)},
-        train_pairs=[(p[0], p[1]) for p in train])
+        train_pairs=[(p[0], p[1]) for p in train], src_tokenizer=src_tok,
+        tgt_tokenizer=tgt_tok)
 
 
 def _encode_pairs(pairs: list, src_vocab: Vocab, tgt_vocab: Vocab, reverse_source: bool):
