@@ -31,7 +31,7 @@ MAX_TEXT = 5_000           # characters of one input to translate
 CLI_CAPS = {"epochs": 100_000, "seed": 2**32 - 1, "batch_size": 1_000_000,
             "wordvec_size": MAX_SIZE, "hidden_size": MAX_SIZE, "num_layers": 64,
             "heads": 1024, "ff_size": 4 * MAX_SIZE, "beam": MAX_BEAM,
-            "max_decode_len": MAX_DECODE}
+            "max_decode_len": MAX_DECODE, "warmup_steps": 10_000_000, "average_last": 1_000}
 
 _FMT = argparse.ArgumentDefaultsHelpFormatter
 
@@ -87,13 +87,21 @@ def _add_model_options(t) -> None:
                    help="Transformer attention heads")
     t.add_argument("--ff-size", type=config_type("ff_size"), default=512,
                    help="Transformer feed-forward width")
+    t.add_argument("--share-embeddings", action="store_true", help="Transformer: one matrix "
+                   "for the source and target embeddings and the output layer (Vaswani et "
+                   "al. 2017, sec. 3.4); needs one joint vocabulary")
 
 
 def _add_optimizer_options(t) -> None:
     """The optimizer, its schedule and the training targets."""
     t.add_argument("--lr", type=config_type("lr"), default=1e-3, help="Adam learning rate")
     t.add_argument("--lr-schedule", default="constant", choices=LR_SCHEDULES,
-                   help="constant (the book's) or cosine: the rate falls to 0 over training")
+                   help="constant (the book's); cosine: the rate falls to 0 over training; "
+                   "inverse-sqrt: it rises linearly to --lr over --warmup-steps batches, then "
+                   "falls as 1/sqrt(step) (Vaswani et al. 2017, sec. 5.3)")
+    t.add_argument("--warmup-steps", type=config_type("warmup_steps"), default=None,
+                   help="the warm-up of --lr-schedule inverse-sqrt, in batches (default: one "
+                   "epoch's batches)")
     t.add_argument("--clip", type=config_type("max_grad_norm"), default=5.0,
                    help="global gradient-norm clip")
     t.add_argument("--teacher-forcing", type=config_type("teacher_forcing"), default=1.0,
@@ -115,6 +123,10 @@ def _add_translation_options(t) -> None:
                    help="translation: use only the first pairs of the file")
     t.add_argument("--lower", action=argparse.BooleanOptionalAction, default=True,
                    help="translation: lower-case the text")
+    t.add_argument("--bucket", action=argparse.BooleanOptionalAction, default=None,
+                   help="translation: batches of similar-length sentences (sorted within "
+                   "shuffled chunks of 100 batches, the batches shuffled: fewer padding "
+                   "tokens) or, --no-bucket, random batches (default: by length)")
 
 
 def _add_evaluation_options(t) -> None:
@@ -131,6 +143,13 @@ def _add_evaluation_options(t) -> None:
                    help="at a NaN/inf loss or gradient norm: stop training, or skip the step")
     t.add_argument("--max-minutes", type=config_type("max_minutes"), default=None,
                    help="stop training after this many minutes, then evaluate")
+    t.add_argument("--length-penalty", type=config_type("length_penalty"), default=0.6,
+                   help="the beam's length-penalty exponent (GNMT's alpha; with --beam 2 or "
+                   "more)")
+    t.add_argument("--average-last", type=config_type("average_last"), default=None,
+                   metavar="K", help="after training, score the average of the last K "
+                   "epochs' weights on the validation split; it is chosen if it beats every "
+                   "epoch (Vaswani et al. 2017, sec. 6.1)")
 
 
 def add_training_options(t) -> None:
@@ -179,8 +198,8 @@ def _add_translate(sub) -> None:
     tr.add_argument("text", help='the input, e.g. "september 27, 1994"')
     tr.add_argument("--beam", type=config_type("beam"), default=1,
                     help="beam width (1: greedy, and the attention table is printed)")
-    tr.add_argument("--alpha", type=float_in(0, 10), default=0.6,
-                    help="beam length-penalty exponent")
+    tr.add_argument("--alpha", "--length-penalty", dest="alpha", type=float_in(0, 10),
+                    default=0.6, help="beam length-penalty exponent (GNMT's alpha)")
     tr.add_argument("--max-decode-len", type=config_type("max_decode_len"),
                     default=DEFAULT_MAX_DECODE_LEN)
     tr.add_argument("--quiet", action="store_true", help="print only the output")
@@ -266,7 +285,9 @@ def config_from_args(args, model: str | None = None) -> TrainConfig:
         cell=args.cell, teacher_forcing=args.teacher_forcing, label_smoothing=args.label_smoothing,
         heads=args.heads, ff_size=args.ff_size, beam=args.beam, max_minutes=args.max_minutes,
         max_decode_len=args.max_decode_len, valid_fraction=args.valid_fraction,
-        nonfinite=args.nonfinite)
+        nonfinite=args.nonfinite, warmup_steps=args.warmup_steps, bucket=args.bucket,
+        share_embeddings=args.share_embeddings and (model or args.model) == "transformer",
+        average_last=args.average_last, length_penalty=args.length_penalty)
 
 
 def load_data(args):
@@ -304,8 +325,15 @@ def check_applicable(args, models: list[str]) -> None:
          "applies to translation only (the character tasks' answers have a fixed width)"),
         (("score", "input_feeding"), "attention" not in models,
          "applies to --model attention only"),
-        (("heads", "ff_size"), "transformer" not in models,
+        (("heads", "ff_size", "share_embeddings"), "transformer" not in models,
          "applies to --model transformer only"),
+        (("bucket",), not translation, "applies to translation data only (the character "
+         "tasks' items all have one length)"),
+        (("warmup_steps",), args.lr_schedule != "inverse-sqrt",
+         "applies to --lr-schedule inverse-sqrt only"),
+        (("length_penalty",), args.beam == 1, "applies to beam search only (--beam 2 or more)"),
+        (("average_last",), args.valid_fraction == 0, "needs a validation split to choose on "
+         "(--valid-fraction above 0)"),
         (("bidirectional", "residual", "wordvec_size", "cell"), set(models) <= {"transformer"},
          "does not apply to the Transformer"),
         (("residual",), args.num_layers < 2, "needs --num-layers 2 or more"),
@@ -316,6 +344,9 @@ def check_applicable(args, models: list[str]) -> None:
             if ignored and getattr(args, name) != getattr(defaults, name):
                 flag = "--" + name.replace("_", "-")
                 raise ValueError(f"{flag} {why} (fix: drop {flag})")
+    if args.average_last is not None and args.average_last > args.epochs:
+        raise ValueError(f"--average-last {args.average_last} is more than --epochs "
+                         f"{args.epochs} (fix: average at most the epochs trained)")
     if "transformer" in models and args.hidden_size % args.heads:
         raise ValueError(f"--hidden-size {args.hidden_size} is not divisible by --heads "
                          f"{args.heads} (fix: e.g. --heads 4 with --hidden-size 256)")
