@@ -14,8 +14,9 @@ from __future__ import annotations
 import argparse
 
 from .cli_types import OneLineParser, float_in, int_at_least
-from .model_io import MODEL_NAMES
+from .model_io import MAX_VOCAB, MODEL_NAMES
 from .task_loading import is_translation_file, load_task
+from .tokenizers import DEFAULT_SUBWORD_VOCAB, SENTENCEPIECE_KINDS, TOKENIZERS
 from .train import (CONFIG_RANGES, DEFAULT_MAX_DECODE_LEN, LR_SCHEDULES, NONFINITE,
                     TrainConfig)
 
@@ -123,6 +124,15 @@ def _add_translation_options(t) -> None:
                    help="translation: use only the first pairs of the file")
     t.add_argument("--lower", action=argparse.BooleanOptionalAction, default=True,
                    help="translation: lower-case the text")
+    t.add_argument("--tokenizer", default="word", choices=TOKENIZERS,
+                   help="translation: words (models.text), sentencepiece subword pieces (bpe "
+                   "or unigram) or characters, learnt on the training split only")
+    t.add_argument("--vocab-size", type=int_at_least(5, MAX_VOCAB), default=None,
+                   help="translation: at most this many tokens per vocabulary, counting "
+                   "<pad> <sos> <eos> <unk>; None: no limit for word and char, "
+                   f"{DEFAULT_SUBWORD_VOCAB} for bpe and unigram")
+    t.add_argument("--joint-vocab", action="store_true", help="translation: one tokenizer "
+                   "and one vocabulary learnt from both languages (for --share-embeddings)")
     t.add_argument("--bucket", action=argparse.BooleanOptionalAction, default=None,
                    help="translation: batches of similar-length sentences (sorted within "
                    "shuffled chunks of 100 batches, the batches shuffled: fewer padding "
@@ -295,7 +305,8 @@ def load_data(args):
     ``models.task_loading.load_task``)."""
     return load_task(args.data, reverse=args.reverse, direction=args.direction,
                      max_len=args.max_len, lower=args.lower, min_freq=args.min_freq,
-                     max_pairs=args.max_pairs)
+                     max_pairs=args.max_pairs, tokenizer=args.tokenizer,
+                     vocab_size=args.vocab_size, joint_vocab=args.joint_vocab)
 
 
 def compare_models(args) -> list[str]:
@@ -319,8 +330,11 @@ def check_applicable(args, models: list[str]) -> None:
     other than the default): a one-line ValueError naming the option and the fix."""
     translation = is_translation_file(args.data)
     rules = [
-        (("direction", "max_len", "min_freq", "max_pairs", "lower"), not translation,
+        (("direction", "max_len", "min_freq", "max_pairs", "lower", "tokenizer", "vocab_size",
+          "joint_vocab"), not translation,
          "applies to translation data (a tab-separated sentence-pair --data file) only"),
+        (("min_freq",), args.tokenizer in SENTENCEPIECE_KINDS, "applies to --tokenizer word "
+         "and char only (sentencepiece chooses its pieces by --vocab-size)"),
         (("max_decode_len",), not translation,
          "applies to translation only (the character tasks' answers have a fixed width)"),
         (("score", "input_feeding"), "attention" not in models,
@@ -344,6 +358,10 @@ def check_applicable(args, models: list[str]) -> None:
             if ignored and getattr(args, name) != getattr(defaults, name):
                 flag = "--" + name.replace("_", "-")
                 raise ValueError(f"{flag} {why} (fix: drop {flag})")
+    if getattr(args, "share_embeddings", False) and "transformer" in models and \
+            not args.joint_vocab:
+        raise ValueError("--share-embeddings needs one vocabulary for both languages (fix: "
+                         "add --joint-vocab)")
     if args.average_last is not None and args.average_last > args.epochs:
         raise ValueError(f"--average-last {args.average_last} is more than --epochs "
                          f"{args.epochs} (fix: average at most the epochs trained)")
