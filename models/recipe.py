@@ -56,8 +56,9 @@ def average_candidate(model, data, config, run, recent: list, best: dict, best_s
     """Checkpoint averaging: the mean of the ``recent`` [(epoch, weights)] (the last
     ``config.average_last`` epochs) is scored on the validation split, never on test; if
     it beats the chosen epoch's score (``best["score"]``, strictly), it becomes the chosen
-    model, ``best["epoch"]`` "avg A-B", and ``run``'s ``model.npz`` (if any) holds it.
-    The model keeps the last epoch's weights.
+    model, ``best["epoch"]`` "avg A-B". ``run``'s ``model.npz`` (if any) is written with
+    the chosen weights either way (a run resumed after an average was chosen may have
+    left that average there). The model keeps the last epoch's weights.
 
     Returns (best, best_state, None with fewer than two epochs to average, else
     ``{"epochs": [...], "chosen": bool, "valid_*": its validation scores}``).
@@ -77,10 +78,11 @@ def average_candidate(model, data, config, run, recent: list, best: dict, best_s
         + ("chosen" if chosen else f"epoch {best['epoch']} stays chosen"))
     if chosen:
         best, best_state = {"epoch": label, "score": value}, average
-        if run is not None:
-            save_model(model, data, run.file("model.npz"), extra={
-                "train_config": asdict(config), "epoch": label, "averaged_epochs": epochs,
-                "selected_on": "validation"})
+    if run is not None and best_state is not None:
+        model.load_state_dict(best_state)
+        save_model(model, data, run.file("model.npz"), extra={
+            "train_config": asdict(config), "epoch": best["epoch"], "selected_on": "validation",
+            **({"averaged_epochs": epochs} if chosen else {})})
     model.load_state_dict(last)
     return best, best_state, {"epochs": epochs, "chosen": chosen,
                               **{f"valid_{k}": v for k, v in score.items()}}
