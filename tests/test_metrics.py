@@ -48,7 +48,8 @@ def test_the_intervals_are_the_binomial_ones_on_a_known_case(monkeypatch, n, k, 
     """sacreBLEU's estimate is the bootstrap mean +- half the 2.5-97.5 % range; on the exact
     distribution that is 100 k / n +- half the binomial quantiles' distance (for k / n =
     0.9 the percentile interval itself, [85.5, 94.0], sits 0.25 lower). Measured: within
-    one sentence (100 / n) of it, on both bootstrap paths, for the three scores."""
+    two sentences (200 / n) of it for any seed (0-29 tried), on both bootstrap paths, for
+    the three scores; without resampling the interval would be 14 and 8.5 BLEU narrower."""
     if bounded:
         monkeypatch.setattr(metrics, "BOOTSTRAP_BUDGET", 0)
     hyps, refs = _known_corpus(n, k)
@@ -57,8 +58,8 @@ def test_the_intervals_are_the_binomial_ones_on_a_known_case(monkeypatch, n, k, 
     half = (high - low) / 2
     for key in ("bleu_cased", "bleu", "chrf"):
         assert r[key] == pytest.approx(100 * k / n)
-        assert r[f"{key}_ci"][0] == pytest.approx(100 * k / n - half, abs=100 / n), key
-        assert r[f"{key}_ci"][1] == pytest.approx(100 * k / n + half, abs=100 / n), key
+        assert r[f"{key}_ci"][0] == pytest.approx(100 * k / n - half, abs=200 / n), key
+        assert r[f"{key}_ci"][1] == pytest.approx(100 * k / n + half, abs=200 / n), key
     assert ("O(N) memory" in r["bleu_description"]) == bounded
 
 
