@@ -226,41 +226,56 @@ def _bootstrap(metric, hyps, refs, n_bootstrap: int, seed: int, width: int | Non
     width = _statistics_per_sentence(metric) if width is None else width
     if len(hyps) * n_bootstrap * width <= 10 * BOOTSTRAP_BUDGET:
         return (*_sacrebleu_bootstrap(metric, hyps, refs, n_bootstrap, seed),
-                "sacreBLEU's corpus_score(n_bootstrap)")
+                "sacreBLEU's resampling, as corpus_score(n_bootstrap)")
     return (*_bounded_bootstrap(metric, hyps, refs, n_bootstrap, seed),
             "sacreBLEU's statistics and estimator, resampled in O(N) memory")
 
 
 def _sacrebleu_bootstrap(metric, hyps, refs, n_bootstrap: int, seed: int):
-    """(score, bootstrap mean, CI half-width) from sacreBLEU's ``corpus_score(...,
-    n_bootstrap)``; its seed comes from ``SACREBLEU_SEED``, set for the call and restored."""
+    """(score, bootstrap mean, CI half-width) from sacreBLEU's own bootstrap (the resamples
+    of ``corpus_score(..., n_bootstrap)``: ``SACREBLEU_SEED``, set for the call and
+    restored, seeds numpy's ``default_rng``; all resamples drawn at once).
+
+    The estimate is sacreBLEU's (``Score.estimate_ci``) computed here in float64:
+    sacreBLEU 2.6's own call fails with "don't know how to coerce float and float32" when
+    some resampled chrF scores are exactly 0 (a Python float) and others are not."""
+    from sacrebleu.significance import _bootstrap_resample
     saved = os.environ.get("SACREBLEU_SEED")
     os.environ["SACREBLEU_SEED"] = str(seed)
     try:
-        score = metric.corpus_score(hyps, [refs], n_bootstrap=n_bootstrap)
+        stats = metric._extract_corpus_statistics(hyps, [refs])
+        score = float(metric._aggregate_and_compute(stats).score)
+        metric.n_bootstrap = n_bootstrap                   # for the signature
+        metric.seed, resampled = _bootstrap_resample(stats, metric, n_bootstrap)
     finally:
         if saved is None:
             del os.environ["SACREBLEU_SEED"]
         else:
             os.environ["SACREBLEU_SEED"] = saved
-    return float(score.score), float(score._mean), float(score._ci)   # its estimate_ci
+    return (score, *_estimate([s.score for s in resampled]))
+
+
+def _estimate(scores) -> tuple[float, float]:
+    """sacreBLEU's interval estimate of bootstrap ``scores`` (Koehn 2004): (their mean,
+    half the distance between the ``n // 40``-th smallest and largest), in float64."""
+    scores = np.sort(np.asarray(scores, dtype=np.float64))
+    low = len(scores) // 40
+    return float(scores.mean()), 0.5 * float(scores[len(scores) - low - 1] - scores[low])
 
 
 def _bounded_bootstrap(metric, hyps, refs, n_bootstrap: int, seed: int):
-    """The estimator of ``_sacrebleu_bootstrap`` (mean and half the 2.5-97.5 percentile
-    width of the resampled corpus scores) with each resample drawn as multinomial counts
-    over the N sentences (``np.random.default_rng(seed)``), so memory is O(N), not
-    O(N * n_bootstrap); the sentence statistics and the score from summed statistics are
-    sacreBLEU's own (the functions its bootstrap uses)."""
+    """The estimator of ``_sacrebleu_bootstrap`` (:func:`_estimate`) with each resample
+    drawn as multinomial counts over the N sentences (``np.random.default_rng(seed)``), so
+    memory is O(N), not O(N * n_bootstrap); the sentence statistics and the score from
+    summed statistics are sacreBLEU's own (the functions its bootstrap uses)."""
     stats = np.asarray(metric._extract_corpus_statistics(hyps, [refs]), dtype=np.float64)
     score = float(metric._compute_score_from_stats(stats.sum(0)).score)
     rng = np.random.default_rng(seed)
     n = len(stats)
-    scores = np.sort([metric._compute_score_from_stats(
-        rng.multinomial(n, np.full(n, 1.0 / n)) @ stats).score for _ in range(n_bootstrap)])
-    low = n_bootstrap // 40
+    scores = [metric._compute_score_from_stats(
+        rng.multinomial(n, np.full(n, 1.0 / n)) @ stats).score for _ in range(n_bootstrap)]
     metric.n_bootstrap, metric.seed = n_bootstrap, str(seed)     # for the signature
-    return score, float(scores.mean()), 0.5 * float(scores[n_bootstrap - low - 1] - scores[low])
+    return (score, *_estimate(scores))
 
 
 def format_bleu_report(report: dict) -> str:

@@ -77,6 +77,13 @@ def test_the_three_intervals_come_from_the_same_resamples():
     assert again == r and other["bleu_ci"] != r["bleu_ci"]
 
 
+def test_an_interval_where_some_resamples_score_zero():
+    """sacreBLEU 2.6's own estimate fails here (float 0.0 beside float32 chrF scores)."""
+    hyps, refs = ["cat"] + ["xyz"] * 39, ["the cat sat on the mat"] * 40
+    r = translation_report(hyps, refs, confidence=True, n_bootstrap=400)
+    assert r["chrf_ci"][0] == 0.0 < r["chrf"] < r["chrf_ci"][1] < 5
+
+
 # ------------------------------------------------------------------ case and tokenization
 HYPS = ["The cat sat on the mat.", "I don't know where he lives.", "Tom is here!"]
 REFS = ["the cat sat on the mat.", "I do not know where he lives.", "Tom is here!"]
