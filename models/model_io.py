@@ -432,9 +432,10 @@ def check_tokenizer_arrays(data: dict, arrays: dict, where: str = "'?'") -> None
     missing = [k for k in want if k not in arrays]
     unexpected = [k for k in arrays if k not in want]
     if missing or unexpected:
+        parts = ([f"missing {', '.join(missing)}"] if missing else []) + \
+            ([f"unexpected {_describe(unexpected[0])}"] if unexpected else [])
         raise _bad(where, f"its tokenizer arrays do not fit its {kind} tokenizer: " +
-                   "; ".join([f"missing {', '.join(missing)}"] * bool(missing) +
-                             [f"unexpected {_describe(unexpected[0])}"] * bool(unexpected)))
+                   "; ".join(parts))
     for name, vocab_key in want.items():
         a = arrays[name]
         if a.dtype != np.uint8 or a.ndim != 1 or not 0 < a.size <= MAX_MODEL_BYTES:
