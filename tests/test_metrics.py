@@ -182,6 +182,21 @@ def test_the_printed_line_labels_each_column():
     assert "lower-cased BLEU" in r["bleu_description"] and "13a" in r["bleu_description"]
 
 
+def test_eval_prints_the_score_what_it_is_and_the_three_signatures(sample_data):
+    from models.reporting import score_report
+    data = sample_data
+    score = translation_score(data, [t for _, t in data.test_pairs], confidence=True)
+    lines = score_report(score, data).splitlines()
+    assert lines[0].startswith("test BLEU 100.00 (95 % CI 100.00-100.00), lower-cased BLEU "
+                               "100.00 (95 % CI 100.00-100.00), chrF 100.00")
+    assert lines[0].endswith(f"on {len(data.src_test)} test items of {data.source}")
+    assert lines[1] == f"scores: {score['bleu_description']}"
+    assert [ln.split() for ln in lines[2:]] == [
+        ["BLEU:", score["bleu_cased_signature"]],
+        ["lower-cased", "BLEU:", score["bleu_signature"]], ["chrF:", score["chrf_signature"]]]
+    assert score_report({"accuracy": 0.5}, data).count("\n") == 0
+
+
 # ------------------------------------------------------------------ hostile arguments
 @pytest.mark.parametrize("kwargs", [dict(n_bootstrap=0), dict(n_bootstrap=1),
                                     dict(n_bootstrap=2.5), dict(n_bootstrap=True),
