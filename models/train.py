@@ -436,12 +436,16 @@ def train(data, config: TrainConfig, out_dir=None, log=print, model=None, *,
     ``config.lr_schedule``; choose the epoch on a validation split; test once.
 
     A validation split (``config.valid_fraction`` of the training items, seeded with
-    ``config.seed``) is carved from the training data first. Each epoch: a seeded shuffle,
-    minibatches with a tqdm bar, then the validation score (:func:`evaluate`, greedy or
-    beam ``config.beam``). The best validation epoch (the first, on ties) is the one
-    chosen; the model returned has its weights. After the last epoch the test split is
-    scored twice: with the chosen epoch's weights and with the last epoch's
-    (``history.results``). With no validation split (fraction 0) the last epoch is chosen.
+    ``config.seed``) is carved from the training data first. Each epoch: seeded batches
+    (of similar-length sentences for translation, see ``config.bucket`` and
+    ``models.batching``) with a tqdm bar, then the validation score (:func:`evaluate`,
+    greedy or beam ``config.beam``). The best validation epoch (the first, on ties) is the
+    one chosen; with ``config.average_last`` the average of the last epochs' weights is
+    one more candidate, scored on validation after the last epoch
+    (``models.recipe.average_candidate``; ``chosen_epoch`` "avg A-B"). The model returned
+    has the chosen weights. After the last epoch the test split is scored twice: with the
+    chosen weights and with the last epoch's (``history.results``). With no validation
+    split (fraction 0) the last epoch is chosen.
 
     out_dir : None, a folder, or an entered :class:`models.run_dir.RunDir`. A folder is
         locked for the run; after every epoch it gets ``last.npz`` (the whole training
@@ -452,9 +456,11 @@ def train(data, config: TrainConfig, out_dir=None, log=print, model=None, *,
     Returns (model, history): ``history`` is a :class:`History`, one dict per epoch with
     ``loss`` (mean training cross-entropy, nats/token), ``valid_accuracy`` (0-1) or
     ``valid_bleu``/``valid_chrf`` (0-100), ``lr``, ``train_seconds``, ``eval_seconds``,
-    ``epoch_seconds``, ``steps``, ``skipped_steps``, ``parameters``.
+    ``epoch_seconds``, ``steps``, ``skipped_steps``, ``parameters``, ``pad_fraction``
+    (padding / all tokens of the epoch's batches, 0-1).
 
-    Raises ValueError for a config out of range or less than one batch of training data;
+    Raises ValueError for a config out of range, less than one batch of training data, or
+    ``share_embeddings`` over two vocabularies;
     RunDirError for an unusable folder; NonFiniteError for a NaN/inf loss or gradient;
     TrainingInterrupted on Ctrl-C (the message says what was saved).
     """
