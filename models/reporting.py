@@ -245,7 +245,7 @@ def _translation_table(histories: dict) -> str:
                     f"{'-' if ci is None else f'{ci[0]:.2f}-{ci[1]:.2f}':>13}"]
         row += [f"{_cell(test.get('unseen_bleu_cased'), 1.0):>9}",
                 f"{_cell(r['test_last'].get('bleu_cased'), 1.0):>10}", f"{seconds:>9.1f}",
-                f"{hist[-1]['parameters'] if len(hist) else '-':>12}"]
+                f"{format(hist[-1]['parameters'], ',') if len(hist) else '-':>12}"]
         lines.append(f"{name:<12}" + "".join(cells) + "".join(row))
     return "\n".join(lines)
 
