@@ -102,15 +102,19 @@ class Tokenizer:
     lower = True
 
     def normalize(self, text: str) -> str:
+        """``text`` as this tokenizer reproduces it (str -> str)."""
         return self.detokenize(self.tokenize(text))
 
     def tokenize(self, text: str) -> list[str]:
+        """One sentence (str) -> its tokens (list of non-empty str)."""
         raise NotImplementedError
 
     def detokenize(self, tokens: Iterable[str]) -> str:
+        """Tokens (a list of str, never one str) -> the sentence."""
         raise NotImplementedError
 
     def to_bytes(self) -> bytes:
+        """What a checkpoint stores of this tokenizer (``b""``: nothing but the vocabulary)."""
         return b""
 
 
@@ -123,9 +127,11 @@ class WordTokenizer(Tokenizer):
     kind = "word"
 
     def tokenize(self, text: str) -> list[str]:
+        """``models.text.tokenize(text, lower, split_punctuation)``."""
         return _word_tokenize(text, self.lower, self.split_punctuation)
 
     def detokenize(self, tokens: Iterable[str]) -> str:
+        """The words joined by single spaces (``models.text.detokenize``)."""
         return _join_words(_token_list(tokens))
 
 
@@ -137,12 +143,15 @@ class CharTokenizer(Tokenizer):
     kind = "char"
 
     def normalize(self, text: str) -> str:
+        """:func:`normalize` with this tokenizer's ``lower``."""
         return normalize(text, self.lower)
 
     def tokenize(self, text: str) -> list[str]:
+        """The characters of the normalised text, ``" "`` as ``"▁"``."""
         return [SPACE_MARK if c == " " else c for c in normalize(text, self.lower)]
 
     def detokenize(self, tokens: Iterable[str]) -> str:
+        """The tokens joined, ``"▁"`` as ``" "`` (``"<unk>"`` stays as it is)."""
         return "".join(" " if t == SPACE_MARK else t for t in _token_list(tokens))
 
 
@@ -178,15 +187,20 @@ class SentencePieceTokenizer(Tokenizer):
         self._model, self._sp, self.lower = model, processor, bool(lower)
 
     def normalize(self, text: str) -> str:
+        """:func:`normalize` with this tokenizer's ``lower``."""
         return normalize(text, self.lower)
 
     def tokenize(self, text: str) -> list[str]:
+        """The pieces of the normalised text (``"▁"`` marks a word start); a run of
+        characters the model never saw is one piece, whose id is ``<unk>``."""
         return self._sp.EncodeAsPieces(normalize(text, self.lower))
 
     def detokenize(self, tokens: Iterable[str]) -> str:
+        """sentencepiece's decoding of the pieces (``<unk>`` as ``"<unk>"``)."""
         return self._sp.DecodePieces(_token_list(tokens))
 
     def to_bytes(self) -> bytes:
+        """The serialized ``ModelProto`` (what :func:`check_model_proto` accepts)."""
         return self._model
 
     def vocab(self) -> Vocab:
