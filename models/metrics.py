@@ -288,8 +288,13 @@ def format_bleu_report(report: dict) -> str:
 # -- translation: cased, lower-cased, chrF, intervals, unseen sources ----------------------
 def _translation_metrics() -> dict:
     """Fresh sacreBLEU metrics of :func:`translation_report`, by score key, in the order
-    they are printed (fresh: a bootstrap stores its settings on the object)."""
-    return {"bleu_cased": sacrebleu.BLEU(),
+    they are printed (fresh: a bootstrap stores its settings on the object).
+
+    ``force=True`` on the cased BLEU only silences sacreBLEU's "you forgot to detokenize"
+    warning, which a word model's output (tokens joined by spaces, ``"i am here ."``)
+    would raise at every validation; ``13a`` splits the reference's final period the same
+    way, so the score and the signature are those of ``sacrebleu.BLEU()`` (tested)."""
+    return {"bleu_cased": sacrebleu.BLEU(force=True),
             "bleu": sacrebleu.BLEU(tokenize="none", lowercase=True, force=True),
             "chrf": sacrebleu.CHRF()}
 

@@ -89,7 +89,7 @@ HYPS = ["The cat sat on the mat.", "I don't know where he lives.", "Tom is here!
 REFS = ["the cat sat on the mat.", "I do not know where he lives.", "Tom is here!"]
 
 
-def test_bleu_cased_is_sacrebleus_default_and_lower_cased_bleu_ignores_case():
+def test_bleu_cased_is_sacrebleus_default_and_lower_cased_bleu_ignores_case(caplog):
     r = translation_report(HYPS, REFS, confidence=True, n_bootstrap=100)
     assert r["bleu_cased"] == pytest.approx(sacrebleu.corpus_bleu(HYPS, [REFS]).score)
     assert r["chrf"] == pytest.approx(sacrebleu.corpus_chrf(HYPS, [REFS]).score)
@@ -97,6 +97,15 @@ def test_bleu_cased_is_sacrebleus_default_and_lower_cased_bleu_ignores_case():
     assert (sig["case"], sig["tok"], sig["smooth"], sig["nrefs"]) == ("mixed", "13a", "exp", "1")
     assert "case:lc" in r["bleu_signature"] and "tok:none" in r["bleu_signature"]
     assert "case:mixed" in r["chrf_signature"] and "nc:6" in r["chrf_signature"]
+    tokens, written = ["i am here ."] * 120, ["I am here."] * 120    # a word model's output
+    with caplog.at_level("WARNING"):
+        r = translation_report(tokens, written, confidence=True, n_bootstrap=10)
+    assert "detokenize" not in caplog.text                             # no warning
+    assert r["bleu_cased"] == pytest.approx(sacrebleu.corpus_bleu(tokens, [written]).score)
+    plain = sacrebleu.BLEU()
+    plain.corpus_score(tokens, [written])
+    assert r["bleu_cased_signature"].replace("bs:10|seed:12345|", "") == \
+        str(plain.get_signature())
     one = translation_report(HYPS[:1], REFS[:1])         # differs only in "The" / "the"
     assert one["bleu"] == 100.0 and one["bleu_cased"] < 100.0 and one["chrf"] < 100.0
 
