@@ -108,10 +108,10 @@ def _cmd_eval(args) -> int:
     model, meta, codec = load_model(args.checkpoint)
     data = load_checkpoint_data(args.data, meta, codec)
     score = evaluate(model, data, beam=args.beam, max_len=args.max_decode_len,
-                     confidence=True)
+                     confidence=True, alpha=args.alpha)
     print(score_report(score, data))
     pred = predict(model, data.src_test[:args.examples], data, beam=args.beam,
-                   max_len=args.max_decode_len)
+                   max_len=args.max_decode_len, alpha=args.alpha)
     print_examples(data, data.src_test, data.tgt_test, pred, args.examples)
     return 0
 

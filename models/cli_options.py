@@ -262,6 +262,10 @@ def _add_eval(sub) -> None:
     e.add_argument("--data", default=None, help="file to evaluate on (default: the data the "
                    "checkpoint was trained on)")
     e.add_argument("--beam", type=config_type("beam"), default=1)
+    e.add_argument("--length-penalty", "--alpha", dest="alpha",
+                   type=config_type("length_penalty"), default=0.6,
+                   help="the beam's length-penalty exponent (GNMT's alpha; with --beam 2 or "
+                   "more)")
     e.add_argument("--max-decode-len", type=config_type("max_decode_len"),
                    default=DEFAULT_MAX_DECODE_LEN)
     e.add_argument("--examples", type=int_at_least(0, 10_000), default=5,

@@ -84,6 +84,8 @@ def test_a_bad_training_option_is_one_line_before_any_work(tmp_path, monkeypatch
     (["eval", "m.npz", "--beam", "0"], "--beam"),
     (["eval", "m.npz", "--examples", "-1"], "--examples"),
     (["eval", "m.npz", "--max-decode-len", "-5"], "--max-decode-len"),
+    (["eval", "m.npz", "--length-penalty", "nan"], "--length-penalty"),
+    (["eval", "m.npz", "--alpha", "-1"], "--length-penalty"),
     (["graph", "--max-nodes", "0"], "--max-nodes"),
     (["graph", "--max-nodes", "-1"], "--max-nodes"),
     (["compare", "--epochs", "0"], "--epochs"),

@@ -240,3 +240,6 @@ def test_translation_train_translate_and_eval_from_the_command_line(tmp_path, ca
         assert "head 1" not in svg
     assert main(["eval", str(out / "model.npz"), "--data", str(path), "--examples", "1"]) == 0
     assert "BLEU" in capsys.readouterr().out
+    assert main(["eval", str(out / "model.npz"), "--data", str(path), "--examples", "1",
+                 "--beam", "2", "--length-penalty", "1.0"]) == 0
+    assert "BLEU" in capsys.readouterr().out
