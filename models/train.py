@@ -265,11 +265,12 @@ def evaluate(model, data, *, beam: int = 1, max_len: int = DEFAULT_MAX_DECODE_LE
              split: str = "test", confidence: bool = False, alpha: float = 0.6) -> dict:
     """Score of ``model`` on ``data``'s ``split`` ("test", or "valid" for a dataset from
     ``split_validation``): ``{"accuracy": exact match 0-1}`` for a character task (an item
-    counts only if every answer position is right), or ``{"bleu": 0-100, "chrf": 0-100}``
-    (sacrebleu, corpus level, against the raw reference text) for translation; with
-    ``confidence`` also ``bleu_ci`` ([low, high], sacreBLEU's bootstrap 95 % interval,
-    1,000 resamples), ``bleu_signature`` and ``bleu_description`` (what exactly was
-    computed: see ``models.metrics.bleu_report``). ``alpha``: the beam's length penalty."""
+    counts only if every answer position is right), or for translation the scores of
+    ``models.metrics.translation_report`` against the raw reference text: ``bleu_cased``
+    (sacreBLEU's defaults), ``bleu`` (lower-cased, the one that chooses the epoch),
+    ``chrf``, all 0-100, and ``unseen_*`` (the items whose source is not in training); with
+    ``confidence`` also each score's ``*_ci`` ([low, high], bootstrap 95 %, 1,000 paired
+    resamples) and ``*_signature`` (sacreBLEU's). ``alpha``: the beam's length penalty."""
     if split not in ("test", "valid"):
         raise ValueError(f"evaluate: split must be 'test' or 'valid', not {split!r}")
     src, tgt = (data.src_test, data.tgt_test) if split == "test" else \

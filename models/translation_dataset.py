@@ -77,8 +77,9 @@ class TranslationData:
     validation : dict or None
         ``{"fraction": f, "seed": s}`` of :meth:`split_validation`, else None.
     metric : str
-        ``"bleu"``: the metric to report (``models.metrics.corpus_bleu(hyps,
-        data.references())``).
+        ``"bleu"``: the metric that chooses the epoch, the lower-cased BLEU of
+        ``models.metrics.translation_report`` (which also gives the cased sacreBLEU and
+        chrF) against ``data.references()``.
     pad_id, start_id, eos_id, unk_id : int
         0, 1, 2, 3 (identical in both vocabularies).
     """
