@@ -268,7 +268,7 @@ class RecurrentSeq2Seq(Seq2SeqModel):
                  cell: str = "lstm", init: str = "book", seed: int | None = None, **extra):
         if init not in ("book", "pytorch"):
             raise ValueError(f"{type(self).__name__}: init must be 'book' or 'pytorch', got "
-                             f"{init!r}")
+                             f"{init!r:.40} (fix: pass init='book' or init='pytorch')")
         self.cell = check_cell(type(self).__name__, cell)
         if seed is not None:
             nn.manual_seed(seed)

@@ -84,6 +84,10 @@ def _add_model_options(t) -> None:
     t.add_argument("--cell", default="lstm", choices=("lstm", "gru"), help="the recurrent "
                    "models' cell, in the encoder and the decoder: lstm (the book's) or gru "
                    "(Cho et al. 2014)")
+    t.add_argument("--init", default="book", choices=("book", "pytorch"), help="the recurrent "
+                   "models' initial weights: book (embeddings N(0, 0.01^2), weights N(0, "
+                   "1/fan_in)) or pytorch (the layers' own; learns faster on translation, see "
+                   "benchmarks/RESULTS.md)")
     t.add_argument("--heads", type=config_type("heads"), default=4,
                    help="Transformer attention heads")
     t.add_argument("--ff-size", type=config_type("ff_size"), default=512,
@@ -296,7 +300,8 @@ def config_from_args(args, model: str | None = None) -> TrainConfig:
         max_grad_norm=args.clip, seed=args.seed, score=args.score,
         input_feeding=args.input_feeding, num_layers=args.num_layers,
         bidirectional=args.bidirectional, residual=args.residual, dropout=args.dropout,
-        cell=args.cell, teacher_forcing=args.teacher_forcing, label_smoothing=args.label_smoothing,
+        cell=args.cell, init=args.init, teacher_forcing=args.teacher_forcing,
+        label_smoothing=args.label_smoothing,
         heads=args.heads, ff_size=args.ff_size, beam=args.beam, max_minutes=args.max_minutes,
         max_decode_len=args.max_decode_len, valid_fraction=args.valid_fraction,
         nonfinite=args.nonfinite, warmup_steps=args.warmup_steps, bucket=args.bucket,
@@ -352,7 +357,8 @@ def check_applicable(args, models: list[str]) -> None:
         (("length_penalty",), args.beam == 1, "applies to beam search only (--beam 2 or more)"),
         (("average_last",), args.valid_fraction == 0, "needs a validation split to choose on "
          "(--valid-fraction above 0)"),
-        (("bidirectional", "residual", "wordvec_size", "cell"), set(models) <= {"transformer"},
+        (("bidirectional", "residual", "wordvec_size", "cell", "init"),
+         set(models) <= {"transformer"},
          "does not apply to the Transformer"),
         (("residual",), args.num_layers < 2, "needs --num-layers 2 or more"),
     ]

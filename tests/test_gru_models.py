@@ -254,3 +254,42 @@ def test_train_cell_gru_from_the_command_line_writes_a_gru_checkpoint(tmp_path, 
     model, meta, _ = load_model(out / "model.npz")
     assert model.cell == "gru" and meta["train_config"]["cell"] == "gru"
     assert isinstance(model.decoder, tg.nn.GRUCell)
+
+
+# -- --init: the recurrent models' initialisation from the command line --------------------
+def test_init_reaches_the_model_and_its_checkpoint(tmp_path, char_data):
+    V = len(char_data.vocab)
+    book = build_model(TrainConfig(model="attention", hidden_size=6, wordvec_size=3), V, V)
+    torch_like = build_model(TrainConfig(model="attention", hidden_size=6, wordvec_size=3,
+                                         init="pytorch"), V, V)
+    assert book.config["init"] == "book" and torch_like.config["init"] == "pytorch"
+    assert np.abs(book.encoder.embedding.weight.data).max() < 0.1          # N(0, 0.01^2)
+    assert np.abs(torch_like.encoder.embedding.weight.data).std() > 0.5    # N(0, 1)
+    save_model(torch_like, char_data, tmp_path / "m.npz")
+    assert load_model(tmp_path / "m.npz")[1]["config"]["init"] == "pytorch"
+
+
+@pytest.mark.parametrize("value", ["xavier", "", "Book"])
+def test_the_command_line_refuses_an_unknown_init_in_one_line(tmp_path, monkeypatch, capsys,
+                                                             value):
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--init", value, "--epochs", "1"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"tinygrad-attn train: error: argument --init: invalid choice: {value!r} (choose from "
+        f"'book', 'pytorch') (see tinygrad-attn train --help)")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_init_with_only_the_transformer_is_refused(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--model", "transformer", "--init", "pytorch", "--epochs", "1"]) == 2
+    assert capsys.readouterr().err.strip() == ("tinygrad-attn train: error: --init does not "
+                                               "apply to the Transformer (fix: drop --init)")
+
+
+@pytest.mark.parametrize("value", ["xavier", None, 0])
+def test_a_model_refuses_an_unknown_init(value):
+    with pytest.raises(ValueError) as e:
+        Seq2Seq(7, 3, 4, init=value)
+    assert str(e.value) == (f"Seq2Seq: init must be 'book' or 'pytorch', got {value!r:.40} "
+                            f"(fix: pass init='book' or init='pytorch')")
