@@ -24,7 +24,9 @@ sys.path.insert(0, str(DOCS))
 import make_notebooks  # noqa: E402
 
 NAMES = list(make_notebooks.SOURCES)
-CELL_TIMEOUT = 900          # seconds one cell may run (the training cell takes minutes)
+CELL_TIMEOUT = 1800         # seconds one cell may run: the training cell takes 2-3 minutes on a
+                            # quiet 2-core machine and timed out at 900 s with two other busy
+                            # processes (load average 5-7)
 PICTURES = ("image/svg+xml", "image/png")
 SHOWN = PICTURES + ("text/html",)   # a display() call shows a picture or a page (an iframe)
 
