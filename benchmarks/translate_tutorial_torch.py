@@ -281,8 +281,8 @@ def run(opts) -> dict:
         loss, steps = train_epoch(model, optimizer, train, data, opts, rng)
         t1 = time.perf_counter()
         score = translation_score(data, translate(model, data, "valid", width), "valid")
-        rec = dict(epoch=epoch, loss=loss, steps=steps, valid_bleu=score["bleu"],
-                   valid_chrf=score["chrf"], train_seconds=t1 - t0,
+        rec = dict(epoch=epoch, loss=loss, steps=steps,
+                   **{f"valid_{k}": v for k, v in score.items()}, train_seconds=t1 - t0,
                    epoch_seconds=time.perf_counter() - t0)
         report["history"].append(rec)
         print(f"epoch {epoch}: loss {loss:.4f}, {format_score(score, 'validation')}, "
