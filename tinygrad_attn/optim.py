@@ -432,25 +432,40 @@ class CosineAnnealingLR:
         is not a list of one finite rate >= 0, a ``last_epoch`` that is not a whole number
         >= 0, or an unknown public key; TypeError when ``state_dict`` is not a mapping.
         """
-        if not hasattr(state_dict, "keys") or not hasattr(state_dict, "__getitem__"):
-            raise TypeError(f"CosineAnnealingLR.load_state_dict: expected a dict, got "
-                            f"{type(state_dict).__name__} (fix: pass scheduler.state_dict())")
-        unknown = [k for k in state_dict if not str(k).startswith("_") and k not in
-                   ("T_max", "eta_min", "base_lrs", "last_epoch", "verbose")]
-        if unknown:
-            raise ValueError(f"CosineAnnealingLR.load_state_dict: unknown keys {unknown} (fix: "
-                             f"pass a CosineAnnealingLR's state_dict())")
+        _check_state_keys("CosineAnnealingLR", "a", state_dict, ("T_max", "eta_min"))
         T_max, eta_min = _check_schedule(state_dict.get("T_max", self.T_max),
                                          state_dict.get("eta_min", self.eta_min))
-        base_lrs = state_dict.get("base_lrs", [self.base_lr])
-        if not isinstance(base_lrs, (list, tuple)) or len(base_lrs) != 1:
-            raise ValueError(f"CosineAnnealingLR.load_state_dict: base_lrs must be a list of "
-                             f"one rate (one parameter group), got {base_lrs!r}")
-        base_lr = _check_lr("CosineAnnealingLR", base_lrs[0])
-        last_epoch = _whole_number("CosineAnnealingLR.load_state_dict: last_epoch",
-                                   state_dict.get("last_epoch", self.last_epoch))
+        base_lr, last_epoch = _base_lr_and_epoch("CosineAnnealingLR", self, state_dict)
         self.T_max, self.eta_min, self.base_lr, self.last_epoch = \
             T_max, eta_min, base_lr, last_epoch
+
+
+def _check_state_keys(name: str, article: str, state_dict, own_keys: tuple) -> None:
+    """The checks every scheduler's ``load_state_dict`` starts with: ``state_dict`` is a
+    mapping (else TypeError) whose public keys are the schedule's ``own_keys`` or the
+    shared ``base_lrs``, ``last_epoch``, ``verbose`` (else ValueError naming them)."""
+    if not hasattr(state_dict, "keys") or not hasattr(state_dict, "__getitem__"):
+        raise TypeError(f"{name}.load_state_dict: expected a dict, got "
+                        f"{type(state_dict).__name__} (fix: pass scheduler.state_dict())")
+    known = own_keys + ("base_lrs", "last_epoch", "verbose")
+    unknown = [k for k in state_dict if not str(k).startswith("_") and k not in known]
+    if unknown:
+        raise ValueError(f"{name}.load_state_dict: unknown keys {unknown} (fix: pass "
+                         f"{article} {name}'s state_dict())")
+
+
+def _base_lr_and_epoch(name: str, scheduler, state_dict) -> tuple:
+    """``(base_lr, last_epoch)`` of a scheduler's ``state_dict``, checked (ValueError: not a
+    list of one finite rate >= 0, or not a whole number >= 0); a missing key keeps the
+    ``scheduler``'s own value."""
+    base_lrs = state_dict.get("base_lrs", [scheduler.base_lr])
+    if not isinstance(base_lrs, (list, tuple)) or len(base_lrs) != 1:
+        raise ValueError(f"{name}.load_state_dict: base_lrs must be a list of one rate (one "
+                         f"parameter group), got {base_lrs!r}")
+    base_lr = _check_lr(name, base_lrs[0])
+    last_epoch = _whole_number(f"{name}.load_state_dict: last_epoch",
+                               state_dict.get("last_epoch", scheduler.last_epoch))
+    return base_lr, last_epoch
 
 
 def _check_warmup(warmup_steps) -> int:
@@ -526,23 +541,9 @@ class InverseSqrtLR:
         not a list of one finite rate >= 0, a ``last_epoch`` that is not a whole number
         >= 0, or an unknown public key; TypeError when ``state_dict`` is not a mapping.
         """
-        owner = "InverseSqrtLR.load_state_dict"
-        if not hasattr(state_dict, "keys") or not hasattr(state_dict, "__getitem__"):
-            raise TypeError(f"{owner}: expected a dict, got {type(state_dict).__name__} (fix: "
-                            f"pass scheduler.state_dict())")
-        unknown = [k for k in state_dict if not str(k).startswith("_") and k not in
-                   ("warmup_steps", "base_lrs", "last_epoch", "verbose", "lr_lambdas")]
-        if unknown:
-            raise ValueError(f"{owner}: unknown keys {unknown} (fix: pass an InverseSqrtLR's "
-                             f"state_dict())")
+        _check_state_keys("InverseSqrtLR", "an", state_dict, ("warmup_steps", "lr_lambdas"))
         warmup = _check_warmup(state_dict.get("warmup_steps", self.warmup_steps))
-        base_lrs = state_dict.get("base_lrs", [self.base_lr])
-        if not isinstance(base_lrs, (list, tuple)) or len(base_lrs) != 1:
-            raise ValueError(f"{owner}: base_lrs must be a list of one rate (one parameter "
-                             f"group), got {base_lrs!r}")
-        base_lr = _check_lr("InverseSqrtLR", base_lrs[0])
-        last_epoch = _whole_number(f"{owner}: last_epoch",
-                                   state_dict.get("last_epoch", self.last_epoch))
+        base_lr, last_epoch = _base_lr_and_epoch("InverseSqrtLR", self, state_dict)
         self.warmup_steps, self.base_lr, self.last_epoch = warmup, base_lr, last_epoch
 
 
