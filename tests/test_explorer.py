@@ -148,6 +148,18 @@ def _open(tmp_path, explorer, name):
     return sync_playwright, exe, path
 
 
+def _load(p, exe, path, viewport=None):
+    """(browser, page, errors): ``path`` opened in the system chromium through the running
+    Playwright ``p``; ``errors`` collects every page error and console error from then on."""
+    browser = p.chromium.launch(executable_path=exe, args=["--no-sandbox"])
+    page = browser.new_page(viewport=viewport) if viewport else browser.new_page()
+    errors = []
+    page.on("pageerror", lambda err: errors.append(str(err)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(f"file://{path}")
+    return browser, page, errors
+
+
 def _step_through(page, data):
     """At every step k: exactly the op of step k is 'current', the ops before are 'done',
     the panel names the op; returns the panel texts."""
@@ -173,12 +185,7 @@ def test_stepping_through_in_chromium_lights_up_each_op(tmp_path, case):
     e = explore(loss, params=names)
     sync_playwright, exe, path = _open(tmp_path, e, case)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=exe, args=["--no-sandbox"])
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
-        errors = []
-        page.on("pageerror", lambda err: errors.append(str(err)))
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.goto(f"file://{path}")
+        browser, page, errors = _load(p, exe, path, {"width": 1400, "height": 900})
         texts = _step_through(page, e.data)
         page.click("#first")
         page.click("#next")
@@ -208,11 +215,7 @@ def test_the_date_models_explorer_opens_and_steps_in_chromium(tmp_path):
     assert 0 < e.steps
     sync_playwright, exe, path = _open(tmp_path, e, "date")
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=exe, args=["--no-sandbox"])
-        page = browser.new_page()
-        errors = []
-        page.on("pageerror", lambda err: errors.append(str(err)))
-        page.goto(f"file://{path}")
+        browser, page, errors = _load(p, exe, path)
         for k in (1, e.steps // 2, e.steps):
             page.evaluate(f"window.explorer.show({k})")
             current = page.eval_on_selector_all(
@@ -355,12 +358,7 @@ def test_drilling_into_the_date_models_boxes_and_back_in_chromium(tmp_path):
     data = e.data
     sync_playwright, exe, path = _open(tmp_path, e, "date_drill")
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=exe, args=["--no-sandbox"])
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
-        errors = []
-        page.on("pageerror", lambda err: errors.append(str(err)))
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.goto(f"file://{path}")
+        browser, page, errors = _load(p, exe, path, {"width": 1400, "height": 900})
         assert page.evaluate("window.explorer.shown()") == "overview"
         assert page.is_visible("#graph .view[data-view=overview] svg")
         assert not page.is_visible("#graph .view[data-view=ops] svg")
