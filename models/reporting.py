@@ -258,6 +258,19 @@ def _cell(value, scale) -> str:
     return str(value) if scale is None else f"{scale * value:.2f}"
 
 
+def compare_floor(histories: dict) -> float | None:
+    """The floor line of ``compare``'s curves (``viz.plot_compare(floor=)``): the
+    validation score that chooses the epoch (lower-cased BLEU 0-100) of the lookup
+    baseline, the history with no epochs in ``histories`` ({model name:
+    ``models.train.History``}; ``models.lookup.run_lookup``'s ``results["valid"]``), or
+    None when there is none, or no validation split."""
+    for hist in histories.values():
+        valid = getattr(hist, "results", {}).get("valid") if not len(hist) else None
+        if valid and valid.get("bleu") is not None:
+            return float(valid["bleu"])
+    return None
+
+
 def write_compare_csv(histories: dict, path) -> str:
     """One row per model and epoch (validation scores), then one per model with its test
     scores (epoch chosen on validation, last epoch; an interval ``[low, high]`` as two

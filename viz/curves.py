@@ -200,7 +200,17 @@ def _score_key(record: dict):
     return next((k for k in SCORE_KEYS if k[0] in record), (None, None, None))
 
 
-def plot_compare(histories: dict, path, title: str | None = None) -> str:
+def _check_floor(floor) -> None:
+    if floor is None:
+        return
+    if isinstance(floor, bool) or not isinstance(floor, (int, float)) or not math.isfinite(floor):
+        raise ValueError(f"plot_compare: floor must be a finite number on the score axis or "
+                         f"None, not {display_text(repr(floor), 60)} (fix: pass the "
+                         f"baseline's validation score, e.g. 45.4, or leave it out)")
+
+
+def plot_compare(histories: dict, path, title: str | None = None, floor: float | None = None,
+                 floor_label: str = "lookup (floor)") -> str:
     """Save a figure of the validation score and training loss per epoch for several models.
 
     Parameters
@@ -211,12 +221,18 @@ def plot_compare(histories: dict, path, title: str | None = None) -> str:
     path : str or PathLike, ending in .png, .svg or .pdf.
     title : optional figure title. The title and the model names are drawn literally
         (:func:`display_text`; no math-text, a name starting with ``_`` is still listed).
+    floor : optional score of a model with no epochs (``compare``'s lookup baseline: its
+        validation score), in the units the score axis shows (BLEU 0-100, or exact match
+        in %); drawn as a horizontal dashed line across the score panel, in the legend as
+        ``floor_label`` (drawn literally).
 
     Returns the path written. Raises ValueError if ``histories`` is empty or a history is
-    malformed, OutputPathError (checked before drawing) for a path that cannot be written.
+    malformed, or ``floor`` is not None or a finite number; OutputPathError (checked before
+    drawing) for a path that cannot be written.
     """
     check_output_path(path, FIGURE_FORMATS)
     _check_histories(histories)
+    _check_floor(floor)
     fig, (ax_score, ax_loss) = plt.subplots(1, 2, figsize=(10, 4))
     score_lines, loss_lines = [], []
     for hist in histories.values():
@@ -229,12 +245,19 @@ def plot_compare(histories: dict, path, title: str | None = None) -> str:
         loss_lines += ax_loss.plot(epochs, [h["loss"] for h in hist], marker="o")
     ax_loss.set_ylabel("training loss (nats / token)")
     labels = [display_text(name, 60) for name in histories]
-    for ax, lines in ((ax_score, score_lines), (ax_loss, loss_lines)):
+    score_labels = labels
+    if floor is not None:
+        # a horizontal dashed line across the score panel (its legend handle)
+        score_lines = score_lines + [ax_score.axhline(floor, linestyle="--", color="0.35",
+                                                      linewidth=1.2)]
+        score_labels = labels + [display_text(floor_label, 60)]
+    for ax, lines, names in ((ax_score, score_lines, score_labels),
+                             (ax_loss, loss_lines, labels)):
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         # handles and labels given explicitly: matplotlib would skip a label starting "_"
-        for text in ax.legend(lines, labels).get_texts():
+        for text in ax.legend(lines, names).get_texts():
             text.set(**LITERAL)
     if title:
         fig.suptitle(display_text(title), **LITERAL)
