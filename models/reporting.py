@@ -189,10 +189,30 @@ def comparison_report(data, histories: dict, seed: int) -> str:
     if "unseen_items" in first:
         notes.append(f"unseen: BLEU on the {first['unseen_items']} of {len(data.src_test)} "
                      f"test items whose source occurs in no training pair")
+    averages = _average_note(histories)
+    if averages:
+        notes.append(averages)
     if any(not len(h) for h in histories.values()):
         notes.append("lookup: the TF-IDF nearest training source's target (models/lookup.py); "
                      "no epochs; its s/epoch is the seconds to fit and answer both splits")
     return "\n".join([text, *notes, *signature_lines(first, describe=False)])
+
+
+def _average_note(histories: dict) -> str | None:
+    """The note on the ``valid avg`` column: which epochs each model averaged and whether
+    the average was chosen; None when no history has an average."""
+    said = []
+    for name, hist in histories.items():
+        average = hist.results.get("average")
+        if average:
+            epochs = average["epochs"]
+            said.append(f"{name} epochs {epochs[0]}-{epochs[-1]}"
+                        + (" (chosen)" if average.get("chosen") else ""))
+    if not said:
+        return None
+    return ("valid avg: lower-cased validation BLEU of the mean of the last epochs' weights "
+            "(--average-last: " + ", ".join(said) + "); where chosen reads 'avg A-B', the "
+            "test columns score that average")
 
 
 def comparison_table(histories: dict, metric: str) -> str:
@@ -202,7 +222,8 @@ def comparison_table(histories: dict, metric: str) -> str:
     translation (``metric`` "bleu") the test columns at the chosen epoch are cased BLEU,
     lower-cased BLEU and chrF with their 95 % intervals and cased BLEU on the unseen
     sources; a history with no epochs (the lookup baseline) shows ``-`` for them and its
-    fitting seconds."""
+    fitting seconds; an averaged checkpoint (``--average-last``) adds the column ``valid
+    avg`` (see :func:`_translation_table`)."""
     if metric != "accuracy":
         return _translation_table(histories)
     epochs = max(len(h) for h in histories.values())
@@ -221,33 +242,54 @@ def comparison_table(histories: dict, metric: str) -> str:
     return "\n".join(lines)
 
 
-_TRANSLATION_HEAD = (f"{'chosen':>7}{'BLEU':>8}{'95 % CI':>13}{'BLEU lc':>9}{'95 % CI':>13}"
-                     f"{'chrF':>7}{'95 % CI':>13}{'unseen':>9}{'BLEU@last':>10}{'s/epoch':>9}"
-                     f"{'params':>12}")
+#: Width of the model column of the translation table: room for "pytorch-tutorial", the
+#: row ``benchmarks/translate_tutorial_torch.py`` prints in the same format.
+NAME_WIDTH = 17
+
+_TEST_HEAD = (f"{'BLEU':>8}{'95 % CI':>13}{'BLEU lc':>9}{'95 % CI':>13}{'chrF':>7}"
+              f"{'95 % CI':>13}{'unseen':>9}{'BLEU@last':>10}{'s/epoch':>9}{'params':>12}")
 
 
 def _translation_table(histories: dict) -> str:
-    """:func:`comparison_table` for translation (see there)."""
+    """:func:`comparison_table` for translation (see there). With an averaged checkpoint
+    in any history (``results["average"]``, ``models.recipe.average_candidate``) a column
+    ``valid avg`` after the epochs holds its validation lower-cased BLEU (``-`` for a model
+    without one); ``chosen`` reads ``avg A-B`` where the average was chosen."""
     epochs = max(len(h) for h in histories.values())
-    head = f"{'model':<12}" + "".join(f"{'valid ' + str(e + 1):>9}" for e in range(epochs)) \
-        + _TRANSLATION_HEAD
+    averaged = any(h.results.get("average") for h in histories.values())
+    name_w = max(NAME_WIDTH, *(len(name) + 1 for name in histories))
+    chosen_w = max(7, *(len(_cell(h.results.get("chosen_epoch"), None)) + 1
+                        for h in histories.values()))
+    head = f"{'model':<{name_w}}" + "".join(f"{'valid ' + str(e + 1):>9}"
+                                            for e in range(epochs)) \
+        + (f"{'valid avg':>10}" if averaged else "") + f"{'chosen':>{chosen_w}}" + _TEST_HEAD
     lines = [head, "-" * len(head)]
     for name, hist in histories.items():
-        r, test = hist.results, hist.results["test_chosen"]
         cells = [f"{_cell(h.get('valid_bleu'), 1.0):>9}" for h in hist] \
             + [f"{'-' if not len(hist) else '':>9}"] * (epochs - len(hist))
-        seconds = np.mean([h["epoch_seconds"] for h in hist]) if len(hist) else \
-            r.get("fit_seconds", float("nan"))
-        row = [f"{_cell(r['chosen_epoch'], None):>7}"]
-        for key, width in (("bleu_cased", 8), ("bleu", 9), ("chrf", 7)):
-            ci = test.get(f"{key}_ci")
-            row += [f"{_cell(test.get(key), 1.0):>{width}}",
-                    f"{'-' if ci is None else f'{ci[0]:.2f}-{ci[1]:.2f}':>13}"]
-        row += [f"{_cell(test.get('unseen_bleu_cased'), 1.0):>9}",
-                f"{_cell(r['test_last'].get('bleu_cased'), 1.0):>10}", f"{seconds:>9.1f}",
-                f"{format(hist[-1]['parameters'], ',') if len(hist) else '-':>12}"]
-        lines.append(f"{name:<12}" + "".join(cells) + "".join(row))
+        if averaged:
+            average = hist.results.get("average") or {}
+            cells.append(f"{_cell(average.get('valid_bleu'), 1.0):>10}")
+        lines.append(f"{name:<{name_w}}" + "".join(cells) + _test_cells(hist, chosen_w))
     return "\n".join(lines)
+
+
+def _test_cells(hist, chosen_w: int) -> str:
+    """The cells of one translation row from ``chosen`` to ``params`` (see
+    :func:`comparison_table`)."""
+    r, test = hist.results, hist.results["test_chosen"]
+    seconds = np.mean([h["epoch_seconds"] for h in hist]) if len(hist) else \
+        r.get("fit_seconds", float("nan"))
+    row = [f"{_cell(r['chosen_epoch'], None):>{chosen_w}}"]
+    for key, width in (("bleu_cased", 8), ("bleu", 9), ("chrf", 7)):
+        ci = test.get(f"{key}_ci")
+        row += [f"{_cell(test.get(key), 1.0):>{width}}",
+                f"{'-' if ci is None else f'{ci[0]:.2f}-{ci[1]:.2f}':>13}"]
+    last = r.get("test_last") or {}
+    row += [f"{_cell(test.get('unseen_bleu_cased'), 1.0):>9}",
+            f"{_cell(last.get('bleu_cased'), 1.0):>10}", f"{seconds:>9.1f}",
+            f"{format(hist[-1]['parameters'], ',') if len(hist) else '-':>12}"]
+    return "".join(row)
 
 
 def _cell(value, scale) -> str:
@@ -271,20 +313,38 @@ def compare_floor(histories: dict) -> float | None:
     return None
 
 
+def compare_rows(name: str, hist) -> list[dict]:
+    """The rows of ``compare.csv`` for one model: one per epoch (``model``, then the
+    history record's keys), then its test row (``epoch`` "test"; the test scores with
+    the chosen epoch's and the last epoch's weights as ``test_chosen_*`` / ``test_last_*``,
+    an interval ``[low, high]`` as two columns ``..._ci_low``, ``..._ci_high``;
+    ``chosen_epoch``; the lookup baseline's ``fit_seconds`` and validation scores
+    ``valid_*``; an averaged checkpoint's ``average_epochs`` ("A-B"), ``average_chosen``
+    and validation scores ``average_valid_*``)."""
+    rows = [dict(model=name, **h) for h in hist]
+    r = hist.results
+    row = {"model": name, "epoch": "test", **_flat(r["test_chosen"], "test_chosen_"),
+           **_flat(r.get("test_last") or {}, "test_last_"), "chosen_epoch": r["chosen_epoch"]}
+    if "fit_seconds" in r:
+        row["fit_seconds"] = r["fit_seconds"]
+    if not len(hist) and r.get("valid"):
+        row.update(_flat(r["valid"], "valid_"))
+    average = r.get("average")
+    if average:
+        row.update({"average_epochs": f"{average['epochs'][0]}-{average['epochs'][-1]}",
+                    "average_chosen": bool(average.get("chosen"))})
+        row.update(_flat({k: v for k, v in average.items() if k.startswith("valid_")},
+                         "average_"))
+    return rows + [row]
+
+
 def write_compare_csv(histories: dict, path) -> str:
-    """One row per model and epoch (validation scores), then one per model with its test
-    scores (epoch chosen on validation, last epoch; an interval ``[low, high]`` as two
-    columns ``..._ci_low``, ``..._ci_high``; the lookup baseline's ``fit_seconds``);
-    written atomically. Returns ``path``."""
+    """``compare.csv``: every model's per-epoch rows, then every model's test row
+    (:func:`compare_rows`); the columns are every key of any row, in order of first
+    appearance; written atomically. Returns ``path``."""
     from tinygrad_attn.fileio import atomic_open
-    rows = [dict(model=name, **h) for name, hist in histories.items() for h in hist]
-    for name, hist in histories.items():
-        r = hist.results
-        row = {"model": name, "epoch": "test", **_flat(r["test_chosen"], "test_chosen_"),
-               **_flat(r["test_last"], "test_last_"), "chosen_epoch": r["chosen_epoch"]}
-        if "fit_seconds" in r:
-            row["fit_seconds"] = r["fit_seconds"]
-        rows.append(row)
+    per_model = [compare_rows(name, hist) for name, hist in histories.items()]
+    rows = [row for rows in per_model for row in rows[:-1]] + [rows[-1] for rows in per_model]
     fields = list(dict.fromkeys(k for row in rows for k in row))
     with atomic_open(path, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=fields)
