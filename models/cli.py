@@ -17,7 +17,8 @@ from tinygrad_attn import CheckpointError
 from tinygrad_attn.fileio import quote_path
 
 from .cli_options import (build_parser, check_applicable, check_translate_options,
-                          compare_models, config_from_args, load_data)
+                          checkpoint_max_decode_len, compare_models, config_from_args,
+                          load_data)
 from .data_files import DataError
 from .model_io import load_model
 from .reporting import (comparison_report, plot_translation, print_attention, print_examples,
@@ -68,6 +69,7 @@ def _cmd_train(args) -> int:
         cfg = config_from_args(args)
         with _resume_hint("train", out):
             model, history = train(data, cfg, out_dir=run)
+        cfg = history.config                    # max_decode_len as the run resolved it
         pictures = save_pictures(model, data, history, run.path, max_len=cfg.max_decode_len)
     pred = predict(model, data.src_test[:5], data, beam=cfg.beam, max_len=cfg.max_decode_len)
     print("examples from the test set (the chosen epoch's weights):")
@@ -83,7 +85,8 @@ def _cmd_translate(args) -> int:
     check_translate_options(args)              # before the model is loaded
     model, meta, codec = load_model(args.checkpoint)
     x = codec.encode_source([args.text])
-    max_len = codec.answer_length if codec.eos_id is None else args.max_decode_len
+    max_len = codec.answer_length if codec.eos_id is None else \
+        checkpoint_max_decode_len(args, meta, args.checkpoint)
     kw = {"start_id": codec.start_id, "max_len": max_len, "eos_id": codec.eos_id}
     if args.beam > 1:
         from .decoding import beam_search
@@ -106,12 +109,14 @@ def _cmd_translate(args) -> int:
 
 def _cmd_eval(args) -> int:
     model, meta, codec = load_model(args.checkpoint)
+    max_len = None if codec.eos_id is None else \
+        checkpoint_max_decode_len(args, meta, args.checkpoint)   # None: the answer width
     data = load_checkpoint_data(args.data, meta, codec)
-    score = evaluate(model, data, beam=args.beam, max_len=args.max_decode_len,
-                     confidence=True, alpha=args.alpha)
+    score = evaluate(model, data, beam=args.beam, max_len=max_len, confidence=True,
+                     alpha=args.alpha)
     print(score_report(score, data))
     pred = predict(model, data.src_test[:args.examples], data, beam=args.beam,
-                   max_len=args.max_decode_len, alpha=args.alpha)
+                   max_len=max_len, alpha=args.alpha)
     print_examples(data, data.src_test, data.tgt_test, pred, args.examples)
     return 0
 

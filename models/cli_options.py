@@ -147,9 +147,9 @@ def _add_evaluation_options(t) -> None:
     """Evaluation, the validation split, and when training stops."""
     t.add_argument("--beam", type=config_type("beam"), default=1,
                    help="beam width of the evaluation")
-    t.add_argument("--max-decode-len", type=config_type("max_decode_len"),
-                   default=DEFAULT_MAX_DECODE_LEN,
-                   help="translation: longest output in tokens")
+    t.add_argument("--max-decode-len", type=config_type("max_decode_len"), default=None,
+                   help="translation: longest output in tokens (default: max(40, 1.5 x the "
+                   "longest training target), recorded in the checkpoint)")
     t.add_argument("--valid-fraction", type=config_type("valid_fraction"), default=0.1,
                    help="share of the training items held out (seeded) to choose the epoch; "
                    "0: none, the last epoch is chosen")
@@ -214,8 +214,9 @@ def _add_translate(sub) -> None:
                     help="beam width (1: greedy, and the attention table is printed)")
     tr.add_argument("--alpha", "--length-penalty", dest="alpha", type=float_in(0, 10),
                     default=0.6, help="beam length-penalty exponent (GNMT's alpha)")
-    tr.add_argument("--max-decode-len", type=config_type("max_decode_len"),
-                    default=DEFAULT_MAX_DECODE_LEN)
+    tr.add_argument("--max-decode-len", type=config_type("max_decode_len"), default=None,
+                    help="longest output in tokens (default: the checkpoint's, else "
+                    f"{DEFAULT_MAX_DECODE_LEN})")
     tr.add_argument("--quiet", action="store_true", help="print only the output")
     tr.add_argument("--plot", default=None, metavar="PATH", help="save the attention map as "
                     "a picture (.png, .svg, .pdf); a Transformer gets one panel per head")
@@ -270,8 +271,9 @@ def _add_eval(sub) -> None:
                    type=config_type("length_penalty"), default=0.6,
                    help="the beam's length-penalty exponent (GNMT's alpha; with --beam 2 or "
                    "more)")
-    e.add_argument("--max-decode-len", type=config_type("max_decode_len"),
-                   default=DEFAULT_MAX_DECODE_LEN)
+    e.add_argument("--max-decode-len", type=config_type("max_decode_len"), default=None,
+                   help="longest output in tokens (default: the checkpoint's, else "
+                   f"{DEFAULT_MAX_DECODE_LEN})")
     e.add_argument("--examples", type=int_at_least(0, 10_000), default=5,
                    help="examples to print")
 
@@ -378,6 +380,29 @@ def check_applicable(args, models: list[str]) -> None:
     if "transformer" in models and args.hidden_size % args.heads:
         raise ValueError(f"--hidden-size {args.hidden_size} is not divisible by --heads "
                          f"{args.heads} (fix: e.g. --heads 4 with --hidden-size 256)")
+
+
+def checkpoint_max_decode_len(args, meta: dict, path) -> int:
+    """The longest output of ``translate`` / ``eval`` in tokens: ``--max-decode-len`` if
+    given, else the value the checkpoint's training recorded (``meta["train_config"]``,
+    :func:`models.model_io.load_model`'s metadata), else DEFAULT_MAX_DECODE_LEN (a model
+    saved outside a training run). Raises tinygrad_attn.CheckpointError for a recorded
+    value that is not an integer in 1..MAX_DECODE."""
+    if args.max_decode_len is not None:
+        return args.max_decode_len
+    config = meta.get("train_config", {})
+    recorded = config.get("max_decode_len") if isinstance(config, dict) else config
+    if recorded is None:
+        return DEFAULT_MAX_DECODE_LEN
+    if isinstance(recorded, bool) or not isinstance(recorded, int) or \
+            not 1 <= recorded <= MAX_DECODE:
+        from tinygrad_attn import CheckpointError
+        from tinygrad_attn.fileio import quote_path
+        field = "train_config.max_decode_len" if isinstance(config, dict) else "train_config"
+        raise CheckpointError(f"checkpoint {quote_path(path)}: {field}={recorded!r:.40} is "
+                              f"not an integer in 1..{MAX_DECODE:,} (fix: pass "
+                              f"--max-decode-len N)")
+    return recorded
 
 
 def check_translate_options(args) -> None:
