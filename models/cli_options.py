@@ -94,7 +94,8 @@ def _add_model_options(t) -> None:
                    help="Transformer feed-forward width")
     t.add_argument("--share-embeddings", action="store_true", help="Transformer: one matrix "
                    "for the source and target embeddings and the output layer (Vaswani et "
-                   "al. 2017, sec. 3.4); needs one joint vocabulary")
+                   "al. 2017, sec. 3.4); needs one joint vocabulary: --joint-vocab for "
+                   "translation (the character tasks have one already)")
 
 
 def _add_optimizer_options(t) -> None:
@@ -370,8 +371,9 @@ def check_applicable(args, models: list[str]) -> None:
             if ignored and getattr(args, name) != getattr(defaults, name):
                 flag = "--" + name.replace("_", "-")
                 raise ValueError(f"{flag} {why} (fix: drop {flag})")
+    # the character tasks have one vocabulary on both sides already; translation needs it
     if getattr(args, "share_embeddings", False) and "transformer" in models and \
-            not args.joint_vocab:
+            translation and not args.joint_vocab:
         raise ValueError("--share-embeddings needs one vocabulary for both languages (fix: "
                          "add --joint-vocab)")
     if args.average_last is not None and args.average_last > args.epochs:
