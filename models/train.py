@@ -25,6 +25,7 @@ from tinygrad_attn.fileio import atomic_open, quote_path
 from .base import CELLS
 from .batching import batches_per_epoch, epoch_batches, pad_fraction, pad_report, \
     sequence_lengths
+from .decode_length import DEFAULT_MAX_DECODE_LEN, default_max_decode_len
 from .decoding import beam_search, greedy_decode
 from .model_io import MODEL_NAMES, RNN_MODELS, save_model
 from .recipe import average_candidate, check_recipe, make_optimizer
@@ -36,10 +37,6 @@ LR_SCHEDULES = ("constant", "cosine", "inverse-sqrt")
 NONFINITE = ("stop", "skip")
 #: The recurrent models' initialisations (``TrainConfig.init``).
 INITS = ("book", "pytorch")
-#: Longest translation output in tokens when none is given and the data cannot say
-#: (``predict`` and ``evaluate`` called alone, checkpoints that record none), and the least
-#: that :func:`default_max_decode_len` gives.
-DEFAULT_MAX_DECODE_LEN = 40
 
 
 @dataclass
@@ -67,8 +64,8 @@ class TrainConfig:
     beam : beam width of the evaluation (1 = greedy). max_minutes : stop training after this
         many minutes of wall time (checked after every batch), then evaluate.
     max_decode_len : longest output of the translation evaluation, in tokens; None (the
-        default): resolved once by :func:`train` from the data,
-        :func:`default_max_decode_len` (the checkpoint records the value used).
+        default): resolved once by :func:`train` from the data
+        (``models.decode_length.default_max_decode_len``; the checkpoint records it).
     valid_fraction : the share of the training items held out to choose the epoch (0: no
         validation split, the last epoch is chosen), in [0, 0.9].
     nonfinite : "stop" (raise at a NaN/inf loss or gradient norm) or "skip" (skip that step).
@@ -202,28 +199,6 @@ def _trim(src, pad_id):
     mask = src == pad_id
     width = max(1, int((~mask).sum(axis=1).max())) if len(src) else 1
     return src[:, :width], mask[:, :width]
-
-
-def default_max_decode_len(data, model=None) -> int:
-    """The longest output that decoding allows when no ``max_decode_len`` is given:
-    max(DEFAULT_MAX_DECODE_LEN, L + L // 2), L the longest target of ``data``'s training
-    items (``tgt_train``, and ``tgt_valid`` if carved from them) in the codec's tokens
-    without ``<sos>``/``<eos>``; capped at the positions a Transformer ``model`` can take
-    (its ``positional_encoding.max_len``). DEFAULT_MAX_DECODE_LEN for the fixed-width
-    character tasks (no padding; their answer width is used instead).
-
-    The constant 40 cut 13.5 % of kor.txt's and 4.0 % of fra.tutorial-filter.txt's test
-    targets with ``--tokenizer char``; half as much again as the longest training target
-    leaves room for an output longer than any seen. Returns an int >= 1."""
-    if data.pad_id is None:
-        return DEFAULT_MAX_DECODE_LEN
-    targets = [t for t in (data.tgt_train, getattr(data, "tgt_valid", None))
-               if t is not None and len(t)]
-    longest = max((int(((t != data.pad_id).sum(axis=1) - 2).max()) for t in targets),
-                  default=0)
-    length = max(DEFAULT_MAX_DECODE_LEN, longest + longest // 2)
-    positions = getattr(getattr(model, "positional_encoding", None), "max_len", None)
-    return min(length, positions) if isinstance(positions, int) else length
 
 
 def training_batch(data, idx):
