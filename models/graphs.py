@@ -11,7 +11,7 @@ import sys
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from tinygrad_attn import Tensor
+from tinygrad_attn import Tensor, nn
 
 from .train import training_batch
 
@@ -178,6 +178,30 @@ OVERVIEW_TITLE = {"en": "one training step of {model} on {source} (batch {batch}
 FUSED_NOTE = {"en": {True: "; LSTM layers fused, as training runs them",
                      False: "; LSTM layers composed, step by step"},
               "ko": {True: "; LSTM 층은 학습할 때처럼 융합", False: "; LSTM 층은 단계별 합성"}}
+#: The caption's note for a ``--cell gru`` model: its GRU layers have no fused node.
+GRU_NOTE = {"en": "; GRU layers composed step by step, as training runs them (the GRU has "
+                  "no fused node)",
+            "ko": "; GRU 층은 학습할 때처럼 단계별 합성 (GRU에는 융합 노드가 없음)"}
+
+
+def fused_note(model, fused: bool, lang: str = "en") -> str:
+    """The caption's note on how ``model``'s recurrent layers ran in the drawn step:
+    :data:`GRU_NOTE` for a model with GRU layers (``nn.GRU`` / ``nn.GRUCell``: always
+    composed from primitive ops, whatever ``fused`` says), else :data:`FUSED_NOTE`
+    (``lang`` "en" or "ko"; KeyError for another)."""
+    if any(isinstance(m, (nn.GRU, nn.GRUCell)) for _, m in model.named_modules()):
+        return GRU_NOTE[lang]
+    return FUSED_NOTE[lang][fused]
+
+
+def check_fused(args) -> None:
+    """``--fused`` runs each LSTM layer as one node: refused (ValueError, one line with the
+    fix) for a recurrent model with ``--cell gru``, whose GRU layers have no fused node and
+    run composed whatever the option says. ``--no-fused`` says what is true and passes."""
+    if args.fused and args.model not in ("neuron", "transformer") and \
+            getattr(args, "cell", "lstm") == "gru":
+        raise ValueError("--fused runs LSTM layers as one node; the GRU layers of --cell gru "
+                         "have no fused node (fix: drop --fused)")
 
 
 def _command_line_step(args, fused: bool, backward: bool) -> tuple:
@@ -205,7 +229,7 @@ def _model_graph(args, detail: str, fused: bool):
     if detail == "overview":
         title = OVERVIEW_TITLE[args.lang].format(model=name, source=data.source,
                                                  batch=args.batch_size,
-                                                 fused=FUSED_NOTE[args.lang][fused])
+                                                 fused=fused_note(model, fused, args.lang))
         print(f"tinygrad-attn graph: note: one box per module of the {viz.count_ops(loss):,} "
               f"ops; --detail ops draws the ops themselves", file=sys.stderr)
         return viz.draw_overview(loss, model=model, backward=args.backward,
@@ -235,7 +259,7 @@ def _explorer(args, fused: bool) -> int:
         if note:
             print(f"tinygrad-attn graph: note: {note}", file=sys.stderr)
         title = OVERVIEW_TITLE["en"].format(model=type(model).__name__, source=data.source,
-                                            batch=args.batch_size, fused=FUSED_NOTE["en"][fused])
+                                            batch=args.batch_size, fused=fused_note(model, fused))
         kwargs = {"model": model, "max_nodes": max_nodes, "collapse_steps": collapse,
                   "title": title}
     timeout = getattr(args, "dot_timeout", None) or viz.graph_render.DOT_TIMEOUT
@@ -265,9 +289,11 @@ def command(args) -> int:
     Returns the exit code: 0 written, 1 when ``dot`` is missing (the DOT source is still
     written), failed or timed out (one line on stderr naming the graph's size and a fix).
     Raises ``viz.OutputPathError`` (a ValueError: the CLI prints it in one line) for an
-    output path that cannot be written, ValueError for options the picture would ignore.
+    output path that cannot be written, ValueError for options the picture would ignore
+    (:func:`graph_detail`, :func:`check_fused`).
     """
     import viz
+    check_fused(args)
     html = getattr(args, "html", None)
     if html is not None:
         viz.check_output_path(html, ("html", "htm"), "explorer page")
