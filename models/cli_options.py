@@ -80,7 +80,10 @@ def _add_model_options(t) -> None:
                    "(always on for bahdanau)")
     t.add_argument("--residual", action="store_true", help="residual connections between "
                    "stacked encoder layers")
-    t.add_argument("--dropout", type=config_type("dropout"), default=0.0)
+    t.add_argument("--dropout", type=config_type("dropout"), default=0.0, help="in training: "
+                   "recurrent models drop the embedded tokens, the output layer's input and "
+                   "between stacked layers (Zaremba et al. 2014); the Transformer its "
+                   "embeddings, attention weights and sublayer outputs (Vaswani et al. 2017)")
     t.add_argument("--cell", default="lstm", choices=("lstm", "gru"), help="the recurrent "
                    "models' cell, in the encoder and the decoder: lstm (the book's) or gru "
                    "(Cho et al. 2014)")
