@@ -273,3 +273,36 @@ def test_the_command_line_and_train_refuse_the_same_values_at_every_range_end():
             assert parse(str(CLI_CAPS[field])) == CLI_CAPS[field]
             with pytest.raises(argparse.ArgumentTypeError, match=f"{CLI_CAPS[field]:,}"):
                 parse(str(CLI_CAPS[field] + 1))
+
+
+# -- issue 16, helper A: --max-decode-len of translate/eval (default: the checkpoint's), an
+# -- unknown cell or init through the API ------------------------------------------------
+@pytest.mark.parametrize("value,problem", [
+    ("0", "must be an integer from 1 to 10,000, got 0"),
+    ("-1", "must be an integer from 1 to 10,000, got -1"),
+    ("10001", "must be an integer from 1 to 10,000, got 10001"),
+    ("nan", "'nan' is not an integer"), ("1.5", "'1.5' is not an integer"),
+    ("", "'' is not an integer")])
+@pytest.mark.parametrize("command", [["translate", "m.npz", "x"], ["eval", "m.npz"]])
+def test_a_bad_max_decode_len_of_translate_or_eval_is_the_exact_line(tmp_path, monkeypatch,
+                                                                     capsys, command, value,
+                                                                     problem):
+    monkeypatch.chdir(tmp_path)                       # m.npz does not exist: never read
+    assert main([*command, f"--max-decode-len={value}"]) == 2
+    assert capsys.readouterr().err == (
+        f"tinygrad-attn {command[0]}: error: argument --max-decode-len: {problem} (see "
+        f"tinygrad-attn {command[0]} --help)\n")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("field,value", [("cell", "lstm2"), ("cell", 3), ("init", "xavier"),
+                                         ("init", None)])
+def test_train_checks_cell_and_init_in_the_api_before_any_folder(tmp_path, field, value):
+    from dataclasses import replace
+
+    from models.char_dataset import load_dataset
+    from models.train import TrainConfig, train
+    cfg = replace(TrainConfig(hidden_size=8, wordvec_size=4, epochs=1), **{field: value})
+    with pytest.raises(ValueError, match=rf"^train: unknown {field} .* \(fix: choose one of "):
+        train(load_dataset(n_generated=200), cfg, out_dir=tmp_path / "run")
+    assert list(tmp_path.iterdir()) == []             # refused before any folder is made
