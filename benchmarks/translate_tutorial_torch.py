@@ -34,7 +34,21 @@ tokens and vocabularies (built on the training split; unseen words are ``<unk>``
 ``MAX_LENGTH`` = the longest sentence of the data plus ``EOS`` (our tokens split
 punctuation and apostrophes, so sentences run to 13 tokens), and the scoring
 (``models.train.translation_score``: corpus BLEU / chrF on the validation split after each
-epoch, the test split once at the end).
+epoch; the epoch with the highest validation lower-cased BLEU is chosen, as ``train``
+chooses, and the test split is scored once, with its weights: cased and lower-cased BLEU
+with 95 % intervals, chrF, and BLEU on the test items whose source is unseen). The tokens
+stay lower-cased words (no subwords: the tutorial has none, and that is part of what a
+comparison with our models measures).
+
+As a row of ``tinygrad-attn compare``'s French table (issue 16): ``--max-minutes M`` gives
+it the minutes our models got (training and the validation after each epoch, the clock
+checked after every batch; the epoch it cuts short is not scored), the result is printed
+as one row of compare's translation table (``models.reporting.comparison_table``, model
+``pytorch-tutorial``), and ``--compare-csv PATH`` adds its rows to the ``compare.csv`` of
+that compare run (same columns; the file and its header are checked before training):
+
+    nice -n 5 python benchmarks/translate_tutorial_torch.py --epochs 1000 --max-minutes 20 \
+        --compare-csv runs/compare/version_0/compare.csv
 
 The options move the tutorial's model towards ours one difference at a time (for the
 measurements in ``benchmarks/RESULTS.md``, "Why the tutorial's model learned faster"):
@@ -51,7 +65,6 @@ import os
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")   # torch's OpenMP spin-wait: DESIGN.md
 
-import argparse
 import json
 import math
 import sys
@@ -67,11 +80,19 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from models.train import TrainConfig, format_score, translation_score, with_validation  # noqa: E402
+from models.cli_options import MAX_SIZE, config_type  # noqa: E402
+from models.cli_types import OneLineParser, float_in, int_at_least  # noqa: E402
+from models.reporting import (append_compare_csv, comparison_table,  # noqa: E402
+                              histories_from_csv, read_compare_csv, signature_lines)
+from models.train import (History, TrainConfig, format_score, translation_score,  # noqa: E402
+                          with_validation)
 from models.translation_dataset import load_translation  # noqa: E402
-from tinygrad_attn.fileio import atomic_open  # noqa: E402
+from tinygrad_attn.fileio import atomic_open, quote_path  # noqa: E402
 
 DEFAULT_DATA = "../shared/data/eng-fra/fra.tutorial-filter.txt"
+
+#: The row's name in compare's table and compare.csv.
+MODEL_NAME = "pytorch-tutorial"
 
 
 # -- the data in the tutorial's layout ---------------------------------------------------
@@ -224,9 +245,11 @@ def translate(model, data, split: str, width: int, batch_size: int = 500) -> lis
     return hyps
 
 
-def train_epoch(model, optimizer, train, data, opts, rng) -> tuple[float, int]:
+def train_epoch(model, optimizer, train, data, opts, rng, deadline=None):
     """One epoch over a seeded permutation in batches of ``--batch-size`` (the last partial
-    batch kept, as the tutorial's DataLoader) -> (mean loss, steps)."""
+    batch kept, as the tutorial's DataLoader) -> (mean loss, steps, finished). With a
+    ``deadline`` (``time.perf_counter`` seconds) the clock is checked after every batch;
+    past it the epoch stops there and ``finished`` is False."""
     source, target, lengths = train
     order = rng.permutation(len(source))
     losses = []
@@ -239,7 +262,10 @@ def train_epoch(model, optimizer, train, data, opts, rng) -> tuple[float, int]:
             nn.utils.clip_grad_norm_(model.parameters(), opts.clip)
         optimizer.step()
         losses.append(loss.item())
-    return float(np.mean(losses)), len(losses)
+        if deadline is not None and time.perf_counter() > deadline \
+                and b + opts.batch_size < len(order):
+            return float(np.mean(losses)), len(losses), False
+    return float(np.mean(losses)), len(losses), True
 
 
 def setup(opts):
@@ -263,39 +289,119 @@ def setup(opts):
 
 
 def run(opts) -> dict:
-    """Train ``--epochs`` epochs, printing the validation BLEU / chrF and the seconds of
-    each; score the test split once at the end (the last epoch's weights). Returns the
-    report (also written to ``--out``)."""
+    """Train up to ``--epochs`` epochs within ``--max-minutes`` (if given), printing the
+    validation scores and seconds of each; choose the epoch on validation (lower-cased
+    BLEU, as ``models.train``); score the test split once with the chosen epoch's weights
+    (cased and lower-cased BLEU with 95 % intervals, chrF, unseen sources); print the
+    result as one row of ``compare``'s translation table and, with ``--compare-csv``, add
+    it to that file. Returns the report (also written to ``--out``). Raises ValueError
+    (one line) for a ``--compare-csv`` that cannot take the row (checked before training
+    too) and when no epoch ended within ``--max-minutes``."""
+    check_paths(opts)
     data, train, width, model = setup(opts)
+    params = sum(p.numel() for p in model.parameters())
+    report = {"args": vars(opts), "max_length": width, "torch": torch.__version__,
+              "threads": torch.get_num_threads(), "parameters": params, "history": []}
+    print(f"data: {data.source}; MAX_LENGTH {width}; vocabulary {len(data.src_vocab)} -> "
+          f"{len(data.tgt_vocab)}; {params:,} parameters; "
+          f"{math.ceil(len(train[0]) / opts.batch_size)} batches of {opts.batch_size}; torch "
+          f"{torch.__version__}, {torch.get_num_threads()} threads", flush=True)
+    chosen, state = train_epochs(model, train, data, width, opts, report)
+    model.load_state_dict(state)
+    test = translation_score(data, translate(model, data, "test", width), "test",
+                             confidence=True)
+    last = report["history"][-1]["epoch"]
+    report.update(chosen_epoch=chosen, chosen_on="validation", test_chosen=test,
+                  test_last=test if chosen == last else None)
+    print(f"test ({len(data.src_test)} items, scored once, the weights of epoch {chosen}, "
+          f"chosen on validation): {format_score(test)}; BLEU: {test['bleu_description']}")
+    write_json(opts.out, report)
+    history = as_history(report)
+    print("\n" + comparison_table({MODEL_NAME: history}, "bleu"))
+    print("\n".join(signature_lines(test, describe=False)))
+    if opts.compare_csv:
+        path = append_compare_csv(opts.compare_csv, MODEL_NAME, history)
+        print(f"\nadded the {MODEL_NAME} rows to {path}; its table now:\n")
+        print(comparison_table(histories_from_csv(read_compare_csv(path)[2]), "bleu"))
+    return report
+
+
+def train_epochs(model, train, data, width, opts, report) -> tuple[int, dict]:
+    """The epochs of :func:`run`, each followed by validation, all within the deadline of
+    ``--max-minutes`` (counted from here); an epoch cut short by it is not scored. Appends
+    each epoch's record to ``report["history"]`` (``report["stopped"]`` says why training
+    ended early). Returns (the epoch with the highest validation lower-cased BLEU, the
+    first on ties; a copy of its ``state_dict``). Raises ValueError if no epoch ended."""
     optimizer = torch.optim.Adam(model.parameters(), lr=opts.lr)
     rng = np.random.default_rng(opts.seed)
-    report = {"args": vars(opts), "max_length": width, "torch": torch.__version__,
-              "threads": torch.get_num_threads(), "history": []}
-    print(f"data: {data.source}; MAX_LENGTH {width}; vocabulary {len(data.src_vocab)} -> "
-          f"{len(data.tgt_vocab)}; {sum(p.numel() for p in model.parameters()):,} "
-          f"parameters; {math.ceil(len(train[0]) / opts.batch_size)} batches of "
-          f"{opts.batch_size}; torch {torch.__version__}, {torch.get_num_threads()} threads",
-          flush=True)
+    deadline = None if opts.max_minutes is None else time.perf_counter() + 60 * opts.max_minutes
+    best, best_state = None, None
     for epoch in range(1, opts.epochs + 1):
         t0 = time.perf_counter()
-        loss, steps = train_epoch(model, optimizer, train, data, opts, rng)
+        loss, steps, finished = train_epoch(model, optimizer, train, data, opts, rng, deadline)
+        if not finished:
+            report["stopped"] = (f"the time limit of {opts.max_minutes} minutes was reached in "
+                                 f"epoch {epoch}, after {steps} steps; that epoch is not scored")
+            print(f"stopping: {report['stopped']}", flush=True)
+            break
         t1 = time.perf_counter()
         score = translation_score(data, translate(model, data, "valid", width), "valid")
-        rec = dict(epoch=epoch, loss=loss, steps=steps,
-                   **{f"valid_{k}": v for k, v in score.items()}, train_seconds=t1 - t0,
-                   epoch_seconds=time.perf_counter() - t0)
+        rec = epoch_record(epoch, loss, steps, score, opts, t0, t1, report["parameters"])
         report["history"].append(rec)
         print(f"epoch {epoch}: loss {loss:.4f}, {format_score(score, 'validation')}, "
               f"{rec['epoch_seconds']:.1f} s (train {rec['train_seconds']:.1f} s, {steps} "
               f"steps)", flush=True)
+        if best is None or score["bleu"] > best[1]:
+            best = (epoch, score["bleu"])
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         write_json(opts.out, report)
-    test = translation_score(data, translate(model, data, "test", width), "test",
-                             confidence=True)
-    report["test_last"] = test
-    print(f"test ({len(data.src_test)} items, scored once, the last epoch's weights): "
-          f"{format_score(test)}; BLEU: {test['bleu_description']}")
-    write_json(opts.out, report)
-    return report
+        if deadline is not None and time.perf_counter() > deadline and epoch < opts.epochs:
+            report["stopped"] = f"the time limit of {opts.max_minutes} minutes was reached"
+            print(f"stopping: {report['stopped']} after epoch {epoch}", flush=True)
+            break
+    if best is None:
+        raise ValueError(f"no epoch ended within --max-minutes {opts.max_minutes}, so there "
+                         f"is nothing to score (fix: give it more minutes)")
+    return best[0], best_state
+
+
+def epoch_record(epoch, loss, steps, score, opts, t0, t1, parameters) -> dict:
+    """One epoch's record, with the keys of ``models.train``'s history that apply (the
+    validation scores ``valid_*``, seconds of training, validation and both)."""
+    t2 = time.perf_counter()
+    return dict(epoch=epoch, loss=loss, **{f"valid_{k}": v for k, v in score.items()},
+                lr=opts.lr, train_seconds=t1 - t0, eval_seconds=t2 - t1,
+                epoch_seconds=t2 - t0, steps=steps, parameters=parameters)
+
+
+def as_history(report) -> History:
+    """The report as a ``models.train.History`` (per-epoch records and ``results``), as
+    ``compare`` holds each model's."""
+    history = History(report["history"])
+    history.results = {k: report.get(k) for k in ("chosen_epoch", "chosen_on", "test_chosen",
+                                                  "test_last")}
+    history.results["last_epoch"] = report["history"][-1]["epoch"]
+    return history
+
+
+def check_paths(opts) -> None:
+    """Before any work: ``--compare-csv`` is a translation ``compare.csv``
+    (``models.reporting.read_compare_csv``) and the files ``--compare-csv`` and ``--out``
+    name can be written (not a folder; an existing, writable folder). Raises ValueError
+    (one line naming the fix)."""
+    if opts.compare_csv:
+        read_compare_csv(opts.compare_csv)
+    for option, path in (("--compare-csv", opts.compare_csv), ("--out", opts.out)):
+        if not path:
+            continue
+        folder = os.path.dirname(os.path.abspath(path))
+        problem = "is a folder" if os.path.isdir(path) else \
+            "is in a folder that does not exist" if not os.path.isdir(folder) else \
+            "is in a folder this process cannot write to" \
+            if not os.access(folder, os.W_OK | os.X_OK) else None
+        if problem:
+            raise ValueError(f"{option} {quote_path(path)} {problem} (fix: name a file in an "
+                             f"existing folder you can write to)")
 
 
 def write_json(path, report) -> None:
@@ -306,42 +412,68 @@ def write_json(path, report) -> None:
 
 
 def parse_args(argv=None):
-    """The command line (defaults: the tutorial's settings); see the module docstring."""
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    """The command line (defaults: the tutorial's settings); see the module docstring. A
+    bad value is one line on stderr and exit status 2 (``models.cli_types``)."""
+    size = int_at_least(1, MAX_SIZE)
+    p = OneLineParser(prog="translate_tutorial_torch.py",
+                      description=__doc__.split("\n\n")[0])
     p.add_argument("--data", default=DEFAULT_DATA, help="sentence-pair file (a relative path "
                    "that does not exist here is taken from the repo root)")
     p.add_argument("--direction", default="fra-eng")
-    p.add_argument("--epochs", type=int, default=5)
-    p.add_argument("--seed", type=int, default=0, help="weights, batch order, validation split")
-    p.add_argument("--hidden-size", type=int, default=128)
-    p.add_argument("--wordvec-size", type=int, default=None, help="default: --hidden-size")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--clip", type=float, default=None, help="global-norm clip (default none)")
-    p.add_argument("--dropout", type=float, default=0.1, help="on both embeddings")
+    p.add_argument("--epochs", type=config_type("epochs"), default=5,
+                   help="at most this many (with --max-minutes, a cap)")
+    p.add_argument("--max-minutes", type=config_type("max_minutes"), default=None,
+                   help="time budget for training and the validation after each epoch, "
+                   "checked after every batch; the epoch it cuts short is not scored")
+    p.add_argument("--seed", type=config_type("seed"), default=0,
+                   help="weights, batch order, validation split")
+    p.add_argument("--hidden-size", type=size, default=128)
+    p.add_argument("--wordvec-size", type=size, default=None, help="default: --hidden-size")
+    p.add_argument("--batch-size", type=config_type("batch_size"), default=32)
+    p.add_argument("--lr", type=config_type("lr"), default=1e-3)
+    p.add_argument("--clip", type=float_in(0, low_open=True), default=None,
+                   help="global-norm clip (default none)")
+    p.add_argument("--dropout", type=float_in(0, 1, high_open=True), default=0.1,
+                   help="on both embeddings")
     p.add_argument("--cell", default="gru", choices=("gru", "lstm"))
     p.add_argument("--init", default="pytorch", choices=("pytorch", "book"))
     p.add_argument("--ignore-pad", action="store_true", help="loss over real tokens only")
     p.add_argument("--mask", action="store_true", help="packed encoder, masked attention")
     p.add_argument("--out-context", action="store_true", help="logits from [h; context]")
     p.add_argument("--bidirectional", action="store_true", help="bidirectional encoder")
-    p.add_argument("--min-freq", type=int, default=1, help="our loader's --min-freq")
-    p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
+    p.add_argument("--min-freq", type=int_at_least(1, 1_000_000), default=1,
+                   help="our loader's --min-freq")
+    p.add_argument("--threads", type=int_at_least(1, 1024), default=None,
+                   help="torch.set_num_threads")
     p.add_argument("--out", default=None, help="write the per-epoch history as JSON here")
-    opts = p.parse_args(argv)
-    for name in ("epochs", "hidden_size", "batch_size", "min_freq"):
-        if getattr(opts, name) < 1:
-            p.error(f"--{name.replace('_', '-')} must be >= 1")
-    return opts
+    p.add_argument("--compare-csv", default=None, metavar="PATH", help="add the "
+                   f"{MODEL_NAME} rows (per epoch, and the test row) to this compare.csv of "
+                   "'tinygrad-attn compare' (same data and seed; checked before training)")
+    return p.parse_args(argv)
 
 
-def main(argv=None) -> None:
-    """Run the benchmark with the command line's options."""
-    opts = parse_args(argv)
+def main(argv=None) -> int:
+    """Run the benchmark with the command line's options. Exit status 0, or 2 with one
+    line on stderr for a bad option, data file or ``--compare-csv``."""
+    try:
+        opts = parse_args(argv)
+    except SystemExit as e:                     # --help (0) or a bad option (2, one line)
+        return e.code
     if opts.threads is not None:
         torch.set_num_threads(opts.threads)
-    run(opts)
+    try:
+        run(opts)
+    except ValueError as e:                     # DataError is a ValueError
+        print(f"translate_tutorial_torch.py: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:                        # a full disk, a vanished folder
+        where = f" {quote_path(e.filename)}" if e.filename else ""
+        print(f"translate_tutorial_torch.py: error: cannot read or write{where}: "
+              f"{e.strerror or e} (fix: check the path, its permissions and the free disk "
+              f"space)", file=sys.stderr)
+        return 2
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -9,6 +9,7 @@ formats or draws it; none trains or changes a model. Pictures go through ``viz``
 from __future__ import annotations
 
 import csv
+import io
 import os
 
 import numpy as np
@@ -278,8 +279,9 @@ def _test_cells(hist, chosen_w: int) -> str:
     """The cells of one translation row from ``chosen`` to ``params`` (see
     :func:`comparison_table`)."""
     r, test = hist.results, hist.results["test_chosen"]
-    seconds = np.mean([h["epoch_seconds"] for h in hist]) if len(hist) else \
-        r.get("fit_seconds", float("nan"))
+    seconds = np.mean([h.get("epoch_seconds", np.nan) for h in hist]) if len(hist) else \
+        r.get("fit_seconds", np.nan)
+    params = hist[-1].get("parameters") if len(hist) else None
     row = [f"{_cell(r['chosen_epoch'], None):>{chosen_w}}"]
     for key, width in (("bleu_cased", 8), ("bleu", 9), ("chrf", 7)):
         ci = test.get(f"{key}_ci")
@@ -288,7 +290,7 @@ def _test_cells(hist, chosen_w: int) -> str:
     last = r.get("test_last") or {}
     row += [f"{_cell(test.get('unseen_bleu_cased'), 1.0):>9}",
             f"{_cell(last.get('bleu_cased'), 1.0):>10}", f"{seconds:>9.1f}",
-            f"{format(hist[-1]['parameters'], ',') if len(hist) else '-':>12}"]
+            f"{'-' if params is None else format(params, ','):>12}"]
     return "".join(row)
 
 
@@ -351,6 +353,166 @@ def write_compare_csv(histories: dict, path) -> str:
         w.writeheader()
         w.writerows(rows)
     return path
+
+
+#: Columns every translation ``compare.csv`` has, whatever its models: rows of another run
+#: (``benchmarks/translate_tutorial_torch.py --compare-csv``) are added only to such a file.
+TRANSLATION_CSV_COLUMNS = ("model", "epoch", "test_chosen_bleu_cased", "test_chosen_bleu",
+                           "test_chosen_chrf", "chosen_epoch")
+
+#: Largest ``compare.csv`` read back, in bytes (thousands of epochs of a few models).
+MAX_COMPARE_CSV = 64 * 2 ** 20
+
+_CSV_FIX = ("fix: pass the compare.csv that 'tinygrad-attn compare' wrote for a sentence-pair "
+            "--data file")
+
+
+def read_compare_csv(path, columns=TRANSLATION_CSV_COLUMNS) -> tuple[list, list, list]:
+    """Read back a ``compare.csv`` (:func:`write_compare_csv`) to add rows to.
+
+    Returns (its leading ``#`` comment lines as written, the header's column names, the
+    rows as {column: str}). Raises ValueError (one line: the path, the problem, a fix) for
+    a missing, unreadable or non-regular file, one over :data:`MAX_COMPARE_CSV` bytes, not
+    UTF-8, not CSV, with rows of another width, repeated column names, or a header without
+    one of ``columns``.
+    """
+    from tinygrad_attn.fileio import NotRegularFileError, open_regular, quote_path
+    name = f"the compare.csv {quote_path(path)}"
+    try:
+        fd, _ = open_regular(path)
+    except FileNotFoundError:
+        raise ValueError(f"{name} does not exist ({_CSV_FIX})") from None
+    except NotRegularFileError as e:
+        raise ValueError(f"{name} is {e.kind}, not a file ({_CSV_FIX})") from None
+    except OSError as e:
+        raise ValueError(f"cannot read {name}: {e.strerror or e} (fix: check its "
+                         f"permissions)") from None
+    with open(fd, "rb") as f:
+        raw = f.read(MAX_COMPARE_CSV + 1)
+    if len(raw) > MAX_COMPARE_CSV:
+        raise ValueError(f"{name} is larger than {MAX_COMPARE_CSV:,} bytes ({_CSV_FIX})")
+    try:
+        lines = raw.decode("utf-8").splitlines(keepends=True)
+    except UnicodeDecodeError:
+        raise ValueError(f"{name} is not UTF-8 text ({_CSV_FIX})") from None
+    n = next((i for i, line in enumerate(lines) if not line.startswith("#")), len(lines))
+    try:
+        rows = list(csv.reader(io.StringIO("".join(lines[n:]), newline="")))
+    except csv.Error as e:
+        raise ValueError(f"{name} is not a CSV file ({e}) ({_CSV_FIX})") from None
+    comments = lines[:n]
+    header = rows[0] if rows else []
+    _check_csv_header(name, header, rows, columns, first_line=n + 1)
+    return comments, header, [dict(zip(header, row)) for row in rows[1:]]
+
+
+def _check_csv_header(name: str, header: list, rows: list, columns, first_line: int) -> None:
+    """The checks of :func:`read_compare_csv` on the parsed rows (header first, on the
+    file's line ``first_line``)."""
+    if not header:
+        raise ValueError(f"{name} is empty ({_CSV_FIX})")
+    if len(set(header)) != len(header):
+        raise ValueError(f"{name}: its header names a column twice ({_CSV_FIX})")
+    missing = [c for c in columns if c not in header]
+    if missing:
+        listed = ", ".join(missing[:4]) + (f" and {len(missing) - 4} more" if len(missing) > 4
+                                           else "")
+        raise ValueError(f"{name}: its header does not match a translation comparison's "
+                         f"(no column {listed}) ({_CSV_FIX})")
+    bad = next((i for i, row in enumerate(rows) if len(row) != len(header)), None)
+    if bad is not None:
+        raise ValueError(f"{name}: line {first_line + bad} has {len(rows[bad])} cells, the header "
+                         f"{len(header)} ({_CSV_FIX})")
+
+
+def append_compare_csv(path, name: str, hist) -> str:
+    """Add one model's rows (:func:`compare_rows` of ``name`` and its
+    ``models.train.History``) to an existing translation ``compare.csv``, in its own
+    columns: the per-epoch rows after the others' per-epoch rows (cells of columns the file
+    lacks are left out), the test row last. Earlier rows of ``name`` are replaced; leading
+    ``#`` lines are kept. Written atomically (``tinygrad_attn.fileio.atomic_open``).
+    Returns ``path``.
+
+    Raises ValueError as :func:`read_compare_csv`, when the header lacks a column of the
+    test row, or when the file's test rows count another number of test items with unseen
+    sources (another data file, direction or test split).
+    """
+    from tinygrad_attn.fileio import atomic_open, quote_path
+    rows = compare_rows(name, hist)
+    comments, header, records = read_compare_csv(path, tuple(rows[-1]))
+    ours = str(rows[-1].get("test_chosen_unseen_items", ""))
+    theirs = {r.get("test_chosen_unseen_items") for r in records if r.get("epoch") == "test"}
+    theirs.discard("")
+    if ours and theirs and theirs != {ours}:
+        raise ValueError(f"the compare.csv {quote_path(path)} scored another test split (test "
+                         f"items with unseen sources: {', '.join(sorted(theirs))}; this run: "
+                         f"{ours}) (fix: the same --data, --direction and --seed as the "
+                         f"compare run)")
+    kept = [r for r in records if r.get("model") != name]
+    at = next((i for i, r in enumerate(kept) if r.get("epoch") == "test"), len(kept))
+    epochs = [{k: v for k, v in r.items() if k in header} for r in rows[:-1]]
+    with atomic_open(path, "w", newline="") as f:
+        f.write("".join(comments))
+        w = csv.DictWriter(f, fieldnames=header)
+        w.writeheader()
+        w.writerows(kept[:at] + epochs + kept[at:] + rows[-1:])
+    return path
+
+
+def histories_from_csv(records: list) -> dict:
+    """The histories that :func:`write_compare_csv` wrote, read back from its rows
+    (``records``, {column: str} as :func:`read_compare_csv` returns them) so that
+    :func:`comparison_table` can print them again: {model: ``models.train.History``} in
+    the order of their test rows (compare's order of ``--models``; a model without one is
+    left out); numbers parsed, empty cells left out, an interval's two columns joined into
+    ``[low, high]``, an average's epochs as ``[A, B]``."""
+    from .train import History
+    histories = {}
+    for row in records:
+        cells = {k: _number(v) for k, v in row.items() if k != "model" and v not in ("", None)}
+        hist = histories.setdefault(row.get("model", ""), History())
+        if cells.get("epoch") != "test":
+            hist.append(cells)
+            continue
+        results = {"chosen_epoch": cells.get("chosen_epoch"),
+                   "test_chosen": _unflat(cells, "test_chosen_"),
+                   "test_last": _unflat(cells, "test_last_") or None}
+        if "fit_seconds" in cells:
+            results.update(fit_seconds=cells["fit_seconds"], valid=_unflat(cells, "valid_"))
+        if "average_epochs" in cells:
+            results["average"] = {"epochs": str(cells["average_epochs"]).split("-"),
+                                  "chosen": cells.get("average_chosen") == "True",
+                                  **_unflat(cells, "average_", keep_prefix="valid_")}
+        hist.results = results
+    tested = [row.get("model", "") for row in records if row.get("epoch") == "test"]
+    return {name: histories[name] for name in dict.fromkeys(tested)}
+
+
+def _number(text: str):
+    """A CSV cell as an int, a float, or the text itself."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _unflat(cells: dict, prefix: str, keep_prefix: str = "") -> dict:
+    """The inverse of :func:`_flat`: the cells named ``prefix + key`` as {key: value}, the
+    ``_low``/``_high`` pair of an interval as one ``[low, high]`` (only keys starting with
+    ``keep_prefix``)."""
+    out = {}
+    for name, value in cells.items():
+        key = name[len(prefix):]
+        if not name.startswith(prefix) or not key.startswith(keep_prefix):
+            continue
+        if key.endswith("_ci_low") or key.endswith("_ci_high"):
+            base, end = key.rsplit("_", 1)
+            out.setdefault(base, [None, None])[end == "high"] = value
+        else:
+            out[key] = value
+    return out
 
 
 def _flat(score: dict, prefix: str) -> dict:
