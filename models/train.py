@@ -378,11 +378,12 @@ def _check_config(config: TrainConfig) -> None:
     if config.nonfinite not in NONFINITE:
         raise ValueError(f"train: nonfinite={config.nonfinite!r} (fix: one of "
                          f"{', '.join(NONFINITE)})")
-    for name, choices in (("cell", tuple(CELLS)), ("init", INITS)):
+    for name, choices in (("cell", tuple(CELLS)), ("init", INITS)):   # as base.check_cell
         value = getattr(config, name)
         if not isinstance(value, str) or value not in choices:
-            raise ValueError(f"train: unknown {name} {value!r:.40} (fix: choose one of "
-                             f"{', '.join(choices)})")
+            raise ValueError(f"train: {name} must be {' or '.join(map(repr, choices))}, got "
+                             f"{value!r:.40} (fix: pass "
+                             f"{' or '.join(f'{name}={c!r}' for c in choices)})")
     check_recipe(config)
 
 

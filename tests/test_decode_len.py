@@ -156,28 +156,29 @@ def test_a_crafted_recorded_length_is_one_line_naming_the_fix(trained, tmp_path,
 
 
 # -- cell and init are checked before any folder ------------------------------------------
-@pytest.mark.parametrize("field, value, message", [
-    ("cell", "rnn", "train: unknown cell 'rnn' (fix: choose one of lstm, gru)"),
-    ("cell", "GRU", "train: unknown cell 'GRU' (fix: choose one of lstm, gru)"),
-    ("cell", None, "train: unknown cell None (fix: choose one of lstm, gru)"),
-    ("cell", ["gru"], "train: unknown cell ['gru'] (fix: choose one of lstm, gru)"),
-    ("init", "xavier", "train: unknown init 'xavier' (fix: choose one of book, pytorch)"),
-    ("init", 1, "train: unknown init 1 (fix: choose one of book, pytorch)")])
+CHOICES = {"cell": "'lstm' or 'gru' (fix: pass cell='lstm' or cell='gru')",
+           "init": "'book' or 'pytorch' (fix: pass init='book' or init='pytorch')"}
+
+
+@pytest.mark.parametrize("field, value, shown", [
+    ("cell", "rnn", "'rnn'"), ("cell", "GRU", "'GRU'"), ("cell", None, "None"),
+    ("cell", ["gru"], "['gru']"), ("init", "xavier", "'xavier'"), ("init", 1, "1")])
 @pytest.mark.parametrize("model", ["attention", "transformer"])
 def test_an_unknown_cell_or_init_is_refused_before_any_folder(tmp_path, field, value,
-                                                             message, model):
+                                                             shown, model):
     cfg = replace(TrainConfig(model=model, hidden_size=8, wordvec_size=4, heads=2),
                   **{field: value})
     with pytest.raises(ValueError) as e:
         train(load_dataset(n_generated=200), cfg, out_dir=tmp_path / "run", **QUIET)
-    assert str(e.value) == message
+    must, fix = CHOICES[field].split(" (fix: ")
+    assert str(e.value) == f"train: {field} must be {must}, got {shown} (fix: {fix}"
     assert list(tmp_path.iterdir()) == []
 
 
 def test_a_long_bad_cell_is_cut_in_the_message(tmp_path):
     with pytest.raises(ValueError) as e:
         train(load_dataset(n_generated=200), TrainConfig(cell="x" * 10_000), **QUIET)
-    assert len(str(e.value)) < 120 and "fix: choose one of lstm, gru" in str(e.value)
+    assert len(str(e.value)) < 120 and "(fix: pass cell='lstm' or cell='gru')" in str(e.value)
 
 
 # -- the graph of a GRU model -------------------------------------------------------------

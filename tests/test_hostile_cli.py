@@ -303,6 +303,7 @@ def test_train_checks_cell_and_init_in_the_api_before_any_folder(tmp_path, field
     from models.char_dataset import load_dataset
     from models.train import TrainConfig, train
     cfg = replace(TrainConfig(hidden_size=8, wordvec_size=4, epochs=1), **{field: value})
-    with pytest.raises(ValueError, match=rf"^train: unknown {field} .* \(fix: choose one of "):
+    with pytest.raises(ValueError, match=rf"^train: {field} must be '.*' or '.*', got .* "
+                                         rf"\(fix: pass {field}="):
         train(load_dataset(n_generated=200), cfg, out_dir=tmp_path / "run")
     assert list(tmp_path.iterdir()) == []             # refused before any folder is made
