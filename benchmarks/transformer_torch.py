@@ -70,7 +70,7 @@ from models.cli_options import config_type  # noqa: E402
 from models.cli_types import OneLineParser, int_at_least  # noqa: E402
 from models.model_io import MAX_VOCAB  # noqa: E402
 from models.recipe import make_optimizer  # noqa: E402
-from models.task_loading import load_task  # noqa: E402
+from models.task_loading import is_translation_file, load_task  # noqa: E402
 from models.tokenizers import SENTENCEPIECE_KINDS, TOKENIZERS  # noqa: E402
 from models.train import (LR_SCHEDULES, TrainConfig, _by_length, _trim,  # noqa: E402
                           build_model, format_score, training_batch, translation_score,
@@ -156,8 +156,10 @@ class TorchTransformer(nn.Module):
 
     def encode(self, src, mask=None):
         """src (N, S) int64, mask (N, S) bool or None -> memory (N, S, D)."""
-        return self.transformer.encoder(self._embed(self.src_embedding, src),
-                                        src_key_padding_mask=mask)
+        with warnings.catch_warnings():     # eval mode: torch's nested-tensor fast path
+            warnings.filterwarnings("ignore", "The PyTorch API of nested tensors")
+            return self.transformer.encoder(self._embed(self.src_embedding, src),
+                                            src_key_padding_mask=mask)
 
     def decode(self, tgt_in, memory, mask=None):
         """tgt_in (N, T) int64, memory (N, S, D), mask -> logits (N, T, V_tgt)."""
@@ -486,9 +488,7 @@ def translate(model: TorchTransformer, data, split: str, max_len: int,
     for i in range(0, len(src_all), batch_size):
         src, mask = _trim(src_all[i:i + batch_size], data.pad_id)  # as predict
         src, mask = torch.from_numpy(src), torch.from_numpy(mask)
-        with warnings.catch_warnings():     # eval mode: torch's nested-tensor fast path
-            warnings.filterwarnings("ignore", "The PyTorch API of nested tensors")
-            memory = model.encode(src, mask)
+        memory = model.encode(src, mask)
         tokens = torch.full((len(src), 1), data.start_id, dtype=torch.int64)
         done = torch.zeros(len(src), dtype=torch.bool)
         for _ in range(max_len):
@@ -786,11 +786,11 @@ def check_args(args) -> None:
     if args.warmup_steps is not None and args.lr_schedule != "inverse-sqrt":
         raise ValueError("--warmup-steps applies to --lr-schedule inverse-sqrt only (fix: "
                          "drop --warmup-steps)")
-    if args.average_last is not None and (args.command != "train" or args.valid_fraction == 0
-                                          or args.average_last > args.epochs):
-        raise ValueError(f"--average-last {args.average_last} needs the train command, a "
-                         f"--valid-fraction above 0 and at most --epochs {args.epochs} "
-                         f"epochs (fix: drop --average-last)")
+    if args.average_last is not None and args.command != "train":
+        raise ValueError("--average-last applies to the train command only (fix: drop it)")
+    if args.average_last is not None and args.average_last > args.epochs:
+        raise ValueError(f"--average-last {args.average_last} is more than --epochs "
+                         f"{args.epochs} (fix: average at most the epochs trained)")
     if args.command == "train" and args.valid_fraction == 0:
         raise ValueError("--valid-fraction 0: the train command chooses the epoch on a "
                          "validation split (fix: e.g. --valid-fraction 0.1)")
@@ -804,6 +804,10 @@ def _check_data_options(args) -> None:
     if not path.is_file():
         raise ValueError(f"--data {args.data}: no such file (fix: pass a sentence-pair file, "
                          f"e.g. samples/eng-fra/fra.tutorial-filter.sample.txt)")
+    if not is_translation_file(path):
+        raise ValueError(f"--data {args.data} holds no tab-separated sentence pairs (fix: "
+                         f"pass a translation file, e.g. samples/eng-fra/"
+                         f"fra.tutorial-filter.sample.txt)")
     if args.min_freq != 1 and args.tokenizer in SENTENCEPIECE_KINDS:
         raise ValueError("--min-freq applies to --tokenizer word and char only (fix: drop "
                          "--min-freq; sentencepiece chooses its pieces by --vocab-size)")
@@ -831,7 +835,8 @@ def main(argv=None) -> int:
     try:
         check_args(args)
     except ValueError as e:
-        parser.error(str(e))
+        parser.exit(2, f"{PROG} {args.command}: error: {e} (see {PROG} {args.command} "
+                       f"--help)\n")
     try:
         (run_bench if args.command == "bench" else run_train)(args)
     except (ValueError, OSError) as e:
