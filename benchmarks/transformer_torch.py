@@ -449,7 +449,7 @@ def run_bench(args) -> dict:
     """The ``bench`` command: see the module docstring. Returns the report."""
     set_threads(args.threads)
     config = make_config(args)
-    report = {"command": "bench", "args": _json_args(args), "machine": machine_info()}
+    report = {"command": "bench", "args": vars(args), "machine": machine_info()}
     print_machine(report["machine"])
     batches, (vs, vt), pad_id, what = bench_batches(args, config)
     ours = build_model(config, vs, vt)
@@ -609,7 +609,7 @@ def run_train(args) -> dict:
     """The ``train`` command: see the module docstring. Returns the report."""
     set_threads(args.threads)
     config = make_config(args)
-    report = {"command": "train", "engine": "torch", "args": _json_args(args),
+    report = {"command": "train", "engine": "torch", "args": vars(args),
               "config": asdict(config), "machine": machine_info(), "history": []}
     print_machine(report["machine"])
     print("ours, the same settings: " + ours_command(args))
@@ -650,48 +650,36 @@ def resolve(path: str) -> Path:
     return p if p.is_absolute() or p.exists() else ROOT / p
 
 
+#: the TrainConfig fields that an option of the same name sets
+_CONFIG_FIELDS = ("epochs", "batch_size", "hidden_size", "heads", "ff_size", "num_layers",
+                  "dropout", "lr", "lr_schedule", "warmup_steps", "label_smoothing", "seed",
+                  "valid_fraction", "max_minutes", "max_decode_len", "bucket",
+                  "share_embeddings", "average_last")
+
+
 def make_config(args) -> TrainConfig:
     """The TrainConfig of ours with these options (the Transformer; d_model = hidden)."""
-    return TrainConfig(
-        model="transformer", epochs=args.epochs, batch_size=args.batch_size,
-        hidden_size=args.hidden_size, heads=args.heads, ff_size=args.ff_size,
-        num_layers=args.num_layers, dropout=args.dropout, lr=args.lr,
-        lr_schedule=args.lr_schedule, warmup_steps=args.warmup_steps, max_grad_norm=args.clip,
-        label_smoothing=args.label_smoothing, seed=args.seed,
-        valid_fraction=args.valid_fraction, max_minutes=args.max_minutes,
-        max_decode_len=args.max_decode_len, bucket=args.bucket,
-        share_embeddings=args.share_embeddings, average_last=args.average_last)
+    return TrainConfig(model="transformer", max_grad_norm=args.clip,
+                       **{name: getattr(args, name) for name in _CONFIG_FIELDS})
 
 
-#: option -> tinygrad-attn's flag (the same names), for ours_command
-_OURS_FLAGS = ("data", "direction", "max_len", "min_freq", "max_pairs", "tokenizer",
-               "vocab_size", "hidden_size", "heads", "ff_size", "num_layers", "dropout",
-               "label_smoothing", "lr", "lr_schedule", "warmup_steps", "clip", "batch_size",
-               "epochs", "max_minutes", "seed", "valid_fraction", "max_decode_len",
-               "average_last")
+#: the switches of tinygrad-attn train and their defaults there
+_SWITCHES = {"lower": True, "bucket": None, "joint_vocab": False, "share_embeddings": False}
 
 
 def ours_command(args) -> str:
-    """The ``tinygrad-attn train`` command line that trains ours with these settings."""
+    """The ``tinygrad-attn train`` command line that trains ours with these settings (the
+    options have tinygrad-attn's names; those at their default there are left out)."""
     parts = ["tinygrad-attn train --model transformer"]
-    for name in _OURS_FLAGS:
-        value = getattr(args, name)
-        if value is not None:
-            parts.append(f"--{name.replace('_', '-')} {value}")
-    for name in ("joint_vocab", "share_embeddings"):
-        if getattr(args, name):
-            parts.append(f"--{name.replace('_', '-')}")
-    if not args.lower:
-        parts.append("--no-lower")
-    if args.bucket is not None:
-        parts.append("--bucket" if args.bucket else "--no-bucket")
+    for name in ("data", "direction", "max_len", "max_pairs", "tokenizer", "vocab_size",
+                 *_CONFIG_FIELDS, "clip", "min_freq", "lower", "joint_vocab"):
+        value, flag = getattr(args, name), "--" + name.replace("_", "-")
+        if name in _SWITCHES:       # --lower / --no-lower, --bucket / --no-bucket, flags
+            if value != _SWITCHES[name]:
+                parts.append(flag if value else f"--no-{flag[2:]}")
+        elif value is not None and not (name == "min_freq" and value == 1):
+            parts.append(f"{flag} {value}")
     return " ".join(parts)
-
-
-def _json_args(args) -> dict:
-    """The options as a JSON-safe dict."""
-    return {k: v for k, v in vars(args).items() if isinstance(v, (str, int, float, bool,
-                                                                  type(None)))}
 
 
 def write_json(path, report: dict) -> None:
@@ -794,7 +782,10 @@ def check_args(args) -> None:
     if args.command == "train" and args.valid_fraction == 0:
         raise ValueError("--valid-fraction 0: the train command chooses the epoch on a "
                          "validation split (fix: e.g. --valid-fraction 0.1)")
-    _check_out(args.out)
+    if args.out is not None and (Path(args.out).is_dir()
+                                 or not Path(args.out).resolve().parent.is_dir()):
+        raise ValueError(f"--out {args.out}: not a file in an existing folder (fix: e.g. "
+                         f"--out report.json)")
 
 
 def _check_data_options(args) -> None:
@@ -814,16 +805,6 @@ def _check_data_options(args) -> None:
     if args.share_embeddings and not args.joint_vocab:
         raise ValueError("--share-embeddings needs one vocabulary for both languages (fix: "
                          "add --joint-vocab)")
-
-
-def _check_out(out) -> None:
-    """--out: not a folder, in a folder that exists."""
-    if out is None:
-        return
-    path = Path(out)
-    if path.is_dir() or not path.resolve().parent.is_dir():
-        raise ValueError(f"--out {out}: not a file in an existing folder (fix: e.g. --out "
-                         f"report.json)")
 
 
 def main(argv=None) -> int:

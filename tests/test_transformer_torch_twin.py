@@ -123,7 +123,6 @@ def _run(capsys, argv):
 
 
 def test_train_command_runs_our_pipeline_and_prints_our_equivalent_command(tmp_path, capsys):
-    from models.cli_options import build_parser, config_from_args
     out_file = tmp_path / "twin.json"
     argv = ["train", "--data", str(SAMPLE), *TINY, "--batch-size", "32", "--epochs", "2",
             "--dropout", "0", "--max-decode-len", "8", "--out", str(out_file)]
@@ -136,13 +135,28 @@ def test_train_command_runs_our_pipeline_and_prints_our_equivalent_command(tmp_p
     assert res["chosen_on"] == "validation" and res["test_items"] == 39
     for key in ("bleu_cased", "bleu", "chrf", "bleu_ci", "bleu_signature"):
         assert key in res["test_chosen"] and key in res["test_last"]
-    # the printed command of ours parses with tinygrad-attn's parser into the same config
-    line = next(ln for ln in out.splitlines() if ln.startswith("ours, the same settings: "))
-    words = line.split(": ", 1)[1].split()
-    assert words[:2] == ["tinygrad-attn", "train"]
-    ours_args = build_parser().parse_args(words[1:])
-    twin_args = tt.build_parser().parse_args(argv)
-    assert config_from_args(ours_args) == tt.make_config(twin_args)
+    args = tt.build_parser().parse_args(argv)
+    assert f"ours, the same settings: {tt.ours_command(args)}\n" in out
+
+
+@pytest.mark.parametrize("extra", [
+    [],
+    ["--no-lower", "--no-bucket", "--tokenizer", "bpe", "--vocab-size", "120", "--joint-vocab",
+     "--share-embeddings", "--average-last", "2", "--warmup-steps", "5", "--max-len", "9",
+     "--max-pairs", "300", "--direction", "fra-eng", "--max-minutes", "1.5"],
+    ["--lr-schedule", "constant", "--bucket", "--min-freq", "2", "--seed", "3", "--clip", "1"],
+])
+def test_ours_command_parses_into_the_same_config_and_data_options(extra):
+    from models.cli_options import build_parser, config_from_args
+    args = tt.build_parser().parse_args(["train", "--data", str(SAMPLE), *TINY, *extra])
+    tt.check_args(args)
+    words = tt.ours_command(args).split()
+    assert words[:4] == ["tinygrad-attn", "train", "--model", "transformer"]
+    ours = build_parser().parse_args(words[1:])
+    assert config_from_args(ours) == tt.make_config(args)
+    for name in ("data", "direction", "max_len", "lower", "min_freq", "max_pairs", "tokenizer",
+                 "vocab_size", "joint_vocab"):
+        assert getattr(ours, name) == getattr(args, name), name
 
 
 def test_train_losses_equal_ours_epoch_by_epoch_with_dropout_off(tmp_path, capsys):
