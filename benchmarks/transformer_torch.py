@@ -96,6 +96,9 @@ class TorchTransformer(nn.Module):
     source padding) -> logits (N, T, V_tgt) in the model's dtype; the decoder sees target
     positions 0..t (causal) and every unpadded source position, as ours.
 
+    Math: Vaswani et al. 2017, sec. 3.1-3.5 and 5.4, as ``models.transformer`` (which
+    names the sections); PyTorch's layers implement the same equations.
+
     Raises ValueError for ``share_embeddings`` with two vocabulary sizes, and (forward) for
     sequences longer than ``max_len``.
     """
@@ -470,6 +473,9 @@ def run_bench(args) -> dict:
             save_workload(path, config, build_model(config, vs, vt), batches, pad_id,
                           n_batches)
             report["alone"] = solo_rounds(path, args.rounds, args.warmup, args.threads)
+    report["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
+    print(f"load average at the end: {report['load_average_end']} (this run's own threads "
+          f"count in it)")
     write_json(args.out, report)
     return report
 
