@@ -174,6 +174,7 @@ class TorchTransformer(nn.Module):
         return self.out(h)
 
     def forward(self, src, tgt_in, mask=None):
+        """src (N, S), tgt_in (N, T) int64, mask (N, S) bool or None -> (N, T, V_tgt)."""
         return self.decode(tgt_in, self.encode(src, mask), mask)
 
     def loss(self, src, tgt, mask=None, pad_id: int = 0, label_smoothing: float = 0.0):
@@ -225,6 +226,7 @@ class Step:
         self.clip = nn.utils.clip_grad_norm_ if self.name == "torch" else tg.clip_grad_norm_
 
     def step(self, src, tgt, mask, pad_id):
+        """One step on this batch; see the class docstring."""
         t0 = time.perf_counter()
         loss = self.model.loss(src, tgt, mask, pad_id=pad_id,
                                label_smoothing=self.config.label_smoothing)
