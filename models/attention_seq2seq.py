@@ -82,12 +82,12 @@ class AttentionSeq2Seq(RecurrentSeq2Seq):
     def _decode(self, tgt_in, state):
         if self.input_feeding:
             return self._decode_input_feeding(tgt_in, state)
-        dec_hs, state = self._lstm(self.decoder_embedding(tgt_in), state)
+        dec_hs, state = self._lstm(self.embed_target(tgt_in), state)
         context, weights = self._attend(dec_hs, state)
-        return self.out(concat([context, dec_hs], axis=-1)), weights, state
+        return self.project(concat([context, dec_hs], axis=-1)), weights, state
 
     def _decode_input_feeding(self, tgt_in, state):
-        embedded = self.decoder_embedding(tgt_in)                       # (N, T, D)
+        embedded = self.embed_target(tgt_in)                       # (N, T, D)
         feeds, ws = [], []
         for t in range(tgt_in.shape[1]):
             with scope(t):
@@ -98,4 +98,4 @@ class AttentionSeq2Seq(RecurrentSeq2Seq):
                 state = {**state, "feed": feed[:, 0]}
             feeds.append(feed[:, 0])
             ws.append(w[:, 0])
-        return self.out(stack(feeds, axis=1)), stack(ws, axis=1), state
+        return self.project(stack(feeds, axis=1)), stack(ws, axis=1), state

@@ -61,14 +61,14 @@ class BahdanauSeq2Seq(RecurrentSeq2Seq):
 
     def decode_step(self, prev_ids, state):
         context, weights = self.attention(state["h"], state["hs"], state["mask"], state["keys"])
-        x = concat([self.decoder_embedding(np.asarray(prev_ids)), context], axis=-1)
+        x = concat([self.embed_target(prev_ids), context], axis=-1)
         if self.cell == "gru":
             h = self.decoder(x, state["h"])
             new = {**state, "h": h}
         else:
             h, c = self.decoder(x, (state["h"], state["c"]))
             new = {**state, "h": h, "c": c}
-        return self.out(concat([h, context], axis=-1)), new, weights
+        return self.project(concat([h, context], axis=-1)), new, weights
 
     def decode(self, tgt_in, memory):
         state, steps, ws = self.init_decoder(memory), [], []

@@ -196,7 +196,9 @@ class RNNEncoder(nn.Module):
     """Embedding + LSTM (or GRU) encoder shared by the recurrent seq2seq models.
 
     ``num_layers``, ``bidirectional``, ``residual`` (GNMT-style skips between stacked
-    layers) and ``dropout`` (between layers) are ``nn.LSTM``'s / ``nn.GRU``'s. ``cell``:
+    layers) are ``nn.LSTM``'s / ``nn.GRU``'s; ``dropout`` drops the embedded source in
+    training (a non-recurrent connection, Zaremba et al. 2014, sec. 3) and, with stacked
+    layers, each layer's output before the next (``nn.LSTM``'s ``dropout``). ``cell``:
     "lstm" (default; the layer is ``self.lstm``, as in every checkpoint written before the
     option existed) or "gru" (``self.gru``; Cho et al. 2014, the gated unit of Bahdanau et
     al.'s encoder). Padding-aware: given a ``src_padding_mask`` the layer runs with the real
@@ -218,6 +220,7 @@ class RNNEncoder(nn.Module):
                                             num_layers=num_layers, bidirectional=bidirectional,
                                             residual=residual, dropout=dropout))
         self.output_size = hidden_size * (2 if bidirectional else 1)
+        self.dropout = dropout
 
     @property
     def rnn(self):
@@ -227,7 +230,8 @@ class RNNEncoder(nn.Module):
     def forward(self, src, src_padding_mask=None):
         src = np.asarray(src)
         lengths = lengths_from_mask(src_padding_mask, *src.shape)
-        hs, final = self.rnn(self.embedding(src), lengths=lengths)
+        x = F.dropout(self.embedding(src), self.dropout, self.training)
+        hs, final = self.rnn(x, lengths=lengths)
         dirs = self.rnn.directions
         h, c = final if self.cell == "lstm" else (final, None)
         h = _last_layer(h, dirs)
@@ -253,7 +257,9 @@ class RecurrentSeq2Seq(Seq2SeqModel):
     Arguments common to the recurrent models: ``src_vocab_size``, ``wordvec_size`` D,
     ``hidden_size`` H (per direction), ``tgt_vocab_size`` (default: the source's, one shared
     vocabulary as in the book), the encoder's ``num_layers`` / ``bidirectional`` /
-    ``residual`` / ``dropout``, ``cell`` ("lstm", the default and the book's, or "gru": the
+    ``residual`` / ``dropout`` (``dropout`` also drops, in training, the embedded target
+    tokens and the features that enter the output layer: :meth:`embed_target`,
+    :meth:`project`), ``cell`` ("lstm", the default and the book's, or "gru": the
     encoder's and the decoder's recurrent cell, :data:`CELLS`), ``init`` ("book":
     :func:`book_init`, the default; "pytorch": the layers' own uniform init), ``seed``. The
     decoder is one LSTM (or GRU) layer of the encoder's output size (2H when bidirectional).
@@ -281,6 +287,18 @@ class RecurrentSeq2Seq(Seq2SeqModel):
                                   bidirectional, residual, dropout, cell)
         self.decoder_embedding = nn.Embedding(tgt_vocab_size, wordvec_size)
         self.dec_hidden = self.encoder.output_size
+        self.dropout = dropout
+
+    def embed_target(self, ids):
+        """ids (N, T) or (N,) int -> the decoder's input embeddings (N, T, D) or (N, D),
+        dropped out with probability ``dropout`` in training (Zaremba et al. 2014: dropout on
+        the non-recurrent connections only; identity in eval mode and at p = 0)."""
+        return F.dropout(self.decoder_embedding(np.asarray(ids)), self.dropout, self.training)
+
+    def project(self, features):
+        """features (..., F) -> logits (..., V) = ``self.out`` of the features dropped out in
+        training as :meth:`embed_target`'s embeddings (identity in eval mode and at p = 0)."""
+        return self.out(F.dropout(features, self.dropout, self.training))
 
     def _initialise(self, init: str, seed):
         """Call at the end of a subclass's __init__, once every layer exists."""

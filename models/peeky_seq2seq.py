@@ -37,5 +37,5 @@ class PeekySeq2Seq(RecurrentSeq2Seq):
     def _decode(self, tgt_in, state):
         N, T = tgt_in.shape
         peek = state["peek"].unsqueeze(1).broadcast_to((N, T, self.dec_hidden))   # h_S per step
-        dec_hs, state = self._lstm(concat([self.decoder_embedding(tgt_in), peek], axis=-1), state)
-        return self.out(concat([dec_hs, peek], axis=-1)), None, state
+        dec_hs, state = self._lstm(concat([self.embed_target(tgt_in), peek], axis=-1), state)
+        return self.project(concat([dec_hs, peek], axis=-1)), None, state

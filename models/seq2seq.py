@@ -34,5 +34,5 @@ class Seq2Seq(RecurrentSeq2Seq):
         self._initialise(self.config["init"], kwargs.get("seed"))
 
     def _decode(self, tgt_in, state):
-        dec_hs, state = self._lstm(self.decoder_embedding(tgt_in), state)
-        return self.out(dec_hs), None, state
+        dec_hs, state = self._lstm(self.embed_target(tgt_in), state)
+        return self.project(dec_hs), None, state
