@@ -21,9 +21,9 @@ from .cli_options import (build_parser, check_applicable, check_translate_option
                           load_data)
 from .data_files import DataError
 from .model_io import load_model
-from .reporting import (comparison_report, plot_translation, print_attention, print_examples,
-                        save_pictures, score_report, source_text, training_summary,
-                        write_compare_csv)
+from .reporting import (compare_floor, comparison_report, plot_translation, print_attention,
+                        print_examples, save_pictures, score_report, source_text,
+                        training_summary, write_compare_csv)
 from .run_dir import RunDir, RunDirError, next_version_dir
 from .task_loading import load_checkpoint_data
 from .train import NonFiniteError, TrainingInterrupted, evaluate, predict, train
@@ -149,7 +149,8 @@ def _cmd_compare(args) -> int:
         png = None
         if trained:
             from viz import plot_compare
-            png = plot_compare(trained, run.file("compare.png"), title=str(data.source))
+            png = plot_compare(trained, run.file("compare.png"), title=str(data.source),
+                               floor=compare_floor(histories))
     print(f"\nsaved {csv_path}" + (f" and {png}" if png else ""))
     return 0
 

@@ -145,12 +145,16 @@ def test_the_csv_holds_the_average_and_the_lookups_validation_score(tmp_path):
     assert float(records[4]["valid_bleu"]) == 11.0 and records[4]["average_epochs"] == ""
 
 
-def test_compare_with_average_last_shows_it_in_the_table_and_the_csv(tmp_path, capsys):
+def test_compare_with_average_last_shows_it_in_the_table_and_the_csv(tmp_path, capsys,
+                                                                     monkeypatch):
     import csv
     import json
 
     from models.cli import main
     from tests.conftest import SAMPLES
+    drawn = {}
+    real = viz.plot_compare
+    monkeypatch.setattr(viz, "plot_compare", lambda *a, **kw: drawn.update(kw) or real(*a, **kw))
     out = tmp_path / "cmp"
     assert main(["compare", "--models", "lookup,attention", "--data",
                  str(SAMPLES / "eng-fra" / "fra.tutorial-filter.sample.txt"), "--epochs", "2",
@@ -168,6 +172,7 @@ def test_compare_with_average_last_shows_it_in_the_table_and_the_csv(tmp_path, c
         float(test[1]["average_valid_bleu"]) == pytest.approx(average["valid_bleu"])
     assert test[1]["average_chosen"] == str(average["chosen"])
     assert float(test[0]["valid_bleu"]) >= 0 and test[0]["average_epochs"] == ""
+    assert drawn["floor"] == pytest.approx(float(test[0]["valid_bleu"]))   # the lookup's line
 
 
 # ------------------------------------------------------------------ compare.csv read back
