@@ -50,6 +50,17 @@ def trained(toy, tmp_path_factory):
 
 
 # -- the default follows the data ---------------------------------------------------------
+def test_one_outlier_does_not_set_the_length(tmp_path):
+    # 150 targets of 30 characters and one of 500: the 99th percentile is 30, so 45
+    path = tmp_path / "toy.txt"
+    lines = [f"{'ab' * 15}\tx{i}\n" for i in range(150)] + [f"{'c' * 500}\ty\n"]
+    path.write_text("".join(lines), encoding="utf-8")
+    data = load_translation(path, tokenizer="char", max_len=None)
+    longest = (data.tgt_train != data.pad_id).sum(axis=1).max() - 2
+    assert longest == 500                                  # the outlier is a training target
+    assert default_max_decode_len(data) == 30 + 15
+
+
 def test_the_default_is_half_as_much_again_as_the_longest_training_target(toy):
     data = load_translation(toy, tokenizer="char")
     assert default_max_decode_len(data) == 42 + 21
