@@ -180,6 +180,10 @@ def comparison_report(data, histories: dict, seed: int) -> str:
             f"with the epoch chosen on validation and after the last epoch (seed "
             f"{seed}, same split and batches for every model)\n\n"
             + comparison_table(histories, metric))
+    epochs = max(len(h) for h in histories.values())
+    if epochs > MAX_EPOCH_COLUMNS:
+        text += (f"\nvalid N: after epoch N; {MAX_EPOCH_COLUMNS} of the {epochs} epochs shown "
+                 f"(every epoch: compare.csv, compare.png)")
     if metric == "accuracy":
         return text
     first = next(iter(histories.values())).results["test_chosen"]
@@ -216,6 +220,20 @@ def _average_note(histories: dict) -> str | None:
             "test columns score that average")
 
 
+#: At most this many validation columns in compare's table (compare.csv keeps them all).
+MAX_EPOCH_COLUMNS = 10
+
+
+def shown_epochs(epochs: int, limit: int = MAX_EPOCH_COLUMNS) -> list[int]:
+    """The epochs (1-based) whose validation score gets a column of compare's table: all
+    of them up to ``limit``; beyond, the first three, the last, and the rest spread evenly
+    between them (a 57-epoch run: 1, 2, 3, 11, 18, 26, 34, 42, 49, 57)."""
+    if epochs <= limit:
+        return list(range(1, epochs + 1))
+    middle = np.linspace(3, epochs, limit - 2)[1:-1]
+    return [1, 2, 3] + [int(round(e)) for e in middle] + [epochs]
+
+
 def comparison_table(histories: dict, metric: str) -> str:
     """A plain-text table: one row per model; the validation score after each epoch, the
     epoch chosen on validation, the test score with that epoch's weights and after the
@@ -227,13 +245,13 @@ def comparison_table(histories: dict, metric: str) -> str:
     avg`` (see :func:`_translation_table`)."""
     if metric != "accuracy":
         return _translation_table(histories)
-    epochs = max(len(h) for h in histories.values())
-    head = f"{'model':<12}" + "".join(f"{'valid ' + str(e + 1):>10}" for e in range(epochs)) \
+    shown = shown_epochs(max(len(h) for h in histories.values()))
+    head = f"{'model':<12}" + "".join(f"{'valid ' + str(e):>10}" for e in shown) \
         + f"{'chosen':>8}{'test@chosen':>13}{'test@last':>11}{'s/epoch':>9}{'params':>12}"
     lines = [head, "-" * len(head)]
     for name, hist in histories.items():
-        cells = [f"{_cell(h.get('valid_' + metric), 100.0):>10}" for h in hist] \
-            + [f"{'':>10}"] * (epochs - len(hist))
+        cells = [f"{_cell(hist[e - 1].get('valid_' + metric), 100.0) if e <= len(hist) else '':>10}"
+                 for e in shown]
         r = hist.results
         lines.append(f"{name:<12}" + "".join(cells) + f"{r['chosen_epoch']:>8}"
                      + f"{100.0 * r['test_chosen'][metric]:>13.2f}"
@@ -256,18 +274,18 @@ def _translation_table(histories: dict) -> str:
     in any history (``results["average"]``, ``models.recipe.average_candidate``) a column
     ``valid avg`` after the epochs holds its validation lower-cased BLEU (``-`` for a model
     without one); ``chosen`` reads ``avg A-B`` where the average was chosen."""
-    epochs = max(len(h) for h in histories.values())
+    shown = shown_epochs(max(len(h) for h in histories.values()))
     averaged = any(h.results.get("average") for h in histories.values())
     name_w = max(NAME_WIDTH, *(len(name) + 1 for name in histories))
     chosen_w = max(7, *(len(_cell(h.results.get("chosen_epoch"), None)) + 1
                         for h in histories.values()))
-    head = f"{'model':<{name_w}}" + "".join(f"{'valid ' + str(e + 1):>9}"
-                                            for e in range(epochs)) \
+    head = f"{'model':<{name_w}}" + "".join(f"{'valid ' + str(e):>9}" for e in shown) \
         + (f"{'valid avg':>10}" if averaged else "") + f"{'chosen':>{chosen_w}}" + _TEST_HEAD
     lines = [head, "-" * len(head)]
     for name, hist in histories.items():
-        cells = [f"{_cell(h.get('valid_bleu'), 1.0):>9}" for h in hist] \
-            + [f"{'-' if not len(hist) else '':>9}"] * (epochs - len(hist))
+        blank = "-" if not len(hist) else ""            # lookup: no epochs at all
+        cells = [f"{_cell(hist[e - 1].get('valid_bleu'), 1.0) if e <= len(hist) else blank:>9}"
+                 for e in shown]
         if averaged:
             average = hist.results.get("average") or {}
             cells.append(f"{_cell(average.get('valid_bleu'), 1.0):>10}")

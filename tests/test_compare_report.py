@@ -411,3 +411,30 @@ def test_no_epoch_within_the_minutes_is_one_line(bench, tmp_path, capsys):
     assert capsys.readouterr().err == (
         "translate_tutorial_torch.py: error: no epoch ended within --max-minutes 1e-09, so "
         "there is nothing to score (fix: give it more minutes)\n")
+
+
+# ------------------------------------------------------------------ many epochs
+def test_a_long_run_shows_ten_epoch_columns_first_last_and_spread():
+    from models.reporting import comparison_report, comparison_table, shown_epochs
+    assert shown_epochs(4) == [1, 2, 3, 4] and shown_epochs(10) == list(range(1, 11))
+    assert shown_epochs(57) == [1, 2, 3, 11, 18, 26, 34, 42, 49, 57]   # 7.7 apart after 3
+    assert shown_epochs(11) == [1, 2, 3, 4, 5, 6, 8, 9, 10, 11]
+    for n in range(11, 200):
+        e = shown_epochs(n)
+        assert len(e) == 10 and e[:3] == [1, 2, 3] and e[-1] == n and e == sorted(set(e))
+    valid = [float(i) for i in range(1, 58)]
+    hists = {"attention": _history(valid, chosen_epoch=57, test_chosen=_scores(7.0),
+                                   test_last=_scores(7.0)),
+             "bahdanau": _history(valid[:18], chosen_epoch=18, test_chosen=_scores(8.0),
+                                  test_last=_scores(8.0))}
+    text = comparison_table(hists, "bleu")
+    head = text.splitlines()[0]
+    assert head.split()[2:21:2] == ["1", "2", "3", "11", "18", "26", "34", "42", "49", "57"]
+    row = next(ln.split() for ln in text.splitlines() if ln.startswith("attention "))
+    assert row[1:11] == ["1.00", "2.00", "3.00", "11.00", "18.00", "26.00", "34.00", "42.00",
+                         "49.00", "57.00"]                # the score of the epoch named above
+    row = next(ln.split() for ln in text.splitlines() if ln.startswith("bahdanau "))
+    assert row[1:6] == ["1.00", "2.00", "3.00", "11.00", "18.00"]   # blank after its 18
+    assert row[6] == "18"                                          # then its chosen epoch
+    assert "10 of the 57 epochs shown (every epoch: compare.csv" in \
+        comparison_report(_data(), hists, 0)
