@@ -153,7 +153,8 @@ def _add_evaluation_options(t) -> None:
                    help="beam width of the evaluation")
     t.add_argument("--max-decode-len", type=config_type("max_decode_len"), default=None,
                    help="translation: longest output in tokens (default: max(40, 1.5 x the "
-                   "longest training target), recorded in the checkpoint)")
+                   "99th percentile of the training targets' lengths), recorded in the "
+                   "checkpoint)")
     t.add_argument("--valid-fraction", type=config_type("valid_fraction"), default=0.1,
                    help="share of the training items held out (seeded) to choose the epoch; "
                    "0: none, the last epoch is chosen")
