@@ -187,10 +187,14 @@ GRU_NOTE = {"en": "; GRU layers composed step by step, as training runs them (th
 def fused_note(model, fused: bool, lang: str = "en") -> str:
     """The caption's note on how ``model``'s recurrent layers ran in the drawn step:
     :data:`GRU_NOTE` for a model with GRU layers (``nn.GRU`` / ``nn.GRUCell``: always
-    composed from primitive ops, whatever ``fused`` says), else :data:`FUSED_NOTE`
-    (``lang`` "en" or "ko"; KeyError for another)."""
-    if any(isinstance(m, (nn.GRU, nn.GRUCell)) for _, m in model.named_modules()):
+    composed from primitive ops, whatever ``fused`` says), :data:`FUSED_NOTE` for one with
+    LSTM layers, and "" for a model with neither (the Transformer) (``lang`` "en" or "ko";
+    KeyError for another)."""
+    modules = [m for _, m in model.named_modules()]
+    if any(isinstance(m, (nn.GRU, nn.GRUCell)) for m in modules):
         return GRU_NOTE[lang]
+    if not any(isinstance(m, (nn.LSTM, nn.LSTMCell)) for m in modules):
+        return ""
     return FUSED_NOTE[lang][fused]
 
 
