@@ -487,7 +487,7 @@ def histories_from_csv(records: list) -> dict:
     from .train import History
     histories = {}
     for row in records:
-        cells = {k: _number(v) for k, v in row.items() if k != "model" and v not in ("", None)}
+        cells = {k: csv_cell(v) for k, v in row.items() if k != "model" and v not in ("", None)}
         hist = histories.setdefault(row.get("model", ""), History())
         if cells.get("epoch") != "test":
             hist.append(cells)
@@ -506,8 +506,9 @@ def histories_from_csv(records: list) -> dict:
     return {name: histories[name] for name in dict.fromkeys(tested)}
 
 
-def _number(text: str):
-    """A CSV cell as an int, a float, or the text itself."""
+def csv_cell(text: str):
+    """A ``compare.csv`` cell as an int, a float, or the text itself (``test``, a
+    signature)."""
     for kind in (int, float):
         try:
             return kind(text)

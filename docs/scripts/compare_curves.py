@@ -19,8 +19,6 @@ trained here and the picture takes about a second.
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import sys
 from pathlib import Path
 
@@ -28,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from models import reporting  # noqa: E402
 from viz import plot_compare  # noqa: E402
 
 CSV = ROOT / "docs" / "data" / "compare_date.csv"
@@ -35,18 +34,9 @@ OUT = ROOT / "docs" / "pictures" / "compare_curves.png"
 TITLE = "seq2seq, peeky and attention on the built-in date task (docs/data/compare_date.csv)"
 
 
-def _number(text: str):
-    """A CSV cell as an int, a float, or the text itself (the ``test`` epoch, '')."""
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
-
-
 def read_compare_csv(path=CSV) -> tuple[dict, dict, list]:
-    """Read a ``compare.csv`` with optional leading ``#`` comment lines.
+    """Read a ``compare.csv`` with optional leading ``#`` comment lines (through
+    ``models.reporting.read_compare_csv``, which reads ``compare``'s own files back).
 
     Returns ``(histories, tests, notes)``: ``histories`` {model: [per-epoch dict]} in file
     order (keys as ``models.train`` writes them: ``epoch`` int, ``loss`` nats/token,
@@ -54,14 +44,14 @@ def read_compare_csv(path=CSV) -> tuple[dict, dict, list]:
     (``test_chosen_accuracy``, ``test_last_accuracy`` 0-1, ``chosen_epoch``), and the
     comment lines without their ``#``. Empty cells are left out of a row.
 
-    Raises FileNotFoundError for a missing file, ValueError for a file with no epoch rows.
+    Raises ValueError for a missing or unreadable file, one without ``model`` and
+    ``epoch`` columns, or one with no epoch rows.
     """
-    lines = Path(path).read_text(encoding="utf-8").splitlines()
-    notes = [line.lstrip("#").strip() for line in lines if line.startswith("#")]
-    rows = csv.DictReader(io.StringIO("\n".join(ln for ln in lines if not ln.startswith("#"))))
+    comments, _, rows = reporting.read_compare_csv(path, columns=("model", "epoch"))
+    notes = [line.lstrip("#").strip() for line in comments]
     histories, tests = {}, {}
     for row in rows:
-        record = {k: _number(v) for k, v in row.items() if v not in ("", None)}
+        record = {k: reporting.csv_cell(v) for k, v in row.items() if v not in ("", None)}
         name = record.pop("model")
         if record.get("epoch") == "test":
             tests[name] = record
