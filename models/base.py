@@ -178,13 +178,26 @@ def book_init(model: nn.Module, seed: int | None = None) -> None:
 CELLS = {"lstm": (nn.LSTM, nn.LSTMCell), "gru": (nn.GRU, nn.GRUCell)}
 
 
+#: The recurrent models' initialisations: the book's rule (:func:`book_init`) or the
+#: layers' own (PyTorch's).
+INITS = ("book", "pytorch")
+
+
+def check_choice(owner: str, name: str, value, choices) -> str:
+    """``value`` if it is one of the strings ``choices``; else ValueError naming ``owner``,
+    the argument ``name``, the value and the choices, e.g. "train: cell must be 'lstm' or
+    'gru', got 'rnn' (fix: pass cell='lstm' or cell='gru')"."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{owner}: {name} must be {' or '.join(map(repr, choices))}, got "
+                         f"{value!r:.40} (fix: pass "
+                         f"{' or '.join(f'{name}={c!r}' for c in choices)})")
+    return value
+
+
 def check_cell(owner: str, cell) -> str:
     """``cell`` if it is one of :data:`CELLS` ("lstm", "gru"); else ValueError naming
-    ``owner``, the value and the choices."""
-    if not isinstance(cell, str) or cell not in CELLS:
-        raise ValueError(f"{owner}: cell must be 'lstm' or 'gru', got {cell!r:.40} (fix: "
-                         f"pass cell='lstm' or cell='gru')")
-    return cell
+    ``owner``, the value and the choices (:func:`check_choice`)."""
+    return check_choice(owner, "cell", cell, tuple(CELLS))
 
 
 def recurrent_layer(cell: str, input_size: int, hidden_size: int, **kwargs):
@@ -272,9 +285,7 @@ class RecurrentSeq2Seq(Seq2SeqModel):
                  tgt_vocab_size: int | None = None, num_layers: int = 1,
                  bidirectional: bool = False, residual: bool = False, dropout: float = 0.0,
                  cell: str = "lstm", init: str = "book", seed: int | None = None, **extra):
-        if init not in ("book", "pytorch"):
-            raise ValueError(f"{type(self).__name__}: init must be 'book' or 'pytorch', got "
-                             f"{init!r:.40} (fix: pass init='book' or init='pytorch')")
+        check_choice(type(self).__name__, "init", init, INITS)
         self.cell = check_cell(type(self).__name__, cell)
         if seed is not None:
             nn.manual_seed(seed)

@@ -22,7 +22,7 @@ from tqdm import tqdm
 import tinygrad_attn as tg
 from tinygrad_attn.fileio import atomic_open, quote_path
 
-from .base import CELLS
+from .base import INITS, check_cell, check_choice
 from .batching import batches_per_epoch, epoch_batches, pad_fraction, pad_report, \
     sequence_lengths
 from .decode_length import DEFAULT_MAX_DECODE_LEN, default_max_decode_len
@@ -35,8 +35,6 @@ from .train_state import (all_finite, check_resume, load_state, recent_weights,
 
 LR_SCHEDULES = ("constant", "cosine", "inverse-sqrt")
 NONFINITE = ("stop", "skip")
-#: The recurrent models' initialisations (``TrainConfig.init``).
-INITS = ("book", "pytorch")
 
 
 @dataclass
@@ -378,12 +376,8 @@ def _check_config(config: TrainConfig) -> None:
     if config.nonfinite not in NONFINITE:
         raise ValueError(f"train: nonfinite={config.nonfinite!r} (fix: one of "
                          f"{', '.join(NONFINITE)})")
-    for name, choices in (("cell", tuple(CELLS)), ("init", INITS)):   # as base.check_cell
-        value = getattr(config, name)
-        if not isinstance(value, str) or value not in choices:
-            raise ValueError(f"train: {name} must be {' or '.join(map(repr, choices))}, got "
-                             f"{value!r:.40} (fix: pass "
-                             f"{' or '.join(f'{name}={c!r}' for c in choices)})")
+    check_cell("train", config.cell)
+    check_choice("train", "init", config.init, INITS)
     check_recipe(config)
 
 
