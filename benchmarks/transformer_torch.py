@@ -47,7 +47,7 @@ import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
-from dataclasses import asdict  # noqa: E402
+from dataclasses import asdict, replace  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -62,6 +62,7 @@ from models.cli_types import OneLineParser, int_at_least  # noqa: E402
 from models.model_io import MAX_VOCAB  # noqa: E402
 from models.task_loading import is_translation_file, load_task  # noqa: E402
 from models.tokenizers import SENTENCEPIECE_KINDS, TOKENIZERS  # noqa: E402
+from models.decode_length import default_max_decode_len  # noqa: E402
 from models.train import (LR_SCHEDULES, TrainConfig, _by_length, _trim,  # noqa: E402
                           build_model, format_score, training_batch, translation_score,
                           with_validation)
@@ -432,11 +433,14 @@ def run_train(args) -> dict:
     set_threads(args.threads)
     config = make_config(args)
     report = {"command": "train", "engine": "torch", "args": vars(args),
-              "config": asdict(config), "machine": machine_info(), "history": []}
+              "machine": machine_info(), "history": []}
     print_machine(report["machine"])
     print("ours, the same settings: " + ours_command(args))
     data = with_validation(load_data(args), config)
     ours = build_model(config, len(data.src_vocab), len(data.tgt_vocab))
+    if config.max_decode_len is None:          # resolved from the data as ours resolves it
+        config = replace(config, max_decode_len=default_max_decode_len(data, ours))
+    report["config"] = asdict(config)
     twin = twin_of(ours)
     first = training_batch(data, epoch_batches(data, config.batch_size, np.random.
                                                default_rng(config.seed),
@@ -529,7 +533,7 @@ def _add_shared(p) -> None:
                           ("num_layers", 2), ("batch_size", 64), ("dropout", 0.1),
                           ("label_smoothing", 0.1), ("lr", 5e-4), ("warmup_steps", None),
                           ("epochs", 1000), ("seed", 0), ("valid_fraction", 0.1),
-                          ("max_decode_len", 40), ("average_last", None),
+                          ("max_decode_len", None), ("average_last", None),
                           ("max_minutes", None)):
         p.add_argument("--" + name.replace("_", "-"), type=config_type(name), default=default)
     p.add_argument("--clip", type=config_type("max_grad_norm"), default=5.0)

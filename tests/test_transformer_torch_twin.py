@@ -162,12 +162,15 @@ def test_ours_command_parses_into_the_same_config_and_data_options(extra):
 def test_train_losses_equal_ours_epoch_by_epoch_with_dropout_off(tmp_path, capsys):
     from models.train import train
     argv = ["train", "--data", str(SAMPLE), *TINY, "--batch-size", "32", "--epochs", "2",
-            "--dropout", "0", "--max-decode-len", "4", "--out", str(tmp_path / "t.json")]
+            "--dropout", "0", "--tokenizer", "char", "--out", str(tmp_path / "t.json")]
     _run(capsys, argv)
-    twin = json.loads((tmp_path / "t.json").read_text())["history"]
+    report = json.loads((tmp_path / "t.json").read_text())
+    twin = report["history"]
     args = tt.build_parser().parse_args(argv)
     tt.check_args(args)
     _, history = train(tt.load_data(args), tt.make_config(args), log=lambda *a: None)
+    # no --max-decode-len: both resolve it from the data the same way (characters: > 40)
+    assert report["config"]["max_decode_len"] == history.config.max_decode_len > 40
     for ours, theirs in zip(history, twin):
         assert ours["steps"] == theirs["steps"]
         assert ours["loss"] == pytest.approx(theirs["loss"], abs=1e-4)
