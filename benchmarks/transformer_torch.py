@@ -40,8 +40,6 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import platform  # noqa: E402
-import re  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -77,46 +75,13 @@ if HERE not in sys.path:
 
 from transformer_twin import (Step, TorchTransformer, batch_tokens,  # noqa: E402
                               first_batch_check, twin_of)
+from machine import machine_info, numpy_blas  # noqa: E402,F401
 
 DEFAULT_DATA = "../shared/data/eng-fra/fra.tutorial-filter.txt"
 PROG = "transformer_torch.py"
 
 
-# -- the machine ------------------------------------------------------------------------------
-def numpy_blas() -> str:
-    """The BLAS libraries loaded in this process, their versions, kernels and threads
-    (threadpoolctl), or numpy's build configuration without it."""
-    try:
-        from threadpoolctl import threadpool_info
-    except ImportError:
-        blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
-        return f"{blas.get('name')} {blas.get('version')} (numpy build; threads unknown)"
-    return "; ".join(f"{i['internal_api']} {i.get('version')} {i.get('architecture', '')}, "
-                     f"{i['num_threads']} threads ({Path(i['filepath']).name})"
-                     for i in threadpool_info() if i.get("user_api") == "blas") or "none"
-
-
-def machine_info() -> dict:
-    """CPU model (/proc/cpuinfo), cores, usable cores, load average, versions, threads."""
-    import numba
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next((ln.split(":", 1)[1].strip() for ln in f
-                        if ln.startswith("model name")), cpu)
-    except OSError:
-        pass
-    torch_cfg = re.findall(r"CPU capability usage: \w+|BLAS_INFO=\w+", torch.__config__.show())
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
-    return {"cpu": cpu, "cores": os.cpu_count(), "usable_cores": usable,
-            "load_average": [round(x, 2) for x in os.getloadavg()],
-            "python": platform.python_version(), "numpy": np.__version__,
-            "numba": numba.__version__, "torch": torch.__version__,
-            "torch_threads": torch.get_num_threads(), "torch_build": torch_cfg,
-            "numpy_blas": numpy_blas(),
-            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY")}
-
-
+# -- the machine (numpy_blas, machine_info: benchmarks/machine.py) ----------------------------
 def set_threads(threads: int | None) -> None:
     """``threads`` for torch's intra-op pool and every BLAS pool (threadpoolctl); None:
     each library's default."""

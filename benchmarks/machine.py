@@ -1,0 +1,272 @@
+"""What the benchmarks say about the machine they ran on, and two tools they share
+(issue 17, item 1: a figure means little without the CPU, its vector instructions, the
+BLAS and kernel each library runs, and the GEMM rate each reaches in the same run).
+
+- :func:`machine_info`, :func:`numpy_blas`: the summary ``transformer_torch.py`` prints;
+- :func:`parse_cpuinfo`, :func:`cpu_info`: the CPU model and the ISA extensions that matter
+  for float32 GEMMs (AVX2/FMA, AVX-512, its BF16/VNNI parts, AMX; NEON/SVE on ARM);
+- :func:`blas_libraries`, :func:`torch_cpu`, :func:`kernel_note`: numpy's BLAS libraries
+  (``threadpoolctl``) and PyTorch's CPU build (its dispatch capability, MKL);
+- :func:`gemm_gflops`, :func:`faster_rate`: a measured GEMM rate at given shapes and thread
+  counts, and the faster of several (a time floor comes from that rate, never a constant);
+- :func:`busy_processes`: N spinning processes for measuring under load, killed for sure.
+
+Standard library, numpy and ``threadpoolctl`` only at import; PyTorch is imported by the
+functions that describe it, so the CPU parser and the load tool work without it.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+#: x86 flags (as /proc/cpuinfo spells them) that decide how fast a float32 GEMM can go,
+#: narrowest first; then ARM's (the ``Features`` line)
+ISA_FLAGS = ("sse4_2", "avx", "fma", "avx2", "avx512f", "avx512bw", "avx512vl", "avx512_vnni",
+             "avx512_bf16", "avx512_fp16", "avx_vnni", "amx_tile", "amx_bf16", "amx_int8",
+             "asimd", "asimdhp", "sve", "sve2", "bf16", "i8mm")
+
+#: OpenBLAS kernel names (lower-case) -> the widest x86 flag that kernel uses
+OPENBLAS_KERNEL_ISA = {"sandybridge": "avx", "haswell": "avx2", "zen": "avx2",
+                       "skylakex": "avx512f", "cooperlake": "avx512_bf16",
+                       "sapphirerapids": "amx_tile"}
+
+#: widest first: the vector width a float32 GEMM kernel may use on this CPU
+_WIDEST = ("amx_tile", "avx512f", "avx2", "avx", "sse4_2", "sve", "asimd")
+
+
+# -- the summary transformer_torch.py prints --------------------------------------------------
+def numpy_blas() -> str:
+    """The BLAS libraries loaded in this process, their versions, kernels and threads
+    (threadpoolctl), or numpy's build configuration without it. Returns one line, e.g.
+    ``openblas 0.3.31 Haswell, 2 threads (libscipy_openblas64_.so)``."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        return f"{blas.get('name')} {blas.get('version')} (numpy build; threads unknown)"
+    return "; ".join(f"{i['internal_api']} {i.get('version')} {i.get('architecture', '')}, "
+                     f"{i['num_threads']} threads ({Path(i['filepath']).name})"
+                     for i in threadpool_info() if i.get("user_api") == "blas") or "none"
+
+
+def machine_info() -> dict:
+    """CPU model (/proc/cpuinfo), cores, usable cores, load average, versions, threads.
+    Imports torch and numba (both must be installed). Returns a JSON-ready dict."""
+    import numba
+    import torch
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((ln.split(":", 1)[1].strip() for ln in f
+                        if ln.startswith("model name")), cpu)
+    except OSError:
+        pass
+    torch_cfg = re.findall(r"CPU capability usage: \w+|BLAS_INFO=\w+", torch.__config__.show())
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    return {"cpu": cpu, "cores": os.cpu_count(), "usable_cores": usable,
+            "load_average": [round(x, 2) for x in os.getloadavg()],
+            "python": platform.python_version(), "numpy": np.__version__,
+            "numba": numba.__version__, "torch": torch.__version__,
+            "torch_threads": torch.get_num_threads(), "torch_build": torch_cfg,
+            "numpy_blas": numpy_blas(),
+            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY")}
+
+
+# -- the CPU --------------------------------------------------------------------------------
+def parse_cpuinfo(text: str) -> dict:
+    """The CPU as the text of ``/proc/cpuinfo`` describes it (Linux; x86 or ARM).
+
+    Returns ``{"model": str or None, "vendor": str or None, "processors": int, "isa":
+    [flags of ISA_FLAGS present, in that order], "widest": str or None}``: the model and
+    vendor of the first processor listed, the number of ``processor`` entries, and the
+    widest vector extension a float32 GEMM could use (``amx_tile``, ``avx512f``, ``avx2``,
+    ...). Flags are read from the first ``flags`` (x86) or ``Features`` (ARM) line. Text
+    without such lines gives ``None`` / ``[]`` / 0, never an error."""
+    fields: dict[str, str] = {}
+    processors = 0
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        if not sep:
+            continue
+        key = key.strip().lower()
+        processors += key == "processor"
+        fields.setdefault(key, value.strip())
+    present = set(fields.get("flags", fields.get("features", "")).split())
+    isa = [f for f in ISA_FLAGS if f in present]
+    model = fields.get("model name") or fields.get("cpu model") or fields.get("hardware")
+    vendor = fields.get("vendor_id") or fields.get("cpu implementer")
+    return {"model": model or None, "vendor": vendor or None, "processors": processors,
+            "isa": isa, "widest": next((f for f in _WIDEST if f in isa), None)}
+
+
+def cpu_info(path: str = "/proc/cpuinfo") -> dict:
+    """:func:`parse_cpuinfo` of ``path`` (an unreadable file: the fields of an empty text)
+    plus ``cores`` (``os.cpu_count()``), ``usable_cores`` (``os.sched_getaffinity``: the
+    cores this process may run on; None where the OS has no such call) and the model from
+    ``platform`` when the file names none."""
+    try:
+        text = Path(path).read_text(errors="replace")
+    except OSError:
+        text = ""
+    info = parse_cpuinfo(text)
+    info["model"] = info["model"] or platform.processor() or platform.machine()
+    info["cores"] = os.cpu_count()
+    info["usable_cores"] = (len(os.sched_getaffinity(0))
+                            if hasattr(os, "sched_getaffinity") else None)
+    return info
+
+
+def load_average() -> list[float]:
+    """The 1, 5 and 15 minute load averages (runnable processes), rounded to 0.01."""
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+# -- the libraries --------------------------------------------------------------------------
+def blas_libraries() -> list[dict]:
+    """numpy's (and any other loaded) BLAS libraries, from ``threadpoolctl.threadpool_info()``:
+    a list of ``{"internal_api", "version", "architecture", "num_threads", "filepath",
+    "threading_layer"}`` (``architecture``: the OpenBLAS/BLIS kernel, e.g. ``Haswell``;
+    None for MKL). Empty without threadpoolctl."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return []
+    keys = ("internal_api", "version", "architecture", "num_threads", "filepath",
+            "threading_layer")
+    return [{k: i.get(k) for k in keys} for i in threadpool_info() if i.get("user_api") == "blas"]
+
+
+def torch_cpu() -> dict:
+    """PyTorch's CPU build: ``capability`` (the ISA its kernels dispatch to,
+    ``torch.backends.cpu.get_cpu_capability()``, e.g. ``AVX512``), ``mkl`` (is MKL there),
+    ``mkldnn`` (oneDNN), ``blas`` (``BLAS_INFO`` of ``torch.__config__.show()``), ``threads``
+    (intra-op). Imports torch."""
+    import torch
+    blas = re.search(r"BLAS_INFO=(\w+)", torch.__config__.show())
+    return {"capability": torch.backends.cpu.get_cpu_capability(),
+            "mkl": torch.backends.mkl.is_available(),
+            "mkldnn": torch.backends.mkldnn.is_available(),
+            "blas": blas.group(1) if blas else None, "threads": torch.get_num_threads()}
+
+
+def kernel_note(cpu: dict, blas: list[dict]) -> str | None:
+    """A warning when an OpenBLAS kernel uses a narrower ISA than the CPU has (e.g. the
+    ``Haswell`` AVX2 kernel on a CPU with ``avx512f``), else None. ``cpu``: as
+    :func:`cpu_info`; ``blas``: as :func:`blas_libraries`."""
+    for lib in blas:
+        used = OPENBLAS_KERNEL_ISA.get(str(lib.get("architecture")).lower())
+        if used is None or cpu.get("widest") not in _WIDEST or used not in _WIDEST:
+            continue
+        if _WIDEST.index(cpu["widest"]) < _WIDEST.index(used):
+            return (f"{lib['internal_api']} runs its {lib['architecture']} kernel ({used}) on "
+                    f"a CPU with {cpu['widest']}")
+    return None
+
+
+# -- GEMM rates -----------------------------------------------------------------------------
+def _numpy_product(a, b, out, threads):
+    from threadpoolctl import threadpool_limits
+    limits = threadpool_limits(limits=threads, user_api="blas")
+    return (lambda: np.matmul(a, b, out=out)), limits.restore_original_limits
+
+
+def _torch_product(a, b, out, threads):
+    import torch
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    a, b, out = (torch.from_numpy(x) for x in (a, b, out))
+    return (lambda: torch.matmul(a, b, out=out)), (lambda: torch.set_num_threads(before))
+
+
+def gemm_gflops(lib: str, shape: tuple, threads: int, repeats: int = 7,
+                min_seconds: float = 0.005, seed: int = 0) -> float:
+    """The float32 GEMM rate of ``lib`` (``"numpy"`` or ``"torch"``) at ``shape`` with
+    ``threads`` threads, in GFLOP/s (2 M K N flops per product, per batch entry): the median
+    over ``repeats`` timed repeats, each of enough products to last ``min_seconds``, after
+    one untimed product. ``shape``: ``(M, K, N)`` or ``(B, M, K, N)`` (a batched product).
+    Thread counts are restored afterwards. Raises ValueError for another ``lib``, a
+    non-positive dimension or ``threads`` < 1."""
+    if lib not in ("numpy", "torch"):
+        raise ValueError(f"lib must be 'numpy' or 'torch', got {lib!r}")
+    if threads < 1 or len(shape) not in (3, 4) or min(shape) < 1:
+        raise ValueError(f"need threads >= 1 and a shape (M, K, N) or (B, M, K, N) of positive "
+                         f"sizes, got threads {threads}, shape {shape}")
+    *batch, M, K, N = shape
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((*batch, M, K), dtype=np.float32)
+    b = rng.standard_normal((*batch, K, N), dtype=np.float32)
+    out = np.empty((*batch, M, N), dtype=np.float32)
+    product, restore = (_numpy_product if lib == "numpy" else _torch_product)(a, b, out, threads)
+    try:
+        t0 = time.perf_counter()
+        product()
+        inner = max(1, math.ceil(min_seconds / max(time.perf_counter() - t0, 1e-7)))
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            for _ in range(inner):
+                product()
+            times.append((time.perf_counter() - t0) / inner)
+    finally:
+        restore()
+    return 2.0 * math.prod(shape) / statistics.median(times) / 1e9
+
+
+def faster_rate(rates: dict) -> tuple:
+    """The fastest of ``rates`` ({label: GFLOP/s}): ``(label, rate)``. Raises ValueError when
+    no rate is a finite number > 0 (a floor from it would be meaningless)."""
+    good = {k: v for k, v in rates.items()
+            if isinstance(v, (int, float)) and math.isfinite(v) and v > 0}
+    if not good:
+        raise ValueError(f"no measured GEMM rate is a finite number > 0: {rates}")
+    label = max(good, key=good.get)
+    return label, good[label]
+
+
+# -- load -----------------------------------------------------------------------------------
+#: a busy process: spins in pure Python and stops by itself once its parent is gone
+#: (re-parented), so even a parent killed with SIGKILL leaves no spinner behind
+_SPIN = """
+import os
+parent = os.getppid()
+try:
+    while os.getppid() == parent:
+        for _ in range(100000):
+            pass
+except KeyboardInterrupt:      # Ctrl-C reaches the whole process group: leave quietly
+    pass
+"""
+
+
+@contextlib.contextmanager
+def busy_processes(n: int):
+    """Start ``n`` processes that each keep one core busy (a pure-Python spin loop), yield
+    their ``subprocess.Popen`` list, and kill them on leaving the block, whether it ends
+    normally, by an exception or by Ctrl-C (KeyboardInterrupt). They inherit this process's
+    CPU affinity and are pinned to no core in it (the scheduler places them, as another
+    user's work would be). If this process dies without unwinding (SIGKILL), each spinner
+    sees its parent change and exits within milliseconds. ``n`` = 0 starts nothing. Raises
+    ValueError for ``n`` < 0."""
+    if n < 0:
+        raise ValueError(f"the number of busy processes must be >= 0, got {n}")
+    procs = []
+    try:
+        for _ in range(n):
+            procs.append(subprocess.Popen([sys.executable, "-c", _SPIN],
+                                          stdin=subprocess.DEVNULL))
+        yield procs
+    finally:
+        for p in procs:
+            p.kill()
+        for p in procs:
+            p.wait()
