@@ -30,6 +30,7 @@ from .decoding import beam_search, greedy_decode
 from .model_io import MODEL_NAMES, RNN_MODELS, save_model
 from .recipe import average_candidate, check_recipe, make_optimizer
 from .run_dir import RunDir
+from .subword_sampling import check_subword_alpha, epoch_training_data, sampling_note
 from .train_state import (all_finite, check_resume, load_state, recent_weights,
                           restore_state, save_state)
 
@@ -75,6 +76,8 @@ class TrainConfig:
     average_last : None, or K >= 2: the average of the last K epochs' weights is scored on
         validation after training and chosen if it beats every epoch (needs a validation
         split; K <= epochs). length_penalty : the beam search's GNMT exponent (``alpha``).
+    subword_alpha : 0 (off) or, for bpe / unigram data, the subword regularisation of the
+        training sentences every epoch (``models.subword_sampling``; bpe: below 1).
     """
     model: str = "attention"
     epochs: int = 4
@@ -107,6 +110,7 @@ class TrainConfig:
     share_embeddings: bool = False
     average_last: int | None = None
     length_penalty: float = 0.6
+    subword_alpha: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -161,6 +165,7 @@ CONFIG_RANGES = {
     "warmup_steps": Interval(int, 1, none_ok=True),
     "average_last": Interval(int, 2, none_ok=True),
     "length_penalty": Interval(float, 0, 10),
+    "subword_alpha": Interval(float, 0, 1),
 }
 
 
@@ -473,8 +478,9 @@ def train(data, config: TrainConfig, out_dir=None, log=print, model=None, *,
     ``epoch_seconds``, ``steps``, ``skipped_steps``, ``parameters``, ``pad_fraction``
     (padding / all tokens of the epoch's batches, 0-1).
 
-    Raises ValueError for a config out of range, less than one batch of training data, or
-    ``share_embeddings`` over two vocabularies;
+    Raises ValueError for a config out of range, less than one batch of training data,
+    ``share_embeddings`` over two vocabularies, or a ``subword_alpha`` the data's tokenizer
+    cannot sample with (``models.subword_sampling.check_subword_alpha``);
     RunDirError for an unusable folder; NonFiniteError for a NaN/inf loss or gradient;
     TrainingInterrupted on Ctrl-C (the message says what was saved).
     """
@@ -489,6 +495,7 @@ def train(data, config: TrainConfig, out_dir=None, log=print, model=None, *,
                          f"and target vocabularies differ ({len(data.src_vocab):,} and "
                          f"{len(data.tgt_vocab):,} tokens) (fix: --joint-vocab, or drop "
                          f"--share-embeddings)")
+    check_subword_alpha(config.subword_alpha, data)
     if out_dir is None or isinstance(out_dir, RunDir):
         return _train(data, config, out_dir, log, model)
     mode = "resume" if resume else "overwrite" if overwrite else "new"
@@ -514,6 +521,8 @@ def _train(data, config, run, log, model):
         run.clear_old_run()
         _write_json(asdict(config), run.file("config.json"))
     _log_start(data, config, model, log, rng)
+    if config.subword_alpha:
+        log(sampling_note(config, data))
     deadline = None if config.max_minutes is None else \
         time.perf_counter() + 60 * config.max_minutes
     saved = start - 1
@@ -546,8 +555,9 @@ def _train(data, config, run, log, model):
 def _run_epoch(model, data, config, optimizer, scheduler, rng, epoch, deadline) -> dict:
     model.train()
     t0 = time.perf_counter()
-    losses, skipped, batches = _train_epoch(model, data, config, optimizer, scheduler, rng,
-                                            epoch, deadline)
+    train_data, sampled = epoch_training_data(data, config, epoch, model)  # subword_alpha
+    losses, skipped, batches = _train_epoch(model, train_data, config, optimizer, scheduler,
+                                            rng, epoch, deadline)
     t1 = time.perf_counter()
     score = evaluate(model, data, beam=config.beam, max_len=config.max_decode_len,
                      split="valid", alpha=config.length_penalty) if _has_valid(data) else {}
@@ -556,8 +566,8 @@ def _run_epoch(model, data, config, optimizer, scheduler, rng, epoch, deadline) 
                 **{f"valid_{k}": v for k, v in score.items()}, lr=optimizer.lr,
                 train_seconds=t1 - t0, eval_seconds=t2 - t1, epoch_seconds=t2 - t0,
                 steps=len(losses), skipped_steps=skipped, parameters=model.num_parameters(),
-                pad_fraction=pad_fraction(batches, *sequence_lengths(data))
-                if data.pad_id is not None else 0.0)
+                pad_fraction=pad_fraction(batches, *sequence_lengths(train_data))
+                if data.pad_id is not None else 0.0, **sampled)
 
 
 def _is_better(rec: dict, best: dict, data) -> bool:
