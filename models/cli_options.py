@@ -178,6 +178,17 @@ def add_training_options(t) -> None:
         add(t)
 
 
+def _add_subword_option(t) -> None:
+    """``--subword-alpha`` (train and compare: it changes how the model is trained, not one
+    step that ``graph`` draws)."""
+    t.add_argument("--subword-alpha", type=config_type("subword_alpha"), default=0.0,
+                   metavar="ALPHA", help="translation, --tokenizer bpe or unigram: re-segment "
+                   "the training sentences at random every epoch (subword regularisation; "
+                   "seeded by --seed and the epoch): bpe drops each merge with probability "
+                   "ALPHA, below 1 (BPE-dropout, Provilkov et al. 2020); unigram samples a "
+                   "segmentation with probability P^ALPHA (Kudo 2018); 0: off")
+
+
 def _add_run_options(t) -> None:
     how = t.add_mutually_exclusive_group()
     how.add_argument("--overwrite", action="store_true", help="replace the trained model "
@@ -191,6 +202,7 @@ def _add_train(sub) -> None:
     t = sub.add_parser("train", help="train one model", formatter_class=_FMT)
     t.add_argument("--model", default="attention", choices=MODEL_NAMES)
     add_training_options(t)
+    _add_subword_option(t)
     t.add_argument("--out", default=None, help="output folder (default: a new "
                    "runs/date/version_N for the built-in task, else runs/MODEL/version_N)")
     _add_run_options(t)
@@ -204,6 +216,7 @@ def _add_compare(sub) -> None:
                    f"TF-IDF nearest training sentence's translation, a floor for "
                    f"translation data; models/lookup.py)")
     add_training_options(c)
+    _add_subword_option(c)
     c.add_argument("--out", default=None, help="output folder (default: a new "
                    "runs/compare/version_N): one sub-folder per model, compare.csv and "
                    "compare.png")
@@ -313,7 +326,8 @@ def config_from_args(args, model: str | None = None) -> TrainConfig:
         max_decode_len=args.max_decode_len, valid_fraction=args.valid_fraction,
         nonfinite=args.nonfinite, warmup_steps=args.warmup_steps, bucket=args.bucket,
         share_embeddings=args.share_embeddings and (model or args.model) == "transformer",
-        average_last=args.average_last, length_penalty=args.length_penalty)
+        average_last=args.average_last, length_penalty=args.length_penalty,
+        subword_alpha=getattr(args, "subword_alpha", 0.0))
 
 
 def load_data(args):
@@ -368,6 +382,8 @@ def check_applicable(args, models: list[str]) -> None:
          set(models) <= {"transformer"},
          "does not apply to the Transformer"),
         (("residual",), args.num_layers < 2, "needs --num-layers 2 or more"),
+        (("subword_alpha",), args.tokenizer not in SENTENCEPIECE_KINDS, "applies to "
+         "--tokenizer bpe and unigram only (it re-segments their training sentences)"),
     ]
     defaults = build_parser().parse_args([args.command])
     for names, ignored, why in rules:
@@ -380,6 +396,10 @@ def check_applicable(args, models: list[str]) -> None:
             translation and not args.joint_vocab:
         raise ValueError("--share-embeddings needs one vocabulary for both languages (fix: "
                          "add --joint-vocab)")
+    if args.tokenizer == "bpe" and getattr(args, "subword_alpha", 0.0) >= 1:
+        raise ValueError(f"--subword-alpha {args.subword_alpha:g} drops every merge of "
+                         f"--tokenizer bpe, leaving characters (fix: a value below 1, e.g. "
+                         f"0.1, or --tokenizer char)")
     if args.average_last is not None and args.average_last > args.epochs:
         raise ValueError(f"--average-last {args.average_last} is more than --epochs "
                          f"{args.epochs} (fix: average at most the epochs trained)")
