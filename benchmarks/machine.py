@@ -173,6 +173,41 @@ def kernel_note(cpu: dict, blas: list[dict]) -> str | None:
     return None
 
 
+def describe() -> dict:
+    """What a benchmark's figures depend on, as a JSON-ready dict: ``cpu``
+    (:func:`cpu_info`), ``load_average_start``, ``numpy_blas`` (:func:`blas_libraries`),
+    ``torch`` (:func:`torch_cpu`), versions, ``OMP_WAIT_POLICY`` and ``note``
+    (:func:`kernel_note`). Imports torch and numba."""
+    import numba
+    import torch
+    cpu, blas = cpu_info(), blas_libraries()
+    return {"cpu": cpu, "load_average_start": load_average(), "numpy_blas": blas,
+            "torch": torch_cpu(), "python": platform.python_version(),
+            "numpy": np.__version__, "numba": numba.__version__,
+            "torch_version": torch.__version__,
+            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+            "note": kernel_note(cpu, blas)}
+
+
+def print_description(info: dict) -> None:
+    """Print :func:`describe`'s dict as the lines a benchmark report starts with."""
+    cpu, tc = info["cpu"], info["torch"]
+    print(f"machine: {cpu['model']}, {cpu['cores']} cores ({cpu['usable_cores']} usable); "
+          f"ISA: {' '.join(cpu['isa']) or 'unknown'} (widest: {cpu['widest']}); load "
+          f"average at the start {info['load_average_start']}")
+    print(f"Python {info['python']}, numpy {info['numpy']}, numba {info['numba']}, torch "
+          f"{info['torch_version']}; OMP_WAIT_POLICY={info['omp_wait_policy']}")
+    for b in info["numpy_blas"] or [{"internal_api": "unknown (no threadpoolctl)"}]:
+        print(f"numpy BLAS: {b['internal_api']} {b.get('version')}, kernel "
+              f"{b.get('architecture')}, {b.get('num_threads')} threads "
+              f"({b.get('threading_layer')}), {b.get('filepath')}")
+    print(f"torch: CPU capability {tc['capability']}, BLAS {tc['blas']} (MKL "
+          f"{'yes' if tc['mkl'] else 'no'}, oneDNN {'yes' if tc['mkldnn'] else 'no'}), "
+          f"{tc['threads']} threads")
+    if info["note"]:
+        print(f"note: {info['note']}")
+
+
 # -- GEMM rates -----------------------------------------------------------------------------
 def _numpy_product(a, b, out, threads):
     from threadpoolctl import threadpool_limits
@@ -233,12 +268,43 @@ def faster_rate(rates: dict) -> tuple:
     return label, good[label]
 
 
+def gemm_configs(torch_threads: int) -> list:
+    """The (library, threads) pairs a benchmark measures: numpy and torch each with 1
+    thread and with the thread count it has in this run (numpy's BLAS pool as
+    :func:`blas_libraries` reports it, torch's intra-op ``torch_threads``)."""
+    numpy_threads = max((b["num_threads"] or 1 for b in blas_libraries()), default=1)
+    return [(lib, k) for lib, n in (("numpy", numpy_threads), ("torch", torch_threads))
+            for k in sorted({1, n})]
+
+
+def measure_products(products: list, configs: list, repeats: int = 7) -> dict:
+    """:func:`gemm_gflops` of every product in ``products`` (``(label, shape, count)``:
+    ``count`` such products per step) for every ``(lib, threads)`` of ``configs``, product
+    by product with the configurations interleaved (drift falls on all alike), and each
+    configuration's rate over the mix (all the products' flops / the time they take at the
+    measured rates). Returns ``{"products": [{"label", "shape", "count", "share" (of the
+    flops), "gflops": {"numpy 1t": ..., ...}}], "mix": {"numpy 1t": GFLOP/s, ...}}``."""
+    flops = [2.0 * math.prod(shape) * count for _, shape, count in products]
+    total = sum(flops)
+    keys = [f"{lib} {k}t" for lib, k in configs]
+    rows = []
+    for (label, shape, count), f in zip(products, flops):
+        rates = {key: gemm_gflops(lib, shape, k, repeats=repeats)
+                 for key, (lib, k) in zip(keys, configs)}
+        rows.append({"label": label, "shape": list(shape), "count": count,
+                     "share": f / total, "gflops": rates})
+    mix = {key: total / sum(f / (r["gflops"][key] * 1e9) for f, r in zip(flops, rows)) / 1e9
+           for key in keys}
+    return {"products": rows, "mix": mix}
+
+
 # -- load -----------------------------------------------------------------------------------
-#: a busy process: spins in pure Python and stops by itself once its parent is gone
-#: (re-parented), so even a parent killed with SIGKILL leaves no spinner behind
+#: a busy process: spins in pure Python and stops by itself once its parent (the pid in
+#: argv[1], given by the parent: a parent that died before the child started is noticed
+#: too) is gone, so even a parent killed with SIGKILL leaves no spinner behind
 _SPIN = """
-import os
-parent = os.getppid()
+import os, sys
+parent = int(sys.argv[1])
 try:
     while os.getppid() == parent:
         for _ in range(100000):
@@ -255,14 +321,15 @@ def busy_processes(n: int):
     normally, by an exception or by Ctrl-C (KeyboardInterrupt). They inherit this process's
     CPU affinity and are pinned to no core in it (the scheduler places them, as another
     user's work would be). If this process dies without unwinding (SIGKILL), each spinner
-    sees its parent change and exits within milliseconds. ``n`` = 0 starts nothing. Raises
-    ValueError for ``n`` < 0."""
+    sees its parent change and exits within milliseconds. ``n`` = 0 starts nothing. The
+    processes inherit this process's niceness (``nice -n 5 python ...`` nices them too).
+    Raises ValueError for ``n`` < 0."""
     if n < 0:
         raise ValueError(f"the number of busy processes must be >= 0, got {n}")
     procs = []
     try:
         for _ in range(n):
-            procs.append(subprocess.Popen([sys.executable, "-c", _SPIN],
+            procs.append(subprocess.Popen([sys.executable, "-c", _SPIN, str(os.getpid())],
                                           stdin=subprocess.DEVNULL))
         yield procs
     finally:

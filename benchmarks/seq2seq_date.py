@@ -7,21 +7,33 @@ clip 5, float32), one training step at a time in
 - ``torch cell``: the same model in PyTorch eager stepping ``nn.LSTMCell``;
 
 all three from the same initial weights (our state dict, loaded into torch; the first
-batch's losses are checked equal), on the same batches, alternating A B C A B C ... in one
-process so that the machine's drift falls on all three alike; then each engine alone in a
-fresh process of its own, in turn (no alternation: a check that neither engine's numbers
-come from sharing a process with the other).
+batch's losses are checked equal before any timing), on the same batches.
 
     python benchmarks/seq2seq_date.py                 # training steps, start-up, inference
+    python benchmarks/seq2seq_date.py --load 1        # ... and again beside 1 busy process
     python benchmarks/seq2seq_date.py --sweep         # time per token over T and batch size
 
-Printed: seconds per step (median, min-max), the forward / backward / optimizer split,
-seconds per epoch (median step x steps per epoch), the ratio ours / torch per step pair
-(median), achieved GFLOP/s of the matmuls against the 15 s-per-epoch floor that the
-machine's ~190 GFLOP/s float32 peak sets, peak memory (each engine in a child process of
-its own: the peak RSS, what the training steps add to it, and its growth over 10 steps),
-start-up (``import tinygrad_attn``, the first step of a fresh process with a warm and a
-cold numba cache) and inference (batched greedy and beam decoding of the 5,000 test items).
+Printed, in this order (issue 17, item 1: the figures hold on any machine):
+
+1. the machine (``machine.py``): CPU model and the ISA extensions that bound a float32 GEMM
+   (AVX2, AVX-512 and its BF16 part, AMX), usable cores, load average; numpy's BLAS library,
+   version, kernel and threads (``threadpoolctl``); PyTorch's CPU capability, BLAS, MKL;
+2. numpy's and PyTorch's GEMM rates (GFLOP/s, median of 7 repeats) at the step's own
+   products (the LSTM step's (N, H) x (H, 4H), its backward and weight gradients, the input
+   projections, ...) with 1 thread and with the run's thread count, their mix weighted as
+   a step has them, and the floor (seconds per step and epoch of the step's matmuls at the
+   fastest of those measured rates);
+3. THE PRIMARY FIGURE: each engine alone in a fresh process, ``--rounds`` rounds of
+   ``--steps`` steps, the order of the engines reversed every other round; the ratio of
+   the medians ours / torch;
+4. beside it, the engines alternated step by step in one process (A B C, C B A, ...): the
+   forward / backward / optimizer split, s/epoch, achieved GFLOP/s and x floor, and the
+   paired ratio ours / torch per step (median);
+5. with ``--load N``: 3 and 4 again while N busy processes spin (``machine.busy_processes``),
+   and each engine's slowdown (time under load / time without, both from this run);
+6. peak memory (a child process per engine), start-up (``import tinygrad_attn``, the
+   first step with a warm and a cold numba cache), inference (batched greedy and beam
+   decoding of the 5,000 test items); the load average at the end.
 
 PyTorch (``pip install torch==2.13.0``, CPU) is a benchmark reference only, never an
 engine dependency. ``OMP_WAIT_POLICY=PASSIVE`` keeps torch's OpenMP threads from spinning
@@ -35,7 +47,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import platform  # noqa: E402
+import math  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -50,13 +62,19 @@ from torch import nn  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+HERE = str(Path(__file__).resolve().parent)
+if HERE not in sys.path:        # machine.py sits next to this file (tests load it by path)
+    sys.path.append(HERE)
 
+import machine  # noqa: E402
 import tinygrad_attn as tg  # noqa: E402
 from models.char_dataset import load_dataset  # noqa: E402
+from models.cli_types import OneLineParser, int_at_least  # noqa: E402
 from models.train import TrainConfig, build_model  # noqa: E402
+from tinygrad_attn.fileio import atomic_open  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "dlfs2" / "date.txt"
-PEAK_GFLOPS = 190.0          # the machine's float32 matmul peak (DESIGN.md, issue 6)
+PROG = "seq2seq_date.py"
 
 
 # -- the same model in torch ------------------------------------------------------------------
@@ -103,12 +121,68 @@ class TorchDate(nn.Module):
         return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt[:, 1:].reshape(-1))
 
 
+# -- the step's matmuls and the GEMM rates at their shapes -------------------------------------
+def step_gemms(N, S, T, D, H, V) -> list:
+    """The matrix products of one training step, as ``(label, shape, count)``: ``shape``
+    (M, K, N) or (B, M, K, N) for a batched product, ``count`` how many per step. Forward:
+    the LSTM step h_{t-1} W_hh^T (N, H) x (H, 4H) at each of the S + T steps, the input
+    projections of all steps in one product each, the attention scores and context
+    (batched over N), the output layer (N T, 2H) x (2H, V). Backward: for each forward
+    product C = A B both dA = dC B^T and dB = A^T dC (the recurrent weight gradient as one
+    product over all steps, as ``tinygrad_attn.fused.LSTMSequence`` computes it), so the
+    backward has twice the forward's flops. Sizes are positive ints."""
+    G = 4 * H
+    out = [("h W_hh^T, LSTM step", (N, H, G), S + T), ("dz W_hh, LSTM step bwd", (N, G, H), S + T)]
+    for part, L in (("enc", S), ("dec", T)):
+        out += [(f"dW_hh {part}", (G, N * L, H), 1), (f"x W_ih^T {part}", (N * L, D, G), 1),
+                (f"dz W_ih {part}", (N * L, G, D), 1), (f"dW_ih {part}", (G, N * L, D), 1)]
+    out += [("scores q k^T", (N, T, H, S), 1), ("d scores k", (N, T, S, H), 1),
+            ("d keys", (N, S, T, H), 1), ("context a v", (N, T, S, H), 1),
+            ("d weights", (N, T, H, S), 1), ("d values", (N, S, T, H), 1),
+            ("output layer", (N * T, 2 * H, V), 1), ("d output input", (N * T, V, 2 * H), 1),
+            ("d output weight", (V, N * T, 2 * H), 1)]
+    return out
+
+
 def matmul_flops(N, S, T, D, H, V) -> float:
-    """Multiply-adds x 2 of one training step's matmuls: the LSTM gates of every encoder
-    and decoder step, the attention scores and context, the output layer; forward once,
-    backward twice that (a gradient for each operand)."""
-    forward = 2 * N * (S + T) * (D + H) * 4 * H + 2 * 2 * N * T * S * H + 2 * N * T * 2 * H * V
-    return 3.0 * forward
+    """Multiply-adds x 2 of one training step's matmuls (:func:`step_gemms`): the LSTM gates
+    of every encoder and decoder step, the attention scores and context, the output layer;
+    forward once, backward twice that (a gradient for each operand)."""
+    return float(sum(2 * math.prod(shape) * n for _, shape, n in step_gemms(N, S, T, D, H, V)))
+
+
+def report_gemms(dims: dict, steps_per_epoch: int, torch_threads: int) -> dict:
+    """Measure (``machine.measure_products`` of :func:`step_gemms`: numpy and torch with
+    1 thread and with their threads in this run) and print the GEMM table and the floor:
+    the step's matmul flops at the fastest measured mix rate (``machine.faster_rate``).
+    Returns the measurement with ``floor`` {"rate_of", "gflops", "s_per_step",
+    "s_per_epoch"}. Takes a few seconds (every product, 7 repeats, 4 configurations)."""
+    flops = matmul_flops(**dims)
+    res = machine.measure_products(step_gemms(**dims), machine.gemm_configs(torch_threads))
+    keys = list(res["mix"])
+    print(f"workload: {', '.join(f'{k}={v}' for k, v in dims.items())}; {flops / 1e9:.2f} "
+          f"GFLOP of matmuls per step, {steps_per_epoch} steps per epoch = "
+          f"{flops * steps_per_epoch / 1e12:.2f} TFLOP")
+    print("\nGEMM rates at the step's products, float32, GFLOP/s (median of 7 repeats; "
+          "'1t': 1 thread):")
+    head = f"{'product':<24}{'shape':>20}{'x/step':>7}{'share':>7}" + "".join(
+        f"{k:>11}" for k in keys)
+    print(head + "\n" + "-" * len(head))
+    small = [p for p in res["products"] if p["share"] < 0.01]
+    for p in res["products"]:
+        if p["share"] >= 0.01:
+            shape = "x".join(map(str, p["shape"]))
+            print(f"{p['label']:<24}{shape:>20}{p['count']:>7}{p['share']:>7.1%}" + "".join(
+                f"{p['gflops'][k]:>11.1f}" for k in keys))
+    print(f"{f'+ {len(small)} smaller products':<44}{sum(p['share'] for p in small):>14.1%}")
+    print(f"{'the step (its mix)':<58}" + "".join(f"{res['mix'][k]:>11.1f}" for k in keys))
+    which, rate = machine.faster_rate(res["mix"])
+    res["floor"] = {"rate_of": which, "gflops": rate, "s_per_step": flops / (rate * 1e9),
+                    "s_per_epoch": flops * steps_per_epoch / (rate * 1e9)}
+    print(f"floor: the step's matmuls at the fastest measured rate ({which}, {rate:.1f} "
+          f"GFLOP/s): {res['floor']['s_per_step']:.4f} s per step, "
+          f"{res['floor']['s_per_epoch']:.1f} s per epoch")
+    return res
 
 
 # -- one training step in each engine ---------------------------------------------------------
@@ -170,78 +244,89 @@ def build(data, cfg, names=ENGINES):
 
 
 def batches(data, batch_size, seed=0):
-    """The training batches of ``train()``: a seeded permutation, cut in order."""
-    order = np.random.default_rng(seed).permutation(len(data.src_train))
-    for b in range(len(order) // batch_size):
-        idx = order[b * batch_size:(b + 1) * batch_size]
-        yield data.src_train[idx], data.tgt_train[idx]
+    """The training batches of ``train()``: a seeded permutation, cut in order; epoch
+    after epoch (seeds ``seed``, ``seed + 1``, ...), so any number of steps can be timed."""
+    for epoch in range(seed, sys.maxsize):
+        order = np.random.default_rng(epoch).permutation(len(data.src_train))
+        for b in range(len(order) // batch_size):
+            idx = order[b * batch_size:(b + 1) * batch_size]
+            yield data.src_train[idx], data.tgt_train[idx]
 
 
 def fmt_s(xs):
     return f"{statistics.median(xs):.4f} ({min(xs):.4f}-{max(xs):.4f})"
 
 
+def check_first_batch(data, cfg) -> dict:
+    """The first batch's loss in each engine from the same initial weights (no step
+    taken); exits with a one-line error when they differ by more than 1e-3 (the timing
+    would not be of the same model)."""
+    src, tgt = next(batches(data, cfg.batch_size))
+    losses = {}
+    for e in build(data, cfg):
+        if isinstance(e, Ours):
+            losses[e.name] = e.model.loss(src, tgt).item()
+        else:
+            with torch.no_grad():
+                losses[e.name] = e.model.loss(torch.from_numpy(src),
+                                              torch.from_numpy(tgt)).item()
+    print("first batch loss: " + ", ".join(f"{n} {v:.6f}" for n, v in losses.items()))
+    if max(losses.values()) - min(losses.values()) > 1e-3:
+        sys.exit("error: the engines do not compute the same loss from the same weights; "
+                 "the comparison would not be of the same model")
+    return losses
+
+
 def train_steps(data, cfg, steps, warmup):
-    """Alternate the engines step by step; return {name: list of (fwd, bwd, opt)}."""
+    """Alternate the engines step by step in this process (who goes first swaps every
+    step, so the machine's drift falls on all alike); return {name: list of (fwd, bwd,
+    opt) seconds}, ``steps`` per engine after ``warmup``."""
     engines = build(data, cfg)
     times = {e.name: [] for e in engines}
-    losses = {e.name: [] for e in engines}
     it = batches(data, cfg.batch_size)
     for k in range(warmup + steps):
         src, tgt = next(it)
-        order = engines if k % 2 == 0 else engines[::-1]      # alternate who goes first
-        for e in order:
-            loss, split = e.step(src, tgt)
-            losses[e.name].append(loss)
+        for e in (engines if k % 2 == 0 else engines[::-1]):
+            _, split = e.step(src, tgt)
             if k >= warmup:
                 times[e.name].append(split)
-        if k == 0:
-            first = [losses[e.name][0] for e in engines]
-            print("first batch loss: " + ", ".join(f"{e.name} {v:.6f}"
-                                                   for e, v in zip(engines, first)))
-            if max(first) - min(first) > 1e-3:
-                sys.exit("error: the engines do not compute the same loss from the same "
-                         "weights; the comparison would not be of the same model")
-    return times, losses
+    return times
 
 
-def report_training(data, cfg, times):
-    N = cfg.batch_size
-    S, T = data.src_train.shape[1], data.tgt_train.shape[1] - 1
-    V = len(data.src_vocab)
-    flops = matmul_flops(N, S, T, cfg.wordvec_size, cfg.hidden_size, V)
-    steps_per_epoch = len(data.src_train) // N
-    floor = flops * steps_per_epoch / (PEAK_GFLOPS * 1e9)
-    print(f"\nworkload: N={N}, S={S}, T={T}, D={cfg.wordvec_size}, H={cfg.hidden_size}, "
-          f"V={V}; {flops / 1e9:.2f} GFLOP of matmuls per step, {steps_per_epoch} steps per "
-          f"epoch = {flops * steps_per_epoch / 1e12:.2f} TFLOP; floor at {PEAK_GFLOPS:.0f} "
-          f"GFLOP/s: {floor:.1f} s per epoch\n")
+def report_training(times, flops, steps_per_epoch, floor, title):
+    """Print the alternated run's table (s/step, split, s/epoch, GFLOP/s, x ``floor``: the
+    floor's s/step, None: no column) and the paired ratios ours / torch. Returns
+    {"s_per_step": {name: median}, "steps": {name: totals}, "paired_ratio": {ref: median}}."""
+    print(f"\n{title}")
     head = (f"{'engine':<15}{'s/step median (min-max)':>28}{'fwd':>8}{'bwd':>8}{'opt':>8}"
-            f"{'s/epoch':>9}{'GFLOP/s':>9}{'x floor':>8}")
-    print(head)
-    print("-" * len(head))
-    total = {}
+            f"{'s/epoch':>9}{'GFLOP/s':>9}" + (f"{'x floor':>8}" if floor else ""))
+    print(head + "\n" + "-" * len(head))
+    total, med = {}, {}
     for name, splits in times.items():
-        tot = [sum(s) for s in splits]
-        total[name] = tot
-        med = statistics.median(tot)
+        total[name] = [sum(s) for s in splits]
+        med[name] = m = statistics.median(total[name])
         f, b, o = (statistics.median(s[i] for s in splits) for i in range(3))
-        print(f"{name:<15}{fmt_s(tot):>28}{f:>8.4f}{b:>8.4f}{o:>8.4f}"
-              f"{med * steps_per_epoch:>9.1f}{flops / med / 1e9:>9.1f}"
-              f"{med * steps_per_epoch / floor:>8.2f}")
-    print()
+        print(f"{name:<15}{fmt_s(total[name]):>28}{f:>8.4f}{b:>8.4f}{o:>8.4f}"
+              f"{m * steps_per_epoch:>9.1f}{flops / m / 1e9:>9.1f}"
+              + (f"{m / floor:>8.2f}" if floor else ""))
+    paired = {}
     for ref in ("torch nn.LSTM", "torch cell"):
         ratios = [a / b for a, b in zip(total["ours"], total[ref])]
-        print(f"paired ratio ours / {ref}: median {statistics.median(ratios):.3f} "
-              f"(min {min(ratios):.3f}, max {max(ratios):.3f}, {len(ratios)} pairs)")
-    return total
+        paired[ref] = statistics.median(ratios)
+        print(f"paired ratio ours / {ref}: median {paired[ref]:.3f} (min {min(ratios):.3f}, "
+              f"max {max(ratios):.3f}, {len(ratios)} pairs)")
+    return {"s_per_step": med, "steps": total, "paired_ratio": paired}
 
 
 # -- start-up, memory, inference -----------------------------------------------------------------
 def _child(code, env=None):
-    """Run ``code`` in a fresh Python; return its last stdout line parsed as JSON."""
+    """Run ``code`` in a fresh Python; return its last stdout line parsed as JSON. Raises
+    RuntimeError with the child's last stderr line when it fails."""
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         cwd=ROOT, env={**os.environ, **(env or {})}, check=True)
+                         cwd=ROOT, env={**os.environ, **(env or {})})
+    if out.returncode:
+        last = (out.stderr.strip().splitlines() or ["(no message)"])[-1]
+        raise RuntimeError(f"a benchmark child process failed: {last}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -301,6 +386,8 @@ print(json.dumps({{"peak_mib": after / 1024, "step_mib": (after - before) / 1024
 
 
 _SOLO = _ONE_ENGINE + """
+import torch
+torch.set_num_threads({threads})
 times = []
 for k in range({warmup} + {steps}):
     src, tgt = next(it)
@@ -312,20 +399,37 @@ print(json.dumps({{"median": statistics.median(times), "min": min(times)}}))
 """
 
 
-def report_solo(path, steps, warmup, rounds=2):
-    """Each engine alone in a fresh process (no alternation, so neither pays for the
-    other's threads waking up), ``rounds`` times in turn; medians of the per-step times."""
+def solo_rounds(path, steps, warmup, rounds, threads) -> dict:
+    """Each engine alone in a fresh process of its own (no alternation, so neither pays for
+    the other's threads waking up), one process per engine per round, the order of the
+    engines reversed every other round (A B C, C B A, ...) so that drift falls on all.
+    ``threads``: torch's intra-op threads in the children (numpy keeps its default).
+    Returns {"rounds": {name: [{"median", "min"} per round]}, "median": {name: median of
+    the rounds' medians, s/step}}."""
     res = {name: [] for name in ENGINES}
-    for _ in range(rounds):
-        for name in ENGINES:
+    for r in range(rounds):
+        for name in (ENGINES if r % 2 == 0 else ENGINES[::-1]):
             res[name].append(_child(_SOLO.format(path=str(path), name=name, steps=steps,
-                                                 warmup=warmup)))
-    med = {n: statistics.median(r["median"] for r in runs) for n, runs in res.items()}
-    print(f"\neach engine alone in a fresh process ({rounds} rounds of {steps} steps, in turn): "
+                                                 warmup=warmup, threads=threads)))
+    return {"rounds": res,
+            "median": {n: statistics.median(r["median"] for r in runs)
+                       for n, runs in res.items()}}
+
+
+def report_solo(args, tag) -> dict:
+    """Run :func:`solo_rounds` with the command line's settings and print its medians and
+    the ratios ours / torch, each line starting with ``tag`` (the benchmark's primary
+    figure). Returns the rounds, medians and ``ratio`` {ref: ours / ref}."""
+    res = solo_rounds(args.data, args.steps, args.warmup, args.rounds, args.threads)
+    med = res["median"]
+    res["ratio"] = {ref: med["ours"] / med[ref] for ref in ("torch nn.LSTM", "torch cell")}
+    print(f"\n{tag}: each engine alone in a fresh process ({args.rounds} round(s) of "
+          f"{args.steps} steps, the order reversed every other round): "
           + ", ".join(f"{n} {m:.4f} s/step" for n, m in med.items()))
-    for ref in ("torch nn.LSTM", "torch cell"):
-        print(f"ratio of the medians ours / {ref}: {med['ours'] / med[ref]:.3f}")
-    return med
+    print(f"{tag}, ratio of the medians (alone): ours / torch nn.LSTM "
+          f"{res['ratio']['torch nn.LSTM']:.3f}, ours / torch cell "
+          f"{res['ratio']['torch cell']:.3f}")
+    return res
 
 
 def report_startup(path, repeats=3):
@@ -417,41 +521,147 @@ class _Synthetic:
         self.src_vocab = self.tgt_vocab = range(V)
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data", default=str(DEFAULT_DATA))
-    p.add_argument("--steps", type=int, default=40, help="timed steps per engine")
-    p.add_argument("--warmup", type=int, default=3)
-    p.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
-    p.add_argument("--sweep", action="store_true", help="time per token over T and N")
-    p.add_argument("--skip", default="", help="comma-separated: solo,startup,memory,inference")
-    p.add_argument("--out", default=None, help="write the results as JSON here")
-    args = p.parse_args(argv)
+# -- the run, the command line ----------------------------------------------------------------
+def workload(data, cfg) -> dict:
+    """The step's sizes: N batch, S source and T target steps, D, H, V (output vocabulary)."""
+    return {"N": cfg.batch_size, "S": data.src_train.shape[1],
+            "T": data.tgt_train.shape[1] - 1, "D": cfg.wordvec_size, "H": cfg.hidden_size,
+            "V": len(data.tgt_vocab)}
+
+
+def time_engines(args, data, cfg, gemm, under="") -> dict:
+    """The primary figure (each engine alone, unless ``--skip solo``) and, beside it, the
+    engines alternated in this process; ``under`` ends the headings (e.g. " under load").
+    Returns {"alone", "alternated"}."""
+    res = {}
+    if "solo" not in args.skip:
+        res["alone"] = report_solo(args, f"PRIMARY FIGURE{under}")
+    flops = matmul_flops(**workload(data, cfg))
+    times = train_steps(data, cfg, args.steps, args.warmup)
+    res["alternated"] = report_training(
+        times, flops, len(data.src_train) // cfg.batch_size, gemm["floor"]["s_per_step"],
+        f"beside it{under}: the engines alternated step by step in one process (who goes "
+        f"first swaps every step)")
+    return res
+
+
+def slowdowns(base: dict, loaded: dict) -> dict:
+    """Time under load / time without, per figure ("alone", "alternated") and engine, from
+    two :func:`time_engines` results of the same run."""
+    def per_step(res, figure):
+        return res[figure]["median" if figure == "alone" else "s_per_step"]
+    return {fig: {n: per_step(loaded, fig)[n] / t for n, t in per_step(base, fig).items()}
+            for fig in ("alone", "alternated") if fig in base and fig in loaded}
+
+
+def time_under_load(args, data, cfg, gemm, base) -> dict:
+    """:func:`time_engines` again while ``args.load`` busy processes spin, and each
+    engine's slowdown against ``base`` (this run's figures without load)."""
+    with machine.busy_processes(args.load):
+        time.sleep(0.5)                             # let them start spinning
+        print(f"\n--load {args.load}: {args.load} busy process(es) spinning; load average "
+              f"{machine.load_average()}")
+        loaded = time_engines(args, data, cfg, gemm, f" UNDER LOAD ({args.load} busy)")
+    slow = slowdowns(base, loaded)
+    for fig, by in slow.items():
+        print(f"slowdown under --load {args.load} ({fig}; time under load / time without, "
+              f"both from this run): " + ", ".join(f"{n} {s:.2f}x" for n, s in by.items()))
+    return {"busy_processes": args.load, **loaded, "slowdown": slow}
+
+
+def run(args) -> dict:
+    """The whole benchmark (the module docstring's order); returns the results dict that
+    ``--out`` stores."""
     torch.set_num_threads(args.threads)
-    import numba
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
-          f"Python {platform.python_version()}, numpy {np.__version__}, numba "
-          f"{numba.__version__}, torch {torch.__version__} ({torch.get_num_threads()} threads)")
+    results = {"args": {**vars(args), "skip": sorted(args.skip)}, "machine": machine.describe()}
+    machine.print_description(results["machine"])
     cfg = TrainConfig()
-    results = {}
     if args.sweep:
         results["sweep"] = sweep(cfg, max(3, args.steps // 8))
     else:
         data = load_dataset(args.data)
         print(f"data: {data.source}; {len(data.src_train)} training items")
-        times, _ = train_steps(data, cfg, args.steps, args.warmup)
-        results["steps"] = report_training(data, cfg, times)
-        skip = set(args.skip.split(","))
-        if "solo" not in skip:
-            results["solo"] = report_solo(args.data, args.steps, args.warmup)
-        if "startup" not in skip:
+        results["first_batch_loss"] = check_first_batch(data, cfg)
+        dims = workload(data, cfg)
+        results["workload"] = dims
+        results["gemm"] = report_gemms(dims, len(data.src_train) // cfg.batch_size,
+                                       torch.get_num_threads())
+        results.update(time_engines(args, data, cfg, results["gemm"]))
+        if args.load:
+            results["load"] = time_under_load(args, data, cfg, results["gemm"], results)
+        if "startup" not in args.skip:
             results["startup"] = report_startup(args.data)
-        if "memory" not in skip:
+        if "memory" not in args.skip:
             results["memory"] = report_memory(args.data)
-        if "inference" not in skip:
+        if "inference" not in args.skip:
             results["inference"] = report_inference(data, cfg)
+    results["load_average_end"] = machine.load_average()
+    print(f"\nload average at the end: {results['load_average_end']} (this run's own "
+          f"processes count in it)")
     if args.out:
-        Path(args.out).write_text(json.dumps(results, indent=1))
+        with atomic_open(args.out, "w") as f:
+            json.dump(results, f, indent=1, default=str)
+    return results
+
+
+SKIPPABLE = ("solo", "startup", "memory", "inference")
+
+
+def skip_list(text: str) -> frozenset:
+    """An argparse type: comma-separated parts of the run to skip (:data:`SKIPPABLE`)."""
+    parts = frozenset(p.strip() for p in text.split(",") if p.strip())
+    bad = sorted(parts - set(SKIPPABLE))
+    if bad:
+        raise argparse.ArgumentTypeError(f"unknown part {bad[0]!r:.40} (choose from "
+                                         f"{', '.join(SKIPPABLE)})")
+    return parts
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line (see the module docstring); bad values are one-line errors."""
+    p = OneLineParser(prog=PROG, description=__doc__.splitlines()[0])
+    p.add_argument("--data", default=str(DEFAULT_DATA), help="the book's date.txt")
+    p.add_argument("--steps", type=int_at_least(1, 100_000), default=40,
+                   help="timed steps per engine")
+    p.add_argument("--warmup", type=int_at_least(0, 1000), default=3)
+    p.add_argument("--rounds", type=int_at_least(1, 100), default=2,
+                   help="rounds of fresh processes, one per engine, for the primary figure")
+    p.add_argument("--threads", type=int_at_least(1, 1024), default=2,
+                   help="torch.set_num_threads (numpy's BLAS keeps its default)")
+    p.add_argument("--load", type=int_at_least(0, 64), default=0,
+                   help="also time everything beside N busy processes and report each "
+                   "engine's slowdown (0: no)")
+    p.add_argument("--sweep", action="store_true", help="time per token over T and N")
+    p.add_argument("--skip", type=skip_list, default=frozenset(),
+                   help=f"comma-separated: {','.join(SKIPPABLE)}")
+    p.add_argument("--out", default=None, help="write the results as JSON here")
+    return p
+
+
+def check_args(args) -> None:
+    """Checks that need more than one option or the file system; raises ValueError with
+    the one-line message (and a fix)."""
+    if args.load and args.sweep:
+        raise ValueError("--load applies to the training-step timing, not --sweep (fix: drop "
+                         "--load or --sweep)")
+    if not args.sweep and not Path(args.data).is_file():
+        raise ValueError(f"--data {args.data}: no such file (fix: pass the book's date.txt, "
+                         f"e.g. {DEFAULT_DATA})")
+    if args.out and (Path(args.out).is_dir() or not Path(args.out).parent.is_dir()):
+        raise ValueError(f"--out {args.out}: not a file in an existing folder (fix: e.g. "
+                         f"--out report.json)")
+
+
+def main(argv=None) -> int:
+    """Parse and check the options (a bad one: one line on stderr, exit status 2, before
+    any work), then :func:`run`. Returns 0."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        check_args(args)
+    except ValueError as e:
+        parser.error(str(e))
+    run(args)
     return 0
 
 
