@@ -113,6 +113,8 @@ class TorchDate(nn.Module):
         return torch.stack(hs, dim=1), h
 
     def loss(self, src, tgt):
+        """Mean cross-entropy (float32 scalar) of the next character: src (N, S), tgt
+        (N, T + 1) int64 ids; the decoder reads tgt[:, :-1] and predicts tgt[:, 1:]."""
         zeros = torch.zeros(src.shape[0], self.H)
         hs, h = self._run(self.encoder.lstm, self.encoder.embedding(src), zeros, zeros)
         dec, _ = self._run(self.decoder, self.decoder_embedding(tgt[:, :-1]), h, zeros)
@@ -194,6 +196,8 @@ class Ours:
         self.opt = tg.optim.Adam(model.parameters(), lr=lr)
 
     def step(self, src, tgt):
+        """One training step on src (N, S), tgt (N, T + 1) int64 arrays: returns the loss
+        and the (forward, backward, clip + Adam) seconds."""
         t0 = time.perf_counter()
         loss = self.model.loss(src, tgt)
         t1 = time.perf_counter()
@@ -212,6 +216,7 @@ class Torch:
         self.opt = torch.optim.Adam(model.parameters(), lr=lr)
 
     def step(self, src, tgt):
+        """As ``Ours.step`` (the arrays become tensors before the clock starts)."""
         src, tgt = torch.from_numpy(src), torch.from_numpy(tgt)
         t0 = time.perf_counter()
         loss = self.model.loss(src, tgt)
@@ -254,6 +259,7 @@ def batches(data, batch_size, seed=0):
 
 
 def fmt_s(xs):
+    """Seconds ``xs`` as "median (min-max)", 4 decimals."""
     return f"{statistics.median(xs):.4f} ({min(xs):.4f}-{max(xs):.4f})"
 
 
@@ -433,6 +439,9 @@ def report_solo(args, tag) -> dict:
 
 
 def report_startup(path, repeats=3):
+    """Print and return start-up seconds in fresh processes: ``import tinygrad_attn`` and
+    the first training step with a warm numba cache (medians of ``repeats``), and the first
+    step with a cold cache (a new, empty ``NUMBA_CACHE_DIR``: compiling)."""
     warm = [_child(_STARTUP.format(path=str(path))) for _ in range(repeats)]
     with tempfile.TemporaryDirectory() as cache:
         cold = _child(_STARTUP.format(path=str(path)), env={"NUMBA_CACHE_DIR": cache})
@@ -445,6 +454,8 @@ def report_startup(path, repeats=3):
 
 
 def report_memory(path):
+    """Print and return, per engine (a child process each), the peak RSS after 11 training
+    steps, what the steps added to it and its growth over the last 10, in MiB."""
     print("\nmemory (a child process per engine, each importing both libraries and building "
           "only its model): peak RSS after 11 training steps; what the training steps added "
           "to the peak (the working memory of a step); and the growth over the last 10 "
@@ -572,6 +583,8 @@ def time_under_load(args, data, cfg, gemm, base) -> dict:
 def run(args) -> dict:
     """The whole benchmark (the module docstring's order); returns the results dict that
     ``--out`` stores."""
+    if args.threads is None:
+        args.threads = machine.cpu_info()["usable_cores"] or os.cpu_count() or 1
     torch.set_num_threads(args.threads)
     results = {"args": {**vars(args), "skip": sorted(args.skip)}, "machine": machine.describe()}
     machine.print_description(results["machine"])
@@ -626,11 +639,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--warmup", type=int_at_least(0, 1000), default=3)
     p.add_argument("--rounds", type=int_at_least(1, 100), default=2,
                    help="rounds of fresh processes, one per engine, for the primary figure")
-    p.add_argument("--threads", type=int_at_least(1, 1024), default=2,
-                   help="torch.set_num_threads (numpy's BLAS keeps its default)")
+    p.add_argument("--threads", type=int_at_least(1, 1024), default=None,
+                   help="torch.set_num_threads (default: the usable cores, as many as "
+                   "numpy's BLAS starts; numpy keeps its default)")
     p.add_argument("--load", type=int_at_least(0, 64), default=0,
-                   help="also time everything beside N busy processes and report each "
-                   "engine's slowdown (0: no)")
+                   help="time the engines again (alone and alternated) beside N busy "
+                   "processes and print each engine's slowdown (0: no)")
     p.add_argument("--sweep", action="store_true", help="time per token over T and N")
     p.add_argument("--skip", type=skip_list, default=frozenset(),
                    help=f"comma-separated: {','.join(SKIPPABLE)}")
