@@ -69,9 +69,11 @@ def check_subword_alpha(alpha, data, where: str = "train") -> None:
         return
     kind = getattr(getattr(data, "src_tokenizer", None), "kind", None) or "word"
     if kind not in SENTENCEPIECE_KINDS:
+        what = f"the data's tokenizer is {kind}" if hasattr(data, "src_tokenizer") else \
+            "the data is not sentence pairs"
         raise ValueError(f"{where}: subword_alpha={alpha!r} re-segments sentencepiece pieces, "
-                         f"but the data's tokenizer is {kind} (fix: load the data with "
-                         f"tokenizer 'bpe' or 'unigram', or subword_alpha=0)")
+                         f"but {what} (fix: load translation data with tokenizer 'bpe' or "
+                         f"'unigram', or subword_alpha=0)")
     if kind == "bpe" and alpha >= 1:
         raise ValueError(f"{where}: subword_alpha={alpha!r} drops every merge of the bpe "
                          f"tokenizer, leaving characters (fix: a value below 1, e.g. 0.1)")
