@@ -8,13 +8,14 @@ and their checks are in ``models.cli_options``, loading a data file in
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shlex
 import sys
 import warnings
 
 from tinygrad_attn import CheckpointError
-from tinygrad_attn.fileio import quote_path
+from tinygrad_attn.fileio import atomic_open, quote_path
 
 from .cli_options import (build_parser, check_applicable, check_translate_options,
                           checkpoint_max_decode_len, compare_models, config_from_args,
@@ -130,7 +131,7 @@ def _cmd_compare(args) -> int:
     with RunDir(out, "new" if _run_mode(args) == "new" else "overwrite",
                 claimed=args.out is None) as run:
         data = load_data(args)
-        histories = {}
+        histories, hypotheses = {}, {}
         for name in names:
             print(f"\n=== {name} ===")
             if name == "lookup":                  # no epochs: fitted and scored anew
@@ -141,9 +142,13 @@ def _cmd_compare(args) -> int:
             with _resume_hint("compare", out):
                 sub = os.path.join(out, name)     # --resume: models not begun start anew
                 resume = args.resume and os.path.isfile(os.path.join(sub, "last.npz"))
-                _, histories[name] = train(data, config_from_args(args, name), out_dir=sub,
-                                           resume=resume, overwrite=args.overwrite)
+                model, histories[name] = train(data, config_from_args(args, name),
+                                               out_dir=sub, resume=resume,
+                                               overwrite=args.overwrite)
+            hypotheses[name] = test_hypotheses(model, data, histories[name].config) \
+                if "lookup" in names and hasattr(data, "test_pairs") else None
         print(comparison_report(data, histories, args.seed))
+        _print_paired(data, histories, hypotheses, run)
         csv_path = write_compare_csv(histories, run.file("compare.csv"))
         trained = {name: h for name, h in histories.items() if len(h)}   # lookup: no curve
         png = None
@@ -153,6 +158,36 @@ def _cmd_compare(args) -> int:
                                floor=compare_floor(histories))
     print(f"\nsaved {csv_path}" + (f" and {png}" if png else ""))
     return 0
+
+
+def test_hypotheses(model, data, config) -> list[str]:
+    """``model``'s detokenized output for ``data``'s test split, decoded as ``train`` scored
+    it (``config``'s beam, length penalty and resolved ``max_decode_len``)."""
+    pred = predict(model, data.src_test, data, beam=config.beam, max_len=config.max_decode_len,
+                   alpha=config.length_penalty)
+    return [data.decode_target(row) for row in pred]
+
+
+def _print_paired(data, histories: dict, hypotheses: dict, run) -> None:
+    """With the lookup among the models: print each trained model's paired bootstrap
+    against it (``models.significance``) and write them to ``paired.json``."""
+    floor = getattr(histories.get("lookup"), "hypotheses", None)
+    if floor is None:
+        return
+    from .significance import format_paired, paired_bootstrap
+    refs = [t for _, t in data.test_pairs]
+    results = {name: paired_bootstrap(floor, hyps, refs)
+               for name, hyps in hypotheses.items() if hyps is not None and name != "lookup"}
+    if not results:
+        return
+    first = next(iter(results.values()))
+    print(f"\npaired bootstrap against the lookup on the same {first['n_sentences']} test "
+          f"sentences (cased BLEU; {first['n_bootstrap']} resamples, seed {first['seed']}; "
+          f"Koehn 2004):")
+    for name, result in results.items():
+        print("  " + format_paired(name, result))
+    with atomic_open(run.file("paired.json"), "w") as f:
+        json.dump(results, f, indent=1)
 
 
 def _cmd_graph(args) -> int:

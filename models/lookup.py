@@ -121,7 +121,8 @@ def run_lookup(data, *, valid_fraction: float, seed: int, out_dir=None, log=prin
     split exactly as ``models.train.train`` does, ``valid_fraction`` and ``seed``), score
     it on validation and, with intervals, on test (``models.train.translation_score``).
 
-    Returns a ``models.train.History`` with no epochs whose ``results`` hold
+    Returns a ``models.train.History`` with no epochs, ``hypotheses`` (the test output,
+    one string per test pair) and ``results`` holding
     ``test_chosen`` = ``test_last`` (the test score), ``valid`` (the validation score or
     None), ``chosen_epoch`` None, ``fit_seconds`` (fitting and predicting both splits, s)
     and ``lookup`` (the analyzer, n-gram range and training pairs). With ``out_dir`` the
@@ -142,6 +143,7 @@ def run_lookup(data, *, valid_fraction: float, seed: int, out_dir=None, log=prin
     valid = translation_score(data, valid_hyps, "valid") if has_valid else None
     test = translation_score(data, test_hyps, "test", confidence=True)
     history = History()
+    history.hypotheses = test_hyps        # for compare's paired test (models.significance)
     history.results = {"chosen_epoch": None, "last_epoch": None, "chosen_on": "no epochs",
                        "valid_items": len(data.valid_pairs), "test_items": len(test_hyps),
                        "valid": valid, "test_chosen": test, "test_last": test,
