@@ -163,7 +163,20 @@ or one joint vocabulary whose embedding both sides and the output layer share.
 
     def decode_step(self, prev_ids, state: dict):
         """prev_ids (N,) int -> logits (N, V_tgt) for the next token, the new state (tokens
-        extended by prev_ids) and the weights over the source (N, S)."""
+        extended by prev_ids, and the key/value cache) and the weights over the source
+        (N, S). FAST PATH: only the newest position goes through the decoder, with the
+        earlier positions' keys and values cached (``models.transformer_cache``); the
+        composed path is :meth:`decode_prefix_step`, and a test holds the two equal.
+        Inference only (no graph is recorded). Raises ValueError past ``max_len``."""
+        from .transformer_cache import cached_decode_step
+        prev = np.asarray(prev_ids.data if isinstance(prev_ids, Tensor) else prev_ids)
+        return cached_decode_step(self, prev, state)
+
+    def decode_prefix_step(self, prev_ids, state: dict):
+        """The composed (teaching) path of :meth:`decode_step`: the whole decoder over every
+        token so far (:meth:`decode`, causal), of which the last position's logits are
+        kept. prev_ids (N,) int -> logits (N, V_tgt), the new state (tokens extended by
+        prev_ids) and the weights over the source (N, S). O(t) positions at step t."""
         prev = np.asarray(prev_ids.data if isinstance(prev_ids, Tensor) else prev_ids)
         tokens = np.concatenate([state["tokens"], prev.astype(np.int64).reshape(-1, 1)], axis=1)
         logits, weights = self.decode(tokens, state)
