@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import contextlib
 import math
+import mmap
 import os
 import platform
 import re
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -298,42 +300,109 @@ def measure_products(products: list, configs: list, repeats: int = 7) -> dict:
     return {"products": rows, "mix": mix}
 
 
+def print_gemm_table(res: dict, mix_label: str) -> None:
+    """Print :func:`measure_products`' result: a row per product with >= 1 % of the flops
+    (label, shape, count, share, GFLOP/s per configuration), one line for the rest, and
+    the mix's rate per configuration (``mix_label``)."""
+    keys = list(res["mix"])
+    head = f"{'product':<24}{'shape':>20}{'x/step':>7}{'share':>7}" + "".join(
+        f"{k:>11}" for k in keys)
+    print(head + "\n" + "-" * len(head))
+    small = [p for p in res["products"] if p["share"] < 0.01]
+    for p in res["products"]:
+        if p["share"] >= 0.01:
+            shape = "x".join(map(str, p["shape"]))
+            print(f"{p['label']:<24}{shape:>20}{p['count']:>7}{p['share']:>7.1%}" + "".join(
+                f"{p['gflops'][k]:>11.1f}" for k in keys))
+    if small:
+        print(f"{f'+ {len(small)} smaller products':<44}"
+              f"{sum(p['share'] for p in small):>14.1%}")
+    print(f"{mix_label:<58}" + "".join(f"{res['mix'][k]:>11.1f}" for k in keys))
+
+
 # -- load -----------------------------------------------------------------------------------
-#: a busy process: spins in pure Python and stops by itself once its parent (the pid in
-#: argv[1], given by the parent: a parent that died before the child started is noticed
-#: too) is gone, so even a parent killed with SIGKILL leaves no spinner behind
+#: a busy process: spins in pure Python while the first byte of the flag file (argv[2]) is
+#: non-zero, else naps 2 ms at a time; stops by itself once its parent (the pid in argv[1],
+#: so a parent that died before the child started is noticed too) is gone, so even a
+#: parent killed with SIGKILL leaves no spinner behind
 _SPIN = """
-import os, sys
+import mmap, os, sys, time
 parent = int(sys.argv[1])
+with open(sys.argv[2], "rb") as f:
+    flag = mmap.mmap(f.fileno(), 1, access=mmap.ACCESS_READ)
 try:
     while os.getppid() == parent:
-        for _ in range(100000):
-            pass
+        if flag[0]:
+            for _ in range(100000):
+                pass
+        else:
+            time.sleep(0.002)
 except KeyboardInterrupt:      # Ctrl-C reaches the whole process group: leave quietly
     pass
 """
 
 
+class BusyProcesses:
+    """The processes of :func:`busy_processes`: ``procs`` (``subprocess.Popen`` list),
+    ``pause()`` (each naps instead of spinning, within ~5 ms), ``resume()`` (spin again),
+    ``spinning`` (bool). ``flag`` is the one-byte shared file they all read."""
+
+    def __init__(self, procs: list, flag):
+        self.procs, self.flag = procs, flag
+        self.spinning = True
+
+    def set(self, on: bool, settle: float = 0.02):
+        """Spin (``on``) or nap; when that changes, wait ``settle`` seconds (they follow the
+        flag within ~5 ms)."""
+        if on != self.spinning:
+            self.flag[0] = 1 if on else 0
+            self.spinning = on
+            time.sleep(settle)
+
+    def pause(self):
+        """Stop the spinning (the processes stay, napping 2 ms at a time)."""
+        self.set(False, 0)
+
+    def resume(self):
+        """Spin again."""
+        self.set(True, 0)
+
+
+def load_states(busy) -> tuple:
+    """The load states a benchmark times: without (False) and, given ``busy``
+    (:class:`BusyProcesses`), with (True)."""
+    return (False,) if busy is None else (False, True)
+
+
 @contextlib.contextmanager
 def busy_processes(n: int):
     """Start ``n`` processes that each keep one core busy (a pure-Python spin loop), yield
-    their ``subprocess.Popen`` list, and kill them on leaving the block, whether it ends
+    them as a :class:`BusyProcesses` (spinning; ``pause()`` / ``resume()`` switch them off
+    and on without a new process), and kill them on leaving the block, whether it ends
     normally, by an exception or by Ctrl-C (KeyboardInterrupt). They inherit this process's
     CPU affinity and are pinned to no core in it (the scheduler places them, as another
-    user's work would be). If this process dies without unwinding (SIGKILL), each spinner
-    sees its parent change and exits within milliseconds. ``n`` = 0 starts nothing. The
-    processes inherit this process's niceness (``nice -n 5 python ...`` nices them too).
-    Raises ValueError for ``n`` < 0."""
+    user's work would be), and its niceness (``nice -n 5 python ...`` nices them too). If
+    this process dies without unwinding (SIGTERM, SIGKILL), each spinner sees its parent
+    change and exits within milliseconds. ``n`` = 0 starts nothing. Raises ValueError for
+    ``n`` < 0."""
     if n < 0:
         raise ValueError(f"the number of busy processes must be >= 0, got {n}")
     procs = []
-    try:
-        for _ in range(n):
-            procs.append(subprocess.Popen([sys.executable, "-c", _SPIN, str(os.getpid())],
-                                          stdin=subprocess.DEVNULL))
-        yield procs
-    finally:
-        for p in procs:
-            p.kill()
-        for p in procs:
-            p.wait()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "spin")
+        with open(path, "wb") as f:
+            f.write(b"\x01")
+        with open(path, "r+b") as f:
+            flag = mmap.mmap(f.fileno(), 1)
+        try:
+            for _ in range(n):
+                procs.append(subprocess.Popen(
+                    [sys.executable, "-c", _SPIN, str(os.getpid()), path],
+                    stdin=subprocess.DEVNULL))
+            yield BusyProcesses(procs, flag)
+        finally:
+            for p in procs:
+                p.kill()
+            for p in procs:
+                p.wait()
+            flag.close()

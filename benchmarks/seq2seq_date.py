@@ -18,26 +18,23 @@ Printed, in this order (issue 17, item 1: the figures hold on any machine):
 1. the machine (``machine.py``): CPU model and the ISA extensions that bound a float32 GEMM
    (AVX2, AVX-512 and its BF16 part, AMX), usable cores, load average; numpy's BLAS library,
    version, kernel and threads (``threadpoolctl``); PyTorch's CPU capability, BLAS, MKL;
-2. numpy's and PyTorch's GEMM rates (GFLOP/s, median of 7 repeats) at the step's own
-   products (the LSTM step's (N, H) x (H, 4H), its backward and weight gradients, the input
-   projections, ...) with 1 thread and with the run's thread count, their mix weighted as
-   a step has them, and the floor (seconds per step and epoch of the step's matmuls at the
-   fastest of those measured rates);
+2. numpy's and PyTorch's GEMM rates (GFLOP/s) at the step's own products (:func:`step_gemms`)
+   with 1 thread and with the run's threads, their mix as a step has it, and the floor:
+   the step's matmuls at the fastest of those measured rates (s/step, s/epoch);
 3. THE PRIMARY FIGURE: each engine alone in a fresh process, ``--rounds`` rounds of
-   ``--steps`` steps, the order of the engines reversed every other round; the ratio of
-   the medians ours / torch;
+   ``--steps`` steps, the engines' order reversed every other round; ratios ours / torch;
 4. beside it, the engines alternated step by step in one process (A B C, C B A, ...): the
-   forward / backward / optimizer split, s/epoch, achieved GFLOP/s and x floor, and the
-   paired ratio ours / torch per step (median);
-5. with ``--load N``: 3 and 4 again while N busy processes spin (``machine.busy_processes``),
-   and each engine's slowdown (time under load / time without, both from this run);
-6. peak memory (a child process per engine), start-up (``import tinygrad_attn``, the
-   first step with a warm and a cold numba cache), inference (batched greedy and beam
-   decoding of the 5,000 test items); the load average at the end.
+   forward / backward / optimizer split, s/epoch, GFLOP/s, x floor, paired ratios;
+5. with ``--load N``: N busy processes (``machine.busy_processes``) live through 3 and 4,
+   whose every round and step then runs twice, with them napping and spinning (the two
+   interleaved, so drift falls on both); the figures under load and each engine's
+   slowdown (time under load / time without);
+6. peak memory (a child process per engine), start-up (import, first step with a warm and
+   a cold numba cache), inference (greedy and beam decoding of the 5,000 test items).
 
-PyTorch (``pip install torch==2.13.0``, CPU) is a benchmark reference only, never an
-engine dependency. ``OMP_WAIT_POLICY=PASSIVE`` keeps torch's OpenMP threads from spinning
-while the numpy steps run (DESIGN.md: spin-waiting made the comparison measure contention).
+PyTorch (``pip install torch==2.13.0``, CPU) is a benchmark reference only.
+``OMP_WAIT_POLICY=PASSIVE`` keeps torch's OpenMP threads from spinning while the numpy
+steps run (DESIGN.md: spin-waiting made the comparison measure contention).
 """
 from __future__ import annotations
 
@@ -161,23 +158,12 @@ def report_gemms(dims: dict, steps_per_epoch: int, torch_threads: int) -> dict:
     "s_per_epoch"}. Takes a few seconds (every product, 7 repeats, 4 configurations)."""
     flops = matmul_flops(**dims)
     res = machine.measure_products(step_gemms(**dims), machine.gemm_configs(torch_threads))
-    keys = list(res["mix"])
     print(f"workload: {', '.join(f'{k}={v}' for k, v in dims.items())}; {flops / 1e9:.2f} "
           f"GFLOP of matmuls per step, {steps_per_epoch} steps per epoch = "
           f"{flops * steps_per_epoch / 1e12:.2f} TFLOP")
     print("\nGEMM rates at the step's products, float32, GFLOP/s (median of 7 repeats; "
           "'1t': 1 thread):")
-    head = f"{'product':<24}{'shape':>20}{'x/step':>7}{'share':>7}" + "".join(
-        f"{k:>11}" for k in keys)
-    print(head + "\n" + "-" * len(head))
-    small = [p for p in res["products"] if p["share"] < 0.01]
-    for p in res["products"]:
-        if p["share"] >= 0.01:
-            shape = "x".join(map(str, p["shape"]))
-            print(f"{p['label']:<24}{shape:>20}{p['count']:>7}{p['share']:>7.1%}" + "".join(
-                f"{p['gflops'][k]:>11.1f}" for k in keys))
-    print(f"{f'+ {len(small)} smaller products':<44}{sum(p['share'] for p in small):>14.1%}")
-    print(f"{'the step (its mix)':<58}" + "".join(f"{res['mix'][k]:>11.1f}" for k in keys))
+    machine.print_gemm_table(res, "the step (its mix)")
     which, rate = machine.faster_rate(res["mix"])
     res["floor"] = {"rate_of": which, "gflops": rate, "s_per_step": flops / (rate * 1e9),
                     "s_per_epoch": flops * steps_per_epoch / (rate * 1e9)}
@@ -283,20 +269,25 @@ def check_first_batch(data, cfg) -> dict:
     return losses
 
 
-def train_steps(data, cfg, steps, warmup):
+def train_steps(data, cfg, steps, warmup, busy=None):
     """Alternate the engines step by step in this process (who goes first swaps every
-    step, so the machine's drift falls on all alike); return {name: list of (fwd, bwd,
-    opt) seconds}, ``steps`` per engine after ``warmup``."""
+    step, so the machine's drift falls on all alike); return {"base": {name: list of
+    (fwd, bwd, opt) seconds}}, ``steps`` per engine after ``warmup``. With ``busy``
+    (``machine.BusyProcesses``) every step's batch is run twice, with the busy processes
+    napping and spinning (which first alternating), and "loaded" holds the second list."""
     engines = build(data, cfg)
-    times = {e.name: [] for e in engines}
+    times = {on: {e.name: [] for e in engines} for on in machine.load_states(busy)}
     it = batches(data, cfg.batch_size)
     for k in range(warmup + steps):
         src, tgt = next(it)
-        for e in (engines if k % 2 == 0 else engines[::-1]):
-            _, split = e.step(src, tgt)
-            if k >= warmup:
-                times[e.name].append(split)
-    return times
+        for on in (machine.load_states(busy) if k % 2 == 0 else machine.load_states(busy)[::-1]):
+            if busy is not None:
+                busy.set(on)
+            for e in (engines if k % 2 == 0 else engines[::-1]):
+                _, split = e.step(src, tgt)
+                if k >= warmup:
+                    times[on][e.name].append(split)
+    return {("loaded" if on else "base"): t for on, t in times.items()}
 
 
 def report_training(times, flops, steps_per_epoch, floor, title):
@@ -405,36 +396,47 @@ print(json.dumps({{"median": statistics.median(times), "min": min(times)}}))
 """
 
 
-def solo_rounds(path, steps, warmup, rounds, threads) -> dict:
+def solo_rounds(path, steps, warmup, rounds, threads, busy=None) -> dict:
     """Each engine alone in a fresh process of its own (no alternation, so neither pays for
     the other's threads waking up), one process per engine per round, the order of the
     engines reversed every other round (A B C, C B A, ...) so that drift falls on all.
+    With ``busy`` (``machine.BusyProcesses``) every round runs twice, with the busy
+    processes napping and spinning, which of the two first alternating between rounds.
     ``threads``: torch's intra-op threads in the children (numpy keeps its default).
-    Returns {"rounds": {name: [{"median", "min"} per round]}, "median": {name: median of
-    the rounds' medians, s/step}}."""
-    res = {name: [] for name in ENGINES}
+    Returns {"base": R} or {"base": R, "loaded": R}, R = {"rounds": {name: [{"median",
+    "min"} per round]}, "median": {name: median of the rounds' medians, s/step}}."""
+    res = {on: {name: [] for name in ENGINES} for on in machine.load_states(busy)}
     for r in range(rounds):
-        for name in (ENGINES if r % 2 == 0 else ENGINES[::-1]):
-            res[name].append(_child(_SOLO.format(path=str(path), name=name, steps=steps,
-                                                 warmup=warmup, threads=threads)))
-    return {"rounds": res,
-            "median": {n: statistics.median(r["median"] for r in runs)
-                       for n, runs in res.items()}}
+        forward = r % 2 == 0
+        for on in (machine.load_states(busy) if forward else machine.load_states(busy)[::-1]):
+            if busy is not None:
+                busy.set(on)
+            for name in (ENGINES if forward else ENGINES[::-1]):
+                res[on][name].append(_child(_SOLO.format(
+                    path=str(path), name=name, steps=steps, warmup=warmup, threads=threads)))
+    return {("loaded" if on else "base"): {"rounds": runs, "median": {
+        n: statistics.median(r["median"] for r in rs) for n, rs in runs.items()}}
+        for on, runs in res.items()}
 
 
-def report_solo(args, tag) -> dict:
-    """Run :func:`solo_rounds` with the command line's settings and print its medians and
-    the ratios ours / torch, each line starting with ``tag`` (the benchmark's primary
-    figure). Returns the rounds, medians and ``ratio`` {ref: ours / ref}."""
-    res = solo_rounds(args.data, args.steps, args.warmup, args.rounds, args.threads)
-    med = res["median"]
-    res["ratio"] = {ref: med["ours"] / med[ref] for ref in ("torch nn.LSTM", "torch cell")}
-    print(f"\n{tag}: each engine alone in a fresh process ({args.rounds} round(s) of "
-          f"{args.steps} steps, the order reversed every other round): "
-          + ", ".join(f"{n} {m:.4f} s/step" for n, m in med.items()))
-    print(f"{tag}, ratio of the medians (alone): ours / torch nn.LSTM "
-          f"{res['ratio']['torch nn.LSTM']:.3f}, ours / torch cell "
-          f"{res['ratio']['torch cell']:.3f}")
+def report_solo(args, busy=None) -> dict:
+    """Run :func:`solo_rounds` with the command line's settings and print the medians and
+    the ratios ours / torch: first the benchmark's primary figure (no load), then, with
+    ``busy``, the same under load. Returns solo_rounds' dict, each part with ``ratio``
+    {ref: ours / ref}."""
+    res = solo_rounds(args.data, args.steps, args.warmup, args.rounds, args.threads, busy)
+    for key, tag in (("base", "PRIMARY FIGURE"), ("loaded", f"UNDER --load {args.load}")):
+        if key not in res:
+            continue
+        med = res[key]["median"]
+        res[key]["ratio"] = {ref: med["ours"] / med[ref] for ref in ENGINES[1:]}
+        print(f"\n{tag}: each engine alone in a fresh process ({args.rounds} round(s) of "
+              f"{args.steps} steps, the order reversed every other round"
+              + ("; rounds with and without the load interleaved" if busy else "") + "): "
+              + ", ".join(f"{n} {m:.4f} s/step" for n, m in med.items()))
+        print(f"{tag}, ratio of the medians (alone): ours / torch nn.LSTM "
+              f"{res[key]['ratio']['torch nn.LSTM']:.3f}, ours / torch cell "
+              f"{res[key]['ratio']['torch cell']:.3f}")
     return res
 
 
@@ -540,44 +542,61 @@ def workload(data, cfg) -> dict:
             "V": len(data.tgt_vocab)}
 
 
-def time_engines(args, data, cfg, gemm, under="") -> dict:
-    """The primary figure (each engine alone, unless ``--skip solo``) and, beside it, the
-    engines alternated in this process; ``under`` ends the headings (e.g. " under load").
-    Returns {"alone", "alternated"}."""
-    res = {}
+def time_engines(args, data, cfg, gemm, busy=None) -> dict:
+    """The primary figure (each engine alone, unless ``--skip solo``), the engines
+    alternated in this process beside it, and with ``busy`` (``machine.BusyProcesses``)
+    both under load too and the slowdowns. Returns {"alone", "alternated"[, "load"]}."""
+    res, loaded = {}, {}
     if "solo" not in args.skip:
-        res["alone"] = report_solo(args, f"PRIMARY FIGURE{under}")
+        solo = report_solo(args, busy)
+        res["alone"], loaded["alone"] = solo["base"], solo.get("loaded")
     flops = matmul_flops(**workload(data, cfg))
-    times = train_steps(data, cfg, args.steps, args.warmup)
-    res["alternated"] = report_training(
-        times, flops, len(data.src_train) // cfg.batch_size, gemm["floor"]["s_per_step"],
-        f"beside it{under}: the engines alternated step by step in one process (who goes "
-        f"first swaps every step)")
+    times = train_steps(data, cfg, args.steps, args.warmup, busy)
+    for key, tag in (("base", "beside it"), ("loaded", f"beside it, UNDER --load {args.load}")):
+        if key in times:
+            out = res if key == "base" else loaded
+            out["alternated"] = report_training(
+                times[key], flops, len(data.src_train) // cfg.batch_size,
+                gemm["floor"]["s_per_step"], f"{tag}: the engines alternated step by step in "
+                f"one process (who goes first swaps every step)")
+    if busy is not None:
+        res["load"] = {"busy_processes": len(busy.procs), **loaded,
+                       "slowdown": report_slowdowns(res, loaded, args.load)}
     return res
 
 
-def slowdowns(base: dict, loaded: dict) -> dict:
-    """Time under load / time without, per figure ("alone", "alternated") and engine, from
-    two :func:`time_engines` results of the same run."""
-    def per_step(res, figure):
-        return res[figure]["median" if figure == "alone" else "s_per_step"]
-    return {fig: {n: per_step(loaded, fig)[n] / t for n, t in per_step(base, fig).items()}
-            for fig in ("alone", "alternated") if fig in base and fig in loaded}
-
-
-def time_under_load(args, data, cfg, gemm, base) -> dict:
-    """:func:`time_engines` again while ``args.load`` busy processes spin, and each
-    engine's slowdown against ``base`` (this run's figures without load)."""
-    with machine.busy_processes(args.load):
-        time.sleep(0.5)                             # let them start spinning
-        print(f"\n--load {args.load}: {args.load} busy process(es) spinning; load average "
-              f"{machine.load_average()}")
-        loaded = time_engines(args, data, cfg, gemm, f" UNDER LOAD ({args.load} busy)")
-    slow = slowdowns(base, loaded)
+def report_slowdowns(base: dict, loaded: dict, n: int) -> dict:
+    """Print and return each engine's slowdown (time under load / without): "alone", the
+    ratio of the medians; "alternated", the median of the per-step (same batch) ratios."""
+    slow = {}
+    if base.get("alone") and loaded.get("alone"):
+        slow["alone"] = {name: loaded["alone"]["median"][name] / t
+                         for name, t in base["alone"]["median"].items()}
+    if "alternated" in base:
+        slow["alternated"] = {name: statistics.median(
+            a / b for a, b in zip(loaded["alternated"]["steps"][name], steps))
+            for name, steps in base["alternated"]["steps"].items()}
     for fig, by in slow.items():
-        print(f"slowdown under --load {args.load} ({fig}; time under load / time without, "
-              f"both from this run): " + ", ".join(f"{n} {s:.2f}x" for n, s in by.items()))
-    return {"busy_processes": args.load, **loaded, "slowdown": slow}
+        print(f"slowdown under --load {n} ({fig}; time under load / time without, both from "
+              f"this run): " + ", ".join(f"{name} {x:.2f}x" for name, x in by.items()))
+    return slow
+
+
+def timing(args, data, cfg, gemm) -> dict:
+    """:func:`time_engines`, with ``--load``'s busy processes running (napping between
+    the loaded turns) for its whole duration; killed when it ends, however it ends."""
+    if not args.load:
+        return time_engines(args, data, cfg, gemm)
+    with machine.busy_processes(args.load) as busy:
+        busy.pause()
+        time.sleep(0.5)                                 # let them start
+        dead = [p.pid for p in busy.procs if p.poll() is not None]
+        if dead:
+            raise RuntimeError(f"busy processes {dead} ended at start (see their messages)")
+        print(f"\n--load {args.load}: {args.load} busy process(es) started (a pure-Python spin "
+              f"loop each, spinning only in the loaded turns); load average "
+              f"{machine.load_average()}")
+        return time_engines(args, data, cfg, gemm, busy)
 
 
 def run(args) -> dict:
@@ -599,9 +618,7 @@ def run(args) -> dict:
         results["workload"] = dims
         results["gemm"] = report_gemms(dims, len(data.src_train) // cfg.batch_size,
                                        torch.get_num_threads())
-        results.update(time_engines(args, data, cfg, results["gemm"]))
-        if args.load:
-            results["load"] = time_under_load(args, data, cfg, results["gemm"], results)
+        results.update(timing(args, data, cfg, results["gemm"]))
         if "startup" not in args.skip:
             results["startup"] = report_startup(args.data)
         if "memory" not in args.skip:

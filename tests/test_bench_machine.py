@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -151,14 +152,34 @@ def _gone(pids, timeout=5.0) -> bool:
 needs_proc = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (/proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @needs_proc
-def test_busy_processes_spin_and_die_when_the_block_ends():
-    with machine.busy_processes(2) as procs:
-        pids = [p.pid for p in procs]
-        assert len(pids) == 2 and all(_alive(p) for p in pids)
-    assert all(p.poll() is not None for p in procs) and _gone(pids, 0)
-    with machine.busy_processes(0) as procs:
-        assert procs == []
+def test_busy_processes_spin_nap_and_die_when_the_block_ends():
+    with machine.busy_processes(2) as busy:
+        pids = [p.pid for p in busy.procs]
+        assert len(pids) == 2 and all(_alive(p) for p in pids) and busy.spinning
+        time.sleep(0.3)
+        busy.pause()
+        assert not busy.spinning
+        time.sleep(0.05)
+        napping = [_cpu_seconds(p) for p in pids]
+        time.sleep(0.3)
+        assert all(_cpu_seconds(p) - c < 0.1 for p, c in zip(pids, napping))
+        busy.set(True)
+        assert busy.spinning
+        deadline = time.monotonic() + 10       # a niced test on a busy machine spins slowly
+        while not all(_cpu_seconds(p) - c >= 0.02 for p, c in zip(pids, napping)):
+            assert time.monotonic() < deadline, "the busy processes did not spin again"
+            time.sleep(0.05)
+    assert all(p.poll() is not None for p in busy.procs) and _gone(pids, 0)
+    with machine.busy_processes(0) as busy:
+        assert busy.procs == [] and machine.load_states(busy) == (False, True)
+    assert machine.load_states(None) == (False,)
     with pytest.raises(ValueError, match="must be >= 0, got -1"):
         with machine.busy_processes(-1):
             pass
@@ -168,14 +189,15 @@ def test_busy_processes_spin_and_die_when_the_block_ends():
 @pytest.mark.parametrize("error", [RuntimeError, KeyboardInterrupt])
 def test_busy_processes_die_on_an_exception_and_on_ctrl_c(error):
     with pytest.raises(error):
-        with machine.busy_processes(1) as procs:
+        with machine.busy_processes(1) as busy:
+            busy.pause()                # a napping process is killed as well
             raise error("boom")
-    assert procs[0].poll() is not None and _gone([procs[0].pid], 0)
+    assert busy.procs[0].poll() is not None and _gone([busy.procs[0].pid], 0)
 
 
 _HOLDER = (f"import sys, time; sys.path.insert(0, {BENCH!r}); import machine\n"
-           "with machine.busy_processes(2) as ps:\n"
-           "    print(' '.join(str(p.pid) for p in ps), flush=True)\n"
+           "with machine.busy_processes(2) as busy:\n"
+           "    print(' '.join(str(p.pid) for p in busy.procs), flush=True)\n"
            "    time.sleep(60)\n")
 
 
@@ -262,53 +284,76 @@ def test_the_floor_comes_from_the_faster_measured_rate(monkeypatch, capsys):
 def test_primary_figure_first_and_the_slowdown_under_load(monkeypatch, capsys, tmp_path):
     """The run's order and arithmetic with the timing replaced by fakes: the alone ratio
     is printed first and labelled primary, the alternated figure beside it, and under
-    --load the same again with each engine's slowdown (loaded / unloaded)."""
-    calls = {"solo": 0, "steps": 0, "busy": []}
+    --load the loaded turns interleaved with the others and each engine's slowdown."""
     per_step = {"ours": 0.1, "torch nn.LSTM": 0.08, "torch cell": 0.12}
+    seen = {"solo": [], "steps": [], "busy": []}
 
-    def fake_solo(path, steps, warmup, rounds, threads):
-        calls["solo"] += 1
-        f = 1.0 if calls["solo"] == 1 else 1.5              # the second call is under load
-        return {"rounds": {}, "median": {n: t * f for n, t in per_step.items()}}
+    def fake_child(code):          # one engine alone; 1.5x slower while the load spins
+        name = next(n for n in bs.ENGINES if f"names=({n!r},)" in code)
+        seen["solo"].append((name, busy_now[0].spinning))
+        return {"median": per_step[name] * (1.5 if busy_now[0].spinning else 1.0), "min": 0}
 
-    def fake_steps(data, cfg, steps, warmup):
-        calls["steps"] += 1
-        f = 1.0 if calls["steps"] == 1 else 2.0
-        return {n: [(t * f / 2, t * f / 2, 0.0)] * steps for n, t in per_step.items()}
+    class FakeEngine:
+        def __init__(self, name):
+            self.name = name
+
+        def step(self, src, tgt):  # 2x slower while the load spins
+            seen["steps"].append((self.name, busy_now[0].spinning))
+            t = per_step[self.name] * (2.0 if busy_now[0].spinning else 1.0)
+            return 0.0, (t / 2, t / 2, 0.0)
 
     class FakeBusy:
         def __init__(self, n):
-            calls["busy"].append(n)
+            self.procs, self.spinning = [SimpleNamespace(pid=1, poll=lambda: None)] * n, True
+            busy_now[0] = self
+
+        def set(self, on):
+            self.spinning = on
+
+        def pause(self):
+            self.set(False)
 
         def __enter__(self):
-            return []
+            return self
 
         def __exit__(self, *exc):
-            calls["busy"].append("exit")
+            seen["busy"].append("killed")
 
-    fake_gemm = {"products": [], "mix": {"numpy 1t": 80.0}}
-    monkeypatch.setattr(bs, "solo_rounds", fake_solo)
-    monkeypatch.setattr(bs, "train_steps", fake_steps)
+    busy_now = [SimpleNamespace(spinning=False)]
+    monkeypatch.setattr(bs, "_child", fake_child)
+    monkeypatch.setattr(bs, "build", lambda data, cfg: [FakeEngine(n) for n in bs.ENGINES])
     monkeypatch.setattr(bs, "check_first_batch", lambda data, cfg: {})
-    monkeypatch.setattr(machine, "measure_products", lambda products, configs: fake_gemm)
+    monkeypatch.setattr(machine, "measure_products", lambda products, configs: {
+        "products": [], "mix": {"numpy 1t": 80.0}})
     monkeypatch.setattr(machine, "busy_processes", FakeBusy)
     monkeypatch.setattr(bs.time, "sleep", lambda s: None)
     out_json = tmp_path / "r.json"
-    assert bs.main(["--data", str(SAMPLE), "--steps", "3", "--threads", "1", "--load", "1",
-                    "--skip", "startup,memory,inference", "--out", str(out_json)]) == 0
+    assert bs.main(["--data", str(SAMPLE), "--steps", "3", "--warmup", "0", "--rounds", "2",
+                    "--threads", "1", "--load", "1", "--skip", "startup,memory,inference",
+                    "--out", str(out_json)]) == 0
     out = capsys.readouterr().out
     first = out.index("PRIMARY FIGURE: each engine alone")
     assert "PRIMARY FIGURE, ratio of the medians (alone): ours / torch nn.LSTM 1.250" in out
-    assert first < out.index("beside it: the engines alternated") \
-        < out.index("PRIMARY FIGURE UNDER LOAD (1 busy)") < out.index("slowdown under")
-    assert out.index("floor:") < first and "paired ratio" not in out[:first]
+    assert out.index("floor:") < first < out.index("UNDER --load 1: each engine alone") \
+        < out.index("beside it: the engines alternated") \
+        < out.index("beside it, UNDER --load 1: the engines") < out.index("slowdown under")
+    assert "paired ratio" not in out[:first]
     assert ("slowdown under --load 1 (alone; time under load / time without, both from this "
             "run): ours 1.50x, torch nn.LSTM 1.50x, torch cell 1.50x") in out
-    assert calls["busy"] == [1, "exit"]
+    assert ("slowdown under --load 1 (alternated; time under load / time without, both from "
+            "this run): ours 2.00x, torch nn.LSTM 2.00x, torch cell 2.00x") in out
+    # interleaved: round 1 without then with the load (A B C), round 2 with then without
+    # (C B A); every step's batch without and with, which first swapping every step
+    states = [on for _, on in seen["solo"]]
+    assert states == [False] * 3 + [True] * 3 + [True] * 3 + [False] * 3
+    assert [n for n, _ in seen["solo"][:3]] == list(bs.ENGINES)
+    assert [on for _, on in seen["steps"]][::3] == [False, True, True, False, False, True]
+    assert seen["busy"] == ["killed"]
     saved = json.loads(out_json.read_text())
     assert saved["alone"]["ratio"]["torch nn.LSTM"] == pytest.approx(1.25)
+    assert saved["load"]["alone"]["ratio"]["torch nn.LSTM"] == pytest.approx(1.25)
     assert saved["load"]["slowdown"]["alternated"]["ours"] == pytest.approx(2.0)
-    assert saved["gemm"]["floor"]["gflops"] == 80.0
+    assert saved["load"]["busy_processes"] == 1 and saved["gemm"]["floor"]["gflops"] == 80.0
     assert saved["machine"]["cpu"]["model"] and "load_average_end" in saved
     assert isinstance(saved["machine"]["numpy_blas"], list)
 
