@@ -145,7 +145,8 @@ def _cmd_compare(args) -> int:
                 model, histories[name] = train(data, config_from_args(args, name),
                                                out_dir=sub, resume=resume,
                                                overwrite=args.overwrite)
-            hypotheses[name] = test_hypotheses(model, data, histories[name].config) \
+            hypotheses[name] = test_hypotheses(model, histories[name].data,
+                                               histories[name].config) \
                 if "lookup" in names and hasattr(data, "test_pairs") else None
         print(comparison_report(data, histories, args.seed))
         _print_paired(data, histories, hypotheses, run)
@@ -162,7 +163,9 @@ def _cmd_compare(args) -> int:
 
 def test_hypotheses(model, data, config) -> list[str]:
     """``model``'s detokenized output for ``data``'s test split, decoded as ``train`` scored
-    it (``config``'s beam, length penalty and resolved ``max_decode_len``)."""
+    it (``config``'s beam, length penalty and resolved ``max_decode_len``). ``data`` must
+    be the data the run trained on (``History.data``: a subword tokenizer is refit after
+    the validation split is carved, so the loaded data's ids mean other pieces)."""
     pred = predict(model, data.src_test, data, beam=config.beam, max_len=config.max_decode_len,
                    alpha=config.length_penalty)
     return [data.decode_target(row) for row in pred]

@@ -356,12 +356,15 @@ class History(list):
     """The per-epoch records of :func:`train` (a list of dicts), ``results``: the test
     scores of the epoch chosen on the validation split and of the last epoch, and
     ``config``: the :class:`TrainConfig` the run used (``max_decode_len`` resolved; None
-    until :func:`train` ends)."""
+    until :func:`train` ends), and ``data``: the data it trained on (the validation split
+    carved, a subword tokenizer refit on the rest: decode and encode with this one, not
+    the data passed in; None until :func:`train` ends)."""
 
     def __init__(self, records=()):
         super().__init__(records)
         self.results: dict = {}
         self.config: TrainConfig | None = None
+        self.data = None
 
 
 def _check_config(config: TrainConfig) -> None:
@@ -684,7 +687,7 @@ def _finish(model, data, config, run, history, best, best_state, log, average=No
         log(f"BLEU: {last['bleu_description']}; sacreBLEU signature {last['bleu_signature']}")
     if run is not None:
         _write_json(history.results, run.file("results.json"))
-    history.config = config
+    history.config, history.data = config, data
     return model, history
 
 

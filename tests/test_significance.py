@@ -89,11 +89,15 @@ def test_format_paired_reads_as_a_sentence():
         "of 1000 resamples (p = 0.036)")
 
 
-def test_compare_prints_each_models_paired_test_against_the_lookup(tmp_path, capsys):
+@pytest.mark.parametrize("tokens", [[], ["--tokenizer", "bpe", "--vocab-size", "300"]])
+def test_compare_prints_each_models_paired_test_against_the_lookup(tmp_path, capsys, tokens):
+    """With subwords too: their tokenizer is refit after the validation split is carved,
+    so the test output must be decoded with the run's own data (once it was not, and the
+    paired test scored garbage)."""
     out = tmp_path / "cmp"
     assert main(["compare", "--models", "lookup,attention", "--data", str(SAMPLE),
-                 "--epochs", "1", "--hidden-size", "8", "--wordvec-size", "4",
-                 "--batch-size", "64", "--out", str(out)]) == 0
+                 "--epochs", "2", "--hidden-size", "16", "--wordvec-size", "8",
+                 "--batch-size", "32", "--out", str(out), *tokens]) == 0
     text = capsys.readouterr().out
     assert "paired bootstrap against the lookup on the same" in text
     line = next(ln for ln in text.splitlines() if ln.strip().startswith("attention ")
@@ -115,3 +119,23 @@ def test_compare_without_the_lookup_prints_no_paired_test(tmp_path, capsys):
                  "--out", str(tmp_path / "c")]) == 0
     assert "paired bootstrap" not in capsys.readouterr().out
     assert not (tmp_path / "c" / "paired.json").exists()
+
+
+def test_a_runs_test_output_is_decoded_with_the_runs_own_tokenizer():
+    """``History.data`` is the data the run trained on: with subwords its tokenizer was
+    refit after the validation split was carved, so the loaded data's ids name other
+    pieces. Decoded with it, the test output scores what the run reported (chrF, exact)."""
+    from models.cli import test_hypotheses
+    from models.train import TrainConfig, train
+    from models.translation_dataset import load_translation
+    data = load_translation(SAMPLE, tokenizer="bpe", vocab_size=300)
+    config = TrainConfig(model="attention", epochs=12, hidden_size=32, wordvec_size=16,
+                         batch_size=16, lr=0.01)
+    model, hist = train(data, config, log=lambda *a: None)
+    refs = [t for _, t in data.test_pairs]
+    chrf = lambda hyps: sacrebleu.corpus_chrf(hyps, [refs]).score      # noqa: E731
+    reported = hist.results["test_chosen"]["chrf"]
+    assert reported > 1                       # it translates something
+    assert chrf(test_hypotheses(model, hist.data, hist.config)) == pytest.approx(reported,
+                                                                                abs=1e-9)
+    assert chrf(test_hypotheses(model, data, hist.config)) != pytest.approx(reported, abs=0.5)
