@@ -140,7 +140,7 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def _gone(pids, timeout=5.0) -> bool:
+def _gone(pids, timeout=30.0) -> bool:
     deadline = time.monotonic() + timeout
     while any(_alive(p) for p in pids):
         if time.monotonic() > deadline:
