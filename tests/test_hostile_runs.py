@@ -58,7 +58,10 @@ def _same(a: dict, b: dict) -> bool:
 # A training run in a child process that pauses (and says so in a marker file) at one
 # phase of epoch 2, so the test can signal it exactly there.
 CHILD = textwrap.dedent("""
-    import os, sys, time
+    import os, signal, sys, time
+    # Ctrl-C as a terminal delivers it, even when this suite runs in a background job,
+    # whose children inherit SIGINT ignored (a shell without job control does that)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     sys.path.insert(0, {root!r})
     import numpy as np
     import models.train as T
