@@ -109,8 +109,10 @@ def test_compare_shows_the_lookup_row_beside_a_trained_model(tmp_path, capsys):
                  "--epochs", "1", "--hidden-size", "8", "--wordvec-size", "4",
                  "--batch-size", "64", "--out", str(out)]) == 0
     text = capsys.readouterr().out
-    rows = {ln.split()[0]: ln.split() for ln in text.splitlines()
+    table = text.split("\npaired bootstrap")[0]      # the paired test's lines start alike
+    rows = {ln.split()[0]: ln.split() for ln in table.splitlines()
             if ln.split()[:1] in (["lookup"], ["attention"])}
+    assert "paired bootstrap against the lookup" in text
     assert rows["lookup"][1:3] == ["-", "-"] and rows["lookup"][-1] == "-"
     # model, 1 valid, chosen, 3 scores with intervals, unseen, test@last, s/epoch, params
     assert len(rows["attention"]) == len(rows["lookup"]) == 13
