@@ -131,7 +131,7 @@ def _cmd_compare(args) -> int:
     with RunDir(out, "new" if _run_mode(args) == "new" else "overwrite",
                 claimed=args.out is None) as run:
         data = load_data(args)
-        histories, hypotheses = {}, {}
+        histories = {}
         for name in names:
             print(f"\n=== {name} ===")
             if name == "lookup":                  # no epochs: fitted and scored anew
@@ -142,14 +142,10 @@ def _cmd_compare(args) -> int:
             with _resume_hint("compare", out):
                 sub = os.path.join(out, name)     # --resume: models not begun start anew
                 resume = args.resume and os.path.isfile(os.path.join(sub, "last.npz"))
-                model, histories[name] = train(data, config_from_args(args, name),
-                                               out_dir=sub, resume=resume,
-                                               overwrite=args.overwrite)
-            hypotheses[name] = test_hypotheses(model, histories[name].data,
-                                               histories[name].config) \
-                if "lookup" in names and hasattr(data, "test_pairs") else None
+                _, histories[name] = train(data, config_from_args(args, name), out_dir=sub,
+                                           resume=resume, overwrite=args.overwrite)
         print(comparison_report(data, histories, args.seed))
-        _print_paired(data, histories, hypotheses, run)
+        _print_paired(data, histories, run)
         csv_path = write_compare_csv(histories, run.file("compare.csv"))
         trained = {name: h for name, h in histories.items() if len(h)}   # lookup: no curve
         png = None
@@ -161,26 +157,16 @@ def _cmd_compare(args) -> int:
     return 0
 
 
-def test_hypotheses(model, data, config) -> list[str]:
-    """``model``'s detokenized output for ``data``'s test split, decoded as ``train`` scored
-    it (``config``'s beam, length penalty and resolved ``max_decode_len``). ``data`` must
-    be the data the run trained on (``History.data``: a subword tokenizer is refit after
-    the validation split is carved, so the loaded data's ids mean other pieces)."""
-    pred = predict(model, data.src_test, data, beam=config.beam, max_len=config.max_decode_len,
-                   alpha=config.length_penalty)
-    return [data.decode_target(row) for row in pred]
-
-
-def _print_paired(data, histories: dict, hypotheses: dict, run) -> None:
+def _print_paired(data, histories: dict, run) -> None:
     """With the lookup among the models: print each trained model's paired bootstrap
-    against it (``models.significance``) and write them to ``paired.json``."""
-    floor = getattr(histories.get("lookup"), "hypotheses", None)
-    if floor is None:
+    against it (``models.significance``, on each history's test ``hypotheses``) and write
+    them to ``paired.json``."""
+    if "lookup" not in histories:
         return
     from .significance import format_paired, paired_bootstrap
-    refs = [t for _, t in data.test_pairs]
-    results = {name: paired_bootstrap(floor, hyps, refs)
-               for name, hyps in hypotheses.items() if hyps is not None and name != "lookup"}
+    floor, refs = histories["lookup"].hypotheses, [t for _, t in data.test_pairs]
+    results = {name: paired_bootstrap(floor, hist.hypotheses, refs)
+               for name, hist in histories.items() if name != "lookup"}
     if not results:
         return
     first = next(iter(results.values()))

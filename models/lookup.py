@@ -143,7 +143,7 @@ def run_lookup(data, *, valid_fraction: float, seed: int, out_dir=None, log=prin
     valid = translation_score(data, valid_hyps, "valid") if has_valid else None
     test = translation_score(data, test_hyps, "test", confidence=True)
     history = History()
-    history.hypotheses = test_hyps        # for compare's paired test (models.significance)
+    history.hypotheses = test_hyps        # as a trained model's (compare's paired test)
     history.results = {"chosen_epoch": None, "last_epoch": None, "chosen_on": "no epochs",
                        "valid_items": len(data.valid_pairs), "test_items": len(test_hyps),
                        "valid": valid, "test_chosen": test, "test_last": test,

@@ -275,6 +275,13 @@ def _cpu_count() -> int:
 
 def evaluate(model, data, *, beam: int = 1, max_len: int = DEFAULT_MAX_DECODE_LEN,
              split: str = "test", confidence: bool = False, alpha: float = 0.6) -> dict:
+    """The score of :func:`evaluate_output` (see there), without the output."""
+    return evaluate_output(model, data, beam=beam, max_len=max_len, split=split,
+                           confidence=confidence, alpha=alpha)[0]
+
+
+def evaluate_output(model, data, *, beam: int = 1, max_len: int = DEFAULT_MAX_DECODE_LEN,
+                    split: str = "test", confidence: bool = False, alpha: float = 0.6):
     """Score of ``model`` on ``data``'s ``split`` ("test", or "valid" for a dataset from
     ``split_validation``): ``{"accuracy": exact match 0-1}`` for a character task (an item
     counts only if every answer position is right), or for translation the scores of
@@ -282,7 +289,10 @@ def evaluate(model, data, *, beam: int = 1, max_len: int = DEFAULT_MAX_DECODE_LE
     (sacreBLEU's defaults), ``bleu`` (lower-cased, the one that chooses the epoch),
     ``chrf``, all 0-100, and ``unseen_*`` (the items whose source is not in training); with
     ``confidence`` also each score's ``*_ci`` ([low, high], bootstrap 95 %, 1,000 paired
-    resamples) and ``*_signature`` (sacreBLEU's). ``alpha``: the beam's length penalty."""
+    resamples) and ``*_signature`` (sacreBLEU's). ``alpha``: the beam's length penalty.
+
+    Returns (score, output): ``output`` is the detokenized text scored, one string per
+    item (``decode_target``), for translation; None for a character task."""
     if split not in ("test", "valid"):
         raise ValueError(f"evaluate: split must be 'test' or 'valid', not {split!r}")
     src, tgt = (data.src_test, data.tgt_test) if split == "test" else \
@@ -290,9 +300,9 @@ def evaluate(model, data, *, beam: int = 1, max_len: int = DEFAULT_MAX_DECODE_LE
     pred = predict(model, src, data, beam=beam, max_len=max_len, alpha=alpha)
     if data.metric == "exact_match":
         acc = float((pred == tgt[:, 1:]).all(axis=1).mean()) if len(pred) else 0.0
-        return {"accuracy": acc}
-    return translation_score(data, [data.decode_target(row) for row in pred], split,
-                             confidence)
+        return {"accuracy": acc}, None
+    hyps = [data.decode_target(row) for row in pred]
+    return translation_score(data, hyps, split, confidence), hyps
 
 
 def translation_score(data, hyps: list[str], split: str = "test",
@@ -356,15 +366,15 @@ class History(list):
     """The per-epoch records of :func:`train` (a list of dicts), ``results``: the test
     scores of the epoch chosen on the validation split and of the last epoch, and
     ``config``: the :class:`TrainConfig` the run used (``max_decode_len`` resolved; None
-    until :func:`train` ends), and ``data``: the data it trained on (the validation split
-    carved, a subword tokenizer refit on the rest: decode and encode with this one, not
-    the data passed in; None until :func:`train` ends)."""
+    until :func:`train` ends), and ``hypotheses``: the chosen weights' test output, one
+    detokenized string per test item, as scored in ``results`` (None for a character task,
+    and until :func:`train` ends)."""
 
     def __init__(self, records=()):
         super().__init__(records)
         self.results: dict = {}
         self.config: TrainConfig | None = None
-        self.data = None
+        self.hypotheses: list[str] | None = None
 
 
 def _check_config(config: TrainConfig) -> None:
@@ -667,10 +677,10 @@ def _finish(model, data, config, run, history, best, best_state, log, average=No
                          "epochs already done when resuming)")
     kw = dict(beam=config.beam, max_len=config.max_decode_len, confidence=True,
               alpha=config.length_penalty)
-    last = evaluate(model, data, **kw)
+    last, output = evaluate_output(model, data, **kw)
     if best_state is not None and best["epoch"] != history[-1]["epoch"]:
         model.load_state_dict(best_state)
-        chosen = evaluate(model, data, **kw)
+        chosen, output = evaluate_output(model, data, **kw)
     else:
         chosen = last
     history.results = {"chosen_epoch": best["epoch"], "last_epoch": history[-1]["epoch"],
@@ -687,7 +697,7 @@ def _finish(model, data, config, run, history, best, best_state, log, average=No
         log(f"BLEU: {last['bleu_description']}; sacreBLEU signature {last['bleu_signature']}")
     if run is not None:
         _write_json(history.results, run.file("results.json"))
-    history.config, history.data = config, data
+    history.config, history.hypotheses = config, output
     return model, history
 
 

@@ -54,3 +54,13 @@ def pytest_terminal_summary(terminalreporter):
     terminalreporter.write_line(
         f"hypothesis: max_examples={s.max_examples} per property, deadline={s.deadline} "
         f"(profile from HYPOTHESIS_PROFILE, default 'ci')")
+
+
+def only_error_line(capsys) -> str:
+    """The one line a command wrote to stderr, besides progress-bar lines ("epoch ...");
+    fails the test if there is not exactly one."""
+    err = capsys.readouterr().err
+    lines = [ln for ln in err.replace("\r", "\n").splitlines()
+             if ln.strip() and not ln.startswith("epoch ")]
+    assert len(lines) == 1, err
+    return lines[0]

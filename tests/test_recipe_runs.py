@@ -16,7 +16,7 @@ from models.train import TrainConfig, train
 from models.train_state import (average_state_dicts, check_resume, load_state,
                                 recent_weights, save_state)
 from models.translation_dataset import load_translation
-from tests.conftest import SAMPLES
+from tests.conftest import SAMPLES, only_error_line
 from tinygrad_attn import checkpoint
 
 FRA = SAMPLES / "eng-fra" / "fra.tutorial-filter.sample.txt"
@@ -52,14 +52,15 @@ def test_average_state_dicts_is_the_elementwise_mean_in_each_dtype():
 
 
 def _scripted(monkeypatch, valid_scores):
-    """Replace models.train.evaluate: the validation calls return ``valid_scores`` in
-    order, the test calls 0; returns the list of splits asked for, in order."""
+    """Replace models.train.evaluate_output (which evaluate calls too): the validation
+    calls return ``valid_scores`` in order, the test calls 0; returns the list of splits
+    asked for, in order."""
     calls, scores = [], iter(valid_scores)
 
-    def evaluate(model, data, *, split="test", **kw):
+    def evaluate_output(model, data, *, split="test", **kw):
         calls.append(split)
-        return {"accuracy": next(scores) if split == "valid" else 0.0}
-    monkeypatch.setattr(T, "evaluate", evaluate)
+        return {"accuracy": next(scores) if split == "valid" else 0.0}, None
+    monkeypatch.setattr(T, "evaluate_output", evaluate_output)
     return calls
 
 
@@ -164,14 +165,6 @@ def test_shared_embeddings_over_two_vocabularies_are_refused_before_any_folder(t
 
 
 # ------------------------------------------------------------------ hostile options
-def _error_line(capsys) -> str:
-    err = capsys.readouterr().err
-    lines = [ln for ln in err.replace("\r", "\n").splitlines()
-             if ln.strip() and not ln.startswith("epoch ")]
-    assert len(lines) == 1, err
-    return lines[0]
-
-
 ARG = "tinygrad-attn train: error: argument "
 HELP = " (see tinygrad-attn train --help)"
 
@@ -196,7 +189,7 @@ def test_a_bad_value_of_a_new_option_is_one_exact_line(tmp_path, monkeypatch, ca
                                                        value, message):
     monkeypatch.chdir(tmp_path)
     assert main(["train", f"{option}={value}"]) == 2
-    assert _error_line(capsys) == f"{ARG}{option}: {message}{HELP}"
+    assert only_error_line(capsys) == f"{ARG}{option}: {message}{HELP}"
     assert list(tmp_path.iterdir()) == []
 
 
@@ -225,7 +218,7 @@ def test_a_new_option_that_would_be_ignored_is_refused_before_any_work(
         tmp_path, monkeypatch, capsys, data, extra, message):
     monkeypatch.chdir(tmp_path)
     assert main(["train", "--data", str(data), *extra]) == 2
-    assert _error_line(capsys) == f"tinygrad-attn train: error: {message}"
+    assert only_error_line(capsys) == f"tinygrad-attn train: error: {message}"
     assert list(tmp_path.iterdir()) == []
 
 

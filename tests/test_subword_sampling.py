@@ -20,7 +20,7 @@ from models.subword_sampling import (epoch_training_data, sample_ids, sampled_tr
 from models.train import TrainConfig, train
 from models.train_state import check_resume, load_state
 from models.translation_dataset import load_translation
-from tests.conftest import SAMPLES
+from tests.conftest import SAMPLES, only_error_line
 from tinygrad_attn import checkpoint
 
 KOR = SAMPLES / "kor-eng" / "kor.sample.txt"
@@ -42,14 +42,6 @@ def _data(tokenizer="bpe", **kw):
     return _LOADED[key]
 
 
-def _error_line(capsys) -> str:
-    err = capsys.readouterr().err
-    lines = [ln for ln in err.replace("\r", "\n").splitlines()
-             if ln.strip() and not ln.startswith("epoch ")]
-    assert len(lines) == 1, err
-    return lines[0]
-
-
 # ------------------------------------------------------------------ hostile values
 RANGE = "must be a number in [0, 1], got"
 
@@ -65,7 +57,7 @@ def test_a_bad_alpha_is_one_exact_line_before_any_work(tmp_path, monkeypatch, ca
                                                        value, message):
     monkeypatch.chdir(tmp_path)
     assert main([command, "--data", str(KOR), *BPE, f"--subword-alpha={value}"]) == 2
-    assert _error_line(capsys) == (f"tinygrad-attn {command}: error: argument --subword-alpha: "
+    assert only_error_line(capsys) == (f"tinygrad-attn {command}: error: argument --subword-alpha: "
                                    f"{message} (see tinygrad-attn {command} --help)")
     assert list(tmp_path.iterdir()) == []
 
@@ -87,13 +79,13 @@ def test_an_alpha_the_tokenizer_cannot_use_is_refused_before_any_work(
         tmp_path, monkeypatch, capsys, command, extra, message):
     monkeypatch.chdir(tmp_path)
     assert main([command, *extra]) == 2
-    assert _error_line(capsys) == f"tinygrad-attn {command}: error: {message}"
+    assert only_error_line(capsys) == f"tinygrad-attn {command}: error: {message}"
     assert list(tmp_path.iterdir()) == []
 
 
 def test_the_graph_command_has_no_such_option(capsys):
     assert main(["graph", "--subword-alpha", "0.1"]) == 2
-    assert _error_line(capsys) == ("tinygrad-attn: error: unrecognized arguments: "
+    assert only_error_line(capsys) == ("tinygrad-attn: error: unrecognized arguments: "
                                    "--subword-alpha 0.1 (see tinygrad-attn --help)")
 
 
@@ -218,7 +210,7 @@ def test_a_sampled_sentence_longer_than_the_position_table_keeps_its_own_segment
 # ------------------------------------------------------------------ training runs
 def test_training_samples_each_epoch_and_evaluates_the_deterministic_split(monkeypatch):
     seen, scored = [], []
-    real_epoch, real_eval = T._train_epoch, T.evaluate
+    real_epoch, real_eval = T._train_epoch, T.evaluate_output     # evaluate calls it too
 
     def spy_epoch(model, d, *args):
         seen.append(d.tgt_train.copy())
@@ -229,7 +221,7 @@ def test_training_samples_each_epoch_and_evaluates_the_deterministic_split(monke
         return real_eval(model, d, **kw)
 
     monkeypatch.setattr(T, "_train_epoch", spy_epoch)
-    monkeypatch.setattr(T, "evaluate", spy_eval)
+    monkeypatch.setattr(T, "evaluate_output", spy_eval)
     cfg = TrainConfig(model="bahdanau", cell="gru", hidden_size=8, wordvec_size=4, epochs=2,
                       batch_size=32, subword_alpha=0.1, valid_fraction=0.1)
     _, history = train(load_translation(FRA, tokenizer="bpe", vocab_size=200, lower=False),
