@@ -29,6 +29,7 @@ from tinygrad_attn import Tensor, nn
 from tinygrad_attn.nn.module import _uniform
 
 from .base import Seq2SeqModel
+from .transformer_cache import cached_decode_step
 
 
 class Transformer(Seq2SeqModel):
@@ -168,7 +169,6 @@ or one joint vocabulary whose embedding both sides and the output layer share.
         earlier positions' keys and values cached (``models.transformer_cache``); the
         composed path is :meth:`decode_prefix_step`, and a test holds the two equal.
         Inference only (no graph is recorded). Raises ValueError past ``max_len``."""
-        from .transformer_cache import cached_decode_step
         prev = np.asarray(prev_ids.data if isinstance(prev_ids, Tensor) else prev_ids)
         return cached_decode_step(self, prev, state)
 
