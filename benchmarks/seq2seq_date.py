@@ -69,6 +69,7 @@ from models.char_dataset import load_dataset  # noqa: E402
 from models.cli_types import OneLineParser, int_at_least  # noqa: E402
 from models.train import TrainConfig, build_model  # noqa: E402
 from tinygrad_attn.fileio import atomic_open  # noqa: E402
+from tinygrad_attn.threads import ThreadAdapter  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "dlfs2" / "date.txt"
 PROG = "seq2seq_date.py"
@@ -180,11 +181,14 @@ class Ours:
     def __init__(self, model, lr, clip):
         self.model, self.clip = model, clip
         self.opt = tg.optim.Adam(model.parameters(), lr=lr)
+        self.threads = ThreadAdapter()      # as models.train's loop: BLAS threads follow load
 
     def step(self, src, tgt):
-        """One training step on src (N, S), tgt (N, T + 1) int64 arrays: returns the loss
+        """One training step on src (N, S), tgt (N, T + 1) int64 arrays, as the training
+        loop takes it (its BLAS threads adapted to the free cores first): returns the loss
         and the (forward, backward, clip + Adam) seconds."""
         t0 = time.perf_counter()
+        self.threads.update()
         loss = self.model.loss(src, tgt)
         t1 = time.perf_counter()
         self.opt.zero_grad()

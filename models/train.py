@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 import tinygrad_attn as tg
 from tinygrad_attn.fileio import atomic_open, quote_path
+from tinygrad_attn.threads import ThreadAdapter
 
 from .base import INITS, check_cell, check_choice
 from .batching import batches_per_epoch, epoch_batches, pad_fraction, pad_report, \
@@ -426,11 +427,24 @@ def _train_epoch(model, data, config, optimizer, scheduler, rng, epoch, deadline
     (config.nonfinite == "stop") at a NaN/inf loss or gradient norm, before the optimizer
     applies it."""
     batches = epoch_batches(data, config.batch_size, rng, _by_length(config, data))
-    n_batches = len(batches)
-    losses, skipped = [], 0
-    bar = tqdm(range(n_batches), desc=f"epoch {epoch}/{config.epochs}", unit="it",
+    losses = []
+    bar = tqdm(range(len(batches)), desc=f"epoch {epoch}/{config.epochs}", unit="it",
                dynamic_ncols=True, leave=False)
+    with ThreadAdapter() as threads:          # BLAS threads follow the cores left free
+        b = _take_steps(model, data, config, optimizer, scheduler, rng, epoch, deadline,
+                        batches, bar, losses, threads)
+    bar.close()
+    taken = [v for v in losses if v is not None]
+    return taken, len(losses) - len(taken), batches[:b + 1]
+
+
+def _take_steps(model, data, config, optimizer, scheduler, rng, epoch, deadline, batches,
+                bar, losses, threads) -> int:
+    """The steps of :func:`_train_epoch`; appends each step's loss to ``losses`` (None for a
+    skipped one) and returns the index of the last batch taken."""
+    n_batches, b = len(batches), -1
     for b in bar:
+        threads.update()
         src, tgt, mask = training_batch(data, batches[b])
         loss = model.loss(src, tgt, mask, pad_id=data.pad_id,
                           teacher_forcing_ratio=config.teacher_forcing,
@@ -451,15 +465,16 @@ def _train_epoch(model, data, config, optimizer, scheduler, rng, epoch, deadline
                 f"and this epoch was not saved (fix: lower --lr, or --nonfinite skip to "
                 f"skip such steps)")
         else:
-            skipped += 1
+            losses.append(None)
         if scheduler is not None:               # the schedule follows the batches
             scheduler.step()
-        if b % 10 == 0 and losses:
-            bar.set_postfix(loss=f"{np.mean(losses[-10:]):.4f}")
+        if b % 10 == 0:
+            recent = [v for v in losses[-10:] if v is not None]
+            if recent:
+                bar.set_postfix(loss=f"{np.mean(recent):.4f}")
         if deadline is not None and time.perf_counter() > deadline:
             break
-    bar.close()
-    return losses, skipped, batches[:b + 1]
+    return b
 
 
 def train(data, config: TrainConfig, out_dir=None, log=print, model=None, *,
