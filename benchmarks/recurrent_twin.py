@@ -12,7 +12,8 @@ previous state), the same attention equations and the output ``nn.Linear``. It s
 from OUR initial weights: :func:`torch_name` maps each of our state-dict names to the
 twin's (the twin's layers have PyTorch's usual names, not ours), :meth:`TorchRecurrent.
 load_ours` copies them; :func:`first_batch_check` checks the first batch's loss equal
-(relative 1e-5, dropout off) before any timing and names where the models part when not.
+(relative 1e-5, dropout off) and the logits (1e-4 of their largest) before any timing,
+and names where the models part when not.
 
 One training step of either engine is ``transformer_twin.Step`` (loss, backward, clip,
 Adam); the loss is ``TorchTransformer.loss``, which serves any twin whose forward is
@@ -222,29 +223,26 @@ def twin_of(ours, dtype=torch.float32) -> TorchRecurrent:
         ours.state_dict())
 
 
-def _where_apart(ours, twin, src, tgt, mask) -> str:
-    """Where the two models' values first part on this batch (eval mode, no gradient):
-    the encoder states at real positions, else the logits; with the largest difference."""
+def _gaps(ours, twin, src, tgt, mask) -> tuple:
+    """How far apart the two models' encoder states (at real positions) and logits are on
+    this batch, each as max |ours - twin| / max |ours| (no gradient; the current mode)."""
     s, t = torch.as_tensor(src), torch.as_tensor(tgt)
     m = None if mask is None else torch.as_tensor(mask)
     real = np.ones(src.shape, bool) if mask is None else ~np.asarray(mask)
-    a = ours.encode(src, mask)["hs"].data[real]
-    b = twin.encode(s, m)[0].numpy()[real]
-    gap = float(np.abs(a - b).max())
-    if not np.allclose(a, b, rtol=1e-4, atol=1e-5):
-        return f"the encoder states differ already, by up to {gap:.2e}"
-    a = ours(src, tgt[:, :-1], mask).data
-    b = twin(s, t[:, :-1], m).numpy()
-    return (f"the encoder states agree (within {gap:.1e}); the logits differ by up to "
-            f"{float(np.abs(a - b).max()):.2e}")
+    pairs = ((ours.encode(src, mask)["hs"].data[real], twin.encode(s, m)[0].numpy()[real]),
+             (ours(src, tgt[:, :-1], mask).data, twin(s, t[:, :-1], m).numpy()))
+    return tuple(float(np.abs(a - b).max() / max(np.abs(a).max(), 1e-30)) for a, b in pairs)
 
 
 def first_batch_check(ours, twin, batch, pad_id, label_smoothing: float,
-                      rtol: float = 1e-5) -> dict:
-    """Both models' loss on ``batch`` (src, tgt, mask) with dropout off (eval mode), no
-    update. Returns ``{"ours", "torch", "rel_diff"}``; raises ValueError (one line) when
-    they differ by more than ``rtol`` relative to ours, naming where the models part
-    (the twin would not be the same model)."""
+                      rtol: float = 1e-5, gap: float = 1e-4) -> dict:
+    """Both models on ``batch`` (src, tgt, mask) with dropout off (eval mode), no update:
+    the losses, and the encoder states and logits (:func:`_gaps`; with small initial
+    weights the loss is near log V whatever the weights, so the loss alone would miss a
+    wrong mapping). Returns ``{"ours", "torch", "rel_diff", "encoder_gap",
+    "logits_gap"}``; raises ValueError (one line) when the losses differ by more than
+    ``rtol`` relative to ours or the logits by more than ``gap`` of their largest value,
+    naming where the models part (the twin would not be the same model)."""
     src, tgt, mask = batch
     ours.eval(), twin.eval()
     try:
@@ -252,12 +250,16 @@ def first_batch_check(ours, twin, batch, pad_id, label_smoothing: float,
             a = ours.loss(src, tgt, mask, pad_id=pad_id, label_smoothing=label_smoothing).item()
         with torch.no_grad():
             b = twin.loss(src, tgt, mask, pad_id, label_smoothing).item()
-            rel = abs(a - b) / max(abs(a), 1e-30)
-            if not rel <= rtol:
-                raise ValueError(f"the twin's first-batch loss {b:.6f} differs from ours "
-                                 f"{a:.6f} (relative {rel:.1e} > {rtol:g}): "
-                                 f"{_where_apart(ours, twin, src, tgt, mask)} (the twin is "
-                                 f"not our model; check recurrent_twin.NAME_MAP)")
+            with tg.no_grad():
+                enc, logits = _gaps(ours, twin, src, tgt, mask)
     finally:
         ours.train(), twin.train()
-    return {"ours": a, "torch": b, "rel_diff": rel}
+    rel = abs(a - b) / max(abs(a), 1e-30)
+    if not (rel <= rtol and logits <= gap):
+        where = (f"the encoder states differ already (by up to {enc:.1e} of their largest "
+                 f"value)" if not enc <= gap else f"the encoder states agree (within "
+                 f"{enc:.1e}); the logits differ by up to {logits:.1e} of their largest")
+        raise ValueError(f"the twin's first-batch loss {b:.6f} against ours {a:.6f} (relative "
+                         f"difference {rel:.1e}, allowed {rtol:g}); {where} (allowed {gap:g}): "
+                         f"the twin is not our model (check recurrent_twin.NAME_MAP)")
+    return {"ours": a, "torch": b, "rel_diff": rel, "encoder_gap": enc, "logits_gap": logits}

@@ -1,0 +1,306 @@
+"""The PyTorch twins of our recurrent translation models and their benchmark
+(``benchmarks/recurrent_twin.py``, ``benchmarks/recurrent_torch.py``; issue 17, item 4):
+loaded with our weights, each twin (bahdanau and attention, LSTM and GRU) computes our
+loss and gradients (float64: loss to 1e-12, gradients to rtol 1e-7) and stays equal
+through Adam steps with clipping; a wrong weight mapping fails the first-batch check with
+a one-line error naming where the models part; the bench runs on tiny sizes; every bad
+option is one line before any work.
+
+Skipped without torch; never needs ``../shared`` (the committed samples only)."""
+import contextlib
+import importlib.util
+import io
+import json
+import re
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch", reason="the twins need PyTorch (torch==2.13.0)")
+torch.set_num_threads(1)
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "samples" / "eng-fra" / "fra.tutorial-filter.sample.txt"
+TINY = ["--wordvec-size", "6", "--hidden-size", "5", "--batch-size", "4", "--threads", "1"]
+
+
+def _load(name):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+bench = _load("recurrent_torch")
+rt = sys.modules["recurrent_twin"]      # the twin module the bench itself uses
+
+
+def _pair(model="bahdanau", cell="lstm", dtype=np.float64, **kw):
+    """Our tiny model (V 11 -> 9, as train builds it) and its twin, in dtype."""
+    from models.train import TrainConfig, build_model
+    config = TrainConfig(model=model, cell=cell, wordvec_size=6, hidden_size=5, **kw)
+    ours = build_model(config, 11, 9)
+    for p in ours.parameters():
+        p.data = p.data.astype(dtype)
+    return ours, rt.twin_of(ours, torch.float64 if dtype == np.float64 else torch.float32)
+
+
+def _batch(seed=0):
+    """src (3, 6) with padding (id 0) at the end of two rows, tgt (3, 6) starting with 1."""
+    g = np.random.default_rng(seed)
+    src, tgt = g.integers(4, 11, (3, 6)), g.integers(4, 9, (3, 6))
+    src[1, 4:], src[2, 2:] = 0, 0
+    tgt[:, 0], tgt[1, 3:] = 1, 0
+    return src, tgt, src == 0
+
+
+CASES = [("bahdanau", "lstm", {}), ("bahdanau", "gru", {}),
+         ("attention", "lstm", {"score": "general"}), ("attention", "gru", {"score": "general"}),
+         ("attention", "lstm", {"score": "concat", "bidirectional": True, "num_layers": 2}),
+         ("attention", "gru", {"score": "dot", "bidirectional": True}),
+         ("bahdanau", "gru", {"num_layers": 2})]
+
+
+@pytest.mark.parametrize("model, cell, kw", CASES,
+                         ids=[f"{m}-{c}-{'-'.join(map(str, k.values()))}" for m, c, k in CASES])
+def test_twin_gives_our_loss_and_gradients_in_float64(model, cell, kw):
+    ours, twin = _pair(model, cell, **kw)
+    src, tgt, mask = _batch()
+    loss = ours.loss(src, tgt, mask, pad_id=0, label_smoothing=0.1)
+    loss.backward()
+    theirs = twin.loss(src, tgt, mask, 0, 0.1)
+    theirs.backward()
+    assert abs(loss.item() - theirs.item()) < 1e-12
+    params = dict(twin.named_parameters())
+    assert len(params) == len(list(ours.parameters()))
+    for name, p in ours.named_parameters():
+        np.testing.assert_allclose(p.grad, params[rt.torch_name(name)].grad.numpy(), rtol=1e-7,
+                                   atol=1e-12, err_msg=name)
+
+
+def test_names_map_explicitly():
+    assert rt.torch_name("encoder.lstm.weight_ih_l0_reverse") == "encoder.weight_ih_l0_reverse"
+    assert rt.torch_name("encoder.gru.bias_hh_l1") == "encoder.bias_hh_l1"
+    assert rt.torch_name("encoder.embedding.weight") == "src_embedding.weight"
+    assert rt.torch_name("decoder_embedding.weight") == "tgt_embedding.weight"
+    assert rt.torch_name("attention.U_a.bias") == "attention.U_a.bias"
+
+
+def test_float32_check_within_1e5_with_dropout_off_by_eval_mode():
+    ours, twin = _pair("attention", "gru", np.float32, score="general", dropout=0.3)
+    check = rt.first_batch_check(ours, twin, _batch(), 0, 0.0)
+    assert check["rel_diff"] <= 1e-5 and check["logits_gap"] <= 1e-4
+    assert ours.training and twin.training
+
+
+def test_adam_steps_with_clipping_keep_both_engines_equal():
+    from models.train import TrainConfig
+    from transformer_twin import Step
+    ours, twin = _pair("bahdanau", "gru")
+    config = TrainConfig(model="bahdanau", cell="gru", lr=1e-2, max_grad_norm=0.5)
+    a, b = Step(ours, config, 4), Step(twin, config, 4)
+    for k in range(3):
+        la, _, _ = a.step(*_batch(seed=k), 0)
+        lb, _, _ = b.step(*_batch(seed=k), 0)
+        assert abs(la - lb) < 1e-10, (k, la, lb)
+    theirs = twin.state_dict()
+    for name, value in ours.state_dict().items():
+        np.testing.assert_allclose(value, theirs[rt.torch_name(name)].numpy(), rtol=1e-8,
+                                   atol=1e-10, err_msg=name)
+
+
+def test_a_wrong_mapping_fails_the_check_and_names_where():
+    ours, twin = _pair("bahdanau", "gru", np.float32)
+    state = ours.state_dict()
+    fwd, rev = "encoder.gru.weight_hh_l0", "encoder.gru.weight_hh_l0_reverse"
+    state[fwd], state[rev] = state[rev], state[fwd]           # the directions exchanged
+    twin.load_ours(state)
+    with pytest.raises(ValueError, match=r"^the twin's first-batch loss \d+\.\d{6} against ours "
+                       r"\d+\.\d{6} \(relative difference .+, allowed 1e-05\); the encoder "
+                       r"states differ already \(by up to .+ of their largest value\) \(allowed "
+                       r"0\.0001\): the twin is not our model \(check recurrent_twin\.NAME_MAP\)$"):
+        rt.first_batch_check(ours, twin, _batch(), 0, 0.0)
+    state = ours.state_dict()        # the attention's W_a and U_a exchanged (both A x 2H)
+    state["attention.W_a.weight"], state["attention.U_a.weight"] = \
+        state["attention.U_a.weight"], state["attention.W_a.weight"]
+    twin.load_ours(state)
+    with pytest.raises(ValueError, match=r"; the encoder states agree \(within .+\); the logits "
+                       r"differ by up to .+ of their largest \(allowed 0\.0001\): "):
+        rt.first_batch_check(ours, twin, _batch(), 0, 0.0)
+
+
+def test_load_ours_and_the_twin_refuse_what_is_not_the_same_model():
+    ours, _ = _pair("attention", "lstm", score="dot")
+    twin = rt.TorchRecurrent("attention", 11, 6, 5, 9, score="general")
+    with pytest.raises(ValueError, match=r"^load_ours: Error\(s\) in loading state_dict for "
+                       r"TorchRecurrent: Missing key\(s\) in state_dict: \"attention\.W_a"):
+        twin.load_ours(ours.state_dict())
+    for kw, what in (({"residual": True}, "residual layers"),
+                     ({"input_feeding": True}, "input feeding")):
+        with pytest.raises(ValueError, match=f"^TorchRecurrent: no twin of {what} "):
+            rt.TorchRecurrent("attention", 11, 6, 5, 9, **kw)
+    with pytest.raises(ValueError, match="^TorchRecurrent: no twin of model 'transformer' "):
+        rt.TorchRecurrent("transformer", 11, 6, 5, 9)
+
+
+def _run(capsys, argv):
+    code = bench.main(argv)
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    return out
+
+
+@pytest.mark.parametrize("model, cell", [("bahdanau", "gru"), ("attention", "lstm")])
+def test_bench_alternates_the_engines_on_synthetic_batches(model, cell, tmp_path, capsys):
+    out_file = tmp_path / "bench.json"
+    out = _run(capsys, ["--model", model, "--cell", cell, "--synthetic", "5,6,30", *TINY,
+                        "--steps", "2", "--warmup", "1", "--rounds", "0", "--out",
+                        str(out_file)])
+    report = json.loads(out_file.read_text())
+    alt = report["alternated"]
+    assert alt["paired_ratio"]["pairs"] == alt["time_ratio"]["pairs"] == 2
+    assert alt["ours"]["tokens_per_second"] > 0 and alt["torch"]["tokens_per_second"] > 0
+    assert report["first_batch"]["rel_diff"] <= 1e-5
+    assert report["config"]["model"] == model and report["config"]["cell"] == cell
+    assert report["machine"]["cpu"]["model"] and "numpy_blas" in report["machine"]
+    assert "machine: " in out and "time per step ours / torch, paired" in out
+    assert "alone" not in report
+
+
+def test_bench_on_the_sample_file_with_padding(capsys):
+    out = _run(capsys, ["--model", "attention", "--cell", "gru", "--data", str(SAMPLE), *TINY,
+                        "--batch-size", "16", "--steps", "1", "--warmup", "0", "--rounds", "0"])
+    assert "by length, pad fraction" in out and "attention (gru, score general)" in out
+
+
+def test_alone_rounds_alternate_the_order_and_read_each_child(tmp_path, monkeypatch):
+    """The children's code run in this process (a fresh Python per child costs seconds):
+    ours first in even rounds, torch first in odd ones, every child's JSON read."""
+    from models.train import TrainConfig, build_model
+    config = TrainConfig(model="attention", score="general", wordvec_size=6, hidden_size=5,
+                         batch_size=3)
+    path = tmp_path / "workload.npz"
+    bench.tt.save_workload(path, config, build_model(config, 11, 9),
+                           [_batch(seed=k) for k in range(3)], 0, 3)
+    monkeypatch.setitem(sys.modules, "recurrent_torch", bench)      # the child's import
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    order = []
+
+    def run_here(cmd, **kw):
+        order.append("torch" if "'torch'" in cmd[2] else "ours")
+        with contextlib.redirect_stdout(io.StringIO()) as out:
+            exec(cmd[2], {})
+        return SimpleNamespace(returncode=0, stdout=out.getvalue(), stderr="")
+    monkeypatch.setattr(bench.subprocess, "run", run_here)
+    res = bench.solo_rounds(path, rounds=2, warmup=1, threads=1)
+    assert order == ["ours", "torch", "torch", "ours"]
+    assert all(len(r) == 2 and r[0]["tokens_per_second"] > 0 for r in res["rounds"].values())
+    assert res["time_ratio"] == res["step_median"]["ours"] / res["step_median"]["torch"]
+    failed = SimpleNamespace(returncode=1, stdout="", stderr="Traceback\nMemoryError: boom\n")
+    monkeypatch.setattr(bench.subprocess, "run", lambda cmd, **kw: failed)
+    with pytest.raises(ValueError, match="^the ours process alone failed: MemoryError: boom$"):
+        bench.solo_rounds(path, rounds=1, warmup=0, threads=None)
+
+
+def test_a_twin_that_is_not_ours_ends_the_run_with_one_line(capsys, monkeypatch):
+    plain = rt.torch_name
+
+    def swapped(name):          # the encoder's forward and reverse W_hh exchanged
+        n = plain(name)
+        if n.endswith("weight_hh_l0"):
+            return n + "_reverse"
+        return n[:-len("_reverse")] if n.endswith("weight_hh_l0_reverse") else n
+    monkeypatch.setattr(rt, "torch_name", swapped)
+    with pytest.raises(SystemExit) as e:
+        bench.main(["--synthetic", "4,4,30", *TINY, "--steps", "1", "--rounds", "0"])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and re.fullmatch(
+        r"recurrent_torch\.py: error: the twin's first-batch loss .+ against ours .+; the "
+        r"encoder states differ already .+: the twin is not our model \(check "
+        r"recurrent_twin\.NAME_MAP\)\n", err), err
+
+
+P = bench.PROG
+# (argv, the exact line on stderr, without " (see PROG --help)")
+BAD = [
+    (["--steps", "0"], f"{P}: error: argument --steps: must be an integer from 1 to 100,000, "
+     f"got 0"),
+    (["--steps", "-3"], f"{P}: error: argument --steps: must be an integer from 1 to 100,000, "
+     f"got -3"),
+    (["--steps", "nan"], f"{P}: error: argument --steps: 'nan' is not an integer"),
+    (["--warmup", "-1"], f"{P}: error: argument --warmup: must be an integer from 0 to 1,000, "
+     f"got -1"),
+    (["--rounds", "101"], f"{P}: error: argument --rounds: must be an integer from 0 to 100, "
+     f"got 101"),
+    (["--hidden-size", "0"], f"{P}: error: argument --hidden-size: must be an integer from 1 "
+     f"to 16,384, got 0"),
+    (["--wordvec-size", "nan"], f"{P}: error: argument --wordvec-size: 'nan' is not an "
+     f"integer"),
+    (["--batch-size", "-64"], f"{P}: error: argument --batch-size: must be an integer from 1 "
+     f"to 1,000,000, got -64"),
+    (["--num-layers", "99"], f"{P}: error: argument --num-layers: must be an integer from 1 to "
+     f"64, got 99"),
+    (["--lr", "nan"], f"{P}: error: argument --lr: 'nan' is not a finite number (fix: pass a "
+     f"value such as 0.001)"),
+    (["--clip", "0"], f"{P}: error: argument --clip: must be a number > 0, got 0"),
+    (["--dropout", "1"], f"{P}: error: argument --dropout: must be a number in [0, 1), got 1"),
+    (["--threads", "0"], f"{P}: error: argument --threads: must be an integer from 1 to 1,024, "
+     f"got 0"),
+    (["--model", "transformer"], f"{P}: error: argument --model: invalid choice: "
+     f"'transformer' (choose from 'bahdanau', 'attention')"),
+    (["--cell", "rnn"], f"{P}: error: argument --cell: invalid choice: 'rnn' (choose from "
+     f"'lstm', 'gru')"),
+    (["--synthetic", "4,4"], f"{P}: error: argument --synthetic: '4,4' is not three integers "
+     f"S,T,V (e.g. 16,16,4000)"),
+    (["--synthetic", "0,4,30"], f"{P}: error: argument --synthetic: S,T,V must be 1-256, "
+     f"1-255 and 5-1,000,000, got 0,4,30"),
+    (["--synthetic", "4,4,30", "--heads", "2"], f"{P}: error: --heads does not apply to the "
+     f"recurrent models (fix: drop --heads; the Transformer's benchmark is "
+     f"transformer_torch.py)"),
+    (["--synthetic", "4,4,30", "--max-minutes", "1"], f"{P}: error: --max-minutes does not "
+     f"apply to the recurrent models (fix: drop --max-minutes; the Transformer's benchmark is "
+     f"transformer_torch.py)"),
+    (["--synthetic", "4,4,30", "--score", "dot"], f"{P}: error: --score applies to --model "
+     f"attention only, not bahdanau (fix: drop --score)"),
+    (["--synthetic", "4,4,30", "--warmup-steps", "5"], f"{P}: error: --warmup-steps applies "
+     f"to --lr-schedule inverse-sqrt only (fix: drop --warmup-steps)"),
+    (["--synthetic", "4,4,30", "--tokenizer", "bpe"], f"{P}: error: --tokenizer applies to a "
+     f"data file, not --synthetic (fix: drop --tokenizer or --synthetic)"),
+    (["--data", "no/such.txt"], f"{P}: error: --data no/such.txt: no such file (fix: pass a "
+     f"sentence-pair file, e.g. samples/eng-fra/fra.tutorial-filter.sample.txt, or "
+     f"--synthetic S,T,V for random batches)"),
+    (["--data", "samples/dlfs2/date.sample.txt"], f"{P}: error: --data "
+     f"samples/dlfs2/date.sample.txt holds no tab-separated sentence pairs (fix: pass a "
+     f"translation file, e.g. samples/eng-fra/fra.tutorial-filter.sample.txt)"),
+    (["--synthetic", "4,4,30", "--out", "no/such/folder/r.json"], f"{P}: error: --out "
+     f"no/such/folder/r.json: not a file in an existing folder (fix: e.g. --out "
+     f"report.json)"),
+]
+
+
+@pytest.mark.parametrize("argv, line", BAD, ids=[" ".join(a[:4]) for a, _ in BAD])
+def test_bad_options_are_one_line_before_any_work(argv, line, capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setattr(bench, "run_bench", lambda args: pytest.fail("work started"))
+    with pytest.raises(SystemExit) as e:
+        bench.main(argv)
+    assert e.value.code == 2
+    out, err = capsys.readouterr()
+    assert err == f"{line} (see {P} --help)\n" and out == ""
+
+
+def test_the_default_corpus_absent_names_it_and_synthetic(capsys, monkeypatch, tmp_path):
+    """Without ../shared the default data file is missing: one line naming it and the fix."""
+    missing = str(tmp_path / "fra.tutorial-filter.txt")
+    monkeypatch.setattr(bench.tt, "DEFAULT_DATA", missing)
+    monkeypatch.setattr(bench, "run_bench", lambda args: pytest.fail("work started"))
+    with pytest.raises(SystemExit):
+        bench.main([])
+    assert capsys.readouterr().err == (
+        f"{P}: error: --data {missing}: no such file (fix: pass a sentence-pair file, e.g. "
+        f"samples/eng-fra/fra.tutorial-filter.sample.txt, or --synthetic S,T,V for random "
+        f"batches) (see {P} --help)\n")
