@@ -7,9 +7,6 @@ a one-line error naming where the models part; the bench runs on tiny sizes; eve
 option is one line before any work.
 
 Skipped without torch; never needs ``../shared`` (the committed samples only)."""
-import contextlib
-import importlib.util
-import io
 import json
 import re
 import sys
@@ -18,24 +15,20 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from tests.conftest import SAMPLES, only_error_line
 
 torch = pytest.importorskip("torch", reason="the twins need PyTorch (torch==2.13.0)")
 torch.set_num_threads(1)
 
 ROOT = Path(__file__).resolve().parents[1]
-SAMPLE = ROOT / "samples" / "eng-fra" / "fra.tutorial-filter.sample.txt"
+SAMPLE = SAMPLES / "eng-fra" / "fra.tutorial-filter.sample.txt"
 TINY = ["--wordvec-size", "6", "--hidden-size", "5", "--batch-size", "4", "--threads", "1"]
 
 
-def _load(name):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = _load("recurrent_torch")
-rt = sys.modules["recurrent_twin"]      # the twin module the bench itself uses
+if str(ROOT / "benchmarks") not in sys.path:       # as the benchmarks add themselves
+    sys.path.append(str(ROOT / "benchmarks"))
+import recurrent_torch as bench  # noqa: E402
+import recurrent_twin as rt  # noqa: E402
 
 
 def _pair(model="bahdanau", cell="lstm", dtype=np.float64, **kw):
@@ -176,33 +169,44 @@ def test_bench_on_the_sample_file_with_padding(capsys):
     assert "by length, pad fraction" in out and "attention (gru, score general)" in out
 
 
-def test_alone_rounds_alternate_the_order_and_read_each_child(tmp_path, monkeypatch):
-    """The children's code run in this process (a fresh Python per child costs seconds):
-    ours first in even rounds, torch first in odd ones, every child's JSON read."""
+def test_alone_rounds_alternate_the_order_and_each_engine_runs_its_solo(tmp_path, monkeypatch):
+    """``solo`` run in this process instead of a fresh Python (which costs seconds): ours
+    first in even rounds, torch first in odd ones; the ratios are of the medians."""
     from models.train import TrainConfig, build_model
     config = TrainConfig(model="attention", score="general", wordvec_size=6, hidden_size=5,
                          batch_size=3)
     path = tmp_path / "workload.npz"
     bench.tt.save_workload(path, config, build_model(config, 11, 9),
                            [_batch(seed=k) for k in range(3)], 0, 3)
-    monkeypatch.setitem(sys.modules, "recurrent_torch", bench)      # the child's import
-    monkeypatch.setattr(sys, "path", list(sys.path))
     order = []
 
-    def run_here(cmd, **kw):
-        order.append("torch" if "'torch'" in cmd[2] else "ours")
-        with contextlib.redirect_stdout(io.StringIO()) as out:
-            exec(cmd[2], {})
-        return SimpleNamespace(returncode=0, stdout=out.getvalue(), stderr="")
-    monkeypatch.setattr(bench.subprocess, "run", run_here)
+    def alone_here(engine, *args):
+        order.append(engine)
+        return bench.solo(engine, *args)
+    monkeypatch.setattr(bench, "_alone", alone_here)
     res = bench.solo_rounds(path, rounds=2, warmup=1, threads=1)
     assert order == ["ours", "torch", "torch", "ours"]
     assert all(len(r) == 2 and r[0]["tokens_per_second"] > 0 for r in res["rounds"].values())
     assert res["time_ratio"] == res["step_median"]["ours"] / res["step_median"]["torch"]
+
+
+def test_a_child_runs_solo_and_its_last_line_or_error_is_read(monkeypatch):
+    calls = []
+
+    def fake(cmd, **kw):
+        calls.append(cmd)
+        return SimpleNamespace(returncode=0, stdout='numba: compiled\n{"step_median": 2.5}\n',
+                               stderr="")
+    monkeypatch.setattr(bench.subprocess, "run", fake)
+    assert bench._alone("torch", "w.npz", 1, None) == {"step_median": 2.5}
+    (python, flag, code), = calls
+    assert (python, flag) == (sys.executable, "-c") and compile(code, "child", "exec")
+    assert f"sys.path.insert(0, {bench.HERE!r})" in code
+    assert "b.solo('torch', 'w.npz', 1, None)" in code
     failed = SimpleNamespace(returncode=1, stdout="", stderr="Traceback\nMemoryError: boom\n")
     monkeypatch.setattr(bench.subprocess, "run", lambda cmd, **kw: failed)
     with pytest.raises(ValueError, match="^the ours process alone failed: MemoryError: boom$"):
-        bench.solo_rounds(path, rounds=1, warmup=0, threads=None)
+        bench._alone("ours", "w.npz", 0, None)
 
 
 def test_a_twin_that_is_not_ours_ends_the_run_with_one_line(capsys, monkeypatch):
@@ -225,72 +229,65 @@ def test_a_twin_that_is_not_ours_ends_the_run_with_one_line(capsys, monkeypatch)
 
 
 P = bench.PROG
-# (argv, the exact line on stderr, without " (see PROG --help)")
+
+
+def _out_of_range(flag: str, value: str, span: str):
+    """A row of BAD: an integer option outside its range (``span``, e.g. "1 to 64")."""
+    return [flag, value], f"argument {flag}: must be an integer from {span}, got {value}"
+
+
+def _not_here(flag: str, value: str):
+    """A row of BAD: a transformer_torch option refused here."""
+    return (["--synthetic", "4,4,30", flag, value], f"{flag} does not apply to the recurrent "
+            f"models (fix: drop {flag}; the Transformer's benchmark is transformer_torch.py)")
+
+
+# (argv, the exact message after "PROG: error: " and before " (see PROG --help)")
 BAD = [
-    (["--steps", "0"], f"{P}: error: argument --steps: must be an integer from 1 to 100,000, "
-     f"got 0"),
-    (["--steps", "-3"], f"{P}: error: argument --steps: must be an integer from 1 to 100,000, "
-     f"got -3"),
-    (["--steps", "nan"], f"{P}: error: argument --steps: 'nan' is not an integer"),
-    (["--warmup", "-1"], f"{P}: error: argument --warmup: must be an integer from 0 to 1,000, "
-     f"got -1"),
-    (["--rounds", "101"], f"{P}: error: argument --rounds: must be an integer from 0 to 100, "
-     f"got 101"),
-    (["--hidden-size", "0"], f"{P}: error: argument --hidden-size: must be an integer from 1 "
-     f"to 16,384, got 0"),
-    (["--wordvec-size", "nan"], f"{P}: error: argument --wordvec-size: 'nan' is not an "
-     f"integer"),
-    (["--batch-size", "-64"], f"{P}: error: argument --batch-size: must be an integer from 1 "
-     f"to 1,000,000, got -64"),
-    (["--num-layers", "99"], f"{P}: error: argument --num-layers: must be an integer from 1 to "
-     f"64, got 99"),
-    (["--lr", "nan"], f"{P}: error: argument --lr: 'nan' is not a finite number (fix: pass a "
-     f"value such as 0.001)"),
-    (["--clip", "0"], f"{P}: error: argument --clip: must be a number > 0, got 0"),
-    (["--dropout", "1"], f"{P}: error: argument --dropout: must be a number in [0, 1), got 1"),
-    (["--threads", "0"], f"{P}: error: argument --threads: must be an integer from 1 to 1,024, "
-     f"got 0"),
-    (["--model", "transformer"], f"{P}: error: argument --model: invalid choice: "
-     f"'transformer' (choose from 'bahdanau', 'attention')"),
-    (["--cell", "rnn"], f"{P}: error: argument --cell: invalid choice: 'rnn' (choose from "
-     f"'lstm', 'gru')"),
-    (["--synthetic", "4,4"], f"{P}: error: argument --synthetic: '4,4' is not three integers "
-     f"S,T,V (e.g. 16,16,4000)"),
-    (["--synthetic", "0,4,30"], f"{P}: error: argument --synthetic: S,T,V must be 1-256, "
-     f"1-255 and 5-1,000,000, got 0,4,30"),
-    (["--synthetic", "4,4,30", "--heads", "2"], f"{P}: error: --heads does not apply to the "
-     f"recurrent models (fix: drop --heads; the Transformer's benchmark is "
-     f"transformer_torch.py)"),
-    (["--synthetic", "4,4,30", "--max-minutes", "1"], f"{P}: error: --max-minutes does not "
-     f"apply to the recurrent models (fix: drop --max-minutes; the Transformer's benchmark is "
-     f"transformer_torch.py)"),
-    (["--synthetic", "4,4,30", "--score", "dot"], f"{P}: error: --score applies to --model "
-     f"attention only, not bahdanau (fix: drop --score)"),
-    (["--synthetic", "4,4,30", "--warmup-steps", "5"], f"{P}: error: --warmup-steps applies "
-     f"to --lr-schedule inverse-sqrt only (fix: drop --warmup-steps)"),
-    (["--synthetic", "4,4,30", "--tokenizer", "bpe"], f"{P}: error: --tokenizer applies to a "
-     f"data file, not --synthetic (fix: drop --tokenizer or --synthetic)"),
-    (["--data", "no/such.txt"], f"{P}: error: --data no/such.txt: no such file (fix: pass a "
-     f"sentence-pair file, e.g. samples/eng-fra/fra.tutorial-filter.sample.txt, or "
-     f"--synthetic S,T,V for random batches)"),
-    (["--data", "samples/dlfs2/date.sample.txt"], f"{P}: error: --data "
-     f"samples/dlfs2/date.sample.txt holds no tab-separated sentence pairs (fix: pass a "
-     f"translation file, e.g. samples/eng-fra/fra.tutorial-filter.sample.txt)"),
-    (["--synthetic", "4,4,30", "--out", "no/such/folder/r.json"], f"{P}: error: --out "
-     f"no/such/folder/r.json: not a file in an existing folder (fix: e.g. --out "
-     f"report.json)"),
+    _out_of_range("--steps", "0", "1 to 100,000"), _out_of_range("--steps", "-3", "1 to 100,000"),
+    _out_of_range("--warmup", "-1", "0 to 1,000"), _out_of_range("--rounds", "101", "0 to 100"),
+    _out_of_range("--hidden-size", "0", "1 to 16,384"),
+    _out_of_range("--batch-size", "-64", "1 to 1,000,000"),
+    _out_of_range("--num-layers", "99", "1 to 64"), _out_of_range("--threads", "0", "1 to 1,024"),
+    (["--steps", "nan"], "argument --steps: 'nan' is not an integer"),
+    (["--wordvec-size", "nan"], "argument --wordvec-size: 'nan' is not an integer"),
+    (["--lr", "nan"], "argument --lr: 'nan' is not a finite number (fix: pass a value such as "
+     "0.001)"),
+    (["--clip", "0"], "argument --clip: must be a number > 0, got 0"),
+    (["--dropout", "1"], "argument --dropout: must be a number in [0, 1), got 1"),
+    (["--model", "transformer"], "argument --model: invalid choice: 'transformer' (choose "
+     "from 'bahdanau', 'attention')"),
+    (["--cell", "rnn"], "argument --cell: invalid choice: 'rnn' (choose from 'lstm', 'gru')"),
+    (["--synthetic", "4,4"], "argument --synthetic: '4,4' is not three integers S,T,V (e.g. "
+     "16,16,4000)"),
+    (["--synthetic", "0,4,30"], "argument --synthetic: S,T,V must be 1-256, 1-255 and "
+     "5-1,000,000, got 0,4,30"),
+    _not_here("--heads", "2"), _not_here("--max-minutes", "1"),
+    (["--synthetic", "4,4,30", "--score", "dot"], "--score applies to --model attention only, "
+     "not bahdanau (fix: drop --score)"),
+    (["--synthetic", "4,4,30", "--warmup-steps", "5"], "--warmup-steps applies to "
+     "--lr-schedule inverse-sqrt only (fix: drop --warmup-steps)"),
+    (["--synthetic", "4,4,30", "--tokenizer", "bpe"], "--tokenizer applies to a data file, not "
+     "--synthetic (fix: drop --tokenizer or --synthetic)"),
+    (["--data", "no/such.txt"], "--data no/such.txt: no such file (fix: pass a sentence-pair "
+     "file, e.g. samples/eng-fra/fra.tutorial-filter.sample.txt, or --synthetic S,T,V for "
+     "random batches)"),
+    (["--data", "samples/dlfs2/date.sample.txt"], "--data samples/dlfs2/date.sample.txt holds "
+     "no tab-separated sentence pairs (fix: pass a translation file, e.g. "
+     "samples/eng-fra/fra.tutorial-filter.sample.txt)"),
+    (["--synthetic", "4,4,30", "--out", "no/such/folder/r.json"], "--out "
+     "no/such/folder/r.json: not a file in an existing folder (fix: e.g. --out report.json)"),
 ]
 
 
-@pytest.mark.parametrize("argv, line", BAD, ids=[" ".join(a[:4]) for a, _ in BAD])
-def test_bad_options_are_one_line_before_any_work(argv, line, capsys, monkeypatch):
+@pytest.mark.parametrize("argv, message", BAD, ids=[" ".join(a[-2:]) for a, _ in BAD])
+def test_bad_options_are_one_line_before_any_work(argv, message, capsys, monkeypatch):
     monkeypatch.chdir(ROOT)
     monkeypatch.setattr(bench, "run_bench", lambda args: pytest.fail("work started"))
-    with pytest.raises(SystemExit) as e:
+    with pytest.raises(SystemExit, match="^2$"):
         bench.main(argv)
-    assert e.value.code == 2
-    out, err = capsys.readouterr()
-    assert err == f"{line} (see {P} --help)\n" and out == ""
+    assert only_error_line(capsys) == f"{P}: error: {message} (see {P} --help)"
+    assert capsys.readouterr().out == ""
 
 
 def test_the_default_corpus_absent_names_it_and_synthetic(capsys, monkeypatch, tmp_path):
