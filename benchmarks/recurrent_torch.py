@@ -58,6 +58,7 @@ if HERE not in sys.path:        # the modules next to this file (tests load it b
 
 import machine  # noqa: E402
 import transformer_torch as tt  # noqa: E402
+from models.base import CELLS, INITS  # noqa: E402
 from models.cli_options import config_type  # noqa: E402
 from models.cli_types import OneLineParser, int_at_least  # noqa: E402
 from models.train import TrainConfig, build_model  # noqa: E402
@@ -97,14 +98,14 @@ def build_parser() -> argparse.ArgumentParser:
     ``parse_args`` checks them (:class:`_Parser`)."""
     p = _Parser(prog=PROG, description=__doc__.split("\n\n")[0])
     p.add_argument("--model", default="bahdanau", choices=MODELS)
-    p.add_argument("--cell", default="lstm", choices=("lstm", "gru"),
+    p.add_argument("--cell", default="lstm", choices=tuple(CELLS),
                    help="the encoder's and the decoder's cell")
     p.add_argument("--score", default=None, choices=("dot", "general", "concat"),
                    help="Luong's score of --model attention (default general)")
     p.add_argument("--bidirectional", action="store_true",
                    help="bidirectional encoder of --model attention (always on for bahdanau)")
     p.add_argument("--wordvec-size", type=config_type("wordvec_size"), default=256)
-    p.add_argument("--init", default="book", choices=("book", "pytorch"),
+    p.add_argument("--init", default="book", choices=INITS,
                    help="our initial weights (the twin copies them)")
     tt._add_shared(p)
     for action in p._actions:     # refused by check_args; kept out of --help
