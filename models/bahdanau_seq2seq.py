@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from tinygrad_attn import concat, nn, scope, stack
+from tinygrad_attn import functional as F
 
 from .base import RecurrentSeq2Seq
 
@@ -34,8 +35,8 @@ class BahdanauSeq2Seq(RecurrentSeq2Seq):
     ``forward(src, tgt_in, src_padding_mask=None, return_attention=True)`` returns logits
     (N, T, V) float32 and the attention weights (N, T, S).
 
-    The LSTM decoder cell runs fused (``nn.LSTMCell(fused=True)``: one node per step, for
-    speed; a GRU cell, ``nn.GRUCell``, is composed from primitive ops); pictures of the
+    The decoder cell runs fused (``nn.LSTMCell(fused=True)`` or ``nn.GRUCell(fused=True)``:
+    one node per step, for speed); pictures of the
     graph draw it composed unless asked otherwise (``models.graphs.training_step(
     fused=...)``, ``tinygrad-attn graph --fused``). Each
     decoder step runs in ``scope(t)``.
@@ -51,7 +52,7 @@ class BahdanauSeq2Seq(RecurrentSeq2Seq):
         H, V = self.dec_hidden, self.config["tgt_vocab_size"]
         self.attention = nn.BahdanauAttention(H, H, attn_size)
         self.decoder = nn.LSTMCell(wordvec_size + H, H, fused=True) if self.cell == "lstm" \
-            else nn.GRUCell(wordvec_size + H, H)
+            else nn.GRUCell(wordvec_size + H, H, fused=True)
         self.out = nn.Linear(2 * H, V)
         self._initialise(self.config["init"], kwargs.get("seed"))
 
@@ -59,7 +60,10 @@ class BahdanauSeq2Seq(RecurrentSeq2Seq):
         state = super().init_decoder(memory)
         return {**state, "keys": self.attention.project_keys(state["hs"])}   # U_a h_j, once
 
-    def decode_step(self, prev_ids, state):
+    def _recur(self, prev_ids, state):
+        """The recurrent part of one step: attention from the previous state, then the cell.
+        Returns the output layer's input [s_i; c_i] (N, 2H) (dropped out in training, as
+        :meth:`project` drops it), the new state and the weights (N, S)."""
         context, weights = self.attention(state["h"], state["hs"], state["mask"], state["keys"])
         x = concat([self.embed_target(prev_ids), context], axis=-1)
         if self.cell == "gru":
@@ -68,13 +72,22 @@ class BahdanauSeq2Seq(RecurrentSeq2Seq):
         else:
             h, c = self.decoder(x, (state["h"], state["c"]))
             new = {**state, "h": h, "c": c}
-        return self.project(concat([h, context], axis=-1)), new, weights
+        features = F.dropout(concat([h, context], axis=-1), self.dropout, self.training)
+        return features, new, weights
+
+    def decode_step(self, prev_ids, state):
+        features, new, weights = self._recur(prev_ids, state)
+        return self.out(features), new, weights
 
     def decode(self, tgt_in, memory):
-        state, steps, ws = self.init_decoder(memory), [], []
+        """Teacher forcing: the recurrence step by step (each step in ``scope(t)``), then the
+        output layer once over all steps, (N, T, 2H) -> (N, T, V): one matrix product (and
+        one for each gradient) instead of T small ones, the same logits as T calls of
+        :meth:`decode_step`."""
+        state, features, ws = self.init_decoder(memory), [], []
         for t in range(np.asarray(tgt_in).shape[1]):
             with scope(t):                    # one cluster per step in the graph picture
-                logits, state, w = self.decode_step(np.asarray(tgt_in)[:, t], state)
-            steps.append(logits)
+                f, state, w = self._recur(np.asarray(tgt_in)[:, t], state)
+            features.append(f)
             ws.append(w)
-        return stack(steps, axis=1), stack(ws, axis=1)
+        return self.out(stack(features, axis=1)), stack(ws, axis=1)

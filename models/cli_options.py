@@ -261,7 +261,7 @@ def _add_graph(sub) -> None:
                    help="draw the backward pass: gradients, backward order (and in the ops "
                    "picture the reverse edges)")
     g.add_argument("--fused", action=argparse.BooleanOptionalAction, default=None,
-                   help="run each LSTM layer as one fused node, as training does, or "
+                   help="run each LSTM or GRU layer as one fused node, as training does, or "
                    "(--no-fused) as its composed cells step by step (default: fused for the "
                    "overview, composed for --detail ops)")
     g.add_argument("--rankdir", default="TB", choices=("TB", "BT", "LR", "RL"))
@@ -275,8 +275,8 @@ def _add_graph(sub) -> None:
                    ".pdf, or .gv for the DOT source")
     g.add_argument("--html", default=None, metavar="PATH", help="instead of a picture, write "
                    "the backward explorer: one self-contained .html page in which you step "
-                   "through the backward pass op by op (the ops' level of detail; LSTM "
-                   "layers fused unless --no-fused)")
+                   "through the backward pass op by op (the ops' level of detail; LSTM and "
+                   "GRU layers fused unless --no-fused)")
 
 
 def _add_eval(sub) -> None:

@@ -49,10 +49,11 @@ def neuron(backward: bool = True):
 
 def use_fused(model, fused: bool) -> int:
     """Set the fused/composed choice of every layer of ``model`` that has one (a bool
-    ``fused`` attribute: ``nn.LSTM``, ``nn.LSTMCell``): ``fused=False`` runs the composed
-    path from primitive ops (one ``lstm_cell`` per time step), ``fused=True`` the fused
-    node (one ``LSTMSequence`` per layer and direction, or per cell step). Returns the
-    number of layers set."""
+    ``fused`` attribute: ``nn.LSTM``, ``nn.LSTMCell``, ``nn.GRU``, ``nn.GRUCell``):
+    ``fused=False`` runs the composed path from primitive ops (one ``lstm_cell`` or
+    ``gru_cell`` per time step), ``fused=True`` the fused node (one ``LSTMSequence`` or
+    ``GRUSequence`` per layer and direction, or per cell step). Returns the number of
+    layers set."""
     layers = [m for _, m in model.named_modules() if isinstance(getattr(m, "fused", None), bool)]
     for m in layers:
         m.fused = bool(fused)
@@ -65,11 +66,12 @@ def training_step(model, data, batch_size: int = 128, fused: bool = False, seed:
     shuffle of ``data``'s training set: the forward pass, the loss and ``backward()``.
 
     ``fused`` is set on every layer of the model that has a fused/composed choice
-    (:func:`use_fused`: every ``nn.LSTM`` and ``nn.LSTMCell``, Bahdanau's decoder cell
+    (:func:`use_fused`: every LSTM and GRU layer and cell, Bahdanau's decoder cell
     included). ``fused=False`` (default) runs them on their composed path (one
-    ``lstm_cell`` per time step, each step in a ``scope(t)``) so the picture shows the
-    recurrence; ``fused=True`` keeps one fused node per layer (per step for a cell), which
-    the picture labels with its composed twin. The model keeps that setting. Returns the
+    ``lstm_cell`` or ``gru_cell`` per time step, each step in a ``scope(t)``) so the
+    picture shows the recurrence; ``fused=True`` keeps one fused node per layer (per step
+    for a cell), which the picture labels with its composed twin. The model keeps that
+    setting. Returns the
     loss (after backward, every intermediate value and gradient kept; with
     ``backward=False`` before it, for ``viz.explore``, which replays the pass itself).
     """
@@ -146,7 +148,7 @@ def _largest_cut(loss, collapse_steps: bool, limit: int, total: int) -> int:
 
 def graph_detail(args) -> tuple[str, bool]:
     """What ``tinygrad-attn graph`` draws: ``(detail, fused)``, detail "overview" (one box
-    per module) or "ops" (every op), and whether the LSTM layers run fused.
+    per module) or "ops" (every op), and whether the recurrent layers run fused.
 
     ``--detail`` given: as asked. Not given: "ops" for the neuron (it has no modules) and
     when ``--collapse-steps`` or ``--max-nodes`` asks for an op-level picture, else
@@ -175,37 +177,24 @@ def graph_detail(args) -> tuple[str, bool]:
 #: The overview's caption, per ``--lang``.
 OVERVIEW_TITLE = {"en": "one training step of {model} on {source} (batch {batch}){fused}",
                   "ko": "{model}의 학습 한 단계 ({source}, 배치 {batch}){fused}"}
-FUSED_NOTE = {"en": {True: "; LSTM layers fused, as training runs them",
-                     False: "; LSTM layers composed, step by step"},
-              "ko": {True: "; LSTM 층은 학습할 때처럼 융합", False: "; LSTM 층은 단계별 합성"}}
-#: The caption's note for a ``--cell gru`` model: its GRU layers have no fused node.
-GRU_NOTE = {"en": "; GRU layers composed step by step, as training runs them (the GRU has "
-                  "no fused node)",
-            "ko": "; GRU 층은 학습할 때처럼 단계별 합성 (GRU에는 융합 노드가 없음)"}
+FUSED_NOTE = {"en": {True: "; {cell} layers fused, as training runs them",
+                     False: "; {cell} layers composed, step by step"},
+              "ko": {True: "; {cell} 층은 학습할 때처럼 융합", False: "; {cell} 층은 단계별 합성"}}
 
 
 def fused_note(model, fused: bool, lang: str = "en") -> str:
-    """The caption's note on how ``model``'s recurrent layers ran in the drawn step:
-    :data:`GRU_NOTE` for a model with GRU layers (``nn.GRU`` / ``nn.GRUCell``: always
-    composed from primitive ops, whatever ``fused`` says), :data:`FUSED_NOTE` for one with
-    LSTM layers, and "" for a model with neither (the Transformer) (``lang`` "en" or "ko";
-    KeyError for another)."""
+    """The caption's note on how ``model``'s recurrent layers ran in the drawn step
+    (:data:`FUSED_NOTE`, naming GRU for a model with ``nn.GRU`` / ``nn.GRUCell`` layers,
+    LSTM for one with ``nn.LSTM`` / ``nn.LSTMCell``), and "" for a model with neither (the
+    Transformer) (``lang`` "en" or "ko"; KeyError for another)."""
     modules = [m for _, m in model.named_modules()]
     if any(isinstance(m, (nn.GRU, nn.GRUCell)) for m in modules):
-        return GRU_NOTE[lang]
-    if not any(isinstance(m, (nn.LSTM, nn.LSTMCell)) for m in modules):
+        cell = "GRU"
+    elif any(isinstance(m, (nn.LSTM, nn.LSTMCell)) for m in modules):
+        cell = "LSTM"
+    else:
         return ""
-    return FUSED_NOTE[lang][fused]
-
-
-def check_fused(args) -> None:
-    """``--fused`` runs each LSTM layer as one node: refused (ValueError, one line with the
-    fix) for a recurrent model with ``--cell gru``, whose GRU layers have no fused node and
-    run composed whatever the option says. ``--no-fused`` says what is true and passes."""
-    if args.fused and args.model not in ("neuron", "transformer") and \
-            getattr(args, "cell", "lstm") == "gru":
-        raise ValueError("--fused runs LSTM layers as one node; the GRU layers of --cell gru "
-                         "have no fused node (fix: drop --fused)")
+    return FUSED_NOTE[lang][fused].format(cell=cell)
 
 
 def _command_line_step(args, fused: bool, backward: bool) -> tuple:
@@ -294,10 +283,9 @@ def command(args) -> int:
     written), failed or timed out (one line on stderr naming the graph's size and a fix).
     Raises ``viz.OutputPathError`` (a ValueError: the CLI prints it in one line) for an
     output path that cannot be written, ValueError for options the picture would ignore
-    (:func:`graph_detail`, :func:`check_fused`).
+    (:func:`graph_detail`).
     """
     import viz
-    check_fused(args)
     html = getattr(args, "html", None)
     if html is not None:
         viz.check_output_path(html, ("html", "htm"), "explorer page")

@@ -161,6 +161,13 @@ def _lstm_example():
             [(2, 4, 3), (2, 5), (2, 5), (20, 3), (20, 5), (20,), (20,)]]
 
 
+def _gru_example():
+    """The fixed GRUSequence inputs (N, T, D, H = 2, 4, 3, 5) of the first gradient check."""
+    rng = np.random.default_rng(2)
+    return [rng.standard_normal(s) * 0.7 for s in
+            [(2, 4, 3), (2, 5), (15, 3), (15, 5), (15,), (15,)]]
+
+
 # ------------------------------------------------------------------------ torch twins
 def _torch_index_add(g, shape, index, unique=False):
     """zeros(shape) with g added at ``index``, by flat positions (an oracle that is not
@@ -205,6 +212,15 @@ def _torch_lstm_sequence(x, h0, c0, w_ih, w_hh, b_ih, b_hh):
         hs.append(h)
         cs.append(c)
     return torch.stack([torch.stack(hs, 1), torch.stack(cs, 1)])
+
+
+def _torch_gru_sequence(x, h0, w_ih, w_hh, b_ih, b_hh):
+    """PyTorch's GRU cell stepped over time: (N, T, H) hidden states."""
+    h, hs = h0, []
+    for t in range(x.shape[1]):
+        h = torch.gru_cell(x[:, t], h, w_ih, w_hh, b_ih, b_hh)
+        hs.append(h)
+    return torch.stack(hs, 1)
 
 
 def _split_concat(cat, parts):
@@ -411,6 +427,9 @@ _LINEAR_AND_LOSSES = [
     Op("lstm_sequence", ("LSTMSequence",), lambda *a: fused.LSTMSequence.apply(*a),
        _torch_lstm_sequence, S.lstm_inputs(), max_order=1,
        examples=(args(*_lstm_example()),)),
+    Op("gru_sequence", ("GRUSequence",), lambda *a: fused.GRUSequence.apply(*a),
+       _torch_gru_sequence, S.gru_inputs(), max_order=1,
+       examples=(args(*_gru_example()),)),
 ]
 
 _BY = {op.name: op for op in _ELEMENTWISE + _REDUCTIONS + _SHAPES + _LINEAR_AND_LOSSES}

@@ -495,6 +495,15 @@ def lstm_inputs(draw):
 
 
 @st.composite
+def gru_inputs(draw):
+    """The 6 inputs of ``GRUSequence``: x (N, T, D), h0 (N, H), w_ih (3H, D), w_hh (3H, H),
+    b_ih, b_hh (3H,)."""
+    N, T, D, H = (draw(st.integers(1, n)) for n in (3, 4, 3, 3))
+    shapes_ = [(N, T, D), (N, H), (3 * H, D), (3 * H, H), (3 * H,), (3 * H,)]
+    return args(*(draw(floats(s, -1.5, 1.5)) for s in shapes_))
+
+
+@st.composite
 def max_dim_inputs(draw):
     """(x, dim=, keepdim=): distinct values far apart (no ties) and one axis."""
     a = draw(shapes(min_dims=1, max_dims=3, min_side=1, max_side=3).flatmap(

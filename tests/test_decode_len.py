@@ -197,39 +197,35 @@ SMALL = ["--hidden-size", "8", "--wordvec-size", "4", "--batch-size", "4"]
 
 
 @pytest.mark.parametrize("lang, note, model", [
-    ("en", "GRU layers composed step by step, as training runs them (the GRU has no fused "
-     "node)", "attention"),
-    ("ko", "GRU 층은 학습할 때처럼 단계별 합성 (GRU에는 융합 노드가 없음)", "bahdanau")],
+    ("en", "; GRU layers fused, as training runs them", "attention"),
+    ("ko", "; GRU 층은 학습할 때처럼 융합", "bahdanau")],
     ids=["en", "ko"])
-def test_the_graph_of_a_gru_model_says_its_layers_are_composed(tmp_path, capsys, lang, note,
-                                                                model):
+def test_the_graph_of_a_gru_model_says_its_layers_are_fused(tmp_path, capsys, lang, note,
+                                                            model):
     out = tmp_path / "g.gv"
     assert main(["graph", "--model", model, "--cell", "gru", "--lang", lang, *SMALL, "-o",
                  str(out)]) == 0
     src = out.read_text()
     assert note in src
-    assert "LSTM" not in src and "LSTMSequence" not in src and "GRU" in src
+    assert "LSTM" not in src and "GRU" in src
 
 
 def test_fused_note_follows_the_model():
     from models.seq2seq import Seq2Seq
     gru = Seq2Seq(13, 4, 6, cell="gru", seed=0)
     lstm = Seq2Seq(13, 4, 6, seed=0)
-    assert graphs.fused_note(gru, True) == graphs.fused_note(gru, False) == graphs.GRU_NOTE["en"]
+    assert graphs.fused_note(gru, True) == "; GRU layers fused, as training runs them"
+    assert graphs.fused_note(gru, False) == "; GRU layers composed, step by step"
     assert graphs.fused_note(lstm, True) == "; LSTM layers fused, as training runs them"
     assert graphs.fused_note(lstm, False, "ko") == "; LSTM 층은 단계별 합성"
 
 
-def test_fused_with_a_gru_model_is_refused_before_any_work(tmp_path, capsys):
+@pytest.mark.parametrize("flag, fused_ops", [("--fused", 1), ("--no-fused", 0)])
+def test_fused_and_no_fused_choose_the_gru_layers_path(tmp_path, flag, fused_ops):
     out = tmp_path / "g.gv"
-    assert main(["graph", "--model", "seq2seq", "--cell", "gru", "--fused", *SMALL, "-o",
-                 str(out)]) == 2
-    assert capsys.readouterr().err == (
-        "tinygrad-attn graph: error: --fused runs LSTM layers as one node; the GRU layers of "
-        "--cell gru have no fused node (fix: drop --fused)\n")
-    assert list(tmp_path.iterdir()) == []
-    assert main(["graph", "--model", "seq2seq", "--cell", "gru", "--no-fused", *SMALL, "-o",
-                 str(out)]) == 0
+    assert main(["graph", "--model", "seq2seq", "--cell", "gru", "--detail", "ops", flag,
+                 *SMALL, "-o", str(out)]) == 0
+    assert ("GRUSequence" in out.read_text()) == bool(fused_ops)
 
 
 # -- shared embeddings on the character tasks ----------------------------------------------

@@ -128,6 +128,21 @@ def test_lstm_step_backward_kernel(data, N, T, H, dtype):
     close(results[0][1], results[1][1], dtype)
 
 
+@given(data=st.data(), N=st.integers(0, 5), T=st.integers(1, 4), H=st.integers(0, 6), dtype=dtypes)
+def test_gru_step_backward_kernel(data, N, T, H, dtype):
+    t = data.draw(st.integers(0, T - 1))
+    g_h = arr(data, (N, T, H), dtype)
+    gates = arr(data, (N, 3 * H), dtype, 0, 1)
+    ghn, h_prev, dh = (arr(data, (N, H), dtype) for _ in range(3))
+    results = []
+    for fn in (K.gru_step_backward_numba, K.gru_step_backward_numpy):
+        dh_k, dgi, dgh = dh.copy(), np.empty_like(gates), np.empty_like(gates)
+        fn(t, g_h, gates, ghn, h_prev, dh_k, dgi, dgh)
+        results.append((dgi, dgh, dh_k))
+    for a, b in zip(*results):
+        close(a, b, dtype)
+
+
 @given(data=st.data(), N=st.integers(0, 5), H=st.integers(0, 6), dtype=dtypes)
 def test_lstm_step_forward_kernel(data, N, H, dtype):
     # the kernels' input: tanh of [z_i / 2, z_f / 2, z_g, z_o / 2]; the gates must come out
@@ -223,6 +238,11 @@ def test_dispatch_table_is_what_the_lstm_steps_run(N, H):
     forward, backward = _lstm_args(N, H)
     assert _called(K.lstm_step_forward, *forward) == K.DISPATCH["lstm_step_forward"].auto
     assert _called(K.lstm_step_backward, *backward) == K.DISPATCH["lstm_step_backward"].auto
+    rng = np.random.default_rng(0)
+    f = lambda *s: rng.random(s).astype(np.float32)                  # noqa: E731
+    gru = (2, f(N, 3, H), f(N, 3 * H), f(N, H), f(N, H), f(N, H), np.empty((N, 3 * H),
+           np.float32), np.empty((N, 3 * H), np.float32))
+    assert _called(K.gru_step_backward, *gru) == K.DISPATCH["gru_step_backward"].auto
 
 
 def test_dispatch_settings_override_the_table_and_the_docstring_states_it():
@@ -236,7 +256,7 @@ def test_dispatch_settings_override_the_table_and_the_docstring_states_it():
     assert set(K.DISPATCH) == {"matmul_2d", "matmul_folded", "matmul_batched_large",
                                "matmul_batched_few", "matmul_batched_many", "softmax",
                                "softmax_backward", "log_softmax", "log_softmax_backward",
-                               "lstm_step_forward", "lstm_step_backward"}
+                               "lstm_step_forward", "lstm_step_backward", "gru_step_backward"}
     # the module docstring's table gives each row's choice: it must be the table's
     table = K.__doc__.split("auto   why")[1].split("\n====")[1]
     rows = [[]]

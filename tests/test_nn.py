@@ -47,6 +47,58 @@ def test_fused_lstm_equals_composed_cells_values_and_gradients(with_state):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("with_state", [False, True])
+def test_fused_gru_equals_composed_cells_values_and_gradients(with_state, bidirectional):
+    rng = np.random.default_rng(4)
+    N, T, D, H = 3, 5, 4, 6
+    fused = to64(nn.GRU(D, H, num_layers=2, bidirectional=bidirectional))
+    composed = to64(nn.GRU(D, H, num_layers=2, bidirectional=bidirectional, fused=False))
+    composed.load_state_dict(fused.state_dict())
+    x = rng.standard_normal((N, T, D))
+    h0 = rng.standard_normal((2 * (2 if bidirectional else 1), N, H))
+    results = []
+    for gru in (fused, composed):
+        xt = Tensor(x, requires_grad=True)
+        hx = Tensor(h0, requires_grad=True) if with_state else None
+        out, h = gru(xt, hx)
+        loss = (out * out).sum() + (h * 2).sum()        # every output and the final state
+        loss.backward()
+        grads = [xt.grad] + [p.grad for p in gru.parameters()] + ([hx.grad] if with_state else [])
+        results.append((out.data, h.data, grads))
+    (o1, h1, g1), (o2, h2, g2) = results
+    np.testing.assert_allclose(o1, o2, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(h1, h2, rtol=1e-12, atol=1e-12)
+    assert len(g1) == len(g2) and all(g is not None for g in g1)
+    for a, b in zip(g1, g2):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_fused_gru_cell_equals_the_composed_cell_values_and_gradients():
+    rng = np.random.default_rng(5)
+    cells = [to64(nn.GRUCell(3, 5, fused=f)) for f in (False, True)]
+    cells[1].load_state_dict(cells[0].state_dict())
+    x, h = rng.standard_normal((4, 3)), rng.standard_normal((4, 5))
+    results = []
+    for cell in cells:
+        xt, ht = Tensor(x, requires_grad=True), Tensor(h, requires_grad=True)
+        out = cell(xt, ht)
+        (out * out).sum().backward()
+        results.append([out.data, xt.grad, ht.grad] + [p.grad for p in cell.parameters()])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+    assert repr(cells[1]) == "GRUCell(3, 5, fused=True)" and repr(cells[0]) == "GRUCell(3, 5)"
+    assert "fused=False" in repr(nn.GRU(3, 5, fused=False))
+
+
+def test_fused_gru_refuses_a_second_derivative_with_the_fix():
+    gru = nn.GRU(3, 4)
+    x = Tensor(np.ones((2, 3, 3)), requires_grad=True)
+    out, _ = gru(x)
+    with pytest.raises(RuntimeError, match=r"fused=False\), the composed gru_cell path"):
+        tg.grad(out.sum(), [x], create_graph=True)
+
+
 # the fused LSTM's gradient check (these inputs, and drawn ones) and its parity with
 # torch.lstm_cell stepped over time: the lstm_sequence entry of tests/op_registry.py
 

@@ -162,3 +162,99 @@ class LSTMSequence(Function):
             dw_ih, db = dw_b[:, :-1], dw_b[:, -1]
         dw_hh = kernels.matmul(dz2.T, hs[:-1].reshape(T * N, H)) if need[4] else None
         return dx, dh, dc, dw_ih, dw_hh, db, db
+
+
+class GRUSequence(Function):
+    """A whole GRU layer over a sequence as ONE node, with a hand-written backward.
+
+    The fused twin of :func:`tinygrad_attn.nn.recurrent.gru_cell` unrolled over time
+    (``nn.GRU(..., fused=True)``, the default; ``fused=False`` runs the composed path).
+
+    Inputs: ``x`` (N, T, D), ``h0`` (N, H), ``w_ih`` (3H, D), ``w_hh`` (3H, H),
+    ``b_ih``, ``b_hh`` (3H,); gate order r, z, n (PyTorch's). Output: the hidden states
+    h_1..h_T (N, T, H).
+
+    Forward (Cho et al. 2014, eq. 5-8, in the form of PyTorch's ``nn.GRU`` docs):
+        gi_t = x_t W_ih^T + b_ih,  gh_t = h_{t-1} W_hh^T + b_hh  (each split r, z, n)
+        r = sigmoid(gi_r + gh_r),  z = sigmoid(gi_z + gh_z),  n = tanh(gi_n + r * gh_n)
+        h_t = (1 - z) * n + z * h_{t-1}
+    Backward through time, t = T..1, with dh carried from step t+1 (the elementwise rules
+    in ``kernels.gru_step_backward_numba``'s docstring): dgi_t and dgh_t, the gradients of
+    gi_t and gh_t, then carry dh = dh_t * z + dgh_t W_hh. After the loop, one GEMM each
+    over all steps: [dW_ih, db_ih] = dGI^T [X, 1], dW_hh = dGH^T H_prev, db_hh = sum dGH,
+    dx = dGI W_ih. The composed path (``nn.GRUCell`` from primitive ops) gives the same
+    values and gradients; a test holds the two together.
+    """
+    composed = "tinygrad_attn.nn.recurrent.gru_cell"
+
+    def forward(self, x, h0, w_ih, w_hh, b_ih, b_hh):
+        _check_float("GRU", x, h0, w_ih, w_hh, b_ih, b_hh)
+        N, T, D = x.shape
+        H = h0.shape[1]
+        # the input part of all time steps in one GEMM, time-major (T, N, 3H); b_ih rides
+        # along as a column of ones in x and a column b_ih in W_ih
+        x_tm = np.empty((T * N, D + 1), dtype=x.dtype)
+        x_tm[:, :D] = x.transpose(1, 0, 2).reshape(T * N, D)
+        x_tm[:, D] = 1
+        gi = kernels.matmul(x_tm, np.concatenate([w_ih, b_ih[:, None]], axis=1).T)
+        gi = gi.reshape(T, N, 3 * H)
+        hs = np.empty((T + 1, N, H), dtype=x.dtype)
+        ghn = np.empty((T, N, H), dtype=x.dtype)
+        hs[0] = h0
+        w_hh_t, gh = w_hh.T, np.empty((N, 3 * H), dtype=x.dtype)
+        for t in range(T):
+            np.matmul(hs[t], w_hh_t, out=gh)
+            gh += b_hh
+            self._activate(gi[t], gh, hs[t], ghn[t], hs[t + 1])
+        if any(self.needs_input_grad):
+            self.x_tm, self.w_ih, self.w_hh = x_tm, w_ih, w_hh
+            self.gates, self.hs, self.ghn = gi, hs, ghn      # gi now holds [r, z, n]
+        return np.ascontiguousarray(hs[1:].transpose(1, 0, 2))
+
+    @staticmethod
+    def _activate(gi, gh, h_prev, ghn, h_new):
+        """One step's elementwise part, in place: gi (N, 3H) the input part of the
+        pre-activations, becomes the gates [r, z, n]; gh (N, 3H) the hidden part. Writes
+        ghn = gh's n block (what r multiplies) and h_new = n + z * (h_prev - n), (N, H).
+        sigmoid(a) = (1 + tanh(a / 2)) / 2, so one tanh serves r and z."""
+        H = h_prev.shape[1]
+        rz, n = gi[:, :2 * H], gi[:, 2 * H:]
+        rz += gh[:, :2 * H]
+        rz *= 0.5
+        np.tanh(rz, out=rz)
+        rz *= 0.5
+        rz += 0.5
+        ghn[...] = gh[:, 2 * H:]
+        n += rz[:, :H] * ghn
+        np.tanh(n, out=n)
+        np.subtract(h_prev, n, out=h_new)
+        h_new *= rz[:, H:]
+        h_new += n
+
+    def backward(self, grad, x, h0, w_ih, w_hh, b_ih, b_hh, out):
+        if not isinstance(grad, np.ndarray):
+            raise RuntimeError(
+                "GRUSequence (the fused GRU) has a first derivative only, so create_graph="
+                "True cannot differentiate it again (fix: build the layer with nn.GRU(..., "
+                "fused=False), the composed gru_cell path, for higher-order gradients)")
+        gates, hs, ghn = self.gates, self.hs, self.ghn
+        T, N, H3 = gates.shape
+        g_h = np.ascontiguousarray(grad)                   # (N, T, H)
+        dgi, dgh = np.empty_like(gates), np.empty_like(gates)
+        dh = np.zeros((N, H3 // 3), dtype=grad.dtype)
+        for t in reversed(range(T)):
+            kernels.gru_step_backward(t, g_h, gates[t], ghn[t], hs[t], dh, dgi[t], dgh[t])
+            dh += dgh[t] @ self.w_hh
+        dgi2, dgh2 = dgi.reshape(T * N, H3), dgh.reshape(T * N, H3)
+        need = self.needs_input_grad
+        dx = dw_ih = db_ih = dw_hh = db_hh = None
+        if need[0]:
+            dx = kernels.matmul(dgi2, self.w_ih).reshape(T, N, -1).transpose(1, 0, 2)
+        if need[2] or need[4]:          # [dW_ih, db_ih] = dGI^T [X, 1]: db the last column
+            dw_b = kernels.matmul(dgi2.T, self.x_tm)
+            dw_ih, db_ih = dw_b[:, :-1], dw_b[:, -1]
+        if need[3]:
+            dw_hh = kernels.matmul(dgh2.T, hs[:-1].reshape(T * N, -1))
+        if need[5]:
+            db_hh = dgh2.sum(axis=0)
+        return dx, dh, dw_ih, dw_hh, db_ih, db_hh

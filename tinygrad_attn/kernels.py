@@ -2,7 +2,8 @@
 
 Ops call the dispatching functions at the bottom of this module (``matmul``,
 ``softmax``, ``softmax_backward``, ``log_softmax``, ``log_softmax_backward``,
-``lstm_step_forward``, ``lstm_step_backward``). Which implementation each one runs is
+``lstm_step_forward``, ``lstm_step_backward``, ``gru_step_backward``). Which
+implementation each one runs is
 decided in ONE table, ``DISPATCH``, beside the measurements behind it
 (``python benchmarks/kernels.py``, its output quoted in ``benchmarks/RESULTS.md``: 2 cores,
 OpenBLAS, numba without SVML). What the default (``auto``) runs:
@@ -35,6 +36,8 @@ lstm_step_forward                   numba  the gates' arithmetic after numpy's o
                                            temporaries, about 2.2x faster
 lstm_step_backward                  numba  about fifteen numpy passes over (N, H) fused
                                            into one, no transcendental: 2.2-3x faster
+gru_step_backward                   numba  the GRU's, the same kind of fusion (about
+                                           fourteen passes into one)
 ==================================  =====  ==========================================
 
 Guards that hold before the table, in every setting: mixed or non-float dtypes
@@ -49,7 +52,8 @@ benchmarks use it). numba is imported only in this module.
 
 The math is the standard one: matmul ``C[i, j] = sum_k A[i, k] B[k, j]``; softmax and its
 backward as written in :mod:`tinygrad_attn.ops`; the LSTM step as in
-``fused.LSTMSequence`` (whose composed twin is ``nn.lstm_cell``).
+``fused.LSTMSequence`` (whose composed twin is ``nn.lstm_cell``), the GRU step as in
+``fused.GRUSequence`` (composed twin ``nn.gru_cell``).
 """
 from __future__ import annotations
 
@@ -297,6 +301,41 @@ def lstm_step_backward_numba(t, g_h, g_c, gates, tanh_c, c_prev, dh, dc, dz_t):
             dcr[j] = dcv * f
 
 
+@njit(cache=True, fastmath=FASTMATH)
+def gru_step_backward_numba(t, g_h, gates, ghn, h_prev, dh, dgi_t, dgh_t):
+    """One step of the GRU backward (fused.GRUSequence), fused into one pass.
+
+    Reads the activated gates (N, 3H) [r, z, n], ghn = h_{t-1} W_hn^T + b_hn and h_{t-1}
+    (N, H), the output gradient g_h (N, T, H) at step ``t`` and the carried dh (N, H).
+    Writes dgi_t (N, 3H), the gradient of the input part x W_ih^T + b_ih of the gates'
+    pre-activations, and dgh_t (N, 3H), that of the hidden part h W_hh^T + b_hh, and
+    replaces dh by the direct part of the carry to step t-1, dh_t * z (the caller adds
+    dgh_t W_hh). With h' = (1 - z) n + z h, n = tanh(a_n), a_n = gi_n + r ghn:
+    dn = dh (1 - z), dz = dh (h - n), da_n = dn (1 - n^2), da_r = da_n ghn r (1 - r),
+    da_z = dz z (1 - z); dgi = [da_r, da_z, da_n], dgh = [da_r, da_z, da_n r].
+    Pure arithmetic, row views in the inner loop (as ``lstm_step_backward_numba``).
+    """
+    N, H = dh.shape
+    for n in range(N):
+        gr, gz, gn = gates[n, :H], gates[n, H:2 * H], gates[n, 2 * H:]
+        ir, iz, i_n = dgi_t[n, :H], dgi_t[n, H:2 * H], dgi_t[n, 2 * H:]
+        hr, hz, h_n = dgh_t[n, :H], dgh_t[n, H:2 * H], dgh_t[n, 2 * H:]
+        gh, ghnr, hp, dhr = g_h[n, t], ghn[n], h_prev[n], dh[n]
+        for j in range(H):
+            r, z, nv = gr[j], gz[j], gn[j]
+            dhv = dhr[j] + gh[j]
+            dan = dhv * (1 - z) * (1 - nv * nv)
+            dar = dan * ghnr[j] * r * (1 - r)
+            daz = dhv * (hp[j] - nv) * z * (1 - z)
+            ir[j] = dar
+            iz[j] = daz
+            i_n[j] = dan
+            hr[j] = dar
+            hz[j] = daz
+            h_n[j] = dan * r
+            dhr[j] = dhv * z
+
+
 # ============================================================ numpy twins
 
 
@@ -361,6 +400,19 @@ def lstm_step_backward_numpy(t, g_h, g_c, gates, tanh_c, c_prev, dh, dc, dz_t):
     dc *= f
 
 
+def gru_step_backward_numpy(t, g_h, gates, ghn, h_prev, dh, dgi_t, dgh_t):
+    """The numpy twin of ``gru_step_backward_numba`` (same arguments, same effect)."""
+    H = dh.shape[1]
+    r, z, n = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:]
+    dhv = dh + g_h[:, t]
+    dan = dhv * (1 - z) * (1 - n * n)
+    dgi_t[:, :H] = dgh_t[:, :H] = dan * ghn * r * (1 - r)
+    dgi_t[:, H:2 * H] = dgh_t[:, H:2 * H] = dhv * (h_prev - n) * z * (1 - z)
+    dgi_t[:, 2 * H:] = dan
+    dgh_t[:, 2 * H:] = dan * r
+    np.multiply(dhv, z, out=dh)
+
+
 # ============================================================ dispatch
 # ONE table: for each op (and, for matmul, each shape class) the implementation that the
 # default setting ``auto`` runs, and the measurement behind the choice. The numbers are
@@ -409,6 +461,9 @@ DISPATCH: dict[str, Route] = {
     "lstm_step_backward": Route(NUMBA, "about fifteen numpy passes over (N, H) fused into "
                                 "one, no transcendental: nb/np 0.33-0.45 at (128, 256) and "
                                 "(1000, 256)"),
+    "gru_step_backward": Route(NUMBA, "about fourteen numpy passes over (N, H) fused into "
+                               "one, no transcendental (as lstm_step_backward); measured in "
+                               "benchmarks/RESULTS.md"),
 }
 # benchmarks/kernels.py prints this one in its header line
 SOFTMAX_BACKWARD_NUMBA = DISPATCH["softmax_backward"].auto == NUMBA
@@ -564,3 +619,13 @@ def lstm_step_backward(t, g_h, g_c, gates, tanh_c, c_prev, dh, dc, dz_t) -> None
         lstm_step_backward_numba(t, g_h, g_c, gates, tanh_c, c_prev, dh, dc, dz_t)
     else:
         lstm_step_backward_numpy(t, g_h, g_c, gates, tanh_c, c_prev, dh, dc, dz_t)
+
+
+def gru_step_backward(t, g_h, gates, ghn, h_prev, dh, dgi_t, dgh_t) -> None:
+    """One GRU backward step (see ``gru_step_backward_numba``), in place;
+    ``DISPATCH["gru_step_backward"]`` (numpy when the dtypes of gates, dh, g_h differ)."""
+    if _use_numba() and gates.dtype == dh.dtype == g_h.dtype \
+            and numba_for("gru_step_backward"):
+        gru_step_backward_numba(t, g_h, gates, ghn, h_prev, dh, dgi_t, dgh_t)
+    else:
+        gru_step_backward_numpy(t, g_h, gates, ghn, h_prev, dh, dgi_t, dgh_t)

@@ -151,12 +151,29 @@ class RNNCell(_Cell):
 class GRUCell(_Cell):
     """One GRU step (PyTorch's ``nn.GRUCell(input_size, hidden_size, bias=True)``):
     ``weight_ih`` (3H, D), ``weight_hh`` (3H, H), ``bias_ih``, ``bias_hh`` (3H,), gate
-    order r, z, n. forward(x (N, D), hx (N, H) or None) -> (N, H)."""
+    order r, z, n. forward(x (N, D), hx (N, H) or None) -> (N, H).
+
+    ``fused=False`` (default) composes the step from primitive ops (:func:`gru_cell`);
+    ``fused=True`` runs it as one node with a hand-written backward
+    (:class:`tinygrad_attn.fused.GRUSequence` over one time step): the same values and
+    gradients with fewer nodes (for decoders that step a cell), as ``LSTMCell``."""
 
     GATES = 3
 
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, *,
+                 fused: bool = False):
+        super().__init__(input_size, hidden_size, bias)
+        self.fused = fused
+
+    def extra_repr(self) -> str:
+        """PyTorch's text, and ``fused=True`` (not in PyTorch) when set."""
+        return super().extra_repr() + (", fused=True" if self.fused else "")
+
     def forward(self, x: Tensor, hx=None) -> Tensor:
-        return gru_cell(*self._args(x, hx))
+        args = self._args(x, hx)
+        if not self.fused:
+            return gru_cell(*args)
+        return fused.GRUSequence.apply(x.unsqueeze(1), *args[1:])[:, 0]
 
 
 class _StackedRecurrent(Module):
@@ -374,9 +391,30 @@ class RNN(_StackedRecurrent):
 
 class GRU(_StackedRecurrent):
     """GRU layers (PyTorch's ``nn.GRU``, batch first; gate order r, z, n); see
-    ``_StackedRecurrent`` and :func:`gru_cell`. Math: Cho et al. (2014)."""
+    ``_StackedRecurrent`` and :func:`gru_cell`. Math: Cho et al. (2014).
+
+    ``fused=True`` (default) runs each layer and direction as one node with a hand-written
+    backward (:class:`tinygrad_attn.fused.GRUSequence`); ``fused=False`` unrolls
+    :func:`gru_cell` from primitive ops, the path a learner can follow op by op. Both give
+    the same values and gradients (tested)."""
 
     GATES = 3
 
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
+                 bias: bool = True, batch_first: bool = True, dropout: float = 0.0,
+                 bidirectional: bool = False, *, fused: bool = True, residual: bool = False):
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, residual=residual)
+        self.fused = fused
+
     def _cell(self, x, h, *weights):
         return gru_cell(x, h, *weights)
+
+    def _run(self, x, state, weights):
+        if not self.fused:   # the teaching path: one gru_cell per step
+            return super()._run(x, state, weights)
+        return (fused.GRUSequence.apply(x, state, *weights),)
+
+    def extra_repr(self) -> str:
+        """PyTorch's text (see ``_StackedRecurrent``), and ``fused=False`` when set."""
+        return super().extra_repr() + ("" if self.fused else ", fused=False")
