@@ -126,7 +126,8 @@ EXPECTED = {   # model: (boxes, edges (source, target, shape label)) beyond the 
                       RNN_EDGES + [("encoder.lstm (LSTM)", "attention.U_a (Linear)",
                                     "(2, 5, 12)"),
                                    ("input", "decoder_embedding (Embedding)", f"(2,) x {T}"),
-                                   ("out (Linear)", "loss", f"(2, 13) x {T}")]),
+                                   # the output layer once over all steps
+                                   ("out (Linear)", "loss", f"(2, {T}, 13)")]),
     _transformer: (["src_embedding (Embedding)", "tgt_embedding (Embedding)",
                     "positional_encoding (PositionalEncoding)",
                     "own ops of encoder.layers.0.self_attn (MultiheadAttention)",
