@@ -17,6 +17,7 @@ functions that describe it, so the CPU parser and the load tool work without it.
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import mmap
 import os
@@ -175,11 +176,40 @@ def kernel_note(cpu: dict, blas: list[dict]) -> str | None:
     return None
 
 
+_OWN_KERNEL = ("import json; from threadpoolctl import threadpool_info; print(json.dumps("
+               "[i.get('architecture') for i in threadpool_info() if i.get('internal_api') == "
+               "'openblas']))")
+
+
+def openblas_own_kernel() -> str | None:
+    """The kernel numpy's OpenBLAS picks on this CPU by itself: its ``architecture`` in a
+    child Python started without ``OPENBLAS_CORETYPE`` (None when the child fails or finds
+    no OpenBLAS)."""
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_CORETYPE"}
+    out = subprocess.run([sys.executable, "-c", "import numpy; " + _OWN_KERNEL],
+                         capture_output=True, text=True, env=env)
+    try:
+        return (json.loads(out.stdout.strip().splitlines()[-1]) or [None])[0]
+    except (ValueError, IndexError):
+        return None
+
+
+def coretype_note(forced: str | None, own: str | None) -> str | None:
+    """The line that says the environment chose numpy's OpenBLAS kernel: ``forced`` is
+    ``OPENBLAS_CORETYPE`` (None: not set), ``own`` what OpenBLAS picks without it."""
+    if not forced:
+        return None
+    return (f"OPENBLAS_CORETYPE={forced} is set in the environment: numpy's OpenBLAS runs the "
+            f"kernel it names; without it OpenBLAS would pick {own or 'an unknown kernel'} on "
+            f"this CPU (the figures below are with the environment as it is)")
+
+
 def describe() -> dict:
     """What a benchmark's figures depend on, as a JSON-ready dict: ``cpu``
     (:func:`cpu_info`), ``load_average_start``, ``numpy_blas`` (:func:`blas_libraries`),
-    ``torch`` (:func:`torch_cpu`), versions, ``OMP_WAIT_POLICY`` and ``note``
-    (:func:`kernel_note`). Imports torch and numba."""
+    ``torch`` (:func:`torch_cpu`), versions, ``OMP_WAIT_POLICY``, ``note``
+    (:func:`kernel_note`) and ``coretype_note`` (:func:`coretype_note`: a kernel forced by
+    ``OPENBLAS_CORETYPE``). Imports torch and numba."""
     import numba
     import torch
     cpu, blas = cpu_info(), blas_libraries()
@@ -188,7 +218,10 @@ def describe() -> dict:
             "numpy": np.__version__, "numba": numba.__version__,
             "torch_version": torch.__version__,
             "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
-            "note": kernel_note(cpu, blas)}
+            "note": kernel_note(cpu, blas),
+            "coretype_note": coretype_note(os.environ.get("OPENBLAS_CORETYPE"),
+                                           openblas_own_kernel()
+                                           if os.environ.get("OPENBLAS_CORETYPE") else None)}
 
 
 def print_description(info: dict) -> None:
@@ -206,8 +239,9 @@ def print_description(info: dict) -> None:
     print(f"torch: CPU capability {tc['capability']}, BLAS {tc['blas']} (MKL "
           f"{'yes' if tc['mkl'] else 'no'}, oneDNN {'yes' if tc['mkldnn'] else 'no'}), "
           f"{tc['threads']} threads")
-    if info["note"]:
-        print(f"note: {info['note']}")
+    for key in ("note", "coretype_note"):
+        if info.get(key):
+            print(f"note: {info[key]}")
 
 
 # -- GEMM rates -----------------------------------------------------------------------------

@@ -97,6 +97,24 @@ def test_kernel_note_flags_an_openblas_kernel_narrower_than_the_cpu():
                                         "architecture": "SapphireRapids"}]) is None
 
 
+def test_coretype_note_says_when_the_environment_forces_the_kernel():
+    assert machine.coretype_note(None, "SkylakeX") is None
+    assert machine.coretype_note("", "SkylakeX") is None
+    assert machine.coretype_note("Haswell", "SkylakeX") == (
+        "OPENBLAS_CORETYPE=Haswell is set in the environment: numpy's OpenBLAS runs the kernel "
+        "it names; without it OpenBLAS would pick SkylakeX on this CPU (the figures below are "
+        "with the environment as it is)")
+    assert "pick an unknown kernel" in machine.coretype_note("Haswell", None)
+
+
+def test_openblas_own_kernel_ignores_the_environments_coretype(monkeypatch):
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Prescott")       # an old, narrow kernel
+    own = machine.openblas_own_kernel()
+    if own is None:
+        pytest.skip("numpy here has no OpenBLAS that threadpoolctl sees")
+    assert own.lower() != "prescott"
+
+
 def test_faster_rate_picks_the_fastest_finite_positive_rate():
     rates = {"numpy 1t": 60.0, "numpy 2t": 162.0, "torch 1t": 100.0, "torch 2t": 230.0}
     assert machine.faster_rate(rates) == ("torch 2t", 230.0)
