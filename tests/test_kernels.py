@@ -1,5 +1,6 @@
 """Every numba kernel agrees with its numpy twin, including 0-size dimensions, and the
 whole engine runs on the twins when TINYGRAD_ATTN_KERNELS=numpy."""
+import math
 import os
 import subprocess
 import sys
@@ -143,6 +144,23 @@ def test_gru_step_backward_kernel(data, N, T, H, dtype):
         close(a, b, dtype)
 
 
+@given(data=st.data(), n=st.integers(0, 300), dtype=dtypes)
+def test_sum_of_squares_kernel_accumulates_in_float64(data, n, dtype):
+    x = arr(data, (n,), dtype)
+    want = math.fsum(float(v) ** 2 for v in x)
+    for fn in (K.sum_of_squares_numba, K.sum_of_squares_numpy):
+        assert fn(x) == pytest.approx(want, rel=1e-12, abs=1e-300)
+
+
+def test_sum_of_squares_keeps_nan_and_inf_and_float32_magnitudes():
+    big = np.full(4, 3e38, np.float32)                 # each square overflows float32
+    assert K.sum_of_squares(big) == pytest.approx(4 * float(np.float32(3e38)) ** 2)
+    assert math.isnan(K.sum_of_squares(np.array([1.0, np.nan], np.float32)))
+    assert K.sum_of_squares(np.array([1.0, -np.inf], np.float32)) == math.inf
+    strided = np.arange(12, dtype=np.float32).reshape(3, 4)[:, ::2]   # not contiguous
+    assert K.sum_of_squares(strided) == float((strided.astype(np.float64) ** 2).sum())
+
+
 @given(data=st.data(), N=st.integers(0, 5), H=st.integers(0, 6), dtype=dtypes)
 def test_lstm_step_forward_kernel(data, N, H, dtype):
     # the kernels' input: tanh of [z_i / 2, z_f / 2, z_g, z_o / 2]; the gates must come out
@@ -243,6 +261,7 @@ def test_dispatch_table_is_what_the_lstm_steps_run(N, H):
     gru = (2, f(N, 3, H), f(N, 3 * H), f(N, H), f(N, H), f(N, H), np.empty((N, 3 * H),
            np.float32), np.empty((N, 3 * H), np.float32))
     assert _called(K.gru_step_backward, *gru) == K.DISPATCH["gru_step_backward"].auto
+    assert _called(K.sum_of_squares, f(N, H)) == K.DISPATCH["sum_of_squares"].auto
 
 
 def test_dispatch_settings_override_the_table_and_the_docstring_states_it():
@@ -256,7 +275,8 @@ def test_dispatch_settings_override_the_table_and_the_docstring_states_it():
     assert set(K.DISPATCH) == {"matmul_2d", "matmul_folded", "matmul_batched_large",
                                "matmul_batched_few", "matmul_batched_many", "softmax",
                                "softmax_backward", "log_softmax", "log_softmax_backward",
-                               "lstm_step_forward", "lstm_step_backward", "gru_step_backward"}
+                               "lstm_step_forward", "lstm_step_backward", "gru_step_backward",
+                               "sum_of_squares"}
     # the module docstring's table gives each row's choice: it must be the table's
     table = K.__doc__.split("auto   why")[1].split("\n====")[1]
     rows = [[]]

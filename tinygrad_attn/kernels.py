@@ -2,8 +2,8 @@
 
 Ops call the dispatching functions at the bottom of this module (``matmul``,
 ``softmax``, ``softmax_backward``, ``log_softmax``, ``log_softmax_backward``,
-``lstm_step_forward``, ``lstm_step_backward``, ``gru_step_backward``). Which
-implementation each one runs is
+``lstm_step_forward``, ``lstm_step_backward``, ``gru_step_backward``,
+``sum_of_squares``). Which implementation each one runs is
 decided in ONE table, ``DISPATCH``, beside the measurements behind it
 (``python benchmarks/kernels.py``, its output quoted in ``benchmarks/RESULTS.md``: 2 cores,
 OpenBLAS, numba without SVML). What the default (``auto``) runs:
@@ -38,6 +38,8 @@ lstm_step_backward                  numba  about fifteen numpy passes over (N, H
                                            into one, no transcendental: 2.2-3x faster
 gru_step_backward                   numba  the GRU's, the same kind of fusion (about
                                            fourteen passes into one)
+sum_of_squares                      numba  the gradient norm's sum of squares: one
+                                           pass, no float64 copy
 ==================================  =====  ==========================================
 
 Guards that hold before the table, in every setting: mixed or non-float dtypes
@@ -336,6 +338,17 @@ def gru_step_backward_numba(t, g_h, gates, ghn, h_prev, dh, dgi_t, dgh_t):
             dhr[j] = dhv * z
 
 
+@njit(cache=True, fastmath=FASTMATH)
+def sum_of_squares_numba(x):
+    """sum(x_i^2) of a 1-D array, accumulated in float64 in one pass (the global gradient
+    norm of ``nn.clip_grad_norm_``); numpy's version copies x to float64 first."""
+    total = 0.0
+    for i in range(x.shape[0]):
+        xi = np.float64(x[i])
+        total += xi * xi
+    return total
+
+
 # ============================================================ numpy twins
 
 
@@ -413,6 +426,11 @@ def gru_step_backward_numpy(t, g_h, gates, ghn, h_prev, dh, dgi_t, dgh_t):
     np.multiply(dhv, z, out=dh)
 
 
+def sum_of_squares_numpy(x) -> float:
+    """The numpy twin of ``sum_of_squares_numba``: sum(x^2) in float64."""
+    return float(np.square(x.astype(np.float64)).sum())
+
+
 # ============================================================ dispatch
 # ONE table: for each op (and, for matmul, each shape class) the implementation that the
 # default setting ``auto`` runs, and the measurement behind the choice. The numbers are
@@ -464,6 +482,8 @@ DISPATCH: dict[str, Route] = {
     "gru_step_backward": Route(NUMBA, "about fourteen numpy passes over (N, H) fused into "
                                "one, no transcendental (as lstm_step_backward); measured in "
                                "benchmarks/RESULTS.md"),
+    "sum_of_squares": Route(NUMBA, "one pass, float64 accumulator, where numpy first copies the "
+                            "gradient to float64: measured in benchmarks/RESULTS.md"),
 }
 # benchmarks/kernels.py prints this one in its header line
 SOFTMAX_BACKWARD_NUMBA = DISPATCH["softmax_backward"].auto == NUMBA
@@ -629,3 +649,12 @@ def gru_step_backward(t, g_h, gates, ghn, h_prev, dh, dgi_t, dgh_t) -> None:
         gru_step_backward_numba(t, g_h, gates, ghn, h_prev, dh, dgi_t, dgh_t)
     else:
         gru_step_backward_numpy(t, g_h, gates, ghn, h_prev, dh, dgi_t, dgh_t)
+
+
+def sum_of_squares(x: np.ndarray) -> float:
+    """sum(x^2) in float64 (see ``sum_of_squares_numba``); ``DISPATCH["sum_of_squares"]``
+    (numpy for a non-float, empty or non-contiguous array)."""
+    if _use_numba() and numba_for("sum_of_squares") and x.size and x.dtype.kind == "f" \
+            and x.flags.c_contiguous:
+        return float(sum_of_squares_numba(x.reshape(-1)))
+    return sum_of_squares_numpy(x)

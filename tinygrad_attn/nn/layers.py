@@ -8,6 +8,7 @@ import numbers
 import numpy as np
 
 from .. import functional as F
+from .. import kernels
 from ..random import generator
 from ..tensor import Tensor
 from .module import Module, Parameter, _check_size, _uniform
@@ -154,6 +155,8 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
         return 0.0
     if norm_type == math.inf:
         total = max((float(np.abs(g).max()) for g in grads if g.size), default=0.0)
+    elif norm_type == 2:                  # the usual case: one fused pass per gradient
+        total = math.sqrt(sum(kernels.sum_of_squares(g) for g in grads))
     else:
         total = float(sum(float((np.abs(g.astype(np.float64)) ** norm_type).sum())
                           for g in grads) ** (1.0 / norm_type))
