@@ -134,3 +134,32 @@ def test_a_real_busy_process_is_seen_as_about_one_core():
         child.kill()
         child.wait()
     assert T.others_busy(a, b) >= 0.6
+
+
+def test_training_adapts_the_blas_threads_before_every_step(monkeypatch):
+    """models.train's loop asks the adapter before each step and restores the BLAS's
+    threads at the end of the epoch (a fake adapter counts the calls)."""
+    from models import train as train_mod
+    from models.char_dataset import load_dataset
+
+    calls = {"update": 0, "exit": 0}
+
+    class Counting:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            calls["exit"] += 1
+
+        def update(self):
+            calls["update"] += 1
+            return 1
+
+    monkeypatch.setattr(train_mod, "ThreadAdapter", Counting)
+    data = load_dataset(n_generated=200, generator_seed=4)
+    config = train_mod.TrainConfig(model="seq2seq", hidden_size=6, wordvec_size=3, epochs=2,
+                                   batch_size=32)
+    history = train_mod.train(data, config, log=lambda *a: None)
+    steps = sum(rec["steps"] + rec["skipped_steps"] for rec in history)
+    assert len(history) == 2 and calls["exit"] == 2
+    assert calls["update"] == steps > 0
