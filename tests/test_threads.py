@@ -159,7 +159,7 @@ def test_training_adapts_the_blas_threads_before_every_step(monkeypatch):
     data = load_dataset(n_generated=200, generator_seed=4)
     config = train_mod.TrainConfig(model="seq2seq", hidden_size=6, wordvec_size=3, epochs=2,
                                    batch_size=32)
-    history = train_mod.train(data, config, log=lambda *a: None)
+    _, history = train_mod.train(data, config, log=lambda *a: None)
     steps = sum(rec["steps"] + rec["skipped_steps"] for rec in history)
     assert len(history) == 2 and calls["exit"] == 2
     assert calls["update"] == steps > 0
