@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 import tinygrad_attn as tg
 from tinygrad_attn.fileio import atomic_open, quote_path
-from tinygrad_attn.threads import ThreadAdapter
+from tinygrad_attn.threads import ThreadAdapter, env_enabled
 
 from .base import INITS, check_cell, check_choice
 from .batching import batches_per_epoch, epoch_batches, pad_fraction, pad_report, \
@@ -507,12 +507,14 @@ def train(data, config: TrainConfig, out_dir=None, log=print, model=None, *,
     (padding / all tokens of the epoch's batches, 0-1).
 
     Raises ValueError for a config out of range, less than one batch of training data,
-    ``share_embeddings`` over two vocabularies, or a ``subword_alpha`` the data's tokenizer
-    cannot sample with (``models.subword_sampling.check_subword_alpha``);
+    ``share_embeddings`` over two vocabularies, a ``subword_alpha`` the data's tokenizer
+    cannot sample with (``models.subword_sampling.check_subword_alpha``), or an unreadable
+    ``TINYGRAD_ATTN_ADAPT_THREADS`` (``tinygrad_attn.threads.env_enabled``);
     RunDirError for an unusable folder; NonFiniteError for a NaN/inf loss or gradient;
     TrainingInterrupted on Ctrl-C (the message says what was saved).
     """
     _check_config(config)
+    env_enabled()                   # a bad TINYGRAD_ATTN_ADAPT_THREADS fails before any work
     data = with_validation(data, config)
     n = len(data.src_train)
     if n // config.batch_size == 0:

@@ -112,6 +112,24 @@ def test_adapter_can_be_turned_off(two_blas_threads, monkeypatch, how):
     assert ad.update() == 2 and blas_threads() == 2 and ad.history == []
 
 
+@pytest.mark.parametrize("value, on", [("0", False), ("off", False), ("FALSE", False),
+                                       ("no", False), ("1", True), ("On", True), ("", True),
+                                       (" yes ", True)])
+def test_the_environment_variable_reads_on_and_off(monkeypatch, value, on):
+    monkeypatch.setenv(T.ENV_FLAG, value)
+    assert T.env_enabled() is on
+
+
+@pytest.mark.parametrize("value", ["2", "maybe", "-1", "nan"])
+def test_an_unreadable_environment_variable_is_one_line_with_the_fix(monkeypatch, value):
+    monkeypatch.setenv(T.ENV_FLAG, value)
+    with pytest.raises(ValueError) as e:
+        T.ThreadAdapter()
+    assert str(e.value) == (f"TINYGRAD_ATTN_ADAPT_THREADS={value!r} is neither on nor off "
+                            f"(fix: set it to 0 to keep the BLAS's own thread count, 1 to "
+                            f"adapt it)")
+
+
 @pytest.mark.parametrize("bad", [0, -1, math.nan, math.inf, "1", None, True])
 def test_adapter_rejects_a_bad_interval(bad):
     with pytest.raises(ValueError) as e:
@@ -163,3 +181,15 @@ def test_training_adapts_the_blas_threads_before_every_step(monkeypatch):
     steps = sum(rec["steps"] + rec["skipped_steps"] for rec in history)
     assert len(history) == 2 and calls["exit"] == 2
     assert calls["update"] == steps > 0
+
+
+def test_the_command_line_refuses_a_bad_environment_variable_before_any_work(tmp_path,
+                                                                            monkeypatch, capsys):
+    from models.cli import main
+    monkeypatch.setenv(T.ENV_FLAG, "maybe")
+    out = tmp_path / "run"
+    assert main(["train", "--epochs", "1", "--out", str(out)]) == 2
+    assert capsys.readouterr().err == (
+        "tinygrad-attn train: error: TINYGRAD_ATTN_ADAPT_THREADS='maybe' is neither on nor off "
+        "(fix: set it to 0 to keep the BLAS's own thread count, 1 to adapt it)\n")
+    assert not out.exists()

@@ -12,7 +12,8 @@ the cores left free, never more than the BLAS had when it started (so
 ``OMP_NUM_THREADS=1`` or ``taskset`` still rule). Where ``/proc/stat`` is missing (macOS,
 Windows) the 1-minute load average less this process's own CPU use stands in for it.
 
-Set ``TINYGRAD_ATTN_ADAPT_THREADS=0`` to keep the BLAS's own thread count.
+Set ``TINYGRAD_ATTN_ADAPT_THREADS=0`` to keep the BLAS's own thread count (see
+:func:`env_enabled`).
 """
 from __future__ import annotations
 
@@ -24,6 +25,20 @@ from threadpoolctl import ThreadpoolController
 
 #: Environment variable that turns the adaptation off ("0").
 ENV_FLAG = "TINYGRAD_ATTN_ADAPT_THREADS"
+
+
+_ON, _OFF = ("1", "true", "on", "yes", ""), ("0", "false", "off", "no")
+
+
+def env_enabled() -> bool:
+    """Whether ``TINYGRAD_ATTN_ADAPT_THREADS`` lets the adapter work: unset, 1, true, on,
+    yes (any case) -> True; 0, false, off, no -> False. Raises ValueError (one line, with
+    the fix) for anything else."""
+    value = os.environ.get(ENV_FLAG, "1").strip().lower()
+    if value not in _ON + _OFF:
+        raise ValueError(f"{ENV_FLAG}={os.environ[ENV_FLAG]!r} is neither on nor off (fix: "
+                         f"set it to 0 to keep the BLAS's own thread count, 1 to adapt it)")
+    return value in _ON
 
 
 def available_cores() -> int:
@@ -109,7 +124,8 @@ class ThreadAdapter:
     is also a context manager that does so on exit. ``threads`` is the count in force,
     ``history`` the (seconds since start, others busy, threads) of every change.
     Disabled (``update`` does nothing) when ``TINYGRAD_ATTN_ADAPT_THREADS=0`` or
-    ``enabled=False``. Raises ValueError for an interval that is not a finite number > 0.
+    ``enabled=False``. Raises ValueError for an interval that is not a finite number > 0
+    and for a value of the environment variable that is neither on nor off.
     """
 
     def __init__(self, interval: float = 0.5, *, enabled: bool | None = None,
@@ -119,7 +135,7 @@ class ThreadAdapter:
             raise ValueError(f"ThreadAdapter: interval must be a number of seconds > 0, got "
                              f"{interval!r} (fix: e.g. interval=0.5)")
         self.interval, self.sampler = float(interval), sampler
-        self.enabled = os.environ.get(ENV_FLAG, "1") != "0" if enabled is None else enabled
+        self.enabled = env_enabled() if enabled is None else bool(enabled)
         self.controller = controller or ThreadpoolController()
         blas = self.controller.select(user_api="blas")
         self.original = max((lib.num_threads for lib in blas.lib_controllers), default=1)
