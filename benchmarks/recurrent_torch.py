@@ -107,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--wordvec-size", type=config_type("wordvec_size"), default=256)
     p.add_argument("--init", default="book", choices=INITS,
                    help="our initial weights (the twin copies them)")
-    tt._add_shared(p)
+    tt.add_shared_options(p)
     for action in p._actions:     # refused by check_args; kept out of --help
         if action.dest in dict(_TRANSFORMER_ONLY):
             action.help = argparse.SUPPRESS
@@ -136,7 +136,7 @@ def check_args(args) -> None:
         raise ValueError("--warmup-steps applies to --lr-schedule inverse-sqrt only (fix: "
                          "drop --warmup-steps)")
     if args.synthetic:
-        for name, default in tt._DATA_OPTIONS:
+        for name, default in tt.DATA_OPTIONS:
             if getattr(args, name) != default:
                 flag = "--" + name.replace("_", "-")
                 raise ValueError(f"{flag} applies to a data file, not --synthetic (fix: drop "
@@ -146,7 +146,7 @@ def check_args(args) -> None:
         if not tt.resolve(args.data).is_file():
             raise ValueError(f"--data {args.data}: no such file (fix: pass a sentence-pair "
                              f"file, e.g. {SAMPLE}, or --synthetic S,T,V for random batches)")
-        tt._check_data_options(args)
+        tt.check_data_options(args)
     if args.out is not None and (Path(args.out).is_dir()
                                  or not Path(args.out).resolve().parent.is_dir()):
         raise ValueError(f"--out {args.out}: not a file in an existing folder (fix: e.g. "

@@ -480,8 +480,9 @@ def write_json(path, report: dict) -> None:
             json.dump(report, f, indent=1, ensure_ascii=False)
 
 
-def _add_shared(p) -> None:
-    """The options of both commands: the model, the optimizer and the data."""
+def add_shared_options(p) -> None:
+    """The options of both commands: the model, the optimizer and the data (public:
+    ``recurrent_torch.py`` builds its command line on them)."""
     p.add_argument("--data", default=None, help=f"sentence-pair file (default {DEFAULT_DATA}; "
                    "a relative path absent here is taken from the repository root)")
     p.add_argument("--direction", default=None, help="e.g. fra-eng (default: into English)")
@@ -514,7 +515,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
     bench = sub.add_parser("bench", help="tokens per second of a training step, both engines")
-    _add_shared(bench)
+    add_shared_options(bench)
     bench.add_argument("--steps", type=int_at_least(1, 100_000), default=30,
                        help="timed steps per engine")
     bench.add_argument("--warmup", type=int_at_least(0, 1000), default=3)
@@ -524,12 +525,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="random batches of --batch-size x S source and T target ids "
                        "below V (no padding) instead of a data file, e.g. 16,16,4000")
     train = sub.add_parser("train", help="train the twin for --max-minutes")
-    _add_shared(train)
+    add_shared_options(train)
     return p
 
 
-#: the data options: (name, default); refused with --synthetic
-_DATA_OPTIONS = (("data", None), ("direction", None), ("max_len", None), ("min_freq", 1),
+#: the data options: (name, default); refused with --synthetic (recurrent_torch.py too)
+DATA_OPTIONS = (("data", None), ("direction", None), ("max_len", None), ("min_freq", 1),
                  ("max_pairs", None), ("lower", True), ("tokenizer", "word"),
                  ("vocab_size", None), ("joint_vocab", False), ("bucket", None))
 
@@ -552,13 +553,13 @@ def check_args(args) -> None:
     """The checks that need more than one option. Raises ValueError naming the fix; sets
     the default --data."""
     if getattr(args, "synthetic", None):
-        for name, default in _DATA_OPTIONS:
+        for name, default in DATA_OPTIONS:
             if getattr(args, name) != default:
                 flag = "--" + name.replace("_", "-")
                 raise ValueError(f"{flag} applies to a data file, not --synthetic (fix: drop "
                                  f"{flag} or --synthetic)")
     else:
-        _check_data_options(args)
+        check_data_options(args)
     if args.hidden_size % args.heads:
         raise ValueError(f"--hidden-size {args.hidden_size} is not divisible by --heads "
                          f"{args.heads} (fix: e.g. --heads 4 with --hidden-size 256)")
@@ -579,7 +580,7 @@ def check_args(args) -> None:
                          f"--out report.json)")
 
 
-def _check_data_options(args) -> None:
+def check_data_options(args) -> None:
     """--data exists; the tokenizer options agree (as tinygrad-attn's checks)."""
     args.data = args.data or DEFAULT_DATA
     path = resolve(args.data)
