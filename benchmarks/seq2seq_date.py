@@ -476,11 +476,11 @@ def report_memory(path):
 
 
 def report_inference(data, cfg, widths=(1, 2, 4), repeats=3):
-    """Seconds to decode every test item (``models.train.predict``, batches of 500
+    """Seconds to decode every test item (``models.predict.predict``, batches of 500
     sentences), median of ``repeats`` runs alternated over the beam widths, each width
     with predict's default threads (one per CPU, one-thread BLAS each) and with one
     thread (``workers=1``)."""
-    from models.train import _cpu_count, predict
+    from models.predict import _cpu_count, predict
     model = build_model(cfg, len(data.src_vocab), len(data.tgt_vocab))
     predict(model, data.src_test[:100], data)                  # warm the kernels
     modes = [(w, workers) for w in widths for workers in (None, 1)]

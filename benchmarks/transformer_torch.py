@@ -61,7 +61,8 @@ from models.model_io import MAX_VOCAB  # noqa: E402
 from models.task_loading import is_translation_file, load_task  # noqa: E402
 from models.tokenizers import SENTENCEPIECE_KINDS, TOKENIZERS  # noqa: E402
 from models.decode_length import default_max_decode_len  # noqa: E402
-from models.train import (LR_SCHEDULES, TrainConfig, _by_length, _trim,  # noqa: E402
+from models.predict import _trim  # noqa: E402
+from models.train import (LR_SCHEDULES, TrainConfig, _by_length,  # noqa: E402
                           build_model, format_score, training_batch, translation_score,
                           with_validation)
 from models.transformer import Transformer  # noqa: E402

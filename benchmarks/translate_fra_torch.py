@@ -54,7 +54,8 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from models.train import (TrainConfig, _trim, build_model, format_score,  # noqa: E402
+from models.predict import _trim  # noqa: E402
+from models.train import (TrainConfig, build_model, format_score,  # noqa: E402
                           training_batch, translation_score, with_validation)
 from models.translation_dataset import load_translation  # noqa: E402
 from tinygrad_attn.fileio import atomic_open  # noqa: E402

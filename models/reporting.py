@@ -147,7 +147,7 @@ def save_pictures(model, data, history, out_dir, n_items: int = 4,
     import viz
 
     from .decoding import greedy_decode
-    from .train import _trim
+    from .predict import _trim
     written = [viz.plot_history(history, os.path.join(out_dir, "curves.png"),
                                 name=model.MODEL_NAME, title=str(data.source))]
     codec = data.codec()

@@ -12,11 +12,9 @@ import json
 import math
 import os
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 import tinygrad_attn as tg
@@ -27,7 +25,7 @@ from .base import INITS, check_cell, check_choice
 from .batching import batches_per_epoch, epoch_batches, pad_fraction, pad_report, \
     sequence_lengths
 from .decode_length import DEFAULT_MAX_DECODE_LEN, default_max_decode_len
-from .decoding import beam_search, greedy_decode
+from .predict import _trim, predict  # predict: also models.train.predict, its old home
 from .model_io import MODEL_NAMES, RNN_MODELS, save_model
 from .recipe import average_candidate, check_recipe, make_optimizer
 from .run_dir import RunDir
@@ -196,15 +194,6 @@ def build_model(config: TrainConfig, src_vocab_size: int, tgt_vocab_size: int):
                                     **kwargs)
 
 
-def _trim(src, pad_id):
-    """Drop the columns that are padding in every row; return (src, mask or None)."""
-    if pad_id is None:
-        return src, None
-    mask = src == pad_id
-    width = max(1, int((~mask).sum(axis=1).max())) if len(src) else 1
-    return src[:, :width], mask[:, :width]
-
-
 def training_batch(data, idx):
     """The training batch of rows ``idx``: (src (N, S'), tgt (N, T'+1), mask (N, S') or
     None), with the columns that are padding in every row cut off (translation data; the
@@ -214,64 +203,6 @@ def training_batch(data, idx):
     if data.pad_id is not None:
         tgt = tgt[:, :max(2, int((tgt != data.pad_id).sum(axis=1).max()))]
     return src, tgt, mask
-
-
-def predict(model, src, data_or_codec, *, beam: int = 1, max_len: int | None = None,
-            batch_size: int = 500, alpha: float = 0.6, workers: int | None = None):
-    """Decode ``src`` (N, S) in batches; returns ids (N, L) int64. For a character task
-    (no ``eos_id``) L is the answer width (``max_len`` is ignored); for translation L is
-    ``max_len`` tokens (default DEFAULT_MAX_DECODE_LEN), each row padded with ``<eos>``
-    after its own ``<eos>``.
-
-    ``workers`` threads (default: the CPUs this process may use, at most one per batch)
-    decode batches side by side, each with a one-thread BLAS (``threadpoolctl``): a
-    batch's elementwise numpy work, which runs on one core, then overlaps another batch's
-    matrix products instead of leaving a core idle (measured on 2 cores: beam width 4 over
-    the date test set 1.96 -> 1.57 s). The ids do not depend on it (tested)."""
-    d = data_or_codec
-    if d.eos_id is None:
-        max_len = d.answer_length if hasattr(d, "answer_length") else d.tgt_train.shape[1] - 1
-    elif max_len is None:
-        max_len = DEFAULT_MAX_DECODE_LEN
-    model.eval()
-    kw = dict(start_id=d.start_id, max_len=max_len, eos_id=d.eos_id)
-
-    def decode(batch):
-        x, mask = _trim(np.asarray(batch), d.pad_id)
-        ids = greedy_decode(model, x, mask, **kw)[0] if beam == 1 else \
-            beam_search(model, x, mask, beam_width=beam, alpha=alpha, **kw)[0]
-        if ids.shape[1] < max_len:   # greedy stopped early: pad with eos
-            ids = np.pad(ids, ((0, 0), (0, max_len - ids.shape[1])), constant_values=d.eos_id)
-        return ids
-
-    batch_size = _decode_batch_size(batch_size, beam, d)
-    batches = [src[i:i + batch_size] for i in range(0, len(src), batch_size)]
-    workers = min(workers or _cpu_count(), len(batches))
-    if workers <= 1:
-        out = [decode(b) for b in batches]
-    else:
-        with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(workers) as pool:
-            out = list(pool.map(decode, batches))
-    return np.concatenate(out) if out else np.zeros((0, max_len), np.int64)
-
-
-#: Floats that one decoding batch's scores (rows x beam x vocabulary) may take: 64 MiB.
-DECODE_BUDGET = 2 ** 24
-
-
-def _decode_batch_size(batch_size: int, beam: int, d) -> int:
-    """``batch_size``, made smaller for a wide beam over a large vocabulary so that a step's
-    scores stay within DECODE_BUDGET floats (beam 256 over 3,000 words: 21 rows)."""
-    vocab = getattr(d, "tgt_vocab", None) or getattr(d, "vocab", None)
-    width = beam * max(1, len(vocab) if vocab is not None else 1)
-    return max(1, min(int(batch_size), DECODE_BUDGET // width))
-
-
-def _cpu_count() -> int:
-    """CPUs this process may run on (its affinity mask where the OS has one)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 def evaluate(model, data, *, beam: int = 1, max_len: int = DEFAULT_MAX_DECODE_LEN,

@@ -227,7 +227,7 @@ def test_a_nan_loss_names_the_epoch_and_step_and_saves_nothing(tmp_path, adds):
 def test_a_wide_beam_over_a_large_vocabulary_decodes_in_smaller_batches(beam, vocab, want):
     from types import SimpleNamespace
 
-    from models.train import DECODE_BUDGET, _decode_batch_size
+    from models.predict import DECODE_BUDGET, _decode_batch_size
     d = SimpleNamespace(tgt_vocab=range(vocab))
     assert _decode_batch_size(500, beam, d) == want
     assert want == 1 or want * beam * vocab <= DECODE_BUDGET
