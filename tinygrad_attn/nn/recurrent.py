@@ -69,7 +69,22 @@ class _Cell(Module):
         return x, h, self.weight_ih, self.weight_hh, zeros, zeros
 
 
-class LSTMCell(_Cell):
+class _FusableCell(_Cell):
+    """A cell with a fused path beside its composed one (``LSTMCell``, ``GRUCell``): the
+    keyword ``fused`` (default False: the composed cell, step by step), shown in the repr
+    when True."""
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, *,
+                 fused: bool = False):
+        super().__init__(input_size, hidden_size, bias)
+        self.fused = fused
+
+    def extra_repr(self) -> str:
+        """PyTorch's text, and ``fused=True`` (not in PyTorch) when set."""
+        return super().extra_repr() + (", fused=True" if self.fused else "")
+
+
+class LSTMCell(_FusableCell):
     """One LSTM step (PyTorch's ``nn.LSTMCell``).
 
     ``LSTMCell(input_size, hidden_size, bias=True, *, fused=False)``: parameters
@@ -84,15 +99,6 @@ class LSTMCell(_Cell):
     """
 
     GATES = 4
-
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, *,
-                 fused: bool = False):
-        super().__init__(input_size, hidden_size, bias)
-        self.fused = fused
-
-    def extra_repr(self) -> str:
-        """PyTorch's text, and ``fused=True`` (not in PyTorch) when set."""
-        return super().extra_repr() + (", fused=True" if self.fused else "")
 
     def forward(self, x: Tensor, hx=None):
         if hx is None:
@@ -148,7 +154,7 @@ class RNNCell(_Cell):
         return super().extra_repr() + relu
 
 
-class GRUCell(_Cell):
+class GRUCell(_FusableCell):
     """One GRU step (PyTorch's ``nn.GRUCell(input_size, hidden_size, bias=True)``):
     ``weight_ih`` (3H, D), ``weight_hh`` (3H, H), ``bias_ih``, ``bias_hh`` (3H,), gate
     order r, z, n. forward(x (N, D), hx (N, H) or None) -> (N, H).
@@ -159,15 +165,6 @@ class GRUCell(_Cell):
     gradients with fewer nodes (for decoders that step a cell), as ``LSTMCell``."""
 
     GATES = 3
-
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, *,
-                 fused: bool = False):
-        super().__init__(input_size, hidden_size, bias)
-        self.fused = fused
-
-    def extra_repr(self) -> str:
-        """PyTorch's text, and ``fused=True`` (not in PyTorch) when set."""
-        return super().extra_repr() + (", fused=True" if self.fused else "")
 
     def forward(self, x: Tensor, hx=None) -> Tensor:
         args = self._args(x, hx)
@@ -313,7 +310,24 @@ class _StackedRecurrent(Module):
         return layer_in, self._final(finals)
 
 
-class LSTM(_StackedRecurrent):
+class _FusableStacked(_StackedRecurrent):
+    """Stacked layers with a fused node per layer and direction beside the composed cells
+    (``LSTM``, ``GRU``): the keyword ``fused`` (default True), shown in the repr when
+    False."""
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
+                 bias: bool = True, batch_first: bool = True, dropout: float = 0.0,
+                 bidirectional: bool = False, *, fused: bool = True, residual: bool = False):
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, residual=residual)
+        self.fused = fused
+
+    def extra_repr(self) -> str:
+        """PyTorch's text (see ``_StackedRecurrent``), and ``fused=False`` when set."""
+        return super().extra_repr() + ("" if self.fused else ", fused=False")
+
+
+class LSTM(_FusableStacked):
     """LSTM layers over whole sequences (PyTorch's ``nn.LSTM``, ``batch_first=True``).
 
     Parameters ``weight_ih_l{k}`` (4H, D), ``weight_hh_l{k}`` (4H, H), ``bias_ih_l{k}``,
@@ -339,13 +353,6 @@ class LSTM(_StackedRecurrent):
 
     GATES = 4
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
-                 bias: bool = True, batch_first: bool = True, dropout: float = 0.0,
-                 bidirectional: bool = False, *, fused: bool = True, residual: bool = False):
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, residual=residual)
-        self.fused = fused
-
     def _states(self, hx, N, dtype):
         if hx is None:
             return [(h, h) for h in super()._states(None, N, dtype)]
@@ -367,10 +374,6 @@ class LSTM(_StackedRecurrent):
     def _final(self, states):
         return stack([h for h, _ in states], axis=0), stack([c for _, c in states], axis=0)
 
-    def extra_repr(self) -> str:
-        """PyTorch's text (see ``_StackedRecurrent``), and ``fused=False`` when set."""
-        return super().extra_repr() + ("" if self.fused else ", fused=False")
-
 
 class RNN(_StackedRecurrent):
     """Elman RNN layers (PyTorch's ``nn.RNN``, batch first); see ``_StackedRecurrent``.
@@ -389,7 +392,7 @@ class RNN(_StackedRecurrent):
         return rnn_cell(x, h, *weights, nonlinearity=self.nonlinearity)
 
 
-class GRU(_StackedRecurrent):
+class GRU(_FusableStacked):
     """GRU layers (PyTorch's ``nn.GRU``, batch first; gate order r, z, n); see
     ``_StackedRecurrent`` and :func:`gru_cell`. Math: Cho et al. (2014).
 
@@ -400,13 +403,6 @@ class GRU(_StackedRecurrent):
 
     GATES = 3
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
-                 bias: bool = True, batch_first: bool = True, dropout: float = 0.0,
-                 bidirectional: bool = False, *, fused: bool = True, residual: bool = False):
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, residual=residual)
-        self.fused = fused
-
     def _cell(self, x, h, *weights):
         return gru_cell(x, h, *weights)
 
@@ -415,6 +411,3 @@ class GRU(_StackedRecurrent):
             return super()._run(x, state, weights)
         return (fused.GRUSequence.apply(x, state, *weights),)
 
-    def extra_repr(self) -> str:
-        """PyTorch's text (see ``_StackedRecurrent``), and ``fused=False`` when set."""
-        return super().extra_repr() + ("" if self.fused else ", fused=False")
