@@ -362,18 +362,17 @@ def _train_epoch(model, data, config, optimizer, scheduler, rng, epoch, deadline
     bar = tqdm(range(len(batches)), desc=f"epoch {epoch}/{config.epochs}", unit="it",
                dynamic_ncols=True, leave=False)
     with ThreadAdapter() as threads:          # BLAS threads follow the cores left free
-        b = _take_steps(model, data, config, optimizer, scheduler, rng, epoch, deadline,
-                        batches, bar, losses, threads)
+        b, skipped = _take_steps(model, data, config, optimizer, scheduler, rng, epoch,
+                                 deadline, batches, bar, losses, threads)
     bar.close()
-    taken = [v for v in losses if v is not None]
-    return taken, len(losses) - len(taken), batches[:b + 1]
+    return losses, skipped, batches[:b + 1]
 
 
 def _take_steps(model, data, config, optimizer, scheduler, rng, epoch, deadline, batches,
-                bar, losses, threads) -> int:
-    """The steps of :func:`_train_epoch`; appends each step's loss to ``losses`` (None for a
-    skipped one) and returns the index of the last batch taken."""
-    n_batches, b = len(batches), -1
+                bar, losses, threads) -> tuple[int, int]:
+    """The steps of :func:`_train_epoch`; appends each applied step's loss to ``losses`` and
+    returns (the index of the last batch taken, the number of steps skipped)."""
+    n_batches, b, skipped = len(batches), -1, 0
     for b in bar:
         threads.update()
         src, tgt, mask = training_batch(data, batches[b])
@@ -396,16 +395,14 @@ def _take_steps(model, data, config, optimizer, scheduler, rng, epoch, deadline,
                 f"and this epoch was not saved (fix: lower --lr, or --nonfinite skip to "
                 f"skip such steps)")
         else:
-            losses.append(None)
+            skipped += 1
         if scheduler is not None:               # the schedule follows the batches
             scheduler.step()
-        if b % 10 == 0:
-            recent = [v for v in losses[-10:] if v is not None]
-            if recent:
-                bar.set_postfix(loss=f"{np.mean(recent):.4f}")
+        if b % 10 == 0 and losses:
+            bar.set_postfix(loss=f"{np.mean(losses[-10:]):.4f}")
         if deadline is not None and time.perf_counter() > deadline:
             break
-    return b
+    return b, skipped
 
 
 def train(data, config: TrainConfig, out_dir=None, log=print, model=None, *,
