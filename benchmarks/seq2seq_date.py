@@ -69,7 +69,7 @@ from models.char_dataset import load_dataset  # noqa: E402
 from models.cli_types import OneLineParser, int_at_least  # noqa: E402
 from models.train import TrainConfig, build_model  # noqa: E402
 from tinygrad_attn.fileio import atomic_open  # noqa: E402
-from tinygrad_attn.threads import ThreadAdapter  # noqa: E402
+from tinygrad_attn.threads import ThreadAdapter, available_cores  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "dlfs2" / "date.txt"
 PROG = "seq2seq_date.py"
@@ -480,7 +480,7 @@ def report_inference(data, cfg, widths=(1, 2, 4), repeats=3):
     sentences), median of ``repeats`` runs alternated over the beam widths, each width
     with predict's default threads (one per CPU, one-thread BLAS each) and with one
     thread (``workers=1``)."""
-    from models.predict import _cpu_count, predict
+    from models.predict import predict
     model = build_model(cfg, len(data.src_vocab), len(data.tgt_vocab))
     predict(model, data.src_test[:100], data)                  # warm the kernels
     modes = [(w, workers) for w in widths for workers in (None, 1)]
@@ -492,7 +492,7 @@ def report_inference(data, cfg, widths=(1, 2, 4), repeats=3):
             times[width, workers].append(time.perf_counter() - t0)
     res = {m: statistics.median(t) for m, t in times.items()}
     print(f"\ninference on the {len(data.src_test)} test items (batches of 500, median of "
-          f"{repeats}; {_cpu_count()} threads / 1 thread): " +
+          f"{repeats}; {available_cores()} threads / 1 thread): " +
           ", ".join(("greedy" if w == 1 else f"beam width {w}") +
                     f" {res[w, None]:.2f} / {res[w, 1]:.2f} s" for w in widths) +
           " (goal < 2 s; the book's item-at-a-time loop: 20-28 s here)")

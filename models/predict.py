@@ -3,11 +3,12 @@ batches side by side on the CPUs, each with a one-thread BLAS. ``models.train`` 
 :func:`predict` (its historical home)."""
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from threadpoolctl import threadpool_limits
+
+from tinygrad_attn.threads import available_cores
 
 from .decode_length import DEFAULT_MAX_DECODE_LEN
 from .decoding import beam_search, greedy_decode
@@ -52,7 +53,7 @@ def predict(model, src, data_or_codec, *, beam: int = 1, max_len: int | None = N
 
     batch_size = _decode_batch_size(batch_size, beam, d)
     batches = [src[i:i + batch_size] for i in range(0, len(src), batch_size)]
-    workers = min(workers or _cpu_count(), len(batches))
+    workers = min(workers or available_cores(), len(batches))
     if workers <= 1:
         out = [decode(b) for b in batches]
     else:
@@ -71,10 +72,3 @@ def _decode_batch_size(batch_size: int, beam: int, d) -> int:
     vocab = getattr(d, "tgt_vocab", None) or getattr(d, "vocab", None)
     width = beam * max(1, len(vocab) if vocab is not None else 1)
     return max(1, min(int(batch_size), DECODE_BUDGET // width))
-
-
-def _cpu_count() -> int:
-    """CPUs this process may run on (its affinity mask where the OS has one)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1

@@ -28,6 +28,7 @@ def test_busy_seconds_counts_all_but_idle_and_iowait_of_the_given_cpus():
     assert T._busy_seconds(STAT, {1}) == pytest.approx((60 + 30 + 3) / hz)
     assert T._busy_seconds(STAT, {0, 1}) == pytest.approx((65 + 93) / hz)
     assert T._busy_seconds(STAT, {7}) is None            # no such cpu line
+    assert T._busy_seconds("\n" + STAT + "\n\n", {0}) == T._busy_seconds(STAT, {0})
 
 
 def test_others_busy_is_the_machines_busy_time_less_our_own_over_the_wall_time():

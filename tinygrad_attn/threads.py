@@ -41,12 +41,17 @@ def env_enabled() -> bool:
     return value in _ON
 
 
-def available_cores() -> int:
-    """CPUs this process may run on: its affinity mask where the OS has one (``taskset``,
-    containers), else ``os.cpu_count()``; at least 1."""
+def _cpus() -> set[int]:
+    """The CPUs this process may run on: its affinity mask where the OS has one
+    (``taskset``, containers), else all ``os.cpu_count()`` of them."""
     if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return os.cpu_count() or 1
+        return set(os.sched_getaffinity(0))
+    return set(range(os.cpu_count() or 1))
+
+
+def available_cores() -> int:
+    """How many CPUs this process may run on (:func:`_cpus`); at least 1."""
+    return max(1, len(_cpus()))
 
 
 @dataclass(frozen=True)
@@ -67,7 +72,7 @@ def _busy_seconds(stat_text: str, cpus: set[int]) -> float | None:
     hz = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
     total, found = 0, False
     for line in stat_text.splitlines():
-        name, *fields = line.split()
+        name, *fields = line.split() or [""]
         if not (name.startswith("cpu") and name[3:].isdigit() and int(name[3:]) in cpus):
             continue
         ticks = [int(f) for f in fields[:8]]
@@ -81,9 +86,7 @@ def sample(stat_path: str = "/proc/stat") -> CpuSample:
     busy = None
     try:
         with open(stat_path) as f:
-            cpus = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") \
-                else set(range(os.cpu_count() or 1))
-            busy = _busy_seconds(f.read(), set(cpus))
+            busy = _busy_seconds(f.read(), _cpus())
     except (OSError, ValueError):
         busy = None
     times = os.times()
