@@ -22,7 +22,6 @@ from __future__ import annotations
 import numpy as np
 
 from tinygrad_attn import concat, nn, scope, stack
-from tinygrad_attn import functional as F
 
 from .base import RecurrentSeq2Seq
 
@@ -62,8 +61,8 @@ class BahdanauSeq2Seq(RecurrentSeq2Seq):
 
     def _recur(self, prev_ids, state):
         """The recurrent part of one step: attention from the previous state, then the cell.
-        Returns the output layer's input [s_i; c_i] (N, 2H) (dropped out in training, as
-        :meth:`project` drops it), the new state and the weights (N, S)."""
+        Returns the output layer's input [s_i; c_i] (N, 2H) (:meth:`drop_features`), the
+        new state and the weights (N, S)."""
         context, weights = self.attention(state["h"], state["hs"], state["mask"], state["keys"])
         x = concat([self.embed_target(prev_ids), context], axis=-1)
         if self.cell == "gru":
@@ -72,8 +71,7 @@ class BahdanauSeq2Seq(RecurrentSeq2Seq):
         else:
             h, c = self.decoder(x, (state["h"], state["c"]))
             new = {**state, "h": h, "c": c}
-        features = F.dropout(concat([h, context], axis=-1), self.dropout, self.training)
-        return features, new, weights
+        return self.drop_features(concat([h, context], axis=-1)), new, weights
 
     def decode_step(self, prev_ids, state):
         features, new, weights = self._recur(prev_ids, state)

@@ -306,10 +306,15 @@ class RecurrentSeq2Seq(Seq2SeqModel):
         the non-recurrent connections only; identity in eval mode and at p = 0)."""
         return F.dropout(self.decoder_embedding(np.asarray(ids)), self.dropout, self.training)
 
+    def drop_features(self, features):
+        """The output layer's input (..., F), dropped out in training as
+        :meth:`embed_target`'s embeddings (identity in eval mode and at p = 0)."""
+        return F.dropout(features, self.dropout, self.training)
+
     def project(self, features):
-        """features (..., F) -> logits (..., V) = ``self.out`` of the features dropped out in
-        training as :meth:`embed_target`'s embeddings (identity in eval mode and at p = 0)."""
-        return self.out(F.dropout(features, self.dropout, self.training))
+        """features (..., F) -> logits (..., V) = ``self.out`` of
+        :meth:`drop_features`."""
+        return self.out(self.drop_features(features))
 
     def _initialise(self, init: str, seed):
         """Call at the end of a subclass's __init__, once every layer exists."""
