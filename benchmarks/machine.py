@@ -208,16 +208,20 @@ def describe() -> dict:
     """What a benchmark's figures depend on, as a JSON-ready dict: ``cpu``
     (:func:`cpu_info`), ``load_average_start``, ``numpy_blas`` (:func:`blas_libraries`),
     ``torch`` (:func:`torch_cpu`), versions, ``OMP_WAIT_POLICY``, ``note``
-    (:func:`kernel_note`) and ``coretype_note`` (:func:`coretype_note`: a kernel forced by
-    ``OPENBLAS_CORETYPE``). Imports torch and numba."""
+    (:func:`kernel_note`), ``coretype_note`` (:func:`coretype_note`: a kernel forced by
+    ``OPENBLAS_CORETYPE``) and ``heap_kept`` (``tinygrad_attn.heap.applied``: freed memory
+    stays in glibc's heap, for every engine in the process). Imports torch and numba."""
     import numba
     import torch
+
+    from tinygrad_attn import heap
     cpu, blas = cpu_info(), blas_libraries()
     return {"cpu": cpu, "load_average_start": load_average(), "numpy_blas": blas,
             "torch": torch_cpu(), "python": platform.python_version(),
             "numpy": np.__version__, "numba": numba.__version__,
             "torch_version": torch.__version__,
             "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+            "heap_kept": heap.applied(),
             "note": kernel_note(cpu, blas),
             "coretype_note": coretype_note(os.environ.get("OPENBLAS_CORETYPE"),
                                            openblas_own_kernel()
@@ -231,7 +235,9 @@ def print_description(info: dict) -> None:
           f"ISA: {' '.join(cpu['isa']) or 'unknown'} (widest: {cpu['widest']}); load "
           f"average at the start {info['load_average_start']}")
     print(f"Python {info['python']}, numpy {info['numpy']}, numba {info['numba']}, torch "
-          f"{info['torch_version']}; OMP_WAIT_POLICY={info['omp_wait_policy']}")
+          f"{info['torch_version']}; OMP_WAIT_POLICY={info['omp_wait_policy']}; freed memory "
+          f"kept in the heap (tinygrad_attn.heap, every engine in the process): "
+          f"{'yes' if info.get('heap_kept') else 'no'}")
     for b in info["numpy_blas"] or [{"internal_api": "unknown (no threadpoolctl)"}]:
         print(f"numpy BLAS: {b['internal_api']} {b.get('version')}, kernel "
               f"{b.get('architecture')}, {b.get('num_threads')} threads "

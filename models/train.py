@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 import tinygrad_attn as tg
 from tinygrad_attn.fileio import atomic_open, quote_path
+from tinygrad_attn import heap
 from tinygrad_attn.threads import ThreadAdapter, env_enabled
 
 from .base import INITS, check_cell, check_choice
@@ -437,12 +438,14 @@ def train(data, config: TrainConfig, out_dir=None, log=print, model=None, *,
     Raises ValueError for a config out of range, less than one batch of training data,
     ``share_embeddings`` over two vocabularies, a ``subword_alpha`` the data's tokenizer
     cannot sample with (``models.subword_sampling.check_subword_alpha``), or an unreadable
-    ``TINYGRAD_ATTN_ADAPT_THREADS`` (``tinygrad_attn.threads.env_enabled``);
+    ``TINYGRAD_ATTN_ADAPT_THREADS`` or ``TINYGRAD_ATTN_KEEP_FREED_MEMORY`` (their
+    ``env_enabled``);
     RunDirError for an unusable folder; NonFiniteError for a NaN/inf loss or gradient;
     TrainingInterrupted on Ctrl-C (the message says what was saved).
     """
     _check_config(config)
     env_enabled()                   # a bad TINYGRAD_ATTN_ADAPT_THREADS fails before any work
+    heap.env_enabled()              # ... and a bad TINYGRAD_ATTN_KEEP_FREED_MEMORY
     data = with_validation(data, config)
     n = len(data.src_train)
     if n // config.batch_size == 0:

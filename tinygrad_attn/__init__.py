@@ -8,7 +8,8 @@ built on it.
 >>> a.grad                       # d/da sum((2a)^2) = 8a
 array([ 8., 16., 24.], dtype=float32)
 """
-from . import anomaly, autograd, checkpoint, functional, fused, kernels, nn, ops, optim, random
+from . import (anomaly, autograd, checkpoint, functional, fused, heap, kernels, nn, ops, optim,
+               random)
 from .anomaly import AnomalyError, detect_anomaly, is_anomaly_enabled
 from .autograd import Function, grad, unbroadcast
 from .checkpoint import CheckpointError
@@ -24,3 +25,5 @@ __all__ = ["Tensor", "Function", "grad", "no_grad", "enable_grad", "set_grad_ena
            "CheckpointError", "clip_grad_norm_", "manual_seed", "gradcheck", "GradcheckError",
            "anomaly", "detect_anomaly", "is_anomaly_enabled", "AnomalyError"]
 __version__ = "0.1.0"
+
+heap.apply_from_env()    # freed arrays stay in the heap for the next step (heap.py)

@@ -23,22 +23,17 @@ from dataclasses import dataclass
 
 from threadpoolctl import ThreadpoolController
 
+from .envflags import switch
+
 #: Environment variable that turns the adaptation off ("0").
 ENV_FLAG = "TINYGRAD_ATTN_ADAPT_THREADS"
-
-
-_ON, _OFF = ("1", "true", "on", "yes", ""), ("0", "false", "off", "no")
 
 
 def env_enabled() -> bool:
     """Whether ``TINYGRAD_ATTN_ADAPT_THREADS`` lets the adapter work: unset, 1, true, on,
     yes (any case) -> True; 0, false, off, no -> False. Raises ValueError (one line, with
     the fix) for anything else."""
-    value = os.environ.get(ENV_FLAG, "1").strip().lower()
-    if value not in _ON + _OFF:
-        raise ValueError(f"{ENV_FLAG}={os.environ[ENV_FLAG]!r} is neither on nor off (fix: "
-                         f"set it to 0 to keep the BLAS's own thread count, 1 to adapt it)")
-    return value in _ON
+    return switch(ENV_FLAG, "set it to 0 to keep the BLAS's own thread count, 1 to adapt it")
 
 
 def _cpus() -> set[int]:
