@@ -147,13 +147,15 @@ class LSTMSequence(Function):
         dz = np.empty_like(gates)
         dh = np.zeros((N, H), dtype=grad.dtype)   # recurrent part: dz_{t+1} W_hh
         dc = np.zeros((N, H), dtype=grad.dtype)   # carry: dc_{t+1} * f_{t+1}
+        need = self.needs_input_grad
         for t in reversed(range(T)):
             # the elementwise rules of the docstring, fused (kernels.lstm_step_backward; its
             # numpy twin, kernels.lstm_step_backward_numpy, spells them out)
             kernels.lstm_step_backward(t, g_h, g_c, gates[t], tanh_c[t], cs[t], dh, dc, dz[t])
-            dh = dz[t] @ self.w_hh
+            if t or need[1]:                  # dh_0 only for an h0 that wants it (a decoder's)
+                dh = dz[t] @ self.w_hh
         dz2 = dz.reshape(T * N, H4)           # time-major rows, like x_tm and hs[:-1]
-        need = self.needs_input_grad
+        dh = dh if need[1] else None
         dx = dw_ih = db = None
         if need[0]:
             dx = kernels.matmul(dz2, self.w_ih).reshape(T, N, -1).transpose(1, 0, 2)
@@ -242,11 +244,13 @@ class GRUSequence(Function):
         g_h = np.ascontiguousarray(grad)                   # (N, T, H)
         dgi, dgh = np.empty_like(gates), np.empty_like(gates)
         dh = np.zeros((N, H3 // 3), dtype=grad.dtype)
+        need = self.needs_input_grad
         for t in reversed(range(T)):
             kernels.gru_step_backward(t, g_h, gates[t], ghn[t], hs[t], dh, dgi[t], dgh[t])
-            dh += dgh[t] @ self.w_hh
+            if t or need[1]:                  # dh_0 only for an h0 that wants it
+                dh += dgh[t] @ self.w_hh
         dgi2, dgh2 = dgi.reshape(T * N, H3), dgh.reshape(T * N, H3)
-        need = self.needs_input_grad
+        dh = dh if need[1] else None
         dx = dw_ih = db_ih = dw_hh = db_hh = None
         if need[0]:
             dx = kernels.matmul(dgi2, self.w_ih).reshape(T, N, -1).transpose(1, 0, 2)
