@@ -322,6 +322,45 @@ def test_lstm_inference_runs_shared_prefixes_once_with_the_same_values(ids, same
         np.testing.assert_allclose(a.data, b.data, rtol=1e-6, atol=1e-6)
 
 
+@given(ids=st.lists(st.lists(st.integers(0, 2), min_size=6, max_size=6), min_size=2,
+                    max_size=12), same_start=st.booleans())
+def test_fused_lstm_training_runs_shared_prefixes_once_with_the_composed_gradients(ids,
+                                                                                  same_start):
+    # the training forward (a gradient wanted) steps each distinct prefix once when all rows
+    # start from one state; values and every gradient must stay the composed cells', also
+    # after the switch to per-row steps (more than 3/4 of the rows distinct)
+    ids = np.array(ids)
+    N = len(ids)
+    rng = np.random.default_rng(N)
+    emb = to64(nn.Embedding(3, 4))
+    fused, composed = to64(nn.LSTM(4, 5)), to64(nn.LSTM(4, 5, fused=False))
+    composed.load_state_dict(fused.state_dict())
+    h0 = rng.standard_normal((1, 1 if same_start else N, 5))
+    h0 = np.broadcast_to(h0, (1, N, 5)).copy()
+    results = []
+    for lstm in (fused, composed):
+        emb.zero_grad()
+        state = (Tensor(h0, requires_grad=True), Tensor(h0 * 0.5, requires_grad=True))
+        with mock.patch.object(tg.fused.LSTMSequence, "_shared_step",
+                               wraps=tg.fused.LSTMSequence._shared_step) as spy:
+            out, (h, c) = lstm(emb(ids), state)
+        ((out * out).sum() + (h * 2).sum() + (c * c).sum()).backward()
+        grads = [emb.weight.grad, state[0].grad, state[1].grad] + [
+            p.grad for p in lstm.parameters()]
+        results.append((out.data, h.data, c.data, grads, spy.call_count))
+    (o1, h1, c1, g1, shared), (o2, h2, c2, g2, _) = results
+    # shared steps run exactly while at most 3/4 of the rows have distinct prefixes
+    distinct = [len({tuple(r[:t + 1]) for r in ids}) for t in range(ids.shape[1])]
+    runs = 0
+    while same_start and runs < len(distinct) and distinct[runs] <= 3 * N // 4:
+        runs += 1
+    assert shared == runs
+    for a, b in zip((o1, h1, c1), (o2, h2, c2)):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    for a, b in zip(g1, g2):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
 def test_fused_lstm_cell_equals_the_composed_cell_values_and_gradients():
     rng = np.random.default_rng(4)
     cells = [nn.LSTMCell(3, 5, fused=f) for f in (False, True)]

@@ -23,6 +23,27 @@ def _row_ids(a: np.ndarray) -> np.ndarray:
     return np.unique(rows, return_inverse=True)[1].reshape(-1)
 
 
+def _one_start(h0: np.ndarray, c0: np.ndarray | None = None) -> bool:
+    """Whether all N > 1 rows start from one state (an encoder's zero state): then rows
+    that read equal inputs stay in equal states (:func:`_next_groups`)."""
+    return (len(h0) > 1 and bool((h0 == h0[0]).all())
+            and (c0 is None or bool((c0 == c0[0]).all())))
+
+
+def _next_groups(group: np.ndarray, ids_t: np.ndarray):
+    """One step of the shared-prefix bookkeeping of a recurrent layer whose rows started
+    from one state. ``group`` (N,): equal ids = equal prefixes so far (so equal states);
+    ``ids_t`` (N,) int: equal ids = equal inputs at this step. Returns ``(first, group)``:
+    the first row of each distinct new prefix and every row's new prefix id; or
+    ``(None, None)`` once more than 3/4 of the rows are distinct (from there on, running
+    every row costs less than the bookkeeping; distinct prefixes never merge again)."""
+    key = group * (int(ids_t.max()) + 1) + ids_t
+    _, first, new_group = np.unique(key, return_index=True, return_inverse=True)
+    if len(first) > 3 * len(group) // 4:
+        return None, None
+    return first, new_group.reshape(-1)
+
+
 class LSTMSequence(Function):
     """A whole LSTM layer over a sequence as ONE node, with a hand-written backward.
 
@@ -71,9 +92,21 @@ class LSTMSequence(Function):
         tanh_c = np.empty((T, N, H), dtype=dt)
         hs[0], cs[0] = h0, c0
         w_hh_t = (w_hh * half).T
+        # rows that start from one state and read equal inputs share their states: run
+        # each distinct prefix once (the reversed, space-padded date sources: 47 % of the
+        # encoder's row-steps are distinct in a training batch)
+        group = np.zeros(N, dtype=np.int64) if _one_start(h0, c0) else None
+        ids = _row_ids(x.reshape(N * T, D)).reshape(N, T) if group is not None else None
         for t in range(T):
-            z[t] += hs[t] @ w_hh_t
-            self._activate(z[t], cs[t], cs[t + 1], tanh_c[t], hs[t + 1])
+            first = None
+            if group is not None:
+                first, group = _next_groups(group, ids[:, t])
+            if first is None:
+                z[t] += hs[t] @ w_hh_t
+                self._activate(z[t], cs[t], cs[t + 1], tanh_c[t], hs[t + 1])
+            else:
+                self._shared_step(z[t], hs[t], cs[t], cs[t + 1], tanh_c[t], hs[t + 1],
+                                  first, group, w_hh_t)
         self.x_tm, self.w_ih, self.w_hh = x_tm, w_ih, w_hh
         self.gates, self.hs, self.cs, self.tanh_c = z, hs, cs, tanh_c  # z now holds activations
         out = np.empty((2, N, T, H), dtype=dt)
@@ -91,6 +124,18 @@ class LSTMSequence(Function):
         kernels.lstm_step_forward(z, c_prev, c_new)   # i,f,o = (1 + z) / 2; c_new = f*c_prev + i*g
         np.tanh(c_new, out=tanh_c)
         np.multiply(z[:, 3 * h_new.shape[1]:], tanh_c, out=h_new)
+
+    @staticmethod
+    def _shared_step(z, h_prev, c_prev, c_new, tanh_c, h_new, first, group, w_hh_t):
+        """One training step run once per distinct prefix: the recurrent product and the
+        gates for the rows ``first`` only, then copied to every row of their ``group``
+        (the same arithmetic per row as :meth:`_activate` on all rows)."""
+        zd = z[first]
+        zd += h_prev[first] @ w_hh_t
+        cd, tcd, hd = (np.empty((len(first), h_new.shape[1]), dtype=z.dtype) for _ in range(3))
+        LSTMSequence._activate(zd, c_prev[first], cd, tcd, hd)
+        for dst, src in ((z, zd), (c_new, cd), (tanh_c, tcd), (h_new, hd)):
+            np.take(src, group, axis=0, out=dst)
 
     @staticmethod
     def _forward_inference(x, h0, c0, w_ih, w_hh, b):
@@ -111,17 +156,15 @@ class LSTMSequence(Function):
         w = np.concatenate([w_ih, w_hh, b[:, None]], axis=1).T      # (D + H + 1, 4H)
         out = np.empty((2, N, T, H), dtype=x.dtype)
         # group[n]: the distinct prefix of row n, whose state is row group[n] of (h, c)
-        one_start = N > 1 and (h0 == h0[0]).all() and (c0 == c0[0]).all()
+        one_start = _one_start(h0, c0)
         group = np.zeros(N, dtype=np.int64) if one_start else None
         h, c = (h0[:1], c0[:1]) if one_start else (h0, c0)
         for t in range(T):
             rows = slice(None)
             if group is not None:
-                key = group * N + _row_ids(x[:, t])       # (prefix so far, this input)
-                _, first, new_group = np.unique(key, return_index=True, return_inverse=True)
-                if len(first) <= 3 * N // 4:
-                    h, c, rows = h[group[first]], c[group[first]], first
-                    group = new_group.reshape(-1)
+                first, new_group = _next_groups(group, _row_ids(x[:, t]))
+                if first is not None:
+                    h, c, rows, group = h[group[first]], c[group[first]], first, new_group
                 else:                                   # mostly distinct from here on
                     h, c, group = h[group], c[group], None
             xh = np.empty((len(h), D + H + 1), dtype=x.dtype)
