@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -386,3 +387,19 @@ def test_transformer_benchmark_uses_the_shared_machine_module():
     tt = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tt)
     assert tt.machine_info is machine.machine_info and tt.numpy_blas is machine.numpy_blas
+
+
+@pytest.mark.parametrize("rows, want", [
+    ("same", 1 / 8),           # eight equal rows: one state per step
+    ("distinct", 1.0),         # eight different first characters: every row from step 1
+    ("half", 5 / 32),          # two groups of four parting at the last of 4 steps: 1+1+1+2
+])
+def test_the_shared_prefix_fraction_is_what_the_fused_lstm_steps(rows, want, capsys):
+    N, S = 8, 4
+    src = {"same": np.zeros((N, S), np.int64),
+           "distinct": np.tile(np.arange(N)[:, None], (1, S)),
+           "half": np.repeat(np.array([[0, 0, 0, 1], [0, 0, 0, 2]]), N // 2, axis=0)}[rows]
+    data = SimpleNamespace(src_train=src, tgt_train=np.zeros((N, 3), np.int64))
+    frac = bs.report_shared_prefixes(data, SimpleNamespace(batch_size=N), n_batches=2)
+    assert frac == pytest.approx(want)
+    assert f"ours steps {want:.1%} of the encoder's row-steps" in capsys.readouterr().out
