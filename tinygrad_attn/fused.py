@@ -96,11 +96,10 @@ class LSTMSequence(Function):
         # each distinct prefix once (the reversed, space-padded date sources: 47 % of the
         # encoder's row-steps are distinct in a training batch)
         group = np.zeros(N, dtype=np.int64) if _one_start(h0, c0) else None
-        ids = _row_ids(x.reshape(N * T, D)).reshape(N, T) if group is not None else None
         for t in range(T):
             first = None
             if group is not None:
-                first, group = _next_groups(group, ids[:, t])
+                first, group = _next_groups(group, _row_ids(x[:, t]))
             if first is None:
                 z[t] += hs[t] @ w_hh_t
                 self._activate(z[t], cs[t], cs[t + 1], tanh_c[t], hs[t + 1])
