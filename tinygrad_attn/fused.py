@@ -44,6 +44,14 @@ def _next_groups(group: np.ndarray, ids_t: np.ndarray):
     return first, new_group.reshape(-1)
 
 
+def _group_sums(group: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """(G, C) sums of the rows (N, C) of each group (``group`` (N,) ids 0..G-1): one
+    product with the (G, N) matrix of ones where row n is in group g."""
+    onehot = np.zeros((int(group.max()) + 1, len(group)), dtype=rows.dtype)
+    onehot[group, np.arange(len(group))] = 1
+    return onehot @ rows
+
+
 class LSTMSequence(Function):
     """A whole LSTM layer over a sequence as ONE node, with a hand-written backward.
 
@@ -65,6 +73,14 @@ class LSTMSequence(Function):
     bias riding along as a column of ones, as in the forward), dW_hh = dZ^T H_prev,
     dx = dZ W_ih. The composed path (``nn.LSTMCell`` from primitive ops) gives the same
     gradients; a test holds the two together.
+
+    Shared prefixes: when all rows start from one state (an encoder's zero state), rows
+    that have read equal inputs are in equal states. While at most 3/4 of the rows are
+    distinct in that sense, a step runs once per distinct prefix and is copied to the rows
+    that share it, and the weight gradients sum each group's dz first (its rows read the
+    same x_t and h_{t-1}). The backward through time stays per row (dx, dh0, dc0 are every
+    row's own). The book's reversed, space-padded date sources: 48 % of the encoder's
+    row-steps run; the date step 0.054 -> 0.048 s (two A/B runs of 8 rounds, 0.94 each).
     """
     composed = "tinygrad_attn.nn.recurrent.lstm_cell"
 
@@ -96,6 +112,7 @@ class LSTMSequence(Function):
         # each distinct prefix once (the reversed, space-padded date sources: 47 % of the
         # encoder's row-steps are distinct in a training batch)
         group = np.zeros(N, dtype=np.int64) if _one_start(h0, c0) else None
+        self.groups = []                    # (first, group) of the shared steps 0, 1, ...
         for t in range(T):
             first = None
             if group is not None:
@@ -106,6 +123,7 @@ class LSTMSequence(Function):
             else:
                 self._shared_step(z[t], hs[t], cs[t], cs[t + 1], tanh_c[t], hs[t + 1],
                                   first, group, w_hh_t)
+                self.groups.append((first, group))
         self.x_tm, self.w_ih, self.w_hh = x_tm, w_ih, w_hh
         self.gates, self.hs, self.cs, self.tanh_c = z, hs, cs, tanh_c  # z now holds activations
         out = np.empty((2, N, T, H), dtype=dt)
@@ -181,7 +199,7 @@ class LSTMSequence(Function):
                 "LSTMSequence (the fused LSTM) has a first derivative only, so create_graph="
                 "True cannot differentiate it again (fix: build the layer with nn.LSTM(..., "
                 "fused=False), the composed lstm_cell path, for higher-order gradients)")
-        gates, hs, cs, tanh_c = self.gates, self.hs, self.cs, self.tanh_c
+        gates, cs, tanh_c = self.gates, self.cs, self.tanh_c
         T, N, H4 = gates.shape
         H = H4 // 4
         grad = np.ascontiguousarray(grad)
@@ -201,11 +219,28 @@ class LSTMSequence(Function):
         dx = dw_ih = db = None
         if need[0]:
             dx = kernels.matmul(dz2, self.w_ih).reshape(T, N, -1).transpose(1, 0, 2)
+        dz_w, x_w, h_w = self._weight_rows(dz)
         if need[3] or need[5] or need[6]:     # [dW_ih, db] = dZ^T [X, 1]: db is the last column
-            dw_b = kernels.matmul(dz2.T, self.x_tm)
+            dw_b = kernels.matmul(dz_w.T, x_w)
             dw_ih, db = dw_b[:, :-1], dw_b[:, -1]
-        dw_hh = kernels.matmul(dz2.T, hs[:-1].reshape(T * N, H)) if need[4] else None
+        dw_hh = kernels.matmul(dz_w.T, h_w) if need[4] else None
         return dx, dh, dc, dw_ih, dw_hh, db, db
+
+    def _weight_rows(self, dz):
+        """The rows the weight gradients sum over: dZ (R, 4H), [X, 1] (R, D + 1) and H_prev
+        (R, H), time-major. Every row-step (R = T N), except in the shared steps of the
+        forward: rows of one group there read the same x_t and h_{t-1}, so
+        sum_rows dz_row^T [x, h] = (sum_group dz)^T [x, h]_group, one row per group."""
+        T, N, H4 = dz.shape
+        hs, cut = self.hs, len(self.groups)
+        if not cut:
+            return dz.reshape(T * N, H4), self.x_tm, hs[:-1].reshape(T * N, -1)
+        x_tm = self.x_tm.reshape(T, N, -1)
+        parts = [(_group_sums(group, dz[t]), x_tm[t][first], hs[t][first])
+                 for t, (first, group) in enumerate(self.groups)]
+        parts.append((dz[cut:].reshape(-1, H4), x_tm[cut:].reshape(-1, x_tm.shape[2]),
+                      hs[cut:T].reshape(-1, hs.shape[2])))
+        return tuple(np.concatenate(p) for p in zip(*parts))
 
 
 class GRUSequence(Function):
