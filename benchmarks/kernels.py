@@ -59,10 +59,11 @@ MATMUL_BATCHED = [((N, 1, H), (N, H, S), ""), ((N, 1, H), (N, H, S), "bT"),
                   ((1000, 1, S), (1000, S, H), "")]
 
 SOFTMAX_SHAPES = [(N, T, S), (N, 1, S), (N * T, V), (N, 4 * H)]
+GROUP_SUMS_GROUPS = [2, 14, 40, 90]            # distinct prefixes among N rows (date batches)
 LSTM_STEP_SHAPES = [(N, S, H), (1000, S, H)]   # (N, T, H): training batch, evaluation batch
 KERNEL_NAMES = ["lstm_step_forward_numba", "lstm_step_forward_numpy",
                 "lstm_step_backward_numba", "lstm_step_backward_numpy", "matmul2d_numba",
-                "matmul_batched_numba", "matmul_batched_nt_numba",
+                "matmul_batched_numba", "matmul_batched_nt_numba", "group_sums_numba",
                 "softmax_rows_numba", "softmax_backward_rows_numba", "log_softmax_rows_numba",
                 "log_softmax_backward_rows_numba", "matmul_numpy", "softmax_numpy",
                 "softmax_backward_numpy", "log_softmax_numpy", "log_softmax_backward_numpy"]
@@ -134,6 +135,13 @@ def make_cases(rng):
                       (lambda fwd=fwd: fwd(K.lstm_step_forward_numba)),
                       (lambda fwd=fwd: fwd(K.lstm_step_forward_numpy)),
                       (lambda fwd=fwd: fwd(K.lstm_step_forward)), h))
+    for groups in GROUP_SUMS_GROUPS:          # dz rows of one encoder step, summed by prefix
+        dz = f32(N, 4 * H)
+        group = np.arange(N) % groups
+        cases.append(("group_sums", f"({N},{4 * H})/{groups}", "group_sums_numba",
+                      (lambda g=group, r=dz, k=groups: K.group_sums_numba(g, r, k)),
+                      (lambda g=group, r=dz, k=groups: K.group_sums_numpy(g, r, k)),
+                      (lambda g=group, r=dz: K.group_sums(g, r)), N * 4 * H))
     return cases
 
 

@@ -152,6 +152,29 @@ def test_sum_of_squares_kernel_accumulates_in_float64(data, n, dtype):
         assert fn(x) == pytest.approx(want, rel=1e-12, abs=1e-300)
 
 
+@given(data=st.data(), n=st.integers(1, 40), c=st.integers(1, 9), dtype=dtypes)
+def test_group_sums_kernel_equals_its_twin_and_the_sums(data, n, c, dtype):
+    rows = arr(data, (n, c), dtype)
+    group = np.array(data.draw(st.lists(st.integers(0, n - 1), min_size=n, max_size=n)))
+    want = np.zeros((group.max() + 1, c))
+    for k, g in enumerate(group):
+        want[g] += rows[k]
+    for fn in (K.group_sums_numba, K.group_sums_numpy):
+        got = fn(group, rows, group.max() + 1)
+        assert got.dtype == dtype and got.shape == want.shape
+        close(got, want.astype(dtype), dtype)
+
+
+def test_group_sums_keep_nan_and_run_numpy_on_strided_rows():
+    rows = np.array([[1.0, np.nan], [2.0, 3.0], [4.0, 5.0]], np.float32)
+    got = K.group_sums(np.array([1, 0, 1]), rows)
+    np.testing.assert_array_equal(got, np.array([[2.0, 3.0], [5.0, np.nan]], np.float32))
+    strided = np.arange(12, dtype=np.float32).reshape(3, 4)[:, ::2]
+    assert _called(K.group_sums, np.array([0, 0, 1]), strided) == "numpy"
+    np.testing.assert_array_equal(K.group_sums(np.array([0, 0, 1]), strided),
+                                  [[4.0, 8.0], [8.0, 10.0]])
+
+
 def test_sum_of_squares_keeps_nan_and_inf_and_float32_magnitudes():
     big = np.full(4, 3e38, np.float32)                 # each square overflows float32
     assert K.sum_of_squares(big) == pytest.approx(4 * float(np.float32(3e38)) ** 2)
@@ -262,6 +285,7 @@ def test_dispatch_table_is_what_the_lstm_steps_run(N, H):
            np.float32), np.empty((N, 3 * H), np.float32))
     assert _called(K.gru_step_backward, *gru) == K.DISPATCH["gru_step_backward"].auto
     assert _called(K.sum_of_squares, f(N, H)) == K.DISPATCH["sum_of_squares"].auto
+    assert _called(K.group_sums, np.arange(N) % 3, f(N, 4 * H)) == K.DISPATCH["group_sums"].auto
 
 
 def test_dispatch_settings_override_the_table_and_the_docstring_states_it():
@@ -276,7 +300,7 @@ def test_dispatch_settings_override_the_table_and_the_docstring_states_it():
                                "matmul_batched_few", "matmul_batched_many", "softmax",
                                "softmax_backward", "log_softmax", "log_softmax_backward",
                                "lstm_step_forward", "lstm_step_backward", "gru_step_backward",
-                               "sum_of_squares"}
+                               "sum_of_squares", "group_sums"}
     # the module docstring's table gives each row's choice: it must be the table's
     table = K.__doc__.split("auto   why")[1].split("\n====")[1]
     rows = [[]]

@@ -44,14 +44,6 @@ def _next_groups(group: np.ndarray, ids_t: np.ndarray):
     return first, new_group.reshape(-1)
 
 
-def _group_sums(group: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """(G, C) sums of the rows (N, C) of each group (``group`` (N,) ids 0..G-1): one
-    product with the (G, N) matrix of ones where row n is in group g."""
-    onehot = np.zeros((int(group.max()) + 1, len(group)), dtype=rows.dtype)
-    onehot[group, np.arange(len(group))] = 1
-    return onehot @ rows
-
-
 class LSTMSequence(Function):
     """A whole LSTM layer over a sequence as ONE node, with a hand-written backward.
 
@@ -236,7 +228,7 @@ class LSTMSequence(Function):
         if not cut:
             return dz.reshape(T * N, H4), self.x_tm, hs[:-1].reshape(T * N, -1)
         x_tm = self.x_tm.reshape(T, N, -1)
-        parts = [(_group_sums(group, dz[t]), x_tm[t][first], hs[t][first])
+        parts = [(kernels.group_sums(group, dz[t]), x_tm[t][first], hs[t][first])
                  for t, (first, group) in enumerate(self.groups)]
         parts.append((dz[cut:].reshape(-1, H4), x_tm[cut:].reshape(-1, x_tm.shape[2]),
                       hs[cut:T].reshape(-1, hs.shape[2])))
