@@ -361,6 +361,42 @@ def test_fused_lstm_training_runs_shared_prefixes_once_with_the_composed_gradien
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
 
 
+@given(ids=st.lists(st.lists(st.integers(0, 2), min_size=6, max_size=6), min_size=2,
+                    max_size=12), same_start=st.booleans())
+def test_fused_gru_runs_shared_prefixes_once_with_the_composed_gradients(ids, same_start):
+    # as the LSTM's test above, for GRUSequence (training and no-grad forward)
+    ids = np.array(ids)
+    N = len(ids)
+    rng = np.random.default_rng(N)
+    emb = to64(nn.Embedding(3, 4))
+    fused, composed = to64(nn.GRU(4, 5)), to64(nn.GRU(4, 5, fused=False))
+    composed.load_state_dict(fused.state_dict())
+    h0 = np.broadcast_to(rng.standard_normal((1, 1 if same_start else N, 5)), (1, N, 5)).copy()
+    results = []
+    for gru in (fused, composed):
+        emb.zero_grad()
+        state = Tensor(h0, requires_grad=True)
+        with mock.patch.object(tg.fused.GRUSequence, "_shared_step",
+                               wraps=tg.fused.GRUSequence._shared_step) as spy:
+            out, h = gru(emb(ids), state)
+        ((out * out).sum() + (h * 2).sum()).backward()
+        grads = [emb.weight.grad, state.grad] + [p.grad for p in gru.parameters()]
+        results.append((out.data, h.data, grads, spy.call_count))
+    (o1, h1, g1, shared), (o2, h2, g2, _) = results
+    distinct = [len({tuple(r[:t + 1]) for r in ids}) for t in range(ids.shape[1])]
+    runs = 0
+    while same_start and runs < len(distinct) and distinct[runs] <= 3 * N // 4:
+        runs += 1
+    assert shared == runs
+    for a, b in zip((o1, h1), (o2, h2)):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    for a, b in zip(g1, g2):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+    with tg.no_grad():
+        out3, h3 = fused(emb(ids), Tensor(h0))
+    np.testing.assert_allclose(out3.data, o1, rtol=1e-12, atol=1e-12)
+
+
 def test_fused_lstm_cell_equals_the_composed_cell_values_and_gradients():
     rng = np.random.default_rng(4)
     cells = [nn.LSTMCell(3, 5, fused=f) for f in (False, True)]

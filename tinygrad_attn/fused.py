@@ -44,6 +44,23 @@ def _next_groups(group: np.ndarray, ids_t: np.ndarray):
     return first, new_group.reshape(-1)
 
 
+def _weight_rows(groups: list, dz: np.ndarray, *prevs: np.ndarray) -> tuple:
+    """The rows a weight gradient sums over, time-major: dz (T, N, C) and the arrays it
+    multiplies, each (T, N, K) (the inputs x_t, the states h_{t-1}), as (R, C), (R, K), ...
+    Every row-step (R = T N), except in the shared steps of the forward (``groups``: the
+    (first, group) of steps 0, 1, ...): rows of one group there read the same x_t and
+    h_{t-1}, so sum_rows dz_row^T prev_row = (sum_group dz)^T prev_group, one row a group."""
+    T, N, C = dz.shape
+    cut = len(groups)
+    if not cut:
+        return (dz.reshape(T * N, C),) + tuple(p.reshape(T * N, -1) for p in prevs)
+    parts = [(kernels.group_sums(group, dz[t]),) + tuple(p[t][first] for p in prevs)
+             for t, (first, group) in enumerate(groups)]
+    parts.append((dz[cut:].reshape(-1, C),) + tuple(p[cut:].reshape(-1, p.shape[2])
+                                                     for p in prevs))
+    return tuple(np.concatenate(p) for p in zip(*parts))
+
+
 class LSTMSequence(Function):
     """A whole LSTM layer over a sequence as ONE node, with a hand-written backward.
 
@@ -211,28 +228,13 @@ class LSTMSequence(Function):
         dx = dw_ih = db = None
         if need[0]:
             dx = kernels.matmul(dz2, self.w_ih).reshape(T, N, -1).transpose(1, 0, 2)
-        dz_w, x_w, h_w = self._weight_rows(dz)
+        dz_w, x_w, h_w = _weight_rows(self.groups, dz, self.x_tm.reshape(T, N, -1),
+                                      self.hs[:-1])
         if need[3] or need[5] or need[6]:     # [dW_ih, db] = dZ^T [X, 1]: db is the last column
             dw_b = kernels.matmul(dz_w.T, x_w)
             dw_ih, db = dw_b[:, :-1], dw_b[:, -1]
         dw_hh = kernels.matmul(dz_w.T, h_w) if need[4] else None
         return dx, dh, dc, dw_ih, dw_hh, db, db
-
-    def _weight_rows(self, dz):
-        """The rows the weight gradients sum over: dZ (R, 4H), [X, 1] (R, D + 1) and H_prev
-        (R, H), time-major. Every row-step (R = T N), except in the shared steps of the
-        forward: rows of one group there read the same x_t and h_{t-1}, so
-        sum_rows dz_row^T [x, h] = (sum_group dz)^T [x, h]_group, one row per group."""
-        T, N, H4 = dz.shape
-        hs, cut = self.hs, len(self.groups)
-        if not cut:
-            return dz.reshape(T * N, H4), self.x_tm, hs[:-1].reshape(T * N, -1)
-        x_tm = self.x_tm.reshape(T, N, -1)
-        parts = [(kernels.group_sums(group, dz[t]), x_tm[t][first], hs[t][first])
-                 for t, (first, group) in enumerate(self.groups)]
-        parts.append((dz[cut:].reshape(-1, H4), x_tm[cut:].reshape(-1, x_tm.shape[2]),
-                      hs[cut:T].reshape(-1, hs.shape[2])))
-        return tuple(np.concatenate(p) for p in zip(*parts))
 
 
 class GRUSequence(Function):
@@ -273,14 +275,35 @@ class GRUSequence(Function):
         ghn = np.empty((T, N, H), dtype=x.dtype)
         hs[0] = h0
         w_hh_t, gh = w_hh.T, np.empty((N, 3 * H), dtype=x.dtype)
+        group = np.zeros(N, dtype=np.int64) if _one_start(h0) else None
+        self.groups = []                    # shared prefixes, as in LSTMSequence
         for t in range(T):
-            np.matmul(hs[t], w_hh_t, out=gh)
-            gh += b_hh
-            self._activate(gi[t], gh, hs[t], ghn[t], hs[t + 1])
+            first = None
+            if group is not None:
+                first, group = _next_groups(group, _row_ids(x[:, t]))
+            if first is None:
+                np.matmul(hs[t], w_hh_t, out=gh)
+                gh += b_hh
+                self._activate(gi[t], gh, hs[t], ghn[t], hs[t + 1])
+            else:
+                self._shared_step(gi[t], hs[t], ghn[t], hs[t + 1], first, group, w_hh_t, b_hh)
+                self.groups.append((first, group))
         if any(self.needs_input_grad):
             self.x_tm, self.w_ih, self.w_hh = x_tm, w_ih, w_hh
             self.gates, self.hs, self.ghn = gi, hs, ghn      # gi now holds [r, z, n]
         return np.ascontiguousarray(hs[1:].transpose(1, 0, 2))
+
+    @staticmethod
+    def _shared_step(gi, h_prev, ghn, h_new, first, group, w_hh_t, b_hh):
+        """One step run once per distinct prefix (the rows ``first``), then copied to every
+        row of their ``group`` (see LSTMSequence's shared prefixes)."""
+        gid = gi[first]
+        ghd = h_prev[first] @ w_hh_t
+        ghd += b_hh
+        ghnd, hd = (np.empty((len(first), h_new.shape[1]), dtype=gi.dtype) for _ in range(2))
+        GRUSequence._activate(gid, ghd, h_prev[first], ghnd, hd)
+        for dst, src in ((gi, gid), (ghn, ghnd), (h_new, hd)):
+            np.take(src, group, axis=0, out=dst)
 
     @staticmethod
     def _activate(gi, gh, h_prev, ghn, h_new):
@@ -324,11 +347,13 @@ class GRUSequence(Function):
         if need[0]:
             dx = kernels.matmul(dgi2, self.w_ih).reshape(T, N, -1).transpose(1, 0, 2)
         if need[2]:
-            dw_ih = kernels.matmul(dgi2.T, self.x_tm)
+            dgi_w, x_w = _weight_rows(self.groups, dgi, self.x_tm.reshape(T, N, -1))
+            dw_ih = kernels.matmul(dgi_w.T, x_w)
         if need[4]:
             db_ih = dgi2.sum(axis=0)
         if need[3]:
-            dw_hh = kernels.matmul(dgh2.T, hs[:-1].reshape(T * N, -1))
+            dgh_w, h_w = _weight_rows(self.groups, dgh, hs[:-1])
+            dw_hh = kernels.matmul(dgh_w.T, h_w)
         if need[5]:
             db_hh = dgh2.sum(axis=0)
         return dx, dh, dw_ih, dw_hh, db_ih, db_hh
