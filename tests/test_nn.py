@@ -397,6 +397,34 @@ def test_fused_gru_runs_shared_prefixes_once_with_the_composed_gradients(ids, sa
     np.testing.assert_allclose(out3.data, o1, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_bidirectional_layers_share_the_padding_of_the_reverse_direction_exactly(cell):
+    # right-padded sources (a translation batch): the reverse direction reads the padding
+    # first, so its rows share prefixes and take the shared path; two stacked layers, so
+    # the second layer's inputs (the first's outputs) are grouped by their values too
+    ids = np.array([[1, 2, 3, 0, 0, 0], [1, 3, 0, 0, 0, 0], [2, 2, 2, 2, 0, 0],
+                    [3, 1, 0, 0, 0, 0], [1, 2, 3, 1, 2, 0], [2, 0, 0, 0, 0, 0]])
+    layer = {"lstm": nn.LSTM, "gru": nn.GRU}[cell]
+    emb = to64(nn.Embedding(4, 3))
+    fused = to64(layer(3, 4, num_layers=2, bidirectional=True))
+    composed = to64(layer(3, 4, num_layers=2, bidirectional=True, fused=False))
+    composed.load_state_dict(fused.state_dict())
+    spied = tg.fused.LSTMSequence if cell == "lstm" else tg.fused.GRUSequence
+    results = []
+    for net in (fused, composed):
+        emb.zero_grad()
+        with mock.patch.object(spied, "_shared_step", wraps=spied._shared_step) as spy:
+            out, _ = net(emb(ids))
+        (out * out).sum().backward()
+        results.append((out.data, [emb.weight.grad] + [p.grad for p in net.parameters()],
+                        spy.call_count))
+    (o1, g1, shared), (o2, g2, _) = results
+    assert shared > 0                       # the shared path ran (reverse direction)
+    np.testing.assert_allclose(o1, o2, rtol=1e-12, atol=1e-12)
+    for a, b in zip(g1, g2):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
 def test_fused_lstm_cell_equals_the_composed_cell_values_and_gradients():
     rng = np.random.default_rng(4)
     cells = [nn.LSTMCell(3, 5, fused=f) for f in (False, True)]
