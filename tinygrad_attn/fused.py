@@ -228,12 +228,14 @@ class LSTMSequence(Function):
         dx = dw_ih = db = None
         if need[0]:
             dx = kernels.matmul(dz2, self.w_ih).reshape(T, N, -1).transpose(1, 0, 2)
-        dz_w, x_w, h_w = _weight_rows(self.groups, dz, self.x_tm.reshape(T, N, -1),
-                                      self.hs[:-1])
-        if need[3] or need[5] or need[6]:     # [dW_ih, db] = dZ^T [X, 1]: db is the last column
-            dw_b = kernels.matmul(dz_w.T, x_w)
-            dw_ih, db = dw_b[:, :-1], dw_b[:, -1]
-        dw_hh = kernels.matmul(dz_w.T, h_w) if need[4] else None
+        dw_hh = None
+        if any(need[3:]):
+            dz_w, x_w, h_w = _weight_rows(self.groups, dz, self.x_tm.reshape(T, N, -1),
+                                          self.hs[:-1])
+            if need[3] or need[5] or need[6]:  # [dW_ih, db] = dZ^T [X, 1]: db the last column
+                dw_b = kernels.matmul(dz_w.T, x_w)
+                dw_ih, db = dw_b[:, :-1], dw_b[:, -1]
+            dw_hh = kernels.matmul(dz_w.T, h_w) if need[4] else None
         return dx, dh, dc, dw_ih, dw_hh, db, db
 
 
