@@ -41,7 +41,7 @@ gru_step_backward                   numba  the GRU's, the same kind of fusion (a
 sum_of_squares                      numba  the gradient norm's sum of squares: one
                                            pass, no float64 copy: 12-50x faster
 group_sums                          numba  the rows of each group summed (the fused
-                                           LSTM's shared prefixes): one pass instead
+                                           layers' shared prefixes): one pass instead
                                            of a product with a 0/1 matrix, 6-11x faster
 ==================================  =====  ==========================================
 
