@@ -91,6 +91,30 @@ def test_decoding_batches_in_threads_gives_the_same_ids(tmp_path, beam):
     np.testing.assert_array_equal(predict(model, src[:20], data, beam=beam), alone[:20])
 
 
+@pytest.mark.parametrize("n, cores, want", [(40, 2, [20, 20]), (41, 2, [21, 20]),
+                                             (12, 2, [8, 4]), (5, 2, [5]), (40, 1, [40]),
+                                             (600, 2, [500, 100]), (30, 4, [8, 8, 8, 6])])
+def test_fewer_rows_than_cores_decode_in_one_batch_per_core_with_the_same_ids(
+        tmp_path, monkeypatch, n, cores, want):
+    # a single batch would run its products on a multi-thread BLAS, which stalls when
+    # another process holds a core: it is cut into one batch per worker instead (at least
+    # MIN_SPLIT_ROWS rows each), and every row decodes to the ids of the one-batch run
+    import models.predict as P
+    path = tmp_path / "dates.txt"
+    path.write_text("\n".join(generate_date_task(700, seed=7)) + "\n")
+    data = load_dataset(path)
+    model = AttentionSeq2Seq(len(data.vocab), 8, 16, seed=3)
+    src = data.src_train[:n]
+    one = predict(model, src, data, batch_size=n, workers=1)
+    sizes = []
+    real = P.greedy_decode
+    monkeypatch.setattr(P, "available_cores", lambda: cores)
+    monkeypatch.setattr(P, "greedy_decode", lambda m, x, *a, **k: (sizes.append(len(x)),
+                                                                    real(m, x, *a, **k))[1])
+    np.testing.assert_array_equal(predict(model, src, data), one)
+    assert sorted(sizes, reverse=True) == want
+
+
 def test_predict_with_its_default_max_len_decodes_translation_data(tmp_path):
     from models.train import DEFAULT_MAX_DECODE_LEN
     from models.translation_dataset import load_translation
