@@ -550,16 +550,14 @@ def report_shared_prefixes(data, cfg, n_batches=20) -> float:
     """Print and return the fraction of the encoder's row-steps that our fused LSTM runs on
     the first ``n_batches`` batches: rows that start from the zero state and have read the
     same characters share a state, and ``fused.LSTMSequence`` steps each distinct prefix
-    once until more than 3/4 of the rows are distinct (``fused._next_groups``)."""
-    from tinygrad_attn.fused import _next_groups
+    once until more than 3/4 of the rows are distinct (``fused._shared_prefixes``)."""
+    from tinygrad_attn.fused import _shared_prefixes
     run = total = 0
     it = batches(data, cfg.batch_size)
     for _ in range(n_batches):
         src, _ = next(it)
         N, S = src.shape
-        group = np.zeros(N, dtype=np.int64)
-        for t in range(S):
-            first, group = _next_groups(group, src[:, t]) if group is not None else (None, None)
+        for _, first, _ in _shared_prefixes(N, True, S, lambda t: src[:, t]):
             run += N if first is None else len(first)
         total += N * S
     print(f"shared prefixes: ours steps {run / total:.1%} of the encoder's row-steps on the "

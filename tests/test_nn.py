@@ -322,6 +322,20 @@ def test_lstm_inference_runs_shared_prefixes_once_with_the_same_values(ids, same
         np.testing.assert_allclose(a.data, b.data, rtol=1e-6, atol=1e-6)
 
 
+def _shared_prefix_case(ids, same_start):
+    """The inputs of the shared-prefix tests: ids (N, 6), a float64 embedding of 3 tokens
+    into 4, h0 (1, N, 5) (one row repeated when ``same_start``), and how many steps run
+    shared: those while at most 3/4 of the rows have distinct prefixes."""
+    ids = np.array(ids)
+    N = len(ids)
+    h0 = np.random.default_rng(N).standard_normal((1, 1 if same_start else N, 5))
+    distinct = [len({tuple(r[:t + 1]) for r in ids}) for t in range(ids.shape[1])]
+    runs = 0
+    while same_start and runs < len(distinct) and distinct[runs] <= 3 * N // 4:
+        runs += 1
+    return ids, to64(nn.Embedding(3, 4)), np.broadcast_to(h0, (1, N, 5)).copy(), runs
+
+
 @given(ids=st.lists(st.lists(st.integers(0, 2), min_size=6, max_size=6), min_size=2,
                     max_size=12), same_start=st.booleans())
 def test_fused_lstm_training_runs_shared_prefixes_once_with_the_composed_gradients(ids,
@@ -329,14 +343,9 @@ def test_fused_lstm_training_runs_shared_prefixes_once_with_the_composed_gradien
     # the training forward (a gradient wanted) steps each distinct prefix once when all rows
     # start from one state; values and every gradient must stay the composed cells', also
     # after the switch to per-row steps (more than 3/4 of the rows distinct)
-    ids = np.array(ids)
-    N = len(ids)
-    rng = np.random.default_rng(N)
-    emb = to64(nn.Embedding(3, 4))
+    ids, emb, h0, runs = _shared_prefix_case(ids, same_start)
     fused, composed = to64(nn.LSTM(4, 5)), to64(nn.LSTM(4, 5, fused=False))
     composed.load_state_dict(fused.state_dict())
-    h0 = rng.standard_normal((1, 1 if same_start else N, 5))
-    h0 = np.broadcast_to(h0, (1, N, 5)).copy()
     results = []
     for lstm in (fused, composed):
         emb.zero_grad()
@@ -349,12 +358,7 @@ def test_fused_lstm_training_runs_shared_prefixes_once_with_the_composed_gradien
             p.grad for p in lstm.parameters()]
         results.append((out.data, h.data, c.data, grads, spy.call_count))
     (o1, h1, c1, g1, shared), (o2, h2, c2, g2, _) = results
-    # shared steps run exactly while at most 3/4 of the rows have distinct prefixes
-    distinct = [len({tuple(r[:t + 1]) for r in ids}) for t in range(ids.shape[1])]
-    runs = 0
-    while same_start and runs < len(distinct) and distinct[runs] <= 3 * N // 4:
-        runs += 1
-    assert shared == runs
+    assert shared == runs         # exactly while at most 3/4 of the rows are distinct
     for a, b in zip((o1, h1, c1), (o2, h2, c2)):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
     for a, b in zip(g1, g2):
@@ -365,13 +369,9 @@ def test_fused_lstm_training_runs_shared_prefixes_once_with_the_composed_gradien
                     max_size=12), same_start=st.booleans())
 def test_fused_gru_runs_shared_prefixes_once_with_the_composed_gradients(ids, same_start):
     # as the LSTM's test above, for GRUSequence (training and no-grad forward)
-    ids = np.array(ids)
-    N = len(ids)
-    rng = np.random.default_rng(N)
-    emb = to64(nn.Embedding(3, 4))
+    ids, emb, h0, runs = _shared_prefix_case(ids, same_start)
     fused, composed = to64(nn.GRU(4, 5)), to64(nn.GRU(4, 5, fused=False))
     composed.load_state_dict(fused.state_dict())
-    h0 = np.broadcast_to(rng.standard_normal((1, 1 if same_start else N, 5)), (1, N, 5)).copy()
     results = []
     for gru in (fused, composed):
         emb.zero_grad()
@@ -383,10 +383,6 @@ def test_fused_gru_runs_shared_prefixes_once_with_the_composed_gradients(ids, sa
         grads = [emb.weight.grad, state.grad] + [p.grad for p in gru.parameters()]
         results.append((out.data, h.data, grads, spy.call_count))
     (o1, h1, g1, shared), (o2, h2, g2, _) = results
-    distinct = [len({tuple(r[:t + 1]) for r in ids}) for t in range(ids.shape[1])]
-    runs = 0
-    while same_start and runs < len(distinct) and distinct[runs] <= 3 * N // 4:
-        runs += 1
     assert shared == runs
     for a, b in zip((o1, h1), (o2, h2)):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)

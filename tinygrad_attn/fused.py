@@ -44,6 +44,21 @@ def _next_groups(group: np.ndarray, ids_t: np.ndarray):
     return first, new_group.reshape(-1)
 
 
+def _shared_prefixes(n_rows: int, shared_start: bool, n_steps: int, step_ids):
+    """The shared-prefix bookkeeping of a training forward, step by step: yields
+    ``(t, first, group)`` for t = 0 .. n_steps - 1, where ``first``/``group`` are those of
+    :func:`_next_groups` while the ``n_rows`` rows share prefixes and None from the step
+    where they stop (or from the start when not ``shared_start``, :func:`_one_start`).
+    ``step_ids(t)`` gives the (n_rows,) int ids of the inputs at step t; it is called only
+    while rows share."""
+    group = np.zeros(n_rows, dtype=np.int64) if shared_start else None
+    for t in range(n_steps):
+        first = None
+        if group is not None:
+            first, group = _next_groups(group, step_ids(t))
+        yield t, first, group
+
+
 def _weight_rows(groups: list, dz: np.ndarray, *prevs: np.ndarray) -> tuple:
     """The rows a weight gradient sums over, time-major: dz (T, N, C) and the arrays it
     multiplies, each (T, N, K) (the inputs x_t, the states h_{t-1}), as (R, C), (R, K), ...
@@ -120,12 +135,9 @@ class LSTMSequence(Function):
         # rows that start from one state and read equal inputs share their states: run
         # each distinct prefix once (the reversed, space-padded date sources: 47 % of the
         # encoder's row-steps are distinct in a training batch)
-        group = np.zeros(N, dtype=np.int64) if _one_start(h0, c0) else None
         self.groups = []                    # (first, group) of the shared steps 0, 1, ...
-        for t in range(T):
-            first = None
-            if group is not None:
-                first, group = _next_groups(group, _row_ids(x[:, t]))
+        for t, first, group in _shared_prefixes(N, _one_start(h0, c0), T,
+                                                lambda t: _row_ids(x[:, t])):
             if first is None:
                 z[t] += hs[t] @ w_hh_t
                 self._activate(z[t], cs[t], cs[t + 1], tanh_c[t], hs[t + 1])
@@ -277,12 +289,9 @@ class GRUSequence(Function):
         ghn = np.empty((T, N, H), dtype=x.dtype)
         hs[0] = h0
         w_hh_t, gh = w_hh.T, np.empty((N, 3 * H), dtype=x.dtype)
-        group = np.zeros(N, dtype=np.int64) if _one_start(h0) else None
         self.groups = []                    # shared prefixes, as in LSTMSequence
-        for t in range(T):
-            first = None
-            if group is not None:
-                first, group = _next_groups(group, _row_ids(x[:, t]))
+        for t, first, group in _shared_prefixes(N, _one_start(h0), T,
+                                                lambda t: _row_ids(x[:, t])):
             if first is None:
                 np.matmul(hs[t], w_hh_t, out=gh)
                 gh += b_hh
