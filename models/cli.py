@@ -21,6 +21,7 @@ from .cli_options import (build_parser, check_applicable, check_translate_option
                           checkpoint_max_decode_len, compare_models, config_from_args,
                           load_data)
 from .data_files import DataError
+from .ensemble import load_ensemble
 from .model_io import load_model
 from .reporting import (compare_floor, comparison_report, plot_translation, print_attention,
                         print_examples, save_pictures, score_report, source_text,
@@ -109,10 +110,16 @@ def _cmd_translate(args) -> int:
 
 
 def _cmd_eval(args) -> int:
-    model, meta, codec = load_model(args.checkpoint)
-    max_len = None if codec.eos_id is None else \
-        checkpoint_max_decode_len(args, meta, args.checkpoint)   # None: the answer width
-    data = load_checkpoint_data(args.data, meta, codec)
+    paths = args.checkpoint
+    if len(paths) == 1:
+        model, meta, codec = load_model(paths[0])
+        metas = [meta]
+    else:
+        model, metas, codec = load_ensemble(paths)
+        print(f"ensemble of {len(paths)} models: {', '.join(quote_path(p) for p in paths)}")
+    max_len = None if codec.eos_id is None else max(   # None: the answer width
+        checkpoint_max_decode_len(args, meta, path) for meta, path in zip(metas, paths))
+    data = load_checkpoint_data(args.data, metas[0], codec)
     score = evaluate(model, data, beam=args.beam, max_len=max_len, confidence=True,
                      alpha=args.alpha)
     print(score_report(score, data))

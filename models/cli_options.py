@@ -29,7 +29,7 @@ MAX_TEXT = 5_000           # characters of one input to translate
 
 #: Upper ends that only the command line puts on TrainConfig's integer fields (resource
 #: guards, not validity: the API takes larger values).
-CLI_CAPS = {"epochs": 100_000, "seed": 2**32 - 1, "batch_size": 1_000_000,
+CLI_CAPS = {"epochs": 100_000, "seed": 2**32 - 1, "init_seed": 2**32 - 1, "batch_size": 1_000_000,
             "wordvec_size": MAX_SIZE, "hidden_size": MAX_SIZE, "num_layers": 64,
             "heads": 1024, "ff_size": 4 * MAX_SIZE, "beam": MAX_BEAM,
             "max_decode_len": MAX_DECODE, "warmup_steps": 10_000_000, "average_last": 1_000}
@@ -70,6 +70,10 @@ def _add_model_options(t) -> None:
     t.add_argument("--epochs", type=config_type("epochs"), default=4)
     t.add_argument("--seed", type=config_type("seed"), default=0,
                    help="initialisation, shuffling and validation-split seed")
+    t.add_argument("--init-seed", type=config_type("init_seed"), default=None,
+                   help="seed of the model alone (initial weights, dropout; default: --seed): "
+                   "runs that differ only in it share the split, vocabulary and batch order, "
+                   "so eval can decode them as one ensemble")
     t.add_argument("--batch-size", type=config_type("batch_size"), default=128)
     t.add_argument("--wordvec-size", type=config_type("wordvec_size"), default=16)
     t.add_argument("--hidden-size", type=config_type("hidden_size"), default=256,
@@ -280,8 +284,11 @@ def _add_graph(sub) -> None:
 
 
 def _add_eval(sub) -> None:
-    e = sub.add_parser("eval", help="test-set score of a checkpoint", formatter_class=_FMT)
-    e.add_argument("checkpoint")
+    e = sub.add_parser("eval", help="test-set score of a checkpoint, or of several decoded "
+                       "as one ensemble", formatter_class=_FMT)
+    e.add_argument("checkpoint", nargs="+", help="a model.npz; several: an ensemble, each "
+                   "step's next-token probabilities the average of theirs (models trained on "
+                   "the same data and options, e.g. differing only in --init-seed)")
     e.add_argument("--data", default=None, help="file to evaluate on (default: the data the "
                    "checkpoint was trained on)")
     e.add_argument("--beam", type=config_type("beam"), default=1)
@@ -317,7 +324,7 @@ def config_from_args(args, model: str | None = None) -> TrainConfig:
         model=model or args.model, epochs=args.epochs, batch_size=args.batch_size,
         wordvec_size=args.wordvec_size, hidden_size=args.hidden_size, lr=args.lr,
         lr_schedule=args.lr_schedule,
-        max_grad_norm=args.clip, seed=args.seed, score=args.score,
+        max_grad_norm=args.clip, seed=args.seed, init_seed=args.init_seed, score=args.score,
         input_feeding=args.input_feeding, num_layers=args.num_layers,
         bidirectional=args.bidirectional, residual=args.residual, dropout=args.dropout,
         cell=args.cell, init=args.init, teacher_forcing=args.teacher_forcing,

@@ -78,6 +78,10 @@ class TrainConfig:
         split; K <= epochs). length_penalty : the beam search's GNMT exponent (``alpha``).
     subword_alpha : 0 (off) or, for bpe / unigram data, the subword regularisation of the
         training sentences every epoch (``models.subword_sampling``; bpe: below 1).
+    init_seed : None (``seed``) or an integer >= 0 that seeds the model alone: its initial
+        weights and its dropout. The validation split, the vocabulary and the batch order
+        stay ``seed``'s, so runs that differ only in ``init_seed`` share one vocabulary
+        and can be decoded together (``models.ensemble``).
     """
     model: str = "attention"
     epochs: int = 4
@@ -111,6 +115,7 @@ class TrainConfig:
     average_last: int | None = None
     length_penalty: float = 0.6
     subword_alpha: float = 0.0
+    init_seed: int | None = None
 
 
 @dataclass(frozen=True)
@@ -155,6 +160,7 @@ CONFIG_RANGES = {
                                            "beam")},
     "max_decode_len": Interval(int, 1, none_ok=True),
     "seed": Interval(int, 0),
+    "init_seed": Interval(int, 0, none_ok=True),
     "lr": Interval(float, 0, low_open=True),
     "max_grad_norm": Interval(float, 0, low_open=True),
     "dropout": Interval(float, 0, 1, high_open=True),
@@ -171,21 +177,22 @@ CONFIG_RANGES = {
 
 def build_model(config: TrainConfig, src_vocab_size: int, tgt_vocab_size: int):
     """The model ``config.model`` with ``config``'s sizes (and ``config.cell`` and
-    ``config.init`` for a recurrent model), seeded with ``config.seed``. Raises ValueError
-    for an unknown model name, cell or init."""
+    ``config.init`` for a recurrent model), seeded with ``config.init_seed`` (None:
+    ``config.seed``). Raises ValueError for an unknown model name, cell or init."""
+    seed = config.seed if config.init_seed is None else config.init_seed
     if config.model == "transformer":
         from .transformer import Transformer
         return Transformer(src_vocab_size, tgt_vocab_size, d_model=config.hidden_size,
                            nhead=config.heads, num_encoder_layers=config.num_layers,
                            num_decoder_layers=config.num_layers,
                            dim_feedforward=config.ff_size, dropout=config.dropout,
-                           share_embeddings=config.share_embeddings, seed=config.seed)
+                           share_embeddings=config.share_embeddings, seed=seed)
     if config.model not in RNN_MODELS:
         raise ValueError(f"unknown model {config.model!r} (fix: choose one of "
                          f"{', '.join(MODEL_NAMES)})")
     kwargs = dict(tgt_vocab_size=tgt_vocab_size, num_layers=config.num_layers,
                   residual=config.residual, dropout=config.dropout, cell=config.cell,
-                  init=config.init, seed=config.seed)
+                  init=config.init, seed=seed)
     if config.model == "attention":
         kwargs["score"] = config.score
         kwargs["input_feeding"] = config.input_feeding
@@ -562,7 +569,8 @@ def _log_start(data, config, model, log, rng) -> None:
         f"from the training data, seed {config.seed}) / {len(data.src_test)} test items, "
         f"vocabulary {len(data.src_vocab)} -> {len(data.tgt_vocab)}, input "
         f"{'reversed' if data.reversed else 'as is'}{pads}; model: {config.model} "
-        f"({type(model).__name__}), {model.num_parameters():,} parameters")
+        f"({type(model).__name__}), {model.num_parameters():,} parameters"
+        f"{'' if config.init_seed is None else f', init seed {config.init_seed}'}")
 
 
 def _interrupted_message(run, saved: int) -> str:
