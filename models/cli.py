@@ -61,6 +61,15 @@ def _out_dir(args, task: str) -> str:
     return next_version_dir(os.path.join("runs", task))
 
 
+def _load_models(paths: list):
+    """(model, metadata list, codec) of one checkpoint (``load_model``) or, for several,
+    of their ensemble (``models.ensemble.load_ensemble``)."""
+    if len(paths) > 1:
+        return load_ensemble(paths)
+    model, meta, codec = load_model(paths[0])
+    return model, [meta], codec
+
+
 # -- commands ---------------------------------------------------------------------------
 def _cmd_train(args) -> int:
     check_applicable(args, [args.model])
@@ -85,10 +94,12 @@ def _cmd_train(args) -> int:
 
 def _cmd_translate(args) -> int:
     check_translate_options(args)              # before the model is loaded
-    model, meta, codec = load_model(args.checkpoint)
+    paths = [args.checkpoint] + (args.ensemble or [])
+    model, metas, codec = _load_models(paths)
+    meta = metas[0]
     x = codec.encode_source([args.text])
-    max_len = codec.answer_length if codec.eos_id is None else \
-        checkpoint_max_decode_len(args, meta, args.checkpoint)
+    max_len = codec.answer_length if codec.eos_id is None else max(
+        checkpoint_max_decode_len(args, m, path) for m, path in zip(metas, paths))
     kw = {"start_id": codec.start_id, "max_len": max_len, "eos_id": codec.eos_id}
     if args.beam > 1:
         from .decoding import beam_search
@@ -111,11 +122,8 @@ def _cmd_translate(args) -> int:
 
 def _cmd_eval(args) -> int:
     paths = args.checkpoint
-    if len(paths) == 1:
-        model, meta, codec = load_model(paths[0])
-        metas = [meta]
-    else:
-        model, metas, codec = load_ensemble(paths)
+    model, metas, codec = _load_models(paths)
+    if len(paths) > 1:
         print(f"ensemble of {len(paths)} models: {', '.join(quote_path(p) for p in paths)}")
     max_len = None if codec.eos_id is None else max(   # None: the answer width
         checkpoint_max_decode_len(args, meta, path) for meta, path in zip(metas, paths))

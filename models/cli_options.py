@@ -242,6 +242,9 @@ def _add_translate(sub) -> None:
     tr.add_argument("--quiet", action="store_true", help="print only the output")
     tr.add_argument("--plot", default=None, metavar="PATH", help="save the attention map as "
                     "a picture (.png, .svg, .pdf); a Transformer gets one panel per head")
+    tr.add_argument("--ensemble", nargs="+", default=None, metavar="CKPT", help="more "
+                    "checkpoints decoded with the first as one ensemble (as eval with several "
+                    "checkpoints); put it after the text")
 
 
 def _add_graph(sub) -> None:
@@ -458,3 +461,6 @@ def check_translate_options(args) -> None:
     if args.beam > 1 and args.plot:
         raise ValueError("--plot draws the attention of greedy decoding (fix: drop --beam "
                          "or --plot)")
+    if args.ensemble and args.plot:
+        raise ValueError("--plot draws one model's attention (fix: drop --ensemble or "
+                         "--plot)")

@@ -206,3 +206,18 @@ def test_a_bad_init_seed_is_one_line(value, words, capsys):
     assert main(["train", "--init-seed", value]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--init-seed" in err and words in err
+
+
+def test_translate_with_ensemble_prints_the_ensembles_answer(two_runs, capsys):
+    a, b = str(two_runs["a"]), str(two_runs["b"])
+    text = "톰은 집에 있어."
+    ens, _, codec = load_ensemble([a, b])
+    ids, _ = greedy_decode(ens, codec.encode_source([text]), start_id=codec.start_id,
+                           max_len=40, eos_id=codec.eos_id)
+    assert main(["translate", a, text, "--ensemble", b, "--quiet"]) == 0
+    assert capsys.readouterr().out == codec.decode_target(ids[0]) + "\n"
+    assert main(["translate", a, text, "--ensemble", str(two_runs["c"])]) == 2
+    assert "cannot decode together" in capsys.readouterr().err
+    assert main(["translate", a, text, "--ensemble", b, "--plot", "x.png"]) == 2
+    assert capsys.readouterr().err == ("tinygrad-attn translate: error: --plot draws one "
+                                       "model's attention (fix: drop --ensemble or --plot)\n")
