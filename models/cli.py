@@ -13,6 +13,7 @@ import os
 import shlex
 import sys
 import warnings
+from dataclasses import replace
 
 from tinygrad_attn import CheckpointError
 from tinygrad_attn.fileio import atomic_open, quote_path
@@ -21,7 +22,7 @@ from .cli_options import (build_parser, check_applicable, check_translate_option
                           checkpoint_max_decode_len, compare_models, config_from_args,
                           load_data)
 from .data_files import DataError
-from .ensemble import load_ensemble
+from .ensemble import ensemble_history, load_ensemble
 from .model_io import load_model
 from .reporting import (compare_floor, comparison_report, plot_translation, print_attention,
                         print_examples, save_pictures, score_report, source_text,
@@ -154,11 +155,12 @@ def _cmd_compare(args) -> int:
                 histories[name] = run_lookup(data, valid_fraction=args.valid_fraction,
                                              seed=args.seed, out_dir=os.path.join(out, name))
                 continue
-            with _resume_hint("compare", out):
-                sub = os.path.join(out, name)     # --resume: models not begun start anew
-                resume = args.resume and os.path.isfile(os.path.join(sub, "last.npz"))
-                _, histories[name] = train(data, config_from_args(args, name), out_dir=sub,
-                                           resume=resume, overwrite=args.overwrite)
+            runs = [_compare_member(args, data, out, name, k) for k in range(args.ensemble)]
+            histories[name] = runs[0][1]
+            if len(runs) > 1:
+                print(f"\n=== {name} x{len(runs)}: the ensemble ===")
+                histories[f"{name} x{len(runs)}"] = ensemble_history(
+                    runs, data, runs[0][1].config)
         print(comparison_report(data, histories, args.seed))
         _print_paired(data, histories, run)
         csv_path = write_compare_csv(histories, run.file("compare.csv"))
@@ -170,6 +172,23 @@ def _cmd_compare(args) -> int:
                                floor=compare_floor(histories))
     print(f"\nsaved {csv_path}" + (f" and {png}" if png else ""))
     return 0
+
+
+def _compare_member(args, data, out, name: str, k: int):
+    """Train member ``k`` of ``compare``'s model ``name`` (``k`` = 0: the model itself, in
+    ``out/name``; then ``out/name-member-k`` with init seed (--init-seed, or --seed) + k);
+    --resume continues a member whose folder holds a training state, others start anew.
+    Returns (model, History)."""
+    config = config_from_args(args, name)
+    sub = os.path.join(out, name)
+    if k:
+        base = config.seed if config.init_seed is None else config.init_seed
+        config = replace(config, init_seed=base + k)
+        sub = os.path.join(out, f"{name}-member-{k}")
+        print(f"\n=== {name}, member {k + 1} of {args.ensemble} (init seed {base + k}) ===")
+    with _resume_hint("compare", out):
+        resume = args.resume and os.path.isfile(os.path.join(sub, "last.npz"))
+        return train(data, config, out_dir=sub, resume=resume, overwrite=args.overwrite)
 
 
 def _print_paired(data, histories: dict, run) -> None:

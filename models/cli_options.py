@@ -26,6 +26,7 @@ MAX_SIZE = 16_384         # embedding / hidden sizes (a 16k LSTM already needs ~
 MAX_BEAM = 256
 MAX_DECODE = 10_000
 MAX_TEXT = 5_000           # characters of one input to translate
+MAX_ENSEMBLE = 64          # members of one compare --ensemble
 
 #: Upper ends that only the command line puts on TrainConfig's integer fields (resource
 #: guards, not validity: the API takes larger values).
@@ -221,6 +222,10 @@ def _add_compare(sub) -> None:
                    f"translation data; models/lookup.py)")
     add_training_options(c)
     _add_subword_option(c)
+    c.add_argument("--ensemble", type=int_at_least(1, MAX_ENSEMBLE), default=1, metavar="M",
+                   help="train each model M times (--init-seed, or --seed, plus 0..M-1; the "
+                   "same split, vocabulary and batches) and add a row for the M decoded as "
+                   "one ensemble (models/ensemble.py); M times the training time")
     c.add_argument("--out", default=None, help="output folder (default: a new "
                    "runs/compare/version_N): one sub-folder per model, compare.csv and "
                    "compare.png")
@@ -401,6 +406,9 @@ def check_applicable(args, models: list[str]) -> None:
             if ignored and getattr(args, name) != getattr(defaults, name):
                 flag = "--" + name.replace("_", "-")
                 raise ValueError(f"{flag} {why} (fix: drop {flag})")
+    if getattr(args, "ensemble", 1) > 1 and not models:
+        raise ValueError("--ensemble applies to trained models only, and the lookup learns "
+                         "nothing (fix: drop --ensemble, or add a model to --models)")
     # the character tasks have one vocabulary on both sides already; translation needs it
     if getattr(args, "share_embeddings", False) and "transformer" in models and \
             translation and not args.joint_vocab:

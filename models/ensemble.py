@@ -120,3 +120,56 @@ def load_ensemble(paths) -> tuple:
                 f"together (fix: ensemble models trained with the same --data and data "
                 f"options and --seed; only --init-seed may differ)")
     return Ensemble(m for m, _, _ in loaded), [meta for _, meta, _ in loaded], loaded[0][2]
+
+
+def ensemble_history(runs: list, data, config, log=print):
+    """``compare``'s row for an ensemble of trained runs: ``runs`` [(model, History)] from
+    :func:`models.train.train` on ``data`` with ``config`` (the members differ only in
+    ``init_seed``), each model with the weights its run chose on validation. The ensemble
+    is scored on the validation split (carved as ``train`` carves it) and, with
+    intervals, on the test split, with ``config``'s beam, length penalty and decode length.
+
+    Returns a ``models.train.History`` with no epochs (like the lookup's), ``hypotheses``
+    (its test output, for the paired test; None for a character task) and ``results``:
+    ``test_chosen`` (the test score), ``test_last`` None, ``valid`` (the validation score,
+    or None), ``chosen_epoch`` "M members", ``fit_seconds`` (the members' mean seconds per
+    epoch, summed: the cost of an epoch of all of them) and ``ensemble`` (each member's
+    init seed, chosen epoch and validation score). Raises ValueError for fewer than two
+    runs."""
+    from .train import History, evaluate_output, format_score, with_validation
+    if len(runs) < 2:
+        raise ValueError(f"ensemble_history: {len(runs)} run(s) (fix: pass two or more)")
+    data = with_validation(data, config)
+    ensemble = Ensemble(model for model, _ in runs)
+    kw = dict(beam=config.beam, max_len=config.max_decode_len, alpha=config.length_penalty)
+    valid = evaluate_output(ensemble, data, split="valid", **kw)[0] \
+        if getattr(data, "src_valid", None) is not None else None
+    test, hyps = evaluate_output(ensemble, data, confidence=True, **kw)
+    members = [{"init_seed": hist.config.seed if hist.config.init_seed is None else
+                hist.config.init_seed, "chosen_epoch": hist.results["chosen_epoch"],
+                "valid": _chosen_valid(hist)} for _, hist in runs]
+    history = History()
+    history.hypotheses = hyps
+    history.config = config
+    history.results = {
+        "chosen_epoch": f"{len(runs)} members", "last_epoch": None,
+        "chosen_on": "each member on validation", "valid_items": len(data.src_valid)
+        if valid is not None else 0, "test_items": len(data.src_test), "valid": valid,
+        "test_chosen": test, "test_last": None,
+        "fit_seconds": float(sum(np.mean([r["epoch_seconds"] for r in hist])
+                                 for _, hist in runs)),
+        "ensemble": {"members": members}}
+    log(f"ensemble of {len(runs)}: " + (format_score(valid, "validation") + "; "
+                                        if valid is not None else "") + format_score(test))
+    return history
+
+
+def _chosen_valid(hist) -> dict | None:
+    """The validation scores of the weights a run chose (an epoch, or the average of the
+    last epochs), without the ``valid_`` prefix; None without a validation split."""
+    average = hist.results.get("average") or {}
+    epoch = hist.results["chosen_epoch"]
+    record = average if average.get("chosen") else \
+        hist[epoch - 1] if isinstance(epoch, int) and 0 < epoch <= len(hist) else {}
+    scores = {k[len("valid_"):]: v for k, v in record.items() if k.startswith("valid_")}
+    return scores or None

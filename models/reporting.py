@@ -197,10 +197,24 @@ def comparison_report(data, histories: dict, seed: int) -> str:
     averages = _average_note(histories)
     if averages:
         notes.append(averages)
-    if any(not len(h) for h in histories.values()):
+    if "lookup" in histories:
         notes.append("lookup: the TF-IDF nearest training source's target (models/lookup.py); "
                      "no epochs; its s/epoch is the seconds to fit and answer both splits")
+    ensembles = _ensemble_note(histories)
+    if ensembles:
+        notes.append(ensembles)
     return "\n".join([text, *notes, *signature_lines(first, describe=False)])
+
+
+def _ensemble_note(histories: dict) -> str | None:
+    """The note on ``compare --ensemble``'s rows, None when there is none."""
+    rows = [name for name, h in histories.items() if h.results.get("ensemble")]
+    if not rows:
+        return None
+    return (f"{', '.join(rows)}: the members (the model's row and its -member-K folders, "
+            f"each with its own epoch chosen on validation) decoded as one ensemble, the "
+            f"mean of their next-token probabilities (models/ensemble.py); its s/epoch is "
+            f"an epoch of every member")
 
 
 def _average_note(histories: dict) -> str | None:
@@ -246,18 +260,25 @@ def comparison_table(histories: dict, metric: str) -> str:
     if metric != "accuracy":
         return _translation_table(histories)
     shown = shown_epochs(max(len(h) for h in histories.values()))
-    head = f"{'model':<12}" + "".join(f"{'valid ' + str(e):>10}" for e in shown) \
-        + f"{'chosen':>8}{'test@chosen':>13}{'test@last':>11}{'s/epoch':>9}{'params':>12}"
+    name_w = max(12, *(len(name) + 1 for name in histories))
+    chosen_w = max(8, *(len(str(h.results["chosen_epoch"])) + 1 for h in histories.values()))
+    head = f"{'model':<{name_w}}" + "".join(f"{'valid ' + str(e):>10}" for e in shown) \
+        + f"{'chosen':>{chosen_w}}{'test@chosen':>13}{'test@last':>11}{'s/epoch':>9}" \
+        + f"{'params':>12}"
     lines = [head, "-" * len(head)]
     for name, hist in histories.items():
-        cells = [f"{_cell(hist[e - 1].get('valid_' + metric), 100.0) if e <= len(hist) else '':>10}"
-                 for e in shown]
-        r = hist.results
-        lines.append(f"{name:<12}" + "".join(cells) + f"{r['chosen_epoch']:>8}"
+        blank = "-" if not len(hist) else ""            # an ensemble: no epochs of its own
+        scores = [_cell(hist[e - 1].get("valid_" + metric), 100.0) if e <= len(hist) else blank
+                  for e in shown]
+        cells = [f"{c:>10}" for c in scores]
+        r, last = hist.results, hist.results.get("test_last")
+        seconds = np.mean([h["epoch_seconds"] for h in hist]) if len(hist) else \
+            r.get("fit_seconds", np.nan)
+        lines.append(f"{name:<{name_w}}" + "".join(cells) + f"{r['chosen_epoch']:>{chosen_w}}"
                      + f"{100.0 * r['test_chosen'][metric]:>13.2f}"
-                     + f"{100.0 * r['test_last'][metric]:>11.2f}"
-                     + f"{np.mean([h['epoch_seconds'] for h in hist]):>9.1f}"
-                     + f"{hist[-1]['parameters']:>12,}")
+                     + f"{'-' if last is None else f'{100.0 * last[metric]:.2f}':>11}"
+                     + f"{seconds:>9.1f}"
+                     + f"{format(hist[-1]['parameters'], ',') if len(hist) else '-':>12}")
     return "\n".join(lines)
 
 
@@ -323,13 +344,13 @@ def _cell(value, scale) -> str:
 def compare_floor(histories: dict) -> float | None:
     """The floor line of ``compare``'s curves (``viz.plot_compare(floor=)``): the
     validation score that chooses the epoch (lower-cased BLEU 0-100) of the lookup
-    baseline, the history with no epochs in ``histories`` ({model name:
+    baseline, the history named "lookup" in ``histories`` ({model name:
     ``models.train.History``}; ``models.lookup.run_lookup``'s ``results["valid"]``), or
     None when there is none, or no validation split."""
-    for hist in histories.values():
-        valid = getattr(hist, "results", {}).get("valid") if not len(hist) else None
-        if valid and valid.get("bleu") is not None:
-            return float(valid["bleu"])
+    hist = histories.get("lookup")
+    valid = getattr(hist, "results", {}).get("valid") if hist is not None else None
+    if valid and valid.get("bleu") is not None:
+        return float(valid["bleu"])
     return None
 
 

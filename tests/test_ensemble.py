@@ -221,3 +221,81 @@ def test_translate_with_ensemble_prints_the_ensembles_answer(two_runs, capsys):
     assert main(["translate", a, text, "--ensemble", b, "--plot", "x.png"]) == 2
     assert capsys.readouterr().err == ("tinygrad-attn translate: error: --plot draws one "
                                        "model's attention (fix: drop --ensemble or --plot)\n")
+
+
+# -- compare --ensemble ----------------------------------------------------------------------
+TINY = ["--epochs", "1", "--wordvec-size", "8", "--hidden-size", "8", "--batch-size", "64"]
+
+
+@pytest.fixture(scope="module")
+def compared(tmp_path_factory):
+    """compare --models lookup,attention --ensemble 2 on the Korean sample."""
+    out = tmp_path_factory.mktemp("compare") / "run"
+    assert main(["compare", "--models", "lookup,attention", "--data",
+                 str(SAMPLES / "kor-eng" / "kor.sample.txt"), *TINY, "--init-seed", "5",
+                 "--ensemble", "2", "--out", str(out)]) == 0
+    return out
+
+
+def test_compare_ensemble_trains_the_members_and_adds_the_ensembles_row(compared, capsys):
+    import csv
+    import json
+    configs = [json.loads((compared / d / "config.json").read_text())
+               for d in ("attention", "attention-member-1")]
+    assert [(c["seed"], c["init_seed"]) for c in configs] == [(0, 5), (0, 6)]
+    rows = {r["model"]: r for r in csv.DictReader(open(compared / "compare.csv"))
+            if r["epoch"] == "test"}
+    assert set(rows) == {"lookup", "attention", "attention x2"}
+    assert rows["attention x2"]["chosen_epoch"] == "2 members"
+    # the row is the ensemble of the two saved members, scored as eval scores it
+    ens, metas, codec = load_ensemble([compared / "attention" / "model.npz",
+                                       compared / "attention-member-1" / "model.npz"])
+    from models.task_loading import load_checkpoint_data
+    from models.train import evaluate
+    data = load_checkpoint_data(str(SAMPLES / "kor-eng" / "kor.sample.txt"), metas[0], codec)
+    score = evaluate(ens, data, max_len=metas[0]["train_config"]["max_decode_len"])
+    for key in ("bleu_cased", "chrf"):
+        assert float(rows["attention x2"][f"test_chosen_{key}"]) == pytest.approx(score[key])
+    paired = json.loads((compared / "paired.json").read_text())
+    assert set(paired) == {"attention", "attention x2"}
+
+
+def test_compare_ensemble_on_a_character_task_prints_its_row(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["compare", "--models", "attention", "--data",
+                 str(SAMPLES / "dlfs2" / "date.sample.txt"), *TINY, "--ensemble", "2",
+                 "--out", str(out)]) == 0
+    table = capsys.readouterr().out.split("test@chosen")[1]
+    row = next(line for line in table.splitlines() if line.startswith("attention x2"))
+    parts = row.split()          # name, valid 1, chosen, test@chosen, @last, s, params
+    assert parts[:5] == ["attention", "x2", "-", "2", "members"] and parts[6] == parts[8] == "-"
+    ens, metas, codec = load_ensemble([out / "attention" / "model.npz",
+                                       out / "attention-member-1" / "model.npz"])
+    from models.task_loading import load_checkpoint_data
+    from models.train import evaluate
+    data = load_checkpoint_data(str(SAMPLES / "dlfs2" / "date.sample.txt"), metas[0], codec)
+    assert parts[5] == f"{100 * evaluate(ens, data)['accuracy']:.2f}"
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--ensemble", "0"], "argument --ensemble: must be an integer from 1 to 64, got 0"),
+    (["--ensemble", "65"], "argument --ensemble: must be an integer from 1 to 64, got 65"),
+    (["--models", "lookup", "--ensemble", "2"], "--ensemble applies to trained models only, "
+     "and the lookup learns nothing (fix: drop --ensemble, or add a model to --models)")])
+def test_a_bad_ensemble_is_one_line_before_any_work(argv, words, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["compare", "--data", str(SAMPLES / "kor-eng" / "kor.sample.txt"), *argv,
+                 "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and words in err and not out.exists()
+
+
+def test_the_floor_line_is_the_lookups_not_an_ensembles():
+    from models.reporting import compare_floor
+    from models.train import History
+    ens = History()
+    ens.results = {"valid": {"bleu": 30.0}, "ensemble": {}}
+    look = History()
+    look.results = {"valid": {"bleu": 12.5}}
+    assert compare_floor({"attention x2": ens}) is None
+    assert compare_floor({"attention x2": ens, "lookup": look}) == 12.5
