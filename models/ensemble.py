@@ -19,7 +19,7 @@ import numpy as np
 from tinygrad_attn import CheckpointError, Tensor
 from tinygrad_attn.fileio import quote_path
 
-__all__ = ["Ensemble", "load_ensemble"]
+__all__ = ["Ensemble", "average_log_probs", "load_ensemble", "ensemble_history"]
 
 
 def average_log_probs(logits: list[np.ndarray]) -> np.ndarray:
