@@ -62,13 +62,19 @@ def _out_dir(args, task: str) -> str:
     return next_version_dir(os.path.join("runs", task))
 
 
-def _load_models(paths: list):
-    """(model, metadata list, codec) of one checkpoint (``load_model``) or, for several,
-    of their ensemble (``models.ensemble.load_ensemble``)."""
+def _load_models(args, paths: list):
+    """(model, codec, metadata list, longest output) of one checkpoint (``load_model``)
+    or, for several, of their ensemble (``models.ensemble.load_ensemble``). The longest
+    output is the largest of the checkpoints' (``checkpoint_max_decode_len``), or None
+    for a character task (its answers have a fixed width)."""
     if len(paths) > 1:
-        return load_ensemble(paths)
-    model, meta, codec = load_model(paths[0])
-    return model, [meta], codec
+        model, metas, codec = load_ensemble(paths)
+    else:
+        model, meta, codec = load_model(paths[0])
+        metas = [meta]
+    max_len = None if codec.eos_id is None else max(
+        checkpoint_max_decode_len(args, meta, path) for meta, path in zip(metas, paths))
+    return model, codec, metas, max_len
 
 
 # -- commands ---------------------------------------------------------------------------
@@ -95,12 +101,9 @@ def _cmd_train(args) -> int:
 
 def _cmd_translate(args) -> int:
     check_translate_options(args)              # before the model is loaded
-    paths = [args.checkpoint] + (args.ensemble or [])
-    model, metas, codec = _load_models(paths)
-    meta = metas[0]
+    model, codec, metas, max_len = _load_models(args, [args.checkpoint] + (args.ensemble or []))
     x = codec.encode_source([args.text])
-    max_len = codec.answer_length if codec.eos_id is None else max(
-        checkpoint_max_decode_len(args, m, path) for m, path in zip(metas, paths))
+    max_len = codec.answer_length if max_len is None else max_len
     kw = {"start_id": codec.start_id, "max_len": max_len, "eos_id": codec.eos_id}
     if args.beam > 1:
         from .decoding import beam_search
@@ -114,7 +117,7 @@ def _cmd_translate(args) -> int:
         print_attention(codec, args.text, ids[0], weights[0])
     if args.plot:
         if weights is None:
-            raise ValueError(f"translate --plot: the {meta['model_name']} model has no "
+            raise ValueError(f"translate --plot: the {metas[0]['model_name']} model has no "
                              f"attention to draw (fix: use an attention, bahdanau or "
                              f"transformer checkpoint)")
         plot_translation(args.plot, model, codec, args.text, x, ids, weights)
@@ -123,11 +126,9 @@ def _cmd_translate(args) -> int:
 
 def _cmd_eval(args) -> int:
     paths = args.checkpoint
-    model, metas, codec = _load_models(paths)
+    model, codec, metas, max_len = _load_models(args, paths)   # max_len None: the width
     if len(paths) > 1:
         print(f"ensemble of {len(paths)} models: {', '.join(quote_path(p) for p in paths)}")
-    max_len = None if codec.eos_id is None else max(   # None: the answer width
-        checkpoint_max_decode_len(args, meta, path) for meta, path in zip(metas, paths))
     data = load_checkpoint_data(args.data, metas[0], codec)
     score = evaluate(model, data, beam=args.beam, max_len=max_len, confidence=True,
                      alpha=args.alpha)

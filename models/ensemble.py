@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinygrad_attn import CheckpointError, Tensor
+from tinygrad_attn import CheckpointError, Tensor, kernels
 from tinygrad_attn.fileio import quote_path
 
 __all__ = ["Ensemble", "average_log_probs", "load_ensemble", "ensemble_history"]
@@ -26,12 +26,8 @@ def average_log_probs(logits: list[np.ndarray]) -> np.ndarray:
     """log((1/M) sum_m softmax(z_m)) for the members' logits z_m, each (N, V): the log of
     the mean probability, computed as logsumexp_m(log_softmax(z_m)) - log M so that no
     probability underflows. float64 (N, V); a row's exp sums to 1."""
-    lps = []
-    for z in logits:
-        z = np.asarray(z, dtype=np.float64)
-        z = z - z.max(axis=-1, keepdims=True)
-        lps.append(z - np.log(np.exp(z).sum(axis=-1, keepdims=True)))
-    lp = np.stack(lps)                                           # (M, N, V)
+    lp = np.stack([kernels.log_softmax_numpy(np.asarray(z, dtype=np.float64))
+                   for z in logits])                             # (M, N, V)
     top = lp.max(axis=0)
     return top + np.log(np.exp(lp - top).mean(axis=0))
 
@@ -133,9 +129,8 @@ def ensemble_history(runs: list, data, config, log=print):
     (its test output, for the paired test; None for a character task) and ``results``:
     ``test_chosen`` (the test score), ``test_last`` None, ``valid`` (the validation score,
     or None), ``chosen_epoch`` "M members", ``fit_seconds`` (the members' mean seconds per
-    epoch, summed: the cost of an epoch of all of them) and ``ensemble`` (each member's
-    init seed, chosen epoch and validation score). Raises ValueError for fewer than two
-    runs."""
+    epoch, summed: the cost of an epoch of all of them) and ``ensemble`` ({"members": M},
+    what marks the row as an ensemble's). Raises ValueError for fewer than two runs."""
     from .train import History, evaluate_output, format_score, with_validation
     if len(runs) < 2:
         raise ValueError(f"ensemble_history: {len(runs)} run(s) (fix: pass two or more)")
@@ -145,9 +140,6 @@ def ensemble_history(runs: list, data, config, log=print):
     valid = evaluate_output(ensemble, data, split="valid", **kw)[0] \
         if getattr(data, "src_valid", None) is not None else None
     test, hyps = evaluate_output(ensemble, data, confidence=True, **kw)
-    members = [{"init_seed": hist.config.seed if hist.config.init_seed is None else
-                hist.config.init_seed, "chosen_epoch": hist.results["chosen_epoch"],
-                "valid": _chosen_valid(hist)} for _, hist in runs]
     history = History()
     history.hypotheses = hyps
     history.config = config
@@ -158,18 +150,8 @@ def ensemble_history(runs: list, data, config, log=print):
         "test_chosen": test, "test_last": None,
         "fit_seconds": float(sum(np.mean([r["epoch_seconds"] for r in hist])
                                  for _, hist in runs)),
-        "ensemble": {"members": members}}
+        "ensemble": {"members": len(runs)}}
     log(f"ensemble of {len(runs)}: " + (format_score(valid, "validation") + "; "
                                         if valid is not None else "") + format_score(test))
     return history
 
-
-def _chosen_valid(hist) -> dict | None:
-    """The validation scores of the weights a run chose (an epoch, or the average of the
-    last epochs), without the ``valid_`` prefix; None without a validation split."""
-    average = hist.results.get("average") or {}
-    epoch = hist.results["chosen_epoch"]
-    record = average if average.get("chosen") else \
-        hist[epoch - 1] if isinstance(epoch, int) and 0 < epoch <= len(hist) else {}
-    scores = {k[len("valid_"):]: v for k, v in record.items() if k.startswith("valid_")}
-    return scores or None

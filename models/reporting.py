@@ -272,12 +272,10 @@ def comparison_table(histories: dict, metric: str) -> str:
                   for e in shown]
         cells = [f"{c:>10}" for c in scores]
         r, last = hist.results, hist.results.get("test_last")
-        seconds = np.mean([h["epoch_seconds"] for h in hist]) if len(hist) else \
-            r.get("fit_seconds", np.nan)
         lines.append(f"{name:<{name_w}}" + "".join(cells) + f"{r['chosen_epoch']:>{chosen_w}}"
                      + f"{100.0 * r['test_chosen'][metric]:>13.2f}"
                      + f"{'-' if last is None else f'{100.0 * last[metric]:.2f}':>11}"
-                     + f"{seconds:>9.1f}"
+                     + f"{_epoch_seconds(hist):>9.1f}"
                      + f"{format(hist[-1]['parameters'], ',') if len(hist) else '-':>12}")
     return "\n".join(lines)
 
@@ -318,8 +316,6 @@ def _test_cells(hist, chosen_w: int) -> str:
     """The cells of one translation row from ``chosen`` to ``params`` (see
     :func:`comparison_table`)."""
     r, test = hist.results, hist.results["test_chosen"]
-    seconds = np.mean([h.get("epoch_seconds", np.nan) for h in hist]) if len(hist) else \
-        r.get("fit_seconds", np.nan)
     params = hist[-1].get("parameters") if len(hist) else None
     row = [f"{_cell(r['chosen_epoch'], None):>{chosen_w}}"]
     for key, width in (("bleu_cased", 8), ("bleu", 9), ("chrf", 7)):
@@ -328,9 +324,17 @@ def _test_cells(hist, chosen_w: int) -> str:
                 f"{'-' if ci is None else f'{ci[0]:.2f}-{ci[1]:.2f}':>13}"]
     last = r.get("test_last") or {}
     row += [f"{_cell(test.get('unseen_bleu_cased'), 1.0):>9}",
-            f"{_cell(last.get('bleu_cased'), 1.0):>10}", f"{seconds:>9.1f}",
+            f"{_cell(last.get('bleu_cased'), 1.0):>10}", f"{_epoch_seconds(hist):>9.1f}",
             f"{'-' if params is None else format(params, ','):>12}"]
     return "".join(row)
+
+
+def _epoch_seconds(hist) -> float:
+    """A table row's s/epoch: the mean seconds of its epochs, or for a row without epochs
+    (the lookup, an ensemble) its ``fit_seconds`` (NaN if absent)."""
+    if len(hist):
+        return float(np.mean([h.get("epoch_seconds", np.nan) for h in hist]))
+    return hist.results.get("fit_seconds", np.nan)
 
 
 def _cell(value, scale) -> str:

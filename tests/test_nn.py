@@ -336,6 +336,39 @@ def _shared_prefix_case(ids, same_start):
     return ids, to64(nn.Embedding(3, 4)), np.broadcast_to(h0, (1, N, 5)).copy(), runs
 
 
+def _fused_and_composed(layer, spied, emb, ids, states):
+    """``layer(4, 5)`` fused and composed (the same float64 weights) on ``emb(ids)`` from
+    ``states`` (arrays, each made a Tensor that wants a gradient), the loss the sum of the
+    squared outputs, twice the final h and the squares of the other final states. Returns
+    the fused layer and, for each, (outputs and final states as arrays, the gradients of
+    the embedding, the states and the weights, the calls of ``spied._shared_step``)."""
+    fused, composed = to64(layer(4, 5)), to64(layer(4, 5, fused=False))
+    composed.load_state_dict(fused.state_dict())
+    results = []
+    for net in (fused, composed):
+        emb.zero_grad()
+        state = [Tensor(a, requires_grad=True) for a in states]
+        with mock.patch.object(spied, "_shared_step", wraps=spied._shared_step) as spy:
+            out, final = net(emb(ids), tuple(state) if len(state) > 1 else state[0])
+        finals = final if isinstance(final, tuple) else (final,)
+        loss = (out * out).sum() + (finals[0] * 2).sum()
+        for f in finals[1:]:
+            loss = loss + (f * f).sum()
+        loss.backward()
+        grads = [emb.weight.grad] + [t.grad for t in state] + [p.grad for p in net.parameters()]
+        results.append(([out.data] + [f.data for f in finals], grads, spy.call_count))
+    return fused, results
+
+
+def _check_fused_equals_composed(results, runs):
+    (v1, g1, shared), (v2, g2, _) = results
+    assert shared == runs         # exactly while at most 3/4 of the rows are distinct
+    for a, b in zip(v1, v2):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    for a, b in zip(g1, g2):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
 @given(ids=st.lists(st.lists(st.integers(0, 2), min_size=6, max_size=6), min_size=2,
                     max_size=12), same_start=st.booleans())
 def test_fused_lstm_training_runs_shared_prefixes_once_with_the_composed_gradients(ids,
@@ -344,25 +377,8 @@ def test_fused_lstm_training_runs_shared_prefixes_once_with_the_composed_gradien
     # start from one state; values and every gradient must stay the composed cells', also
     # after the switch to per-row steps (more than 3/4 of the rows distinct)
     ids, emb, h0, runs = _shared_prefix_case(ids, same_start)
-    fused, composed = to64(nn.LSTM(4, 5)), to64(nn.LSTM(4, 5, fused=False))
-    composed.load_state_dict(fused.state_dict())
-    results = []
-    for lstm in (fused, composed):
-        emb.zero_grad()
-        state = (Tensor(h0, requires_grad=True), Tensor(h0 * 0.5, requires_grad=True))
-        with mock.patch.object(tg.fused.LSTMSequence, "_shared_step",
-                               wraps=tg.fused.LSTMSequence._shared_step) as spy:
-            out, (h, c) = lstm(emb(ids), state)
-        ((out * out).sum() + (h * 2).sum() + (c * c).sum()).backward()
-        grads = [emb.weight.grad, state[0].grad, state[1].grad] + [
-            p.grad for p in lstm.parameters()]
-        results.append((out.data, h.data, c.data, grads, spy.call_count))
-    (o1, h1, c1, g1, shared), (o2, h2, c2, g2, _) = results
-    assert shared == runs         # exactly while at most 3/4 of the rows are distinct
-    for a, b in zip((o1, h1, c1), (o2, h2, c2)):
-        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
-    for a, b in zip(g1, g2):
-        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+    _, results = _fused_and_composed(nn.LSTM, tg.fused.LSTMSequence, emb, ids, (h0, h0 * 0.5))
+    _check_fused_equals_composed(results, runs)
 
 
 @given(ids=st.lists(st.lists(st.integers(0, 2), min_size=6, max_size=6), min_size=2,
@@ -370,27 +386,11 @@ def test_fused_lstm_training_runs_shared_prefixes_once_with_the_composed_gradien
 def test_fused_gru_runs_shared_prefixes_once_with_the_composed_gradients(ids, same_start):
     # as the LSTM's test above, for GRUSequence (training and no-grad forward)
     ids, emb, h0, runs = _shared_prefix_case(ids, same_start)
-    fused, composed = to64(nn.GRU(4, 5)), to64(nn.GRU(4, 5, fused=False))
-    composed.load_state_dict(fused.state_dict())
-    results = []
-    for gru in (fused, composed):
-        emb.zero_grad()
-        state = Tensor(h0, requires_grad=True)
-        with mock.patch.object(tg.fused.GRUSequence, "_shared_step",
-                               wraps=tg.fused.GRUSequence._shared_step) as spy:
-            out, h = gru(emb(ids), state)
-        ((out * out).sum() + (h * 2).sum()).backward()
-        grads = [emb.weight.grad, state.grad] + [p.grad for p in gru.parameters()]
-        results.append((out.data, h.data, grads, spy.call_count))
-    (o1, h1, g1, shared), (o2, h2, g2, _) = results
-    assert shared == runs
-    for a, b in zip((o1, h1), (o2, h2)):
-        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
-    for a, b in zip(g1, g2):
-        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+    fused, results = _fused_and_composed(nn.GRU, tg.fused.GRUSequence, emb, ids, (h0,))
+    _check_fused_equals_composed(results, runs)
     with tg.no_grad():
         out3, h3 = fused(emb(ids), Tensor(h0))
-    np.testing.assert_allclose(out3.data, o1, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(out3.data, results[0][0][0], rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
