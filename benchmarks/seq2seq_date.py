@@ -27,8 +27,11 @@ Printed, in this order (issue 17, item 1: the figures hold on any machine):
    forward / backward / optimizer split, s/epoch, GFLOP/s, x floor, paired ratios;
 5. with ``--load N``: N busy processes (``machine.busy_processes``) live through 3 and 4,
    whose every round and step then runs twice, with them napping and spinning (the two
-   interleaved, so drift falls on both); the figures under load and each engine's
-   slowdown (time under load / time without);
+   interleaved, so drift falls on both; 4 in blocks of 10 steps, each after a second in
+   its state so that ours' thread adapter has read it); the figures under load and each
+   engine's slowdown (time under load / time without); and each engine alone on ONE core (one
+   thread, pinned, no load), so the slowdown splits into what the load costs against a
+   one-core run and what the second core had given (one-core time / two-core time);
 6. peak memory (a child process per engine), start-up (import, first step with a warm and
    a cold numba cache), inference (greedy and beam decoding of the 5,000 test items).
 
@@ -273,24 +276,39 @@ def check_first_batch(data, cfg) -> dict:
     return losses
 
 
+#: steps per block of the alternated run under --load, and the seconds the machine is left
+#: in a block's load state before it is timed: two readings of ours' thread adapter
+#: (``ThreadAdapter``'s 0.5 s interval), so ours runs with the threads that state gives it
+#: (switched at every step, faster than the adapter reads, ours ran loaded turns with two
+#: threads and quiet ones with one)
+LOAD_BLOCK, LOAD_SETTLE = 10, 1.0
+
+
 def train_steps(data, cfg, steps, warmup, busy=None):
     """Alternate the engines step by step in this process (who goes first swaps every
     step, so the machine's drift falls on all alike); return {"base": {name: list of
     (fwd, bwd, opt) seconds}}, ``steps`` per engine after ``warmup``. With ``busy``
-    (``machine.BusyProcesses``) every step's batch is run twice, with the busy processes
-    napping and spinning (which first alternating), and "loaded" holds the second list."""
+    (``machine.BusyProcesses``) the steps go in blocks of :data:`LOAD_BLOCK` batches, each
+    block run twice, with the busy processes napping and spinning (which first alternating
+    between blocks; :data:`LOAD_SETTLE` seconds in the new state before a block), and
+    "loaded" holds the second list: every batch is timed in both states."""
     engines = build(data, cfg)
-    times = {on: {e.name: [] for e in engines} for on in machine.load_states(busy)}
+    states = machine.load_states(busy)
+    times = {on: {e.name: [] for e in engines} for on in states}
     it = batches(data, cfg.batch_size)
-    for k in range(warmup + steps):
-        src, tgt = next(it)
-        for on in (machine.load_states(busy) if k % 2 == 0 else machine.load_states(busy)[::-1]):
+    total = warmup + steps
+    block = LOAD_BLOCK if busy is not None else total
+    for b, start in enumerate(range(0, total, block)):
+        run = [next(it) for _ in range(min(block, total - start))]
+        for on in (states if b % 2 == 0 else states[::-1]):
             if busy is not None:
                 busy.set(on)
-            for e in (engines if k % 2 == 0 else engines[::-1]):
-                _, split = e.step(src, tgt)
-                if k >= warmup:
-                    times[on][e.name].append(split)
+                time.sleep(LOAD_SETTLE)
+            for k, (src, tgt) in enumerate(run, start):
+                for e in (engines if k % 2 == 0 else engines[::-1]):
+                    _, split = e.step(src, tgt)
+                    if k >= warmup:
+                        times[on][e.name].append(split)
     return {("loaded" if on else "base"): t for on, t in times.items()}
 
 
@@ -386,7 +404,11 @@ print(json.dumps({{"peak_mib": after / 1024, "step_mib": (after - before) / 1024
 """
 
 
-_SOLO = _ONE_ENGINE + """
+_SOLO = """
+import os
+if {one_core} and hasattr(os, "sched_setaffinity"):   # before numpy loads its BLAS
+    os.sched_setaffinity(0, {{max(os.sched_getaffinity(0))}})
+""" + _ONE_ENGINE + """
 import torch
 torch.set_num_threads({threads})
 times = []
@@ -404,39 +426,51 @@ def solo_rounds(path, steps, warmup, rounds, threads, busy=None) -> dict:
     """Each engine alone in a fresh process of its own (no alternation, so neither pays for
     the other's threads waking up), one process per engine per round, the order of the
     engines reversed every other round (A B C, C B A, ...) so that drift falls on all.
-    With ``busy`` (``machine.BusyProcesses``) every round runs twice, with the busy
-    processes napping and spinning, which of the two first alternating between rounds.
-    ``threads``: torch's intra-op threads in the children (numpy keeps its default).
-    Returns {"base": R} or {"base": R, "loaded": R}, R = {"rounds": {name: [{"median",
-    "min"} per round]}, "median": {name: median of the rounds' medians, s/step}}."""
-    res = {on: {name: [] for name in ENGINES} for on in machine.load_states(busy)}
+    With ``busy`` (``machine.BusyProcesses``) every round runs three times: with the busy
+    processes napping, spinning, and napping again with each engine on one core (one BLAS
+    and one torch thread, pinned to the last CPU of this process's set), the order of the
+    three reversed between rounds. ``threads``: torch's intra-op threads in the children
+    (numpy keeps its default). Returns {"base": R} or {"base": R, "loaded": R, "one_core":
+    R}, R = {"rounds": {name: [{"median", "min"} per round]}, "median": {name: median of the
+    rounds' medians, s/step}}."""
+    states = machine.load_states(busy) + (("one core",) if busy is not None else ())
+    res = {on: {name: [] for name in ENGINES} for on in states}
     for r in range(rounds):
         forward = r % 2 == 0
-        for on in (machine.load_states(busy) if forward else machine.load_states(busy)[::-1]):
+        for on in (states if forward else states[::-1]):
+            one = on == "one core"
             if busy is not None:
-                busy.set(on)
+                busy.set(on is True)
             for name in (ENGINES if forward else ENGINES[::-1]):
                 res[on][name].append(_child(_SOLO.format(
-                    path=str(path), name=name, steps=steps, warmup=warmup, threads=threads)))
-    return {("loaded" if on else "base"): {"rounds": runs, "median": {
+                    path=str(path), name=name, steps=steps, warmup=warmup, one_core=one,
+                    threads=1 if one else threads), env=ONE_THREAD if one else None))
+    key = {False: "base", True: "loaded", "one core": "one_core"}
+    return {key[on]: {"rounds": runs, "median": {
         n: statistics.median(r["median"] for r in rs) for n, rs in runs.items()}}
         for on, runs in res.items()}
+
+
+#: the environment of a one-core child: one BLAS and one OpenMP thread
+ONE_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 def report_solo(args, busy=None) -> dict:
     """Run :func:`solo_rounds` with the command line's settings and print the medians and
     the ratios ours / torch: first the benchmark's primary figure (no load), then, with
-    ``busy``, the same under load. Returns solo_rounds' dict, each part with ``ratio``
-    {ref: ours / ref}."""
+    ``busy``, the same under load and on one core. Returns solo_rounds' dict, each part
+    with ``ratio`` {ref: ours / ref}."""
     res = solo_rounds(args.data, args.steps, args.warmup, args.rounds, args.threads, busy)
-    for key, tag in (("base", "PRIMARY FIGURE"), ("loaded", f"UNDER --load {args.load}")):
+    for key, tag in (("base", "PRIMARY FIGURE"), ("loaded", f"UNDER --load {args.load}"),
+                     ("one_core", "ON ONE CORE (1 thread, pinned, no load)")):
         if key not in res:
             continue
         med = res[key]["median"]
         res[key]["ratio"] = {ref: med["ours"] / med[ref] for ref in ENGINES[1:]}
         print(f"\n{tag}: each engine alone in a fresh process ({args.rounds} round(s) of "
               f"{args.steps} steps, the order reversed every other round"
-              + ("; rounds with and without the load interleaved" if busy else "") + "): "
+              + ("; rounds without the load, with it and on one core interleaved"
+                 if busy else "") + "): "
               + ", ".join(f"{n} {m:.4f} s/step" for n, m in med.items()))
         print(f"{tag}, ratio of the medians (alone): ours / torch nn.LSTM "
               f"{res[key]['ratio']['torch nn.LSTM']:.3f}, ours / torch cell "
@@ -574,6 +608,8 @@ def time_engines(args, data, cfg, gemm, busy=None) -> dict:
     if "solo" not in args.skip:
         solo = report_solo(args, busy)
         res["alone"], loaded["alone"] = solo["base"], solo.get("loaded")
+        if "one_core" in solo:
+            res["one_core"] = solo["one_core"]
     flops = matmul_flops(**workload(data, cfg))
     times = train_steps(data, cfg, args.steps, args.warmup, busy)
     for key, tag in (("base", "beside it"), ("loaded", f"beside it, UNDER --load {args.load}")):
@@ -603,6 +639,15 @@ def report_slowdowns(base: dict, loaded: dict, n: int) -> dict:
     for fig, by in slow.items():
         print(f"slowdown under --load {n} ({fig}; time under load / time without, both from "
               f"this run): " + ", ".join(f"{name} {x:.2f}x" for name, x in by.items()))
+    one = base.get("one_core")
+    if one and "alone" in slow:
+        slow["parts"] = {name: {"loaded_over_one_core": loaded["alone"]["median"][name] / t,
+                                "one_core_over_two": t / base["alone"]["median"][name]}
+                         for name, t in one["median"].items()}
+        print("the alone slowdown in two factors, (time under load / time on one core) x "
+              "(time on one core / time on two cores, what the second core gave): "
+              + ", ".join(f"{name} {p['loaded_over_one_core']:.2f} x "
+                          f"{p['one_core_over_two']:.2f}" for name, p in slow["parts"].items()))
     return slow
 
 

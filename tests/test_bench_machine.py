@@ -310,10 +310,13 @@ def test_primary_figure_first_and_the_slowdown_under_load(monkeypatch, capsys, t
     per_step = {"ours": 0.1, "torch nn.LSTM": 0.08, "torch cell": 0.12}
     seen = {"solo": [], "steps": [], "busy": []}
 
-    def fake_child(code):          # one engine alone; 1.5x slower while the load spins
-        name = next(n for n in bs.ENGINES if f"names=({n!r},)" in code)
-        seen["solo"].append((name, busy_now[0].spinning))
-        return {"median": per_step[name] * (1.5 if busy_now[0].spinning else 1.0), "min": 0}
+    def fake_child(code, env=None):  # one engine alone; 1.5x slower while the load spins,
+        name = next(n for n in bs.ENGINES if f"names=({n!r},)" in code)   # 1.2x on one core
+        one = env == bs.ONE_THREAD
+        assert one == ("if True and" in code) and (one or env is None)
+        seen["solo"].append((name, "one core" if one else busy_now[0].spinning))
+        scale = 1.2 if one else 1.5 if busy_now[0].spinning else 1.0
+        return {"median": per_step[name] * scale, "min": 0}
 
     class FakeEngine:
         def __init__(self, name):
@@ -348,7 +351,8 @@ def test_primary_figure_first_and_the_slowdown_under_load(monkeypatch, capsys, t
     monkeypatch.setattr(machine, "measure_products", lambda products, configs: {
         "products": [], "mix": {"numpy 1t": 80.0}})
     monkeypatch.setattr(machine, "busy_processes", FakeBusy)
-    monkeypatch.setattr(bs.time, "sleep", lambda s: None)
+    monkeypatch.setattr(bs.time, "sleep", lambda s: seen["busy"].append(s))
+    monkeypatch.setattr(bs, "LOAD_BLOCK", 2)
     out_json = tmp_path / "r.json"
     assert bs.main(["--data", str(SAMPLE), "--steps", "3", "--warmup", "0", "--rounds", "2",
                     "--threads", "1", "--load", "1", "--skip", "startup,memory,inference",
@@ -364,20 +368,49 @@ def test_primary_figure_first_and_the_slowdown_under_load(monkeypatch, capsys, t
             "run): ours 1.50x, torch nn.LSTM 1.50x, torch cell 1.50x") in out
     assert ("slowdown under --load 1 (alternated; time under load / time without, both from "
             "this run): ours 2.00x, torch nn.LSTM 2.00x, torch cell 2.00x") in out
-    # interleaved: round 1 without then with the load (A B C), round 2 with then without
-    # (C B A); every step's batch without and with, which first swapping every step
+    assert "ON ONE CORE (1 thread, pinned, no load): each engine alone" in out
+    assert ("(time on one core / time on two cores, what the second core gave): ours 1.25 x "
+            "1.20, torch nn.LSTM 1.25 x 1.20, torch cell 1.25 x 1.20") in out
+    # interleaved: round 1 without the load, with it, on one core (A B C), round 2 the
+    # other way (C B A); the alternated steps in blocks (of 2 here), each block's batches
+    # without and with the load, which first swapping between blocks, a settling pause
+    # before each
     states = [on for _, on in seen["solo"]]
-    assert states == [False] * 3 + [True] * 3 + [True] * 3 + [False] * 3
+    assert states == [False] * 3 + [True] * 3 + ["one core"] * 6 + [True] * 3 + [False] * 3
     assert [n for n, _ in seen["solo"][:3]] == list(bs.ENGINES)
-    assert [on for _, on in seen["steps"]][::3] == [False, True, True, False, False, True]
-    assert seen["busy"] == ["killed"]
+    assert [on for _, on in seen["steps"]][::3] == [False, False, True, True, True, False]
+    assert seen["busy"] == [0.5] + [bs.LOAD_SETTLE] * 4 + ["killed"]
     saved = json.loads(out_json.read_text())
     assert saved["alone"]["ratio"]["torch nn.LSTM"] == pytest.approx(1.25)
     assert saved["load"]["alone"]["ratio"]["torch nn.LSTM"] == pytest.approx(1.25)
     assert saved["load"]["slowdown"]["alternated"]["ours"] == pytest.approx(2.0)
+    assert saved["load"]["slowdown"]["parts"]["ours"] == pytest.approx(
+        {"loaded_over_one_core": 1.25, "one_core_over_two": 1.2})
+    assert saved["one_core"]["median"]["torch cell"] == pytest.approx(0.12 * 1.2)
     assert saved["load"]["busy_processes"] == 1 and saved["gemm"]["floor"]["gflops"] == 80.0
     assert saved["machine"]["cpu"]["model"] and "load_average_end" in saved
     assert isinstance(saved["machine"]["numpy_blas"], list)
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="no CPU affinity here")
+@pytest.mark.parametrize("one_core", [True, False])
+def test_the_one_core_child_runs_on_one_cpu_with_one_thread(one_core):
+    """The one-core turn's child, up to where it would build its engine: pinned to one CPU
+    of the parent's set before numpy loads, with one BLAS thread; the other turns' children
+    keep the parent's CPUs."""
+    head = bs._SOLO.format(path="x", name="ours", steps=1, warmup=0, threads=1,
+                           one_core=one_core).split("import json")[0]
+    code = head + ("import json, numpy\nfrom threadpoolctl import threadpool_info\n"
+                   "print(json.dumps([sorted(os.sched_getaffinity(0)), "
+                   "max(i['num_threads'] for i in threadpool_info())]))")
+    env = {**os.environ, **(bs.ONE_THREAD if one_core else {})}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env, check=True)
+    cpus, threads = json.loads(out.stdout)
+    if one_core:
+        assert cpus == [max(os.sched_getaffinity(0))] and threads == 1
+    else:
+        assert cpus == sorted(os.sched_getaffinity(0))
 
 
 def test_transformer_benchmark_uses_the_shared_machine_module():
