@@ -208,8 +208,9 @@ def _print_paired(data, histories: dict, run) -> None:
     print(f"\npaired bootstrap against the lookup on the same {first['n_sentences']} test "
           f"sentences (cased BLEU; {first['n_bootstrap']} resamples, seed {first['seed']}; "
           f"Koehn 2004):")
+    width = max(12, *map(len, results))
     for name, result in results.items():
-        print("  " + format_paired(name, result))
+        print("  " + format_paired(name, result, width=width))
     with atomic_open(run.file("paired.json"), "w") as f:
         json.dump(results, f, indent=1)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinygrad_attn import no_grad
+from tinygrad_attn import kernels, no_grad
 
 
 @no_grad()
@@ -108,9 +108,7 @@ def beam_search(model, src, src_padding_mask=None, *, start_id: int, max_len: in
     best_ids = np.full((N, max_len), eos_id if eos_id is not None else 0, dtype=np.int64)
     for step in range(max_len):
         logits, state, _ = model.decode_step(prev, state)
-        z = logits.data.astype(np.float64)
-        z = z - z.max(axis=-1, keepdims=True)
-        step_logp = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))     # log_softmax
+        step_logp = kernels.log_softmax_numpy(logits.data.astype(np.float64))
         V, live = step_logp.shape[1], logp.shape[1]               # live = 1 at step 0, then K
         total = np.full((N, K * V), -np.inf)
         total[:, :live * V] = (logp.reshape(N * live, 1) + step_logp).reshape(N, live * V)

@@ -74,10 +74,11 @@ def _score(metric, stats: np.ndarray) -> float:
     return float(metric._compute_score_from_stats(stats).score)
 
 
-def format_paired(name: str, result: dict, baseline: str = "lookup") -> str:
+def format_paired(name: str, result: dict, baseline: str = "lookup", width: int = 12) -> str:
     """One line of :func:`paired_bootstrap`'s ``result``, e.g. "bahdanau  +2.50 BLEU
-    (95 % CI +0.10 to +4.90) over lookup; not better in 3.6 % of 1000 resamples"."""
+    (95 % CI +0.10 to +4.90) over lookup; not better in 3.6 % of 1000 resamples", the name
+    padded to ``width`` characters (the longest name of a table keeps its lines aligned)."""
     r = result
-    return (f"{name:<12} {r['difference']:+6.2f} BLEU (95 % CI {r['ci_low']:+.2f} to "
+    return (f"{name:<{width}} {r['difference']:+7.2f} BLEU (95 % CI {r['ci_low']:+.2f} to "
             f"{r['ci_high']:+.2f}) over {baseline}; not better in {100 * r['p_value']:.1f} % "
             f"of {r['n_bootstrap']} resamples (p = {r['p_value']:.3f})")

@@ -85,8 +85,11 @@ def test_format_paired_reads_as_a_sentence():
     r = {"difference": 2.5, "ci_low": 0.1, "ci_high": 4.9, "p_value": 0.036,
          "n_bootstrap": 1000}
     assert format_paired("bahdanau", r) == (
-        "bahdanau      +2.50 BLEU (95 % CI +0.10 to +4.90) over lookup; not better in 3.6 % "
+        "bahdanau       +2.50 BLEU (95 % CI +0.10 to +4.90) over lookup; not better in 3.6 % "
         "of 1000 resamples (p = 0.036)")
+    # names longer than the default 12 (an ensemble's "transformer x5") keep a table aligned
+    lines = [format_paired(n, r, width=14) for n in ("bahdanau", "transformer x5")]
+    assert len({ln.index("+2.50 BLEU") for ln in lines}) == 1
 
 
 @pytest.mark.parametrize("tokens", [[], ["--tokenizer", "bpe", "--vocab-size", "300"]])
@@ -141,3 +144,21 @@ def test_a_runs_test_output_is_decoded_with_the_runs_own_tokenizer():
     loaded = [data.decode_target(row) for row in predict(
         model, data.src_test, data, max_len=hist.config.max_decode_len)]
     assert chrf(loaded) != pytest.approx(reported, abs=0.5)
+
+
+def test_compare_aligns_the_paired_lines_of_long_names(tmp_path, capsys):
+    """compare's paired lines keep one column for the difference when a name is longer
+    than 12 characters ("transformer x5", an ensemble's row)."""
+    from types import SimpleNamespace
+
+    from models.cli import _print_paired
+    refs = ["a cat sat on the mat", "the dog ran far away", "it is a good day"]
+    data = SimpleNamespace(test_pairs=[(None, r) for r in refs])
+    hist = {"lookup": ["a cat", "the dog", "it is"], "attention": refs[:2] + ["it is"],
+            "transformer x5": refs}
+    histories = {n: SimpleNamespace(hypotheses=h) for n, h in hist.items()}
+    _print_paired(data, histories, SimpleNamespace(file=lambda name: tmp_path / name))
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if "over lookup" in ln]
+    assert len(lines) == 2 and len({ln.index(" BLEU (95 % CI") for ln in lines}) == 1
+    assert json.loads((tmp_path / "paired.json").read_text()).keys() == {"attention",
+                                                                          "transformer x5"}
