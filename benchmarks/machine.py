@@ -414,6 +414,57 @@ def load_states(busy) -> tuple:
     return (False,) if busy is None else (False, True)
 
 
+#: the environment of a child process timed on one core: one BLAS and one OpenMP thread
+ONE_CORE_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+#: Python source that such a child runs first, before numpy loads its BLAS: the process
+#: pinned to the last CPU of its set (where the OS has CPU affinity)
+PIN_ONE_CPU = ("import os\nif hasattr(os, 'sched_setaffinity'):\n"
+               "    os.sched_setaffinity(0, {max(os.sched_getaffinity(0))})\n")
+
+
+def solo_states(busy) -> tuple:
+    """The states in which a benchmark times each engine alone in fresh processes:
+    :func:`load_states`, and given ``busy`` also "one core" (no load; the child runs
+    :data:`PIN_ONE_CPU` with :data:`ONE_CORE_ENV` and one torch thread)."""
+    return load_states(busy) + (("one core",) if busy is not None else ())
+
+
+def load_parts(alone: dict, loaded: dict, one_core: dict) -> dict:
+    """Each engine's slowdown under load (time under load / time alone) and its two
+    factors: loaded / one core (what the load costs beyond a one-core run) and one core /
+    alone (what the second core had given). Arguments: {engine: s/step}, the same engines.
+    Returns {engine: {"slowdown", "loaded_over_one_core", "one_core_over_two"}}."""
+    return {name: {"slowdown": loaded[name] / t, "loaded_over_one_core": loaded[name]
+                   / one_core[name], "one_core_over_two": one_core[name] / t}
+            for name, t in alone.items()}
+
+
+def print_load_parts(parts: dict, n: int) -> None:
+    """Print :func:`load_parts`' slowdowns and factors under ``--load n``."""
+    print(f"slowdown under --load {n} (alone; time under load / time without, both from this "
+          f"run): " + ", ".join(f"{name} {p['slowdown']:.2f}x" for name, p in parts.items()))
+    print("the alone slowdown in two factors, (time under load / time on one core) x (time "
+          "on one core / time on two cores, what the second core gave): "
+          + ", ".join(f"{name} {p['loaded_over_one_core']:.2f} x {p['one_core_over_two']:.2f}"
+                      for name, p in parts.items()))
+
+
+@contextlib.contextmanager
+def started_busy(n: int):
+    """:func:`busy_processes` of ``n``, napping, after half a second to start; raises
+    RuntimeError if one of them ended at start. Prints that they started."""
+    with busy_processes(n) as busy:
+        busy.pause()
+        time.sleep(0.5)                                 # let them start
+        dead = [p.pid for p in busy.procs if p.poll() is not None]
+        if dead:
+            raise RuntimeError(f"busy processes {dead} ended at start (see their messages)")
+        print(f"\n--load {n}: {n} busy process(es) started (a pure-Python spin loop each, "
+              f"spinning only in the loaded turns); load average {load_average()}")
+        yield busy
+
+
 @contextlib.contextmanager
 def busy_processes(n: int):
     """Start ``n`` processes that each keep one core busy (a pure-Python spin loop), yield

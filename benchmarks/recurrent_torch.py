@@ -6,7 +6,7 @@ Luong's attention, ``--score general`` by default), each with ``--cell lstm`` or
 on the same batches.
 
     python benchmarks/recurrent_torch.py --model bahdanau --cell gru [--data F | --synthetic
-        S,T,V] [--steps 30 --warmup 3 --rounds 3] [--threads K] [--out J]
+        S,T,V] [--steps 30 --warmup 3 --rounds 3] [--threads K] [--load N] [--out J]
 
 Ours is built as ``tinygrad-attn train`` builds it (``models.train.build_model`` of a
 ``TrainConfig`` of these options); the twin (``recurrent_twin.py`` next to this file) holds
@@ -26,7 +26,10 @@ seconds per step, our forward / backward / optimizer split, tokens per second (r
 plus real target tokens), and the paired ratio per step; (2) THE PRIMARY FIGURE, each
 engine alone in a fresh process, ``--rounds`` rounds, the order alternating: the medians
 and their ratio. Ratios of time are ours / torch (<= 1: ours is faster); ratios of
-tokens per second are ours / torch too (>= 1: ours is faster).
+tokens per second are ours / torch too (>= 1: ours is faster). With ``--load N`` every round
+of (2) also runs beside N busy processes (``machine.busy_processes``) and with each engine
+on one core (one thread, pinned, no load): each engine's slowdown under load and its two
+factors, the load's cost beyond a one-core run and what the second core had given.
 
 The bench's building blocks are ``transformer_torch.py``'s (the batches, the alternation,
 the summary, the workload file, the threads) and ``transformer_twin.Step``. PyTorch
@@ -41,6 +44,7 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import argparse  # noqa: E402
+import contextlib  # noqa: E402
 import json  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
@@ -75,7 +79,9 @@ _TRANSFORMER_ONLY = (("heads", 4), ("ff_size", 512), ("share_embeddings", False)
 #: the bench's own counts: (option, lowest, highest, default, help)
 _COUNTS = (("--steps", 1, 100_000, 30, "timed steps per engine"),
            ("--warmup", 0, 1000, 3, "untimed steps first, per engine"),
-           ("--rounds", 0, 100, 3, "rounds of fresh processes, one per engine (0: none)"))
+           ("--rounds", 0, 100, 3, "rounds of fresh processes, one per engine (0: none)"),
+           ("--load", 0, 64, 0, "busy processes beside each round of fresh processes, which "
+            "then also runs under them and on one core (0: none)"))
 
 
 # -- the command line -------------------------------------------------------------------------
@@ -147,6 +153,9 @@ def check_args(args) -> None:
             raise ValueError(f"--data {args.data}: no such file (fix: pass a sentence-pair "
                              f"file, e.g. {SAMPLE}, or --synthetic S,T,V for random batches)")
         tt.check_data_options(args)
+    if args.load and not args.rounds:
+        raise ValueError("--load applies to the rounds of fresh processes, and --rounds is 0 "
+                         "(fix: --rounds 1 or more, or drop --load)")
     if args.out is not None and (Path(args.out).is_dir()
                                  or not Path(args.out).resolve().parent.is_dir()):
         raise ValueError(f"--out {args.out}: not a file in an existing folder (fix: e.g. "
@@ -207,7 +216,10 @@ def run_bench(args) -> dict:
             path = Path(tmp) / "workload.npz"
             tt.save_workload(path, config, build_model(config, *vocab), batches, pad_id,
                              len(batches))
-            report["alone"] = solo_rounds(path, args.rounds, args.warmup, args.threads)
+            busy = machine.started_busy(args.load) if args.load else contextlib.nullcontext()
+            with busy as busy:
+                report["alone"] = solo_rounds(path, args.rounds, args.warmup, args.threads,
+                                              busy)
     report["load_average_end"] = machine.load_average()
     print(f"load average at the end: {report['load_average_end']} (this run's own threads "
           f"count in it)")
@@ -240,35 +252,60 @@ print(json.dumps(b.solo({engine!r}, {path!r}, {warmup!r}, {threads!r})))
 """
 
 
-def _alone(engine: str, path, warmup: int, threads) -> dict:
-    """:func:`solo` of ``engine`` in a fresh Python; ValueError with its last error line."""
+def _alone(engine: str, path, warmup: int, threads, one_core: bool = False) -> dict:
+    """:func:`solo` of ``engine`` in a fresh Python (with ``one_core``: pinned to one CPU,
+    one BLAS and one torch thread); ValueError with its last error line."""
     code = _CHILD.format(bench=HERE, engine=engine, path=str(path), warmup=warmup,
-                         threads=threads)
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          cwd=ROOT)
+                         threads=1 if one_core else threads)
+    done = subprocess.run([sys.executable, "-c", (machine.PIN_ONE_CPU if one_core else "")
+                           + code], capture_output=True, text=True, cwd=ROOT,
+                          env={**os.environ, **(machine.ONE_CORE_ENV if one_core else {})})
     if done.returncode:
         last = (done.stderr.strip().splitlines() or ["(no message)"])[-1]
         raise ValueError(f"the {engine} process alone failed: {last}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def solo_rounds(path, rounds: int, warmup: int, threads: int | None) -> dict:
+def solo_rounds(path, rounds: int, warmup: int, threads: int | None, busy=None) -> dict:
     """``rounds`` rounds, each running both engines alone in fresh processes (ours first in
     even rounds, torch first in odd ones). Prints and returns the medians over the rounds
-    of s/step and tokens/s per engine, and the ratios ours / torch of those medians."""
-    runs = {"ours": [], "torch": []}
+    of s/step and tokens/s per engine, and the ratios ours / torch of those medians. With
+    ``busy`` (``machine.BusyProcesses``) every round also runs with them spinning and, with
+    them napping, on one core (``machine.solo_states``; the order of the three reversed
+    every other round): then also "loaded" and "one_core", each with its medians and
+    ratios, and "parts" (``machine.load_parts``)."""
+    states = machine.solo_states(busy)
+    runs = {on: {"ours": [], "torch": []} for on in states}
     for r in range(rounds):
-        for engine in (("ours", "torch") if r % 2 == 0 else ("torch", "ours")):
-            runs[engine].append(_alone(engine, path, warmup, threads))
+        for on in (states if r % 2 == 0 else states[::-1]):
+            if busy is not None:
+                busy.set(on is True)
+            for engine in (("ours", "torch") if r % 2 == 0 else ("torch", "ours")):
+                runs[on][engine].append(_alone(engine, path, warmup, threads, on == "one core"))
+    tags = {False: ("PRIMARY FIGURE, each engine alone", "alone"),
+            True: ("UNDER --load: each engine alone", "under --load"),
+            "one core": ("ON ONE CORE (1 thread, pinned, no load): each engine alone",
+                         "on one core")}
+    parts = {on: _medians(runs[on], rounds, *tags[on]) for on in states}
+    res = parts[False]
+    if busy is not None:
+        res["loaded"], res["one_core"] = parts[True], parts["one core"]
+        res["parts"] = machine.load_parts(*(parts[on]["step_median"] for on in states))
+        machine.print_load_parts(res["parts"], len(busy.procs))
+    return res
+
+
+def _medians(runs: dict, rounds: int, tag: str, label: str) -> dict:
+    """Print (headed ``tag``, then ``label``) and return one state's medians over the
+    rounds (s/step, tokens/s) and the ratios ours / torch of those medians."""
     step = {n: statistics.median(x["step_median"] for x in rs) for n, rs in runs.items()}
     tps = {n: statistics.median(x["tokens_per_second"] for x in rs) for n, rs in runs.items()}
     res = {"rounds": runs, "step_median": step, "tokens_per_second": tps,
            "time_ratio": step["ours"] / step["torch"], "ratio": tps["ours"] / tps["torch"]}
-    print(f"PRIMARY FIGURE, each engine alone in a fresh process ({rounds} round(s), order "
-          f"alternating; medians): " + ", ".join(f"{n} {step[n]:.4f} s/step ({tps[n]:.0f} "
-                                                 f"tokens/s)" for n in runs))
-    print(f"alone, ratio of the medians: time per step ours / torch {res['time_ratio']:.3f}; "
-          f"tokens/s ours / torch {res['ratio']:.3f}")
+    print(f"{tag} in a fresh process ({rounds} round(s), order alternating; medians): "
+          + ", ".join(f"{n} {step[n]:.4f} s/step ({tps[n]:.0f} tokens/s)" for n in runs))
+    print(f"{label}, ratio of the medians: time per step ours / torch "
+          f"{res['time_ratio']:.3f}; tokens/s ours / torch {res['ratio']:.3f}")
     return res
 
 

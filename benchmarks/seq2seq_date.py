@@ -404,11 +404,7 @@ print(json.dumps({{"peak_mib": after / 1024, "step_mib": (after - before) / 1024
 """
 
 
-_SOLO = """
-import os
-if {one_core} and hasattr(os, "sched_setaffinity"):   # before numpy loads its BLAS
-    os.sched_setaffinity(0, {{max(os.sched_getaffinity(0))}})
-""" + _ONE_ENGINE + """
+_SOLO = _ONE_ENGINE + """
 import torch
 torch.set_num_threads({threads})
 times = []
@@ -433,7 +429,7 @@ def solo_rounds(path, steps, warmup, rounds, threads, busy=None) -> dict:
     (numpy keeps its default). Returns {"base": R} or {"base": R, "loaded": R, "one_core":
     R}, R = {"rounds": {name: [{"median", "min"} per round]}, "median": {name: median of the
     rounds' medians, s/step}}."""
-    states = machine.load_states(busy) + (("one core",) if busy is not None else ())
+    states = machine.solo_states(busy)
     res = {on: {name: [] for name in ENGINES} for on in states}
     for r in range(rounds):
         forward = r % 2 == 0
@@ -442,17 +438,14 @@ def solo_rounds(path, steps, warmup, rounds, threads, busy=None) -> dict:
             if busy is not None:
                 busy.set(on is True)
             for name in (ENGINES if forward else ENGINES[::-1]):
-                res[on][name].append(_child(_SOLO.format(
-                    path=str(path), name=name, steps=steps, warmup=warmup, one_core=one,
-                    threads=1 if one else threads), env=ONE_THREAD if one else None))
+                code = _SOLO.format(path=str(path), name=name, steps=steps, warmup=warmup,
+                                    threads=1 if one else threads)
+                res[on][name].append(_child(machine.PIN_ONE_CPU + code, machine.ONE_CORE_ENV)
+                                     if one else _child(code))
     key = {False: "base", True: "loaded", "one core": "one_core"}
     return {key[on]: {"rounds": runs, "median": {
         n: statistics.median(r["median"] for r in rs) for n, rs in runs.items()}}
         for on, runs in res.items()}
-
-
-#: the environment of a one-core child: one BLAS and one OpenMP thread
-ONE_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 def report_solo(args, busy=None) -> dict:
@@ -627,27 +620,28 @@ def time_engines(args, data, cfg, gemm, busy=None) -> dict:
 
 def report_slowdowns(base: dict, loaded: dict, n: int) -> dict:
     """Print and return each engine's slowdown (time under load / without): "alone", the
-    ratio of the medians; "alternated", the median of the per-step (same batch) ratios."""
+    ratio of the medians; "alternated", the median of the per-step (same batch) ratios;
+    "parts", the alone slowdown's two factors (``machine.load_parts``) when the one-core
+    figures are there."""
     slow = {}
-    if base.get("alone") and loaded.get("alone"):
+    alone = base.get("alone") and loaded.get("alone")
+    if alone:
         slow["alone"] = {name: loaded["alone"]["median"][name] / t
                          for name, t in base["alone"]["median"].items()}
     if "alternated" in base:
         slow["alternated"] = {name: statistics.median(
             a / b for a, b in zip(loaded["alternated"]["steps"][name], steps))
             for name, steps in base["alternated"]["steps"].items()}
-    for fig, by in slow.items():
-        print(f"slowdown under --load {n} ({fig}; time under load / time without, both from "
-              f"this run): " + ", ".join(f"{name} {x:.2f}x" for name, x in by.items()))
-    one = base.get("one_core")
-    if one and "alone" in slow:
-        slow["parts"] = {name: {"loaded_over_one_core": loaded["alone"]["median"][name] / t,
-                                "one_core_over_two": t / base["alone"]["median"][name]}
-                         for name, t in one["median"].items()}
-        print("the alone slowdown in two factors, (time under load / time on one core) x "
-              "(time on one core / time on two cores, what the second core gave): "
-              + ", ".join(f"{name} {p['loaded_over_one_core']:.2f} x "
-                          f"{p['one_core_over_two']:.2f}" for name, p in slow["parts"].items()))
+        print(f"slowdown under --load {n} (alternated; time under load / time without, both "
+              f"from this run): " + ", ".join(f"{name} {x:.2f}x"
+                                              for name, x in slow["alternated"].items()))
+    if alone and base.get("one_core"):
+        slow["parts"] = machine.load_parts(base["alone"]["median"], loaded["alone"]["median"],
+                                           base["one_core"]["median"])
+        machine.print_load_parts(slow["parts"], n)
+    elif alone:
+        print(f"slowdown under --load {n} (alone; time under load / time without, both from "
+              f"this run): " + ", ".join(f"{name} {x:.2f}x" for name, x in slow["alone"].items()))
     return slow
 
 
@@ -656,15 +650,7 @@ def timing(args, data, cfg, gemm) -> dict:
     the loaded turns) for its whole duration; killed when it ends, however it ends."""
     if not args.load:
         return time_engines(args, data, cfg, gemm)
-    with machine.busy_processes(args.load) as busy:
-        busy.pause()
-        time.sleep(0.5)                                 # let them start
-        dead = [p.pid for p in busy.procs if p.poll() is not None]
-        if dead:
-            raise RuntimeError(f"busy processes {dead} ended at start (see their messages)")
-        print(f"\n--load {args.load}: {args.load} busy process(es) started (a pure-Python spin "
-              f"loop each, spinning only in the loaded turns); load average "
-              f"{machine.load_average()}")
+    with machine.started_busy(args.load) as busy:
         return time_engines(args, data, cfg, gemm, busy)
 
 

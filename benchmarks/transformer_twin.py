@@ -52,6 +52,7 @@ import tinygrad_attn as tg  # noqa: E402
 from models.recipe import make_optimizer  # noqa: E402
 from models.train import TrainConfig  # noqa: E402
 from models.transformer import Transformer  # noqa: E402
+from tinygrad_attn.threads import ThreadAdapter  # noqa: E402
 
 
 # -- the twin ---------------------------------------------------------------------------------
@@ -185,7 +186,9 @@ class Step:
     """One training step of either engine as ``models.train`` takes it: the loss (label
     smoothing, padding ignored), zero_grad + backward, global-norm clip, Adam (skipped at a
     NaN/inf loss or norm) and the schedule. ``model``: ours (name "ours") or the twin
-    (name "torch"), each with its library's optimizer and scheduler.
+    (name "torch"), each with its library's optimizer and scheduler. Ours first lets its
+    BLAS threads follow the cores other processes leave free (``ThreadAdapter``, as the
+    training loop does).
 
     step(src (N, S) int64, tgt (N, T+1) int64, mask (N, S) bool or None, pad_id) ->
     (loss, applied, (forward, backward, optimizer) seconds)."""
@@ -196,10 +199,13 @@ class Step:
         make = torch_optimizer if self.name == "torch" else make_optimizer
         self.optimizer, self.scheduler = make(model, config, n_batches)
         self.clip = nn.utils.clip_grad_norm_ if self.name == "torch" else tg.clip_grad_norm_
+        self.threads = ThreadAdapter() if self.name == "ours" else None
 
     def step(self, src, tgt, mask, pad_id):
         """One step on this batch; see the class docstring."""
         t0 = time.perf_counter()
+        if self.threads is not None:
+            self.threads.update()
         loss = self.model.loss(src, tgt, mask, pad_id=pad_id,
                                label_smoothing=self.config.label_smoothing)
         t1 = time.perf_counter()

@@ -312,8 +312,8 @@ def test_primary_figure_first_and_the_slowdown_under_load(monkeypatch, capsys, t
 
     def fake_child(code, env=None):  # one engine alone; 1.5x slower while the load spins,
         name = next(n for n in bs.ENGINES if f"names=({n!r},)" in code)   # 1.2x on one core
-        one = env == bs.ONE_THREAD
-        assert one == ("if True and" in code) and (one or env is None)
+        one = env == machine.ONE_CORE_ENV
+        assert one == code.startswith(machine.PIN_ONE_CPU) and (one or env is None)
         seen["solo"].append((name, "one core" if one else busy_now[0].spinning))
         scale = 1.2 if one else 1.5 if busy_now[0].spinning else 1.0
         return {"median": per_step[name] * scale, "min": 0}
@@ -385,7 +385,7 @@ def test_primary_figure_first_and_the_slowdown_under_load(monkeypatch, capsys, t
     assert saved["load"]["alone"]["ratio"]["torch nn.LSTM"] == pytest.approx(1.25)
     assert saved["load"]["slowdown"]["alternated"]["ours"] == pytest.approx(2.0)
     assert saved["load"]["slowdown"]["parts"]["ours"] == pytest.approx(
-        {"loaded_over_one_core": 1.25, "one_core_over_two": 1.2})
+        {"slowdown": 1.5, "loaded_over_one_core": 1.25, "one_core_over_two": 1.2})
     assert saved["one_core"]["median"]["torch cell"] == pytest.approx(0.12 * 1.2)
     assert saved["load"]["busy_processes"] == 1 and saved["gemm"]["floor"]["gflops"] == 80.0
     assert saved["machine"]["cpu"]["model"] and "load_average_end" in saved
@@ -393,24 +393,30 @@ def test_primary_figure_first_and_the_slowdown_under_load(monkeypatch, capsys, t
 
 
 @pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="no CPU affinity here")
-@pytest.mark.parametrize("one_core", [True, False])
-def test_the_one_core_child_runs_on_one_cpu_with_one_thread(one_core):
-    """The one-core turn's child, up to where it would build its engine: pinned to one CPU
-    of the parent's set before numpy loads, with one BLAS thread; the other turns' children
-    keep the parent's CPUs."""
-    head = bs._SOLO.format(path="x", name="ours", steps=1, warmup=0, threads=1,
-                           one_core=one_core).split("import json")[0]
-    code = head + ("import json, numpy\nfrom threadpoolctl import threadpool_info\n"
-                   "print(json.dumps([sorted(os.sched_getaffinity(0)), "
-                   "max(i['num_threads'] for i in threadpool_info())]))")
-    env = {**os.environ, **(bs.ONE_THREAD if one_core else {})}
+def test_a_one_core_child_runs_on_one_cpu_with_one_blas_thread():
+    """What a benchmark's one-core turn runs first (machine.PIN_ONE_CPU, in the
+    ONE_CORE_ENV environment): pinned to one CPU of the parent's set before numpy loads,
+    with one BLAS thread."""
+    code = machine.PIN_ONE_CPU + (
+        "import json, numpy\nfrom threadpoolctl import threadpool_info\n"
+        "print(json.dumps([sorted(os.sched_getaffinity(0)), "
+        "max(i['num_threads'] for i in threadpool_info())]))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env=env, check=True)
-    cpus, threads = json.loads(out.stdout)
-    if one_core:
-        assert cpus == [max(os.sched_getaffinity(0))] and threads == 1
-    else:
-        assert cpus == sorted(os.sched_getaffinity(0))
+                         env={**os.environ, **machine.ONE_CORE_ENV}, check=True)
+    assert json.loads(out.stdout) == [[max(os.sched_getaffinity(0))], 1]
+
+
+def test_the_load_parts_multiply_to_the_slowdown(capsys):
+    parts = machine.load_parts({"a": 0.05, "b": 0.05}, {"a": 0.075, "b": 0.07},
+                               {"a": 0.074, "b": 0.065})
+    for p in parts.values():
+        assert p["loaded_over_one_core"] * p["one_core_over_two"] == pytest.approx(
+            p["slowdown"])
+    assert parts["a"]["slowdown"] == pytest.approx(1.5)
+    assert parts["b"]["one_core_over_two"] == pytest.approx(1.3)
+    machine.print_load_parts(parts, 1)
+    out = capsys.readouterr().out
+    assert "a 1.50x, b 1.40x" in out and "a 1.01 x 1.48, b 1.08 x 1.30" in out
 
 
 def test_transformer_benchmark_uses_the_shared_machine_module():

@@ -95,10 +95,16 @@ def test_adam_steps_with_clipping_keep_both_engines_equal():
     ours, twin = _pair("bahdanau", "gru")
     config = TrainConfig(model="bahdanau", cell="gru", lr=1e-2, max_grad_norm=0.5)
     a, b = Step(ours, config, 4), Step(twin, config, 4)
+    # ours' step asks its thread adapter first, as the training loop does (without it, a
+    # benchmark under --load timed two BLAS threads stalling, not what training runs)
+    assert b.threads is None
+    asked = []
+    a.threads.update = lambda: asked.append(1)
     for k in range(3):
         la, _, _ = a.step(*_batch(seed=k), 0)
         lb, _, _ = b.step(*_batch(seed=k), 0)
         assert abs(la - lb) < 1e-10, (k, la, lb)
+    assert len(asked) == 3
     theirs = twin.state_dict()
     for name, value in ours.state_dict().items():
         np.testing.assert_allclose(value, theirs[rt.torch_name(name)].numpy(), rtol=1e-8,
@@ -180,14 +186,42 @@ def test_alone_rounds_alternate_the_order_and_each_engine_runs_its_solo(tmp_path
                            [_batch(seed=k) for k in range(3)], 0, 3)
     order = []
 
-    def alone_here(engine, *args):
+    def alone_here(engine, path, warmup, threads, one_core=False):
         order.append(engine)
-        return bench.solo(engine, *args)
+        assert not one_core
+        return bench.solo(engine, path, warmup, threads)
     monkeypatch.setattr(bench, "_alone", alone_here)
     res = bench.solo_rounds(path, rounds=2, warmup=1, threads=1)
     assert order == ["ours", "torch", "torch", "ours"]
     assert all(len(r) == 2 and r[0]["tokens_per_second"] > 0 for r in res["rounds"].values())
     assert res["time_ratio"] == res["step_median"]["ours"] / res["step_median"]["torch"]
+
+
+def test_under_load_each_round_runs_quiet_loaded_and_on_one_core(monkeypatch, capsys):
+    """--load: every round three times (quiet, the busy processes spinning, one core;
+    the order of the three reversed every other round), and the slowdown's two factors."""
+    busy = SimpleNamespace(spinning=False, procs=[None])
+    busy.set = lambda on: setattr(busy, "spinning", on)
+    seen = []
+    per_step = {"ours": 0.05, "torch": 0.06}
+
+    def alone_here(engine, path, warmup, threads, one_core=False):
+        state = "one core" if one_core else busy.spinning
+        assert not (one_core and busy.spinning)
+        seen.append((state, engine))
+        scale = {False: 1.0, True: 1.5, "one core": 1.4}[state]
+        return {"step_median": per_step[engine] * scale, "tokens_per_second": 1 / scale}
+    monkeypatch.setattr(bench, "_alone", alone_here)
+    res = bench.solo_rounds("w.npz", rounds=2, warmup=1, threads=2, busy=busy)
+    assert [s for s, _ in seen[::2]] == [False, True, "one core", "one core", True, False]
+    assert [e for _, e in seen[:2]] == ["ours", "torch"] and seen[6][1] == "torch"
+    assert res["time_ratio"] == pytest.approx(5 / 6)
+    assert res["loaded"]["step_median"]["ours"] == pytest.approx(0.075)
+    assert res["parts"]["torch"] == pytest.approx(
+        {"slowdown": 1.5, "loaded_over_one_core": 1.5 / 1.4, "one_core_over_two": 1.4})
+    out = capsys.readouterr().out
+    assert "ON ONE CORE (1 thread, pinned, no load): each engine alone" in out
+    assert "slowdown under --load 1 (alone;" in out and "ours 1.07 x 1.40" in out
 
 
 def test_a_child_runs_solo_and_its_last_line_or_error_is_read(monkeypatch):
@@ -203,6 +237,14 @@ def test_a_child_runs_solo_and_its_last_line_or_error_is_read(monkeypatch):
     assert (python, flag) == (sys.executable, "-c") and compile(code, "child", "exec")
     assert f"sys.path.insert(0, {bench.HERE!r})" in code
     assert "b.solo('torch', 'w.npz', 1, None)" in code
+    assert not code.startswith(bench.machine.PIN_ONE_CPU)
+    envs = []
+    monkeypatch.setattr(bench.subprocess, "run",
+                        lambda cmd, **kw: envs.append((cmd[2], kw["env"])) or fake(cmd))
+    bench._alone("ours", "w.npz", 1, 2, one_core=True)   # pinned, one thread of each kind
+    code, env = envs[0]
+    assert code.startswith(bench.machine.PIN_ONE_CPU) and "b.solo('ours', 'w.npz', 1, 1)" in code
+    assert all(env[k] == v for k, v in bench.machine.ONE_CORE_ENV.items())
     failed = SimpleNamespace(returncode=1, stdout="", stderr="Traceback\nMemoryError: boom\n")
     monkeypatch.setattr(bench.subprocess, "run", lambda cmd, **kw: failed)
     with pytest.raises(ValueError, match="^the ours process alone failed: MemoryError: boom$"):
@@ -249,6 +291,10 @@ BAD = [
     _out_of_range("--hidden-size", "0", "1 to 16,384"),
     _out_of_range("--batch-size", "-64", "1 to 1,000,000"),
     _out_of_range("--num-layers", "99", "1 to 64"), _out_of_range("--threads", "0", "1 to 1,024"),
+    _out_of_range("--load", "-1", "0 to 64"), _out_of_range("--load", "65", "0 to 64"),
+    (["--load", "1.5"], "argument --load: '1.5' is not an integer"),
+    (["--synthetic", "4,4,30", "--load", "1", "--rounds", "0"], "--load applies to the rounds "
+     "of fresh processes, and --rounds is 0 (fix: --rounds 1 or more, or drop --load)"),
     (["--steps", "nan"], "argument --steps: 'nan' is not an integer"),
     (["--wordvec-size", "nan"], "argument --wordvec-size: 'nan' is not an integer"),
     (["--lr", "nan"], "argument --lr: 'nan' is not a finite number (fix: pass a value such as "
