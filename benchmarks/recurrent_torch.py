@@ -47,7 +47,6 @@ import argparse  # noqa: E402
 import contextlib  # noqa: E402
 import json  # noqa: E402
 import statistics  # noqa: E402
-import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -153,9 +152,7 @@ def check_args(args) -> None:
             raise ValueError(f"--data {args.data}: no such file (fix: pass a sentence-pair "
                              f"file, e.g. {SAMPLE}, or --synthetic S,T,V for random batches)")
         tt.check_data_options(args)
-    if args.load and not args.rounds:
-        raise ValueError("--load applies to the rounds of fresh processes, and --rounds is 0 "
-                         "(fix: --rounds 1 or more, or drop --load)")
+    tt.check_load(args)
     if args.out is not None and (Path(args.out).is_dir()
                                  or not Path(args.out).resolve().parent.is_dir()):
         raise ValueError(f"--out {args.out}: not a file in an existing folder (fix: e.g. "
@@ -218,8 +215,8 @@ def run_bench(args) -> dict:
                              len(batches))
             busy = machine.started_busy(args.load) if args.load else contextlib.nullcontext()
             with busy as busy:
-                report["alone"] = solo_rounds(path, args.rounds, args.warmup, args.threads,
-                                              busy)
+                report["alone"] = tt.solo_rounds(path, args.rounds, args.warmup, args.threads,
+                                                 busy, module="recurrent_torch")
     report["load_average_end"] = machine.load_average()
     print(f"load average at the end: {report['load_average_end']} (this run's own threads "
           f"count in it)")
@@ -228,9 +225,9 @@ def run_bench(args) -> dict:
 
 
 def solo(engine: str, path, warmup: int, threads: int | None) -> dict:
-    """One engine alone (in a fresh process of :func:`solo_rounds`): ours rebuilt from the
-    workload file's config and initial weights (``tt.save_workload``), or its twin; every
-    batch taken; returns ``tt.summarize`` of the steps after ``warmup``."""
+    """One engine alone (in a fresh process of ``transformer_torch.solo_rounds``): ours
+    rebuilt from the workload file's config and initial weights (``tt.save_workload``), or
+    its twin; every batch taken; returns ``tt.summarize`` of the steps after ``warmup``."""
     tt.set_threads(threads)
     with np.load(path, allow_pickle=False) as z:
         meta = json.loads(str(z["meta"]))
@@ -242,71 +239,6 @@ def solo(engine: str, path, warmup: int, threads: int | None) -> dict:
     ours.load_state_dict(state)
     step = Step(twin_of(ours) if engine == "torch" else ours, config, meta["n_batches"])
     return tt.summarize(tt.run_steps([step], batches, meta["pad_id"], warmup)[step.name])
-
-
-_CHILD = """
-import json, sys
-sys.path.insert(0, {bench!r})
-import recurrent_torch as b
-print(json.dumps(b.solo({engine!r}, {path!r}, {warmup!r}, {threads!r})))
-"""
-
-
-def _alone(engine: str, path, warmup: int, threads, one_core: bool = False) -> dict:
-    """:func:`solo` of ``engine`` in a fresh Python (with ``one_core``: pinned to one CPU,
-    one BLAS and one torch thread); ValueError with its last error line."""
-    code = _CHILD.format(bench=HERE, engine=engine, path=str(path), warmup=warmup,
-                         threads=1 if one_core else threads)
-    done = subprocess.run([sys.executable, "-c", (machine.PIN_ONE_CPU if one_core else "")
-                           + code], capture_output=True, text=True, cwd=ROOT,
-                          env={**os.environ, **(machine.ONE_CORE_ENV if one_core else {})})
-    if done.returncode:
-        last = (done.stderr.strip().splitlines() or ["(no message)"])[-1]
-        raise ValueError(f"the {engine} process alone failed: {last}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-def solo_rounds(path, rounds: int, warmup: int, threads: int | None, busy=None) -> dict:
-    """``rounds`` rounds, each running both engines alone in fresh processes (ours first in
-    even rounds, torch first in odd ones). Prints and returns the medians over the rounds
-    of s/step and tokens/s per engine, and the ratios ours / torch of those medians. With
-    ``busy`` (``machine.BusyProcesses``) every round also runs with them spinning and, with
-    them napping, on one core (``machine.solo_states``; the order of the three reversed
-    every other round): then also "loaded" and "one_core", each with its medians and
-    ratios, and "parts" (``machine.load_parts``)."""
-    states = machine.solo_states(busy)
-    runs = {on: {"ours": [], "torch": []} for on in states}
-    for r in range(rounds):
-        for on in (states if r % 2 == 0 else states[::-1]):
-            if busy is not None:
-                busy.set(on is True)
-            for engine in (("ours", "torch") if r % 2 == 0 else ("torch", "ours")):
-                runs[on][engine].append(_alone(engine, path, warmup, threads, on == "one core"))
-    tags = {False: ("PRIMARY FIGURE, each engine alone", "alone"),
-            True: ("UNDER --load: each engine alone", "under --load"),
-            "one core": ("ON ONE CORE (1 thread, pinned, no load): each engine alone",
-                         "on one core")}
-    parts = {on: _medians(runs[on], rounds, *tags[on]) for on in states}
-    res = parts[False]
-    if busy is not None:
-        res["loaded"], res["one_core"] = parts[True], parts["one core"]
-        res["parts"] = machine.load_parts(*(parts[on]["step_median"] for on in states))
-        machine.print_load_parts(res["parts"], len(busy.procs))
-    return res
-
-
-def _medians(runs: dict, rounds: int, tag: str, label: str) -> dict:
-    """Print (headed ``tag``, then ``label``) and return one state's medians over the
-    rounds (s/step, tokens/s) and the ratios ours / torch of those medians."""
-    step = {n: statistics.median(x["step_median"] for x in rs) for n, rs in runs.items()}
-    tps = {n: statistics.median(x["tokens_per_second"] for x in rs) for n, rs in runs.items()}
-    res = {"rounds": runs, "step_median": step, "tokens_per_second": tps,
-           "time_ratio": step["ours"] / step["torch"], "ratio": tps["ours"] / tps["torch"]}
-    print(f"{tag} in a fresh process ({rounds} round(s), order alternating; medians): "
-          + ", ".join(f"{n} {step[n]:.4f} s/step ({tps[n]:.0f} tokens/s)" for n in runs))
-    print(f"{label}, ratio of the medians: time per step ours / torch "
-          f"{res['time_ratio']:.3f}; tokens/s ours / torch {res['ratio']:.3f}")
-    return res
 
 
 def main(argv=None) -> int:

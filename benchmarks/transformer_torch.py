@@ -15,8 +15,10 @@ each engine on the SAME batches (the first batches of an epoch of our pipeline: 
 validation split, batches by length; or ``--synthetic`` ones), (1) in one process, the
 engine that goes first swapped at every step (a paired ratio per step), (2) each engine
 alone in a fresh process, one per engine per round, the order alternating between rounds
-(medians over rounds). Tokens are the real source tokens plus the real target tokens the
-loss is over. It prints the CPU model, cores, load, threads, torch's and numpy's BLAS.
+(medians over rounds); with ``--load N`` each round also beside N busy processes and on one
+core (each engine's slowdown and its two factors). Tokens are the real source tokens plus
+the real target tokens the loss is over. It prints the CPU model, cores, load, threads,
+torch's and numpy's BLAS.
 
 ``train``: the twin trained as ``models.train.train`` trains ours: the same data options,
 validation split and batches (the same seeded generator), Adam with the same schedule
@@ -39,6 +41,7 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import argparse  # noqa: E402
+import contextlib  # noqa: E402
 import json  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
@@ -76,6 +79,7 @@ if HERE not in sys.path:
 
 from transformer_twin import (Step, TorchTransformer, batch_tokens,  # noqa: E402
                               first_batch_check, twin_of)
+import machine  # noqa: E402
 from machine import machine_info, numpy_blas  # noqa: E402,F401
 
 DEFAULT_DATA = "../shared/data/eng-fra/fra.tutorial-filter.txt"
@@ -194,32 +198,80 @@ def solo(engine: str, path, warmup: int, threads: int | None) -> dict:
 _CHILD = """
 import json, sys
 sys.path.insert(0, {bench!r})
-import transformer_torch as b
+import {module} as b
 print(json.dumps(b.solo({engine!r}, {path!r}, {warmup!r}, {threads!r})))
 """
 
 
-def solo_rounds(path, rounds: int, warmup: int, threads: int | None) -> dict:
-    """``rounds`` rounds, each running every engine alone in a fresh Python (ours first in
-    even rounds, torch first in odd ones). Prints and returns each engine's median tokens
-    per second over the rounds and the ratio ours / torch."""
-    runs = {"ours": [], "torch": []}
+def alone(engine: str, path, warmup: int, threads, one_core: bool = False,
+          module: str = "transformer_torch") -> dict:
+    """``module.solo`` of ``engine`` (this file's or ``recurrent_torch``'s) in a fresh Python;
+    with ``one_core``, pinned to one CPU with one BLAS and one torch thread
+    (``machine.PIN_ONE_CPU``, ``machine.ONE_CORE_ENV``). Raises ValueError with the child's
+    last error line."""
+    code = _CHILD.format(bench=HERE, module=module, engine=engine, path=str(path),
+                         warmup=warmup, threads=1 if one_core else threads)
+    done = subprocess.run([sys.executable, "-c", (machine.PIN_ONE_CPU if one_core else "")
+                           + code], capture_output=True, text=True, cwd=ROOT,
+                          env={**os.environ, **(machine.ONE_CORE_ENV if one_core else {})})
+    if done.returncode:
+        last = (done.stderr.strip().splitlines() or ["(no message)"])[-1]
+        raise ValueError(f"the {engine} process alone failed: {last}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def solo_rounds(path, rounds: int, warmup: int, threads: int | None, busy=None,
+                module: str = "transformer_torch") -> dict:
+    """``rounds`` rounds, each running both engines alone in fresh processes (:func:`alone`;
+    ours first in even rounds, torch first in odd ones). Prints and returns the medians
+    over the rounds of s/step and tokens/s per engine, and the ratios ours / torch of those
+    medians ("time_ratio", "ratio"). With ``busy`` (``machine.BusyProcesses``) every round
+    also runs with them spinning and, with them napping, on one core
+    (``machine.solo_states``; the order of the three reversed every other round): then
+    also "loaded" and "one_core", each with its medians and ratios, and "parts"
+    (``machine.load_parts``)."""
+    states = machine.solo_states(busy)
+    runs = {on: {"ours": [], "torch": []} for on in states}
     for r in range(rounds):
-        for engine in (("ours", "torch") if r % 2 == 0 else ("torch", "ours")):
-            code = _CHILD.format(bench=str(Path(__file__).resolve().parent), engine=engine,
-                                 path=str(path), warmup=warmup, threads=threads)
-            out = subprocess.run([sys.executable, "-c", code], capture_output=True,
-                                 text=True, cwd=ROOT)
-            if out.returncode:
-                raise ValueError(f"the {engine} process alone failed: "
-                                 f"{(out.stderr.strip().splitlines() or ['?'])[-1]}")
-            runs[engine].append(json.loads(out.stdout.strip().splitlines()[-1]))
-    med = {n: statistics.median(x["tokens_per_second"] for x in rs) for n, rs in runs.items()}
+        for on in (states if r % 2 == 0 else states[::-1]):
+            if busy is not None:
+                busy.set(on is True)
+            for engine in (("ours", "torch") if r % 2 == 0 else ("torch", "ours")):
+                runs[on][engine].append(alone(engine, path, warmup, threads, on == "one core",
+                                              module))
+    tags = {False: ("PRIMARY FIGURE, each engine alone", "alone"),
+            True: ("UNDER --load: each engine alone", "under --load"),
+            "one core": ("ON ONE CORE (1 thread, pinned, no load): each engine alone",
+                         "on one core")}
+    parts = {on: _medians(runs[on], rounds, *tags[on]) for on in states}
+    res = parts[False]
+    if busy is not None:
+        res["loaded"], res["one_core"] = parts[True], parts["one core"]
+        res["parts"] = machine.load_parts(*(parts[on]["step_median"] for on in states))
+        machine.print_load_parts(res["parts"], len(busy.procs))
+    return res
+
+
+def _medians(runs: dict, rounds: int, tag: str, label: str) -> dict:
+    """Print (headed ``tag``, then ``label``) and return one state's medians over the
+    rounds (s/step, tokens/s) and the ratios ours / torch of those medians."""
     step = {n: statistics.median(x["step_median"] for x in rs) for n, rs in runs.items()}
-    print(f"each engine alone in a fresh process ({rounds} rounds, order alternating): "
-          + ", ".join(f"{n} {med[n]:.0f} tokens/s ({step[n]:.4f} s/step)" for n in med)
-          + f"; ratio ours / torch {med['ours'] / med['torch']:.3f}")
-    return {"rounds": runs, "tokens_per_second": med, "ratio": med["ours"] / med["torch"]}
+    tps = {n: statistics.median(x["tokens_per_second"] for x in rs) for n, rs in runs.items()}
+    res = {"rounds": runs, "step_median": step, "tokens_per_second": tps,
+           "time_ratio": step["ours"] / step["torch"], "ratio": tps["ours"] / tps["torch"]}
+    print(f"{tag} in a fresh process ({rounds} round(s), order alternating; medians): "
+          + ", ".join(f"{n} {step[n]:.4f} s/step ({tps[n]:.0f} tokens/s)" for n in runs))
+    print(f"{label}, ratio of the medians: time per step ours / torch "
+          f"{res['time_ratio']:.3f}; tokens/s ours / torch {res['ratio']:.3f}")
+    return res
+
+
+def check_load(args) -> None:
+    """--load needs rounds of fresh processes to run beside. Raises ValueError naming the
+    fix."""
+    if args.load and not args.rounds:
+        raise ValueError("--load applies to the rounds of fresh processes, and --rounds is 0 "
+                         "(fix: --rounds 1 or more, or drop --load)")
 
 
 def print_machine(info: dict) -> None:
@@ -255,7 +307,10 @@ def run_bench(args) -> dict:
             path = Path(tmp) / "workload.npz"
             save_workload(path, config, build_model(config, vs, vt), batches, pad_id,
                           n_batches)
-            report["alone"] = solo_rounds(path, args.rounds, args.warmup, args.threads)
+            busy = machine.started_busy(args.load) if args.load else contextlib.nullcontext()
+            with busy as busy:
+                report["alone"] = solo_rounds(path, args.rounds, args.warmup, args.threads,
+                                              busy)
     report["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
     print(f"load average at the end: {report['load_average_end']} (this run's own threads "
           f"count in it)")
@@ -522,6 +577,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--warmup", type=int_at_least(0, 1000), default=3)
     bench.add_argument("--rounds", type=int_at_least(0, 100), default=3,
                        help="rounds of fresh processes, one per engine (0: none)")
+    bench.add_argument("--load", type=int_at_least(0, 64), default=0,
+                       help="busy processes beside each round of fresh processes, which then "
+                       "also runs under them and on one core (0: none)")
     bench.add_argument("--synthetic", type=synthetic_shape, default=None, metavar="S,T,V",
                        help="random batches of --batch-size x S source and T target ids "
                        "below V (no padding) instead of a data file, e.g. 16,16,4000")
@@ -567,6 +625,8 @@ def check_args(args) -> None:
     if args.warmup_steps is not None and args.lr_schedule != "inverse-sqrt":
         raise ValueError("--warmup-steps applies to --lr-schedule inverse-sqrt only (fix: "
                          "drop --warmup-steps)")
+    if args.command == "bench":
+        check_load(args)
     if args.average_last is not None and args.command != "train":
         raise ValueError("--average-last applies to the train command only (fix: drop it)")
     if args.average_last is not None and args.average_last > args.epochs:

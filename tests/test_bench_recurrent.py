@@ -186,12 +186,12 @@ def test_alone_rounds_alternate_the_order_and_each_engine_runs_its_solo(tmp_path
                            [_batch(seed=k) for k in range(3)], 0, 3)
     order = []
 
-    def alone_here(engine, path, warmup, threads, one_core=False):
+    def alone_here(engine, path, warmup, threads, one_core=False, module=None):
         order.append(engine)
-        assert not one_core
+        assert not one_core and module == "recurrent_torch"
         return bench.solo(engine, path, warmup, threads)
-    monkeypatch.setattr(bench, "_alone", alone_here)
-    res = bench.solo_rounds(path, rounds=2, warmup=1, threads=1)
+    monkeypatch.setattr(bench.tt, "alone", alone_here)
+    res = bench.tt.solo_rounds(path, rounds=2, warmup=1, threads=1, module="recurrent_torch")
     assert order == ["ours", "torch", "torch", "ours"]
     assert all(len(r) == 2 and r[0]["tokens_per_second"] > 0 for r in res["rounds"].values())
     assert res["time_ratio"] == res["step_median"]["ours"] / res["step_median"]["torch"]
@@ -205,14 +205,14 @@ def test_under_load_each_round_runs_quiet_loaded_and_on_one_core(monkeypatch, ca
     seen = []
     per_step = {"ours": 0.05, "torch": 0.06}
 
-    def alone_here(engine, path, warmup, threads, one_core=False):
+    def alone_here(engine, path, warmup, threads, one_core=False, module=None):
         state = "one core" if one_core else busy.spinning
         assert not (one_core and busy.spinning)
         seen.append((state, engine))
         scale = {False: 1.0, True: 1.5, "one core": 1.4}[state]
         return {"step_median": per_step[engine] * scale, "tokens_per_second": 1 / scale}
-    monkeypatch.setattr(bench, "_alone", alone_here)
-    res = bench.solo_rounds("w.npz", rounds=2, warmup=1, threads=2, busy=busy)
+    monkeypatch.setattr(bench.tt, "alone", alone_here)
+    res = bench.tt.solo_rounds("w.npz", rounds=2, warmup=1, threads=2, busy=busy)
     assert [s for s, _ in seen[::2]] == [False, True, "one core", "one core", True, False]
     assert [e for _, e in seen[:2]] == ["ours", "torch"] and seen[6][1] == "torch"
     assert res["time_ratio"] == pytest.approx(5 / 6)
@@ -231,24 +231,25 @@ def test_a_child_runs_solo_and_its_last_line_or_error_is_read(monkeypatch):
         calls.append(cmd)
         return SimpleNamespace(returncode=0, stdout='numba: compiled\n{"step_median": 2.5}\n',
                                stderr="")
-    monkeypatch.setattr(bench.subprocess, "run", fake)
-    assert bench._alone("torch", "w.npz", 1, None) == {"step_median": 2.5}
+    monkeypatch.setattr(bench.tt.subprocess, "run", fake)
+    assert bench.tt.alone("torch", "w.npz", 1, None, module="recurrent_torch") == {
+        "step_median": 2.5}
     (python, flag, code), = calls
     assert (python, flag) == (sys.executable, "-c") and compile(code, "child", "exec")
-    assert f"sys.path.insert(0, {bench.HERE!r})" in code
+    assert f"sys.path.insert(0, {bench.HERE!r})" in code and "import recurrent_torch as b" in code
     assert "b.solo('torch', 'w.npz', 1, None)" in code
     assert not code.startswith(bench.machine.PIN_ONE_CPU)
     envs = []
-    monkeypatch.setattr(bench.subprocess, "run",
+    monkeypatch.setattr(bench.tt.subprocess, "run",
                         lambda cmd, **kw: envs.append((cmd[2], kw["env"])) or fake(cmd))
-    bench._alone("ours", "w.npz", 1, 2, one_core=True)   # pinned, one thread of each kind
+    bench.tt.alone("ours", "w.npz", 1, 2, one_core=True)  # pinned, one thread of each kind
     code, env = envs[0]
     assert code.startswith(bench.machine.PIN_ONE_CPU) and "b.solo('ours', 'w.npz', 1, 1)" in code
     assert all(env[k] == v for k, v in bench.machine.ONE_CORE_ENV.items())
     failed = SimpleNamespace(returncode=1, stdout="", stderr="Traceback\nMemoryError: boom\n")
-    monkeypatch.setattr(bench.subprocess, "run", lambda cmd, **kw: failed)
+    monkeypatch.setattr(bench.tt.subprocess, "run", lambda cmd, **kw: failed)
     with pytest.raises(ValueError, match="^the ours process alone failed: MemoryError: boom$"):
-        bench._alone("ours", "w.npz", 0, None)
+        bench.tt.alone("ours", "w.npz", 0, None)
 
 
 def test_a_twin_that_is_not_ours_ends_the_run_with_one_line(capsys, monkeypatch):

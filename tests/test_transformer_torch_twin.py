@@ -235,6 +235,11 @@ def test_bench_on_subword_data_with_shared_embeddings(capsys):
 BENCH, TRAIN = f"{tt.PROG} bench", f"{tt.PROG} train"
 # (argv, the exact line on stderr, without " (see PROG CMD --help)")
 BAD = [
+    (["bench", "--load", "65"],
+     f"{BENCH}: error: argument --load: must be an integer from 0 to 64, got 65"),
+    (["bench", "--synthetic", "4,4,40", "--load", "1", "--rounds", "0"], f"{BENCH}: error: "
+     f"--load applies to the rounds of fresh processes, and --rounds is 0 (fix: --rounds 1 "
+     f"or more, or drop --load)"),
     (["bench", "--steps", "0"],
      f"{BENCH}: error: argument --steps: must be an integer from 1 to 100,000, got 0"),
     (["bench", "--batch-size", "-1"], f"{BENCH}: error: argument --batch-size: must be an "
