@@ -619,15 +619,11 @@ def time_engines(args, data, cfg, gemm, busy=None) -> dict:
 
 
 def report_slowdowns(base: dict, loaded: dict, n: int) -> dict:
-    """Print and return each engine's slowdown (time under load / without): "alone", the
-    ratio of the medians; "alternated", the median of the per-step (same batch) ratios;
-    "parts", the alone slowdown's two factors (``machine.load_parts``) when the one-core
-    figures are there."""
+    """Print and return each engine's slowdown (time under load / without): "alternated",
+    the median of the per-step (same batch) ratios; with the alone figures, "parts" (the
+    alone slowdown and its two factors, ``machine.load_parts``, against the one-core
+    figures that come with them) and "alone", the ratio of the medians."""
     slow = {}
-    alone = base.get("alone") and loaded.get("alone")
-    if alone:
-        slow["alone"] = {name: loaded["alone"]["median"][name] / t
-                         for name, t in base["alone"]["median"].items()}
     if "alternated" in base:
         slow["alternated"] = {name: statistics.median(
             a / b for a, b in zip(loaded["alternated"]["steps"][name], steps))
@@ -635,13 +631,11 @@ def report_slowdowns(base: dict, loaded: dict, n: int) -> dict:
         print(f"slowdown under --load {n} (alternated; time under load / time without, both "
               f"from this run): " + ", ".join(f"{name} {x:.2f}x"
                                               for name, x in slow["alternated"].items()))
-    if alone and base.get("one_core"):
+    if base.get("alone") and loaded.get("alone"):
         slow["parts"] = machine.load_parts(base["alone"]["median"], loaded["alone"]["median"],
                                            base["one_core"]["median"])
+        slow["alone"] = {name: p["slowdown"] for name, p in slow["parts"].items()}
         machine.print_load_parts(slow["parts"], n)
-    elif alone:
-        print(f"slowdown under --load {n} (alone; time under load / time without, both from "
-              f"this run): " + ", ".join(f"{name} {x:.2f}x" for name, x in slow["alone"].items()))
     return slow
 
 

@@ -183,7 +183,7 @@ def _compare_member(args, data, out, name: str, k: int):
     config = config_from_args(args, name)
     sub = os.path.join(out, name)
     if k:
-        base = config.seed if config.init_seed is None else config.init_seed
+        base = config.model_seed
         config = replace(config, init_seed=base + k)
         sub = os.path.join(out, f"{name}-member-{k}")
         print(f"\n=== {name}, member {k + 1} of {args.ensemble} (init seed {base + k}) ===")

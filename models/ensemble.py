@@ -131,6 +131,7 @@ def ensemble_history(runs: list, data, config, log=print):
     or None), ``chosen_epoch`` "M members", ``fit_seconds`` (the members' mean seconds per
     epoch, summed: the cost of an epoch of all of them) and ``ensemble`` ({"members": M},
     what marks the row as an ensemble's). Raises ValueError for fewer than two runs."""
+    from .reporting import epoch_seconds
     from .train import History, evaluate_output, format_score, with_validation
     if len(runs) < 2:
         raise ValueError(f"ensemble_history: {len(runs)} run(s) (fix: pass two or more)")
@@ -148,8 +149,7 @@ def ensemble_history(runs: list, data, config, log=print):
         "chosen_on": "each member on validation", "valid_items": len(data.src_valid)
         if valid is not None else 0, "test_items": len(data.src_test), "valid": valid,
         "test_chosen": test, "test_last": None,
-        "fit_seconds": float(sum(np.mean([r["epoch_seconds"] for r in hist])
-                                 for _, hist in runs)),
+        "fit_seconds": float(sum(epoch_seconds(hist) for _, hist in runs)),
         "ensemble": {"members": len(runs)}}
     log(f"ensemble of {len(runs)}: " + (format_score(valid, "validation") + "; "
                                         if valid is not None else "") + format_score(test))

@@ -50,7 +50,7 @@ def training_summary(history, model_path: str, pictures: list[str]) -> str:
     res = history.results
     return (f"final: {format_score(res['test_chosen'])} (epoch {res['chosen_epoch']}, chosen "
             f"on {res['chosen_on']}); {format_score(res['test_last'])} after epoch "
-            f"{res['last_epoch']}; {np.mean([h['epoch_seconds'] for h in history]):.1f} s per "
+            f"{res['last_epoch']}; {epoch_seconds(history):.1f} s per "
             f"epoch. Saved {model_path}, " + ", ".join(pictures))
 
 
@@ -275,7 +275,7 @@ def comparison_table(histories: dict, metric: str) -> str:
         lines.append(f"{name:<{name_w}}" + "".join(cells) + f"{r['chosen_epoch']:>{chosen_w}}"
                      + f"{100.0 * r['test_chosen'][metric]:>13.2f}"
                      + f"{'-' if last is None else f'{100.0 * last[metric]:.2f}':>11}"
-                     + f"{_epoch_seconds(hist):>9.1f}"
+                     + f"{epoch_seconds(hist):>9.1f}"
                      + f"{format(hist[-1]['parameters'], ',') if len(hist) else '-':>12}")
     return "\n".join(lines)
 
@@ -324,12 +324,12 @@ def _test_cells(hist, chosen_w: int) -> str:
                 f"{'-' if ci is None else f'{ci[0]:.2f}-{ci[1]:.2f}':>13}"]
     last = r.get("test_last") or {}
     row += [f"{_cell(test.get('unseen_bleu_cased'), 1.0):>9}",
-            f"{_cell(last.get('bleu_cased'), 1.0):>10}", f"{_epoch_seconds(hist):>9.1f}",
+            f"{_cell(last.get('bleu_cased'), 1.0):>10}", f"{epoch_seconds(hist):>9.1f}",
             f"{'-' if params is None else format(params, ','):>12}"]
     return "".join(row)
 
 
-def _epoch_seconds(hist) -> float:
+def epoch_seconds(hist) -> float:
     """A table row's s/epoch: the mean seconds of its epochs, or for a row without epochs
     (the lookup, an ensemble) its ``fit_seconds`` (NaN if absent)."""
     if len(hist):

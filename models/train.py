@@ -117,6 +117,12 @@ class TrainConfig:
     subword_alpha: float = 0.0
     init_seed: int | None = None
 
+    @property
+    def model_seed(self) -> int:
+        """The seed of the model's initial weights and dropout: ``init_seed``, or ``seed``
+        when it is None."""
+        return self.seed if self.init_seed is None else self.init_seed
+
 
 @dataclass(frozen=True)
 class Interval:
@@ -179,7 +185,7 @@ def build_model(config: TrainConfig, src_vocab_size: int, tgt_vocab_size: int):
     """The model ``config.model`` with ``config``'s sizes (and ``config.cell`` and
     ``config.init`` for a recurrent model), seeded with ``config.init_seed`` (None:
     ``config.seed``). Raises ValueError for an unknown model name, cell or init."""
-    seed = config.seed if config.init_seed is None else config.init_seed
+    seed = config.model_seed
     if config.model == "transformer":
         from .transformer import Transformer
         return Transformer(src_vocab_size, tgt_vocab_size, d_model=config.hidden_size,
